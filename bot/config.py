@@ -1,0 +1,89 @@
+"""Settings from the environment or .env, under the names DESIGN.md fixes."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_GROUP_FLOOR = 3
+MIN_COMMENT_GROUP_FLOOR = 5
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///medpuls.db", alias="DATABASE_URL")
+    port: int = Field(3978, alias="PORT")
+    public_url: str | None = Field(None, alias="MEDPULS_PUBLIC_URL")
+    language: Literal["da", "en"] = Field("da", alias="MEDPULS_LANGUAGE")
+    timezone: str = Field("Europe/Copenhagen", alias="MEDPULS_TIMEZONE")
+    min_group_size: int = Field(5, alias="MEDPULS_MIN_GROUP_SIZE")
+    min_comment_group_size: int = Field(10, alias="MEDPULS_MIN_COMMENT_GROUP_SIZE")
+    retention_months: int = Field(24, alias="MEDPULS_RETENTION_MONTHS")
+    # Run the scheduler and delivery loop inside `serve` (off when a separate worker runs).
+    in_process_worker: bool = Field(True, alias="MEDPULS_IN_PROCESS_WORKER")
+
+    slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: str | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+
+    microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
+    microsoft_app_password: str | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
+    microsoft_app_tenant_id: str | None = Field(None, alias="MICROSOFT_APP_TENANT_ID")
+    microsoft_app_type: str = Field("SingleTenant", alias="MICROSOFT_APP_TYPE")
+    channel_service: str | None = Field(None, alias="CHANNEL_SERVICE")
+    to_channel_from_bot_login_url: str | None = Field(None, alias="TO_CHANNEL_FROM_BOT_LOGIN_URL")
+    to_channel_from_bot_oauth_scope: str | None = Field(
+        None, alias="TO_CHANNEL_FROM_BOT_OAUTH_SCOPE"
+    )
+    to_bot_from_channel_openid_metadata_url: str | None = Field(
+        None, alias="TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL"
+    )
+    to_bot_from_channel_token_issuer: str | None = Field(
+        None, alias="TO_BOT_FROM_CHANNEL_TOKEN_ISSUER"
+    )
+
+    @field_validator("min_group_size")
+    @classmethod
+    def _score_floor(cls, value: int) -> int:
+        if value < MIN_GROUP_FLOOR:
+            raise ValueError(f"MEDPULS_MIN_GROUP_SIZE may not be below {MIN_GROUP_FLOOR}")
+        return value
+
+    @field_validator("min_comment_group_size")
+    @classmethod
+    def _comment_floor(cls, value: int) -> int:
+        if value < MIN_COMMENT_GROUP_FLOOR:
+            raise ValueError(
+                f"MEDPULS_MIN_COMMENT_GROUP_SIZE may not be below {MIN_COMMENT_GROUP_FLOOR}"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token or self.slack_client_id or self.slack_app_token)
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.microsoft_app_id)
+
+    @property
+    def local_enabled(self) -> bool:
+        return not (self.slack_enabled or self.teams_enabled)

@@ -1,0 +1,120 @@
+"""Neutral outbound messages and forms.
+
+Flows build these; adapters render them (Block Kit, Adaptive Cards, HTML). They are pydantic
+models because they are stored as JSON in the outbox and must round-trip exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Header(_Part):
+    type: Literal["header"] = "header"
+    text: str
+
+
+class Text(_Part):
+    """A paragraph. `markdown` allows *bold* and _italic_ in the platform's own dialect."""
+
+    type: Literal["text"] = "text"
+    text: str
+    markdown: bool = True
+
+
+class Fact(_Part):
+    label: str
+    value: str
+
+
+class Facts(_Part):
+    """Label/value pairs (Slack section fields, Teams FactSet, an HTML table)."""
+
+    type: Literal["facts"] = "facts"
+    facts: list[Fact]
+
+
+class Button(_Part):
+    label: str
+    data: str
+    style: Literal["default", "primary", "danger"] = "default"
+    selected: bool = False
+
+
+class Buttons(_Part):
+    """A row of buttons; `label` is the line above (e.g. the question), `ends` the scale ends."""
+
+    type: Literal["buttons"] = "buttons"
+    buttons: list[Button]
+    label: str | None = None
+    ends: tuple[str, str] | None = None
+
+
+class Context(_Part):
+    """Small print under a message."""
+
+    type: Literal["context"] = "context"
+    text: str
+
+
+class Divider(_Part):
+    type: Literal["divider"] = "divider"
+
+
+class Image(_Part):
+    """An image kept in our database (charts); adapters upload or link it by `image_id`."""
+
+    type: Literal["image"] = "image"
+    image_id: str
+    alt: str
+
+
+Part = Annotated[
+    Header | Text | Facts | Buttons | Context | Divider | Image, Field(discriminator="type")
+]
+
+
+class Message(BaseModel):
+    """One chat message. `summary` is the plain-text fallback (notifications, screen readers)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary: str
+    parts: list[Part] = Field(default_factory=list)
+
+
+class Option(_Part):
+    value: str
+    label: str
+
+
+class Field_(_Part):
+    """One input of a form."""
+
+    name: str
+    label: str
+    kind: Literal["text", "textarea", "choice", "checkbox", "date", "datetime"] = "text"
+    required: bool = True
+    initial: str | None = None
+    placeholder: str | None = None
+    hint: str | None = None
+    options: list[Option] = Field(default_factory=list)
+    max_length: int | None = None
+
+
+class Form(BaseModel):
+    """A form to fill: a Slack modal, an Adaptive Card with inputs, an HTML form."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data: str
+    title: str
+    submit: str
+    fields: list[Field_]
+    intro: str | None = None

@@ -1,0 +1,423 @@
+"""The database schema: SQLAlchemy 2 typed models.
+
+Anonymity shapes this file (DESIGN.md, anonymity 2): `Participation` says who was asked and
+whether they answered; `Answer` holds what was answered, keyed while the round is open by an
+HMAC of the member under a per-round secret, and re-keyed at random and re-inserted in random
+order when the round closes and the secret is destroyed. Neither table has timestamps or
+sequential ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- organisation -------------------------------------------------------------------------
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(500), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    slack_channel_id: Mapped[str | None] = mapped_column(String(40))
+    teams_channel_id: Mapped[str | None] = mapped_column(String(200))
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Unit]] = relationship(back_populates="parent")
+
+
+class Committee(Base):
+    """A MED committee; its chair and vice-chair are the members with those roles in `unit`.
+
+    It covers its unit and every unit below it.
+    """
+
+    __tablename__ = "committees"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), unique=True)
+    # Thresholds in force for the units it covers; None means the installation's setting.
+    min_group_size: Mapped[int | None]
+    min_comment_group_size: Mapped[int | None]
+    proposal_deadline_days: Mapped[int] = mapped_column(default=14)
+    agenda_release_days: Mapped[int] = mapped_column(default=7)
+    unit: Mapped[Unit] = relationship()
+
+
+class Member(Base):
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(5))
+    slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    slack_team_id: Mapped[str | None] = mapped_column(String(40))
+    teams_user_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    teams_aad_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Pulses paused until (inclusive) this local date: neither asked, reminded nor missing.
+    paused_until: Mapped[dt.date | None] = mapped_column(Date)
+    # Set when a platform tells us the person cannot be reached (left, blocked the app).
+    unreachable: Mapped[str | None] = mapped_column(String(200))
+    seen_privacy_notice: Mapped[bool] = mapped_column(default=False)
+    erased: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    memberships: Mapped[list[Membership]] = relationship(back_populates="member")
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("member_id", "unit_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # member, leader, chair, vice_chair, rep, admin; several joined by ";".
+    roles: Mapped[str] = mapped_column(String(100), default="member")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    member: Mapped[Member] = relationship(back_populates="memberships")
+    unit: Mapped[Unit] = relationship()
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(r for r in self.roles.split(";") if r)
+
+
+class ConversationReference(Base):
+    """Where we can reach someone or something later (Teams proactive messages, Slack DMs)."""
+
+    __tablename__ = "conversation_refs"
+    __table_args__ = (UniqueConstraint("platform", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(10))
+    # "member:<id>", "user:<platform user id>", "team:<team id>", "channel:<id>"
+    key: Mapped[str] = mapped_column(String(300))
+    reference: Mapped[dict[str, Any]]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SlackInstallation(Base):
+    __tablename__ = "slack_installations"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(40))
+    team_id: Mapped[str | None] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]]
+    installed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- pulse ------------------------------------------------------------------------------
+
+
+class Question(Base):
+    """A pulse question. Bank questions are synced from flows' data files; committees add theirs."""
+
+    __tablename__ = "questions"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(80))
+    text_da: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    low_da: Mapped[str] = mapped_column(String(80))
+    high_da: Mapped[str] = mapped_column(String(80))
+    low_en: Mapped[str] = mapped_column(String(80))
+    high_en: Mapped[str] = mapped_column(String(80))
+    committee_id: Mapped[int | None] = mapped_column(ForeignKey("committees.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Schedule(Base):
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), unique=True)
+    cadence: Mapped[str] = mapped_column(String(20), default="weekly")
+    weekday: Mapped[int] = mapped_column(default=0)  # Monday = 0
+    local_time: Mapped[str] = mapped_column(String(5), default="09:00")
+    questions_per_round: Mapped[int] = mapped_column(default=2)
+    open_hours: Mapped[int] = mapped_column(default=72)
+    reminder_time: Mapped[str] = mapped_column(String(5), default="10:00")
+    remind_everyone: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    starts_on: Mapped[dt.date | None] = mapped_column(Date)
+    unit: Mapped[Unit] = relationship()
+
+
+class PulseRound(Base):
+    __tablename__ = "pulse_rounds"
+    __table_args__ = (UniqueConstraint("schedule_id", "period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
+    # The schedule period this round serves ("2026-W48"); None for rounds opened by hand.
+    period: Mapped[str | None] = mapped_column(String(20))
+    opened_at: Mapped[dt.datetime]
+    closes_at: Mapped[dt.datetime]
+    closed_at: Mapped[dt.datetime | None]
+    # Per-round HMAC key; set to None when the round closes, which unlinks every answer.
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    min_group_size: Mapped[int]
+    min_comment_group_size: Mapped[int]
+    unit: Mapped[Unit] = relationship()
+    questions: Mapped[list[RoundQuestion]] = relationship(
+        order_by="RoundQuestion.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class RoundQuestion(Base):
+    __tablename__ = "round_questions"
+    round_id: Mapped[int] = mapped_column(ForeignKey("pulse_rounds.id"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"), primary_key=True)
+    position: Mapped[int]
+    question: Mapped[Question] = relationship()
+
+
+class Participation(Base):
+    """Who was asked in a round and whether they have answered; never what."""
+
+    __tablename__ = "participations"
+    round_id: Mapped[int] = mapped_column(ForeignKey("pulse_rounds.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    answered: Mapped[bool] = mapped_column(default=False)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+
+
+class Answer(Base):
+    """What was answered; no timestamp, no sequential id, no member."""
+
+    __tablename__ = "answers"
+    round_id: Mapped[int] = mapped_column(ForeignKey("pulse_rounds.id"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    respondent_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    hidden: Mapped[bool] = mapped_column(default=False)
+
+
+class RoundResult(Base):
+    """Aggregates of a closed round per question; kept after raw answers pass retention."""
+
+    __tablename__ = "round_results"
+    round_id: Mapped[int] = mapped_column(ForeignKey("pulse_rounds.id"), primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(80))
+    respondents: Mapped[int]
+    value_sum: Mapped[int]
+    favourable: Mapped[int]
+    neutral: Mapped[int]
+    unfavourable: Mapped[int]
+
+
+# --- agenda -------------------------------------------------------------------------------
+
+
+class Meeting(Base):
+    __tablename__ = "meetings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"), index=True)
+    starts_at: Mapped[dt.datetime]
+    place: Mapped[str | None] = mapped_column(String(300))
+    proposal_deadline: Mapped[dt.datetime]
+    agenda_release: Mapped[dt.datetime]
+    chair_approved_at: Mapped[dt.datetime | None]
+    vice_chair_approved_at: Mapped[dt.datetime | None]
+    published_at: Mapped[dt.datetime | None]
+    committee: Mapped[Committee] = relationship()
+
+
+class Proposal(Base):
+    __tablename__ = "proposals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
+    proposer_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    # Shown to the committee in the proposer's name, or "anonymous to the committee".
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    # A TR/AMR who presents the proposal in their own name.
+    presenter_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    issue: Mapped[str] = mapped_column(Text)
+    why: Mapped[str] = mapped_column(Text, default="")
+    suggestion: Mapped[str | None] = mapped_column(Text)
+    # new, on_agenda, later, merged, answered, declined, decided
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
+    response: Mapped[str | None] = mapped_column(Text)
+    recommendation: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(Text)
+    follow_up_owner: Mapped[str | None] = mapped_column(String(200))
+    follow_up_date: Mapped[dt.date | None] = mapped_column(Date)
+    position: Mapped[int | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    committee: Mapped[Committee] = relationship()
+    meeting: Mapped[Meeting | None] = relationship()
+
+
+class Support(Base):
+    __tablename__ = "supports"
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+
+
+# --- governance, digests ------------------------------------------------------------------
+
+
+class ThresholdChange(Base):
+    """A requested change of a committee's thresholds; lowering needs chair and vice-chair."""
+
+    __tablename__ = "threshold_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # "score" or "comment"
+    value: Mapped[int]
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    chair_approved_at: Mapped[dt.datetime | None]
+    vice_chair_approved_at: Mapped[dt.datetime | None]
+    effective_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DigestPreference(Base):
+    __tablename__ = "digest_preferences"
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    weekday: Mapped[int] = mapped_column(default=0)
+    local_time: Mapped[str] = mapped_column(String(5), default="08:00")
+    paused: Mapped[bool] = mapped_column(default=False)
+
+
+class StoredImage(Base):
+    """PNG charts that adapters upload or serve; referenced by `Image.image_id`."""
+
+    __tablename__ = "images"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- delivery and bookkeeping ---------------------------------------------------------------
+
+
+class OutboxMessage(Base):
+    """One outbound message. `dedupe_key` is unique: queueing twice sends once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    op: Mapped[str] = mapped_column(String(10), default="post")  # post, update
+    # member, channel, conversation, ref (op=update: "<platform>|<conversation>|<message id>")
+    address_kind: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(300))
+    platform: Mapped[str | None] = mapped_column(String(10))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(40), default="")
+    round_id: Mapped[int | None] = mapped_column(index=True)
+    # pending, sending, sent, unknown, dead, skipped
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    message_ref: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    allowed: Mapped[bool] = mapped_column(default=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ProcessedEvent(Base):
+    """Inbound deliveries already handled (Slack event_id, Teams activity id)."""
+
+    __tablename__ = "processed_events"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Lease(Base):
+    """A named lease (the scheduler's), renewed in short transactions: works behind pgbouncer."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[dt.datetime]
+
+
+class LocalMessage(Base):
+    """Messages shown by the built-in web chat (the local platform's own 'server')."""
+
+    __tablename__ = "local_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "member:<id>" or "channel:<unit id>"
+    conversation: Mapped[str] = mapped_column(String(100), index=True)
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
