@@ -22,6 +22,8 @@ class Actor:
     email: str | None = None
     locale: str | None = None
     display_name: str | None = None
+    # Teams: the AAD object id, which an import may hold instead of the Teams user id.
+    directory_id: str | None = None
 
 
 @dataclass(frozen=True)

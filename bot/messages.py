@@ -118,3 +118,23 @@ class Form(BaseModel):
     submit: str
     fields: list[Field_]
     intro: str | None = None
+
+
+class Reply(BaseModel):
+    """What the adapter does at once, in answer to the person who just acted.
+
+    `update` replaces the message they clicked in; `form` opens a form (Slack modal needs the
+    trigger, so this cannot wait for the outbox); `notice` is a private note to them only.
+    Everything else a flow wants said goes through the outbox.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    update: Message | None = None
+    form: Form | None = None
+    notice: Message | None = None
+    # A submitted form that is not accepted: field name -> what is wrong (form stays open).
+    errors: dict[str, str] = Field(default_factory=dict)
+
+
+NO_REPLY = Reply()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from bot.events import MessageRef, PlatformName
 from bot.messages import Form, Message
@@ -11,14 +11,17 @@ from bot.messages import Form, Message
 
 @dataclass(frozen=True)
 class Address:
-    """Where an outbound message goes, as the outbox stores it.
+    """Where an outbound message goes, resolved for one platform by bot.delivery.
 
-    `kind` is "member" (a direct message to one of our members), "channel" (a unit's or a
-    committee's channel id on that platform) or "conversation" (a raw conversation id).
+    `kind` "user": a direct message to a person, `value` their platform user id (empty when
+    the import had none: the adapter may then find them by `email`); `kind` "channel": a
+    channel id on that platform.
     """
 
-    kind: str
+    kind: Literal["user", "channel"]
     value: str
+    email: str | None = None
+    member_id: int | None = None
 
 
 class DeliveryError(Exception):
@@ -57,4 +60,8 @@ class Platform(Protocol):
 
     async def open_form(self, trigger: str, form: Form, *, to: Address) -> None:
         """Show a form to the person who just acted (Slack trigger_id; elsewhere a card)."""
+        ...
+
+    async def find_user(self, email: str) -> str | None:
+        """The platform user id for an e-mail address, if the platform can look it up."""
         ...

@@ -1,0 +1,61 @@
+"""The composition root: settings, storage, flows, platforms, delivery and the scheduler."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from bot.core import Core
+from bot.delivery import Delivery
+from bot.platform import Platform
+from bot.router import Router
+from storage.db import Database
+
+
+def build_router() -> Router:
+    """Every flow registers its listeners here; the same router serves every platform."""
+    from flows import register_all
+
+    router = Router()
+    register_all(router)
+    return router
+
+
+def build_platforms(settings: Settings, db: Database) -> dict[str, Platform]:
+    platforms: dict[str, Platform] = {}
+    if settings.local_enabled:
+        from adapters.local.platform import LocalPlatform
+
+        platforms["local"] = LocalPlatform(db)
+    if settings.slack_enabled:
+        from adapters.slack.platform import make_slack_platform
+
+        platforms["slack"] = make_slack_platform(settings, db)
+    if settings.teams_enabled:
+        from adapters.teams.platform import make_teams_platform
+
+        platforms["teams"] = make_teams_platform(settings, db)
+    return platforms
+
+
+@dataclass
+class Bot:
+    settings: Settings
+    db: Database
+    core: Core
+    platforms: dict[str, Platform]
+    delivery: Delivery
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+
+def build(settings: Settings | None = None) -> Bot:
+    settings = settings or Settings()
+    db = Database(settings.database_url)
+    core = Core(settings, db, build_router())
+    platforms = build_platforms(settings, db)
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    delivery = Delivery(db, platforms, worker_id=worker_id)
+    core.wake_delivery = delivery.wake
+    return Bot(settings, db, core, platforms, delivery, worker_id)

@@ -1,0 +1,108 @@
+"""The bot core: takes a normalised event, finds the member, runs the flow in one transaction.
+
+Adapters call `Core.handle` and apply the returned `Reply`. De-duplication of retried
+deliveries happens here, inside the same transaction as the flow's work: a retried Slack
+event or a replayed Teams activity changes nothing twice, and a failed attempt leaves no mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.errors import MedpulsError
+from bot.events import InboundEvent
+from bot.i18n import Lang, language_of, translator
+from bot.messages import NO_REPLY, Message, Reply, Text
+from bot.router import Context, Router
+from storage.db import Database
+from storage.models import Member, ProcessedEvent, utcnow
+from storage.queries import member_by_directory_id, member_by_email, member_by_platform_id
+
+log = logging.getLogger("medpuls.core")
+
+
+def notice(text: str) -> Reply:
+    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
+
+
+def speaks(member: Member | None, locale: str | None, default: Lang) -> Lang:
+    if member is not None and member.language in ("da", "en"):
+        return member.language  # type: ignore[return-value]
+    return language_of(locale, default)
+
+
+class Core:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        router: Router,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.router = router
+        # Set by the delivery loop so that a queued reply goes out without waiting a tick.
+        self.wake_delivery: Callable[[], None] = lambda: None
+
+    async def handle(self, event: InboundEvent) -> Reply:
+        reply = await asyncio.to_thread(self.handle_sync, event)
+        self.wake_delivery()
+        return reply
+
+    def handle_sync(self, event: InboundEvent) -> Reply:
+        try:
+            with self.db.session() as session:
+                if event.delivery_id and not self._first_delivery(session, event):
+                    log.info(
+                        "duplicate delivery ignored",
+                        extra={"platform": event.actor.platform, "delivery": event.delivery_id},
+                    )
+                    return NO_REPLY
+                ctx = self._context(session, event)
+                return self.router.dispatch(ctx, event)
+        except MedpulsError as err:
+            return notice(str(err))
+        except IntegrityError:
+            # Two deliveries of one event raced past the check; the loser changes nothing.
+            log.info("concurrent duplicate delivery rolled back")
+            return NO_REPLY
+
+    def _first_delivery(self, session: Session, event: InboundEvent) -> bool:
+        key = f"{event.actor.platform}:{event.delivery_id}"
+        if session.get(ProcessedEvent, key) is not None:
+            return False
+        session.add(ProcessedEvent(key=key, at=utcnow()))
+        session.flush()
+        return True
+
+    def _context(self, session: Session, event: InboundEvent) -> Context:
+        actor = event.actor
+        member = member_by_platform_id(session, actor.platform, actor.user_id)
+        if member is None and actor.directory_id:
+            member = member_by_directory_id(session, actor.directory_id)
+        if member is None and actor.email:
+            member = member_by_email(session, actor.email)
+        if member is not None and member.erased:
+            member = None
+        if member is not None and actor.platform != "local":
+            # Remember the platform id so the next event, and delivery, need no look-up.
+            if actor.platform == "slack" and member.slack_user_id != actor.user_id:
+                member.slack_user_id = actor.user_id
+                member.slack_team_id = actor.team_id
+            if actor.platform == "teams" and member.teams_user_id != actor.user_id:
+                member.teams_user_id = actor.user_id
+        lang = speaks(member, actor.locale, self.settings.language)
+        return Context(
+            session=session,
+            settings=self.settings,
+            actor=actor,
+            member=member,
+            t=translator(lang),
+            now=utcnow(),
+        )

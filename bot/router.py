@@ -1,0 +1,141 @@
+"""From normalised events to flow handlers.
+
+Flows register handlers per action kind, form kind, command word or event type (the bolt
+`listeners/<kind>/register(app)` habit); the router looks them up. It holds no business rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from bot.actions import ActionData, BadAction, decode
+from bot.config import Settings
+from bot.events import (
+    Actor,
+    ButtonClicked,
+    CommandInvoked,
+    FormSubmitted,
+    InboundEvent,
+    MemberJoined,
+    MessageReceived,
+)
+from bot.i18n import Translator
+from bot.messages import NO_REPLY, Reply
+from bot.outbox import Outgoing, queue
+from storage.models import AuditEntry, Member
+
+
+@dataclass
+class Context:
+    """What a handler gets besides the event: the unit of work, who acted, how to speak."""
+
+    session: Session
+    settings: Settings
+    actor: Actor
+    member: Member | None
+    t: Translator
+    now: dt.datetime
+    queued: list[Outgoing] = field(default_factory=list)
+
+    def send(self, *items: Outgoing) -> None:
+        self.queued.extend(items)
+        queue(self.session, items)
+
+    def audit(
+        self, action: str, subject: str = "", *, allowed: bool = True, **detail: Any
+    ) -> None:
+        self.session.add(
+            AuditEntry(
+                at=self.now,
+                actor_id=self.member.id if self.member else None,
+                action=action,
+                subject=subject,
+                allowed=allowed,
+                detail=detail or None,
+            )
+        )
+
+
+ActionHandler = Callable[[Context, ButtonClicked, Any], Reply]
+FormHandler = Callable[[Context, FormSubmitted, Any], Reply]
+CommandHandler = Callable[[Context, CommandInvoked], Reply]
+MessageHandler = Callable[[Context, MessageReceived], Reply]
+JoinHandler = Callable[[Context, MemberJoined], Reply]
+F = TypeVar("F", bound=Callable[..., Reply])
+
+
+class Router:
+    def __init__(self) -> None:
+        self.actions: dict[str, ActionHandler] = {}
+        self.forms: dict[str, FormHandler] = {}
+        self.commands: dict[str, CommandHandler] = {}
+        self.message_handlers: list[MessageHandler] = []
+        self.join_handlers: list[JoinHandler] = []
+
+    def action(self, cls: type[ActionData]) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            self.actions[cls.kind] = fn
+            return fn
+
+        return register
+
+    def form(self, cls: type[ActionData]) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            self.forms[cls.kind] = fn
+            return fn
+
+        return register
+
+    def command(self, *words: str) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            for word in words:
+                self.commands[word] = fn
+            return fn
+
+        return register
+
+    def message(self, fn: F) -> F:
+        self.message_handlers.append(fn)
+        return fn
+
+    def joined(self, fn: F) -> F:
+        self.join_handlers.append(fn)
+        return fn
+
+    def dispatch(self, ctx: Context, event: InboundEvent) -> Reply:
+        """Call the handler for `event`; unknown kinds are a quiet no-op."""
+        match event:
+            case ButtonClicked(data=packed) | FormSubmitted(data=packed):
+                try:
+                    data = decode(packed)
+                except BadAction:
+                    return NO_REPLY
+                if isinstance(event, ButtonClicked):
+                    handler = self.actions.get(data.kind)
+                    return handler(ctx, event, data) if handler else NO_REPLY
+                form_handler = self.forms.get(data.kind)
+                return form_handler(ctx, event, data) if form_handler else NO_REPLY
+            case CommandInvoked(command=command, text=text):
+                # "/med forslag ..." is routed on its first word; shortcuts by their own name.
+                if command.startswith("/") or not command:
+                    word = (text.split() or ["help"])[0].lower()
+                else:
+                    word = command
+                cmd = self.commands.get(word) or self.commands.get("help")
+                return cmd(ctx, event) if cmd else NO_REPLY
+            case MessageReceived():
+                for handler in self.message_handlers:
+                    reply = handler(ctx, event)
+                    if reply != NO_REPLY:
+                        return reply
+                return NO_REPLY
+            case MemberJoined():
+                for join in self.join_handlers:
+                    join(ctx, event)
+                return NO_REPLY
+        return NO_REPLY
