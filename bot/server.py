@@ -31,12 +31,31 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
+async def image(request: web.Request) -> web.Response:
+    """Chart PNGs by their unguessable id (Teams cards link them; the local chat shows them)."""
+    from storage.models import StoredImage
+
+    bot = request.app[BOT_KEY]
+    image_id = request.match_info["image_id"]
+
+    def load() -> bytes | None:
+        with bot.db.session() as session:
+            row = session.get(StoredImage, image_id)
+            return row.png if row else None
+
+    png = await asyncio.to_thread(load)
+    if png is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+
+
 def build_web_app(bot: Bot, *, background: bool | None = None) -> web.Application:
     """The routes of DESIGN.md; `background` runs the scheduler and delivery in-process."""
     app = web.Application()
     app[BOT_KEY] = bot
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/images/{image_id}.png", image)
     if "local" in bot.platforms:
         from adapters.local.web import mount as mount_local
 

@@ -418,6 +418,7 @@ class LocalMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # "member:<id>" or "channel:<unit id>"
     conversation: Mapped[str] = mapped_column(String(100), index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -42,10 +42,12 @@ def upgrade() -> None:
     op.create_table('local_messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('conversation', sa.String(length=100), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=200), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', storage.models.UtcDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_local_messages'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_local_messages')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_local_messages_dedupe_key'))
     )
     with op.batch_alter_table('local_messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_local_messages_conversation'), ['conversation'], unique=False)

@@ -1,0 +1,209 @@
+"""The local web chat at `/`: pick who you are, read your DMs and your units' channels,
+click buttons and fill forms. A try-out and test platform: there is no login, so it is only
+mounted when no real platform is configured."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from adapters.local.html import render_form, render_message
+from adapters.local.platform import LocalPlatform
+from bot.core import Core
+from bot.events import (
+    Actor,
+    ButtonClicked,
+    CommandInvoked,
+    Conversation,
+    FormSubmitted,
+    InboundEvent,
+    MessageReceived,
+    MessageRef,
+)
+from bot.messages import Form, Message, Reply
+from bot.platform import Platform
+from storage.models import LocalMessage, Member, Membership
+
+STATIC = Path(__file__).parent / "static"
+CORE: web.AppKey[Core] = web.AppKey("local_core", Core)
+PLATFORM: web.AppKey[LocalPlatform] = web.AppKey("local_platform", LocalPlatform)
+
+
+def mount(app: web.Application, core: Core, platform: Platform) -> None:
+    assert isinstance(platform, LocalPlatform)
+    app[CORE] = core
+    app[PLATFORM] = platform
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", STATIC)
+    app.router.add_get("/local/api/members", members)
+    app.router.add_get("/local/api/conversations", conversations)
+    app.router.add_get("/local/api/messages", messages)
+    app.router.add_post("/local/api/click", click)
+    app.router.add_post("/local/api/submit", submit)
+    app.router.add_post("/local/api/say", say)
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+def _core(request: web.Request) -> Core:
+    return request.app[CORE]
+
+
+def _member_id(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise web.HTTPBadRequest(text="member must be a member id") from None
+
+
+def _allowed(core: Core, member_id: int) -> list[dict[str, str]]:
+    """The conversations this member can see: their DM and their units' channels."""
+    with core.db.session() as session:
+        member = session.get(Member, member_id)
+        if member is None or member.erased:
+            raise web.HTTPNotFound(text="unknown member")
+        rows = session.scalars(select(Membership).where(Membership.member_id == member_id)).all()
+        convs = [{"id": f"member:{member_id}", "title": "Direkte beskeder · MEDpuls", "kind": "dm"}]
+        for ms in sorted(rows, key=lambda m: m.unit.path):
+            convs.append({"id": f"unit:{ms.unit_id}", "title": f"# {ms.unit.name}", "kind": "channel"})
+        return convs
+
+
+async def members(request: web.Request) -> web.Response:
+    core = _core(request)
+
+    def load() -> list[dict[str, Any]]:
+        with core.db.session() as session:
+            out = []
+            for m in session.scalars(select(Member).where(Member.erased.is_(False)).order_by(Member.name)):
+                units = [
+                    {"unit": ms.unit.name, "roles": sorted(ms.role_set)} for ms in m.memberships
+                ]
+                out.append({"id": m.id, "name": m.name, "units": units})
+            return out
+
+    return web.json_response(await asyncio.to_thread(load))
+
+
+async def conversations(request: web.Request) -> web.Response:
+    member_id = _member_id(request.query.get("member"))
+    return web.json_response(await asyncio.to_thread(_allowed, _core(request), member_id))
+
+
+def _rendered(payload: dict[str, Any]) -> str:
+    if "form" in payload:
+        return render_form(Form.model_validate(payload["form"]))
+    return render_message(Message.model_validate(payload["message"]))
+
+
+async def messages(request: web.Request) -> web.Response:
+    core = _core(request)
+    member_id = _member_id(request.query.get("member"))
+    conversation = request.query.get("conversation", "")
+
+    def load() -> list[dict[str, Any]]:
+        if conversation not in {c["id"] for c in _allowed(core, member_id)}:
+            raise web.HTTPForbidden(text="not your conversation")
+        with core.db.session() as session:
+            rows = session.scalars(
+                select(LocalMessage)
+                .where(LocalMessage.conversation == conversation)
+                .order_by(LocalMessage.id)
+            ).all()
+            return [
+                {"id": r.id, "html": _rendered(r.payload), "version": r.updated_at.isoformat()}
+                for r in rows
+            ]
+
+    return web.json_response(await asyncio.to_thread(load))
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="expected a JSON body") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="expected a JSON object")
+    return body
+
+
+def _actor(member_id: int) -> Actor:
+    return Actor(platform="local", user_id=str(member_id))
+
+
+async def _apply(
+    request: web.Request, event: InboundEvent, ref: MessageRef | None
+) -> web.Response:
+    reply: Reply = await _core(request).handle(event)
+    platform = request.app[PLATFORM]
+    if reply.update is not None and ref is not None:
+        await platform.update(ref, reply.update)
+    out: dict[str, Any] = {}
+    if reply.form is not None:
+        out["form"] = render_form(reply.form)
+    if reply.notice is not None:
+        out["notice"] = render_message(reply.notice)
+    if reply.errors:
+        out["errors"] = reply.errors
+    return web.json_response(out)
+
+
+def _ref(body: dict[str, Any], member_id: int) -> MessageRef | None:
+    message_id, conversation = body.get("message_id"), str(body.get("conversation") or "")
+    if message_id is None or not conversation:
+        return None
+    return MessageRef("local", conversation, str(message_id))
+
+
+async def click(request: web.Request) -> web.Response:
+    body = await _body(request)
+    member_id = _member_id(body.get("member"))
+    ref = _ref(body, member_id)
+    if ref is not None and ref.conversation_id not in {
+        c["id"] for c in await asyncio.to_thread(_allowed, _core(request), member_id)
+    }:
+        raise web.HTTPForbidden(text="not your conversation")
+    event = ButtonClicked(
+        actor=_actor(member_id),
+        conversation=Conversation("local", ref.conversation_id) if ref else None,
+        data=str(body.get("data") or ""),
+        message=ref,
+        trigger=f"local:{member_id}",
+    )
+    return await _apply(request, event, ref)
+
+
+async def submit(request: web.Request) -> web.Response:
+    body = await _body(request)
+    member_id = _member_id(body.get("member"))
+    values = body.get("values") or {}
+    if not isinstance(values, dict):
+        raise web.HTTPBadRequest(text="values must be an object")
+    event = FormSubmitted(
+        actor=_actor(member_id),
+        conversation=Conversation("local", f"member:{member_id}"),
+        data=str(body.get("data") or ""),
+        values={str(k): str(v) for k, v in values.items()},
+    )
+    return await _apply(request, event, None)
+
+
+async def say(request: web.Request) -> web.Response:
+    body = await _body(request)
+    member_id = _member_id(body.get("member"))
+    text = str(body.get("text") or "").strip()
+    conv = Conversation("local", f"member:{member_id}")
+    word = (text.split() or [""])[0].lower()
+    event: InboundEvent
+    if word in _core(request).router.commands:
+        event = CommandInvoked(actor=_actor(member_id), conversation=conv, command="", text=text, trigger=f"local:{member_id}")
+    else:
+        event = MessageReceived(actor=_actor(member_id), conversation=conv, text=text)
+    return await _apply(request, event, None)

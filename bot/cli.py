@@ -1,0 +1,140 @@
+"""The `medpuls` command line (typer). User errors: one line on stderr, exit code 2."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.commands._common import settings, user_errors
+from bot.errors import MedpulsError
+
+app = typer.Typer(help="MEDpuls: pulse surveys and MED agenda proposals in chat.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+org_app = typer.Typer(help="Load the organisation (units, members, roles) from CSV.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(org_app, name="org")
+
+
+def _add_command_modules() -> None:
+    """Every module in bot/commands adds its own sub-command (see bot/commands/__init__.py)."""
+    import bot.commands
+
+    for info in sorted(pkgutil.iter_modules(bot.commands.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"bot.commands.{info.name}")
+        app.add_typer(module.app, name=module.NAME)
+
+
+_add_command_modules()
+
+
+def _bot():  # type: ignore[no-untyped-def]
+    from bot.app import build
+
+    return build(settings())
+
+
+@app.command()
+@user_errors
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default $PORT or 3978).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+) -> None:
+    """Run the web process: chat platforms' routes, /healthz, /metrics, the local chat at /."""
+    from aiohttp import web
+
+    from bot.server import build_web_app
+    from bot.telemetry import configure_logging
+
+    configure_logging()
+    bot = _bot()
+    chosen = port or bot.settings.port
+    if "local" in bot.platforms:
+        typer.echo(f"MEDpuls local chat: http://localhost:{chosen}/", err=True)
+    web.run_app(build_web_app(bot), host=host, port=chosen, print=None)
+
+
+@app.command()
+@user_errors
+def worker() -> None:
+    """Run the scheduler and outbox delivery only (Procfile `worker`)."""
+    from bot.telemetry import configure_logging
+    from bot.worker import run_worker
+
+    configure_logging()
+    bot = _bot()
+    stop = asyncio.Event()
+    try:
+        asyncio.run(run_worker(bot, stop))
+    except KeyboardInterrupt:
+        pass
+
+
+@db_app.command("upgrade")
+@user_errors
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to head."""
+    from storage.migrate import upgrade
+
+    upgrade(settings().database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+@user_errors
+def demo() -> None:
+    """Load a demo municipality (units, members, committee, schedule, a meeting)."""
+    from bot.demo import load_demo
+    from storage.db import Database
+    from storage.models import utcnow
+
+    s = settings()
+    db = Database(s.database_url)
+    with db.session() as session:
+        loaded = load_demo(session, now=utcnow(), tz=s.tz)
+    typer.echo("demo municipality loaded" if loaded else "the database already has units; demo not loaded")
+
+
+def _import(kind: str, file: Path) -> None:
+    from flows.organisation import import_members, import_units
+    from storage.db import Database
+
+    text = file.read_text(encoding="utf-8-sig")
+    db = Database(settings().database_url)
+    loader = import_units if kind == "units" else import_members
+    with db.session() as session:
+        try:
+            result = loader(session, text)
+        except MedpulsError as err:
+            raise MedpulsError(f"{file}: {err}; nothing was written") from None
+    typer.echo(f"{kind}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+
+
+@org_app.command("import-units")
+@user_errors
+def import_units_cmd(file: Path) -> None:
+    """Create or update units (columns: unit_path, slack_channel_id, teams_channel_id, committee)."""
+    _import("units", file)
+
+
+@org_app.command("import-members")
+@user_errors
+def import_members_cmd(file: Path) -> None:
+    """Create or update members (columns: unit_path, email, name, role, slack_user_id, teams_user_id)."""
+    _import("members", file)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,50 @@
+"""What every command module uses: settings, the database, and the user-error wrapper."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.errors import MedpulsError
+from storage.db import Database
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(reason: str) -> None:
+    typer.echo(f"error: {reason}", err=True)
+    raise typer.Exit(2)
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn our error tree and bad settings into one line and exit code 2, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except MedpulsError as err:
+            fail(str(err))
+        except ValidationError as err:
+            first = err.errors()[0]
+            fail(f"setting {'.'.join(str(x) for x in first['loc'])}: {first['msg']}")
+        except FileNotFoundError as err:
+            fail(f"no such file: {err.filename}")
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def database() -> tuple[Settings, Database]:
+    s = settings()
+    return s, Database(s.database_url)

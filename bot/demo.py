@@ -1,0 +1,91 @@
+"""`medpuls demo`: a small Danish municipality to try the bot with, no platform needed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from flows.organisation import import_members, import_units
+from flows.pulse import sync_bank
+from storage.models import Committee, Member, Meeting, Schedule, Unit
+
+TOP = "Eksempel Kommune"
+UNITS = f"""unit_path,slack_channel_id,teams_channel_id,committee
+{TOP},,,Hoved-MED
+{TOP}/Social og Sundhed,,,MED Social og Sundhed
+{TOP}/Social og Sundhed/Hjemmeplejen Nord,,,
+{TOP}/Social og Sundhed/Hjemmeplejen Syd,,,
+{TOP}/Børn og Unge,,,
+{TOP}/Børn og Unge/Dagtilbud Solsikken,,,
+"""
+
+NORD = [
+    "Mette Nielsen", "Søren Jensen", "Anne Hansen", "Lars Pedersen", "Kirsten Andersen",
+    "Jens Christensen", "Hanne Larsen", "Peter Sørensen", "Susanne Rasmussen", "Niels Jørgensen",
+]
+SYD = [
+    "Lone Petersen", "Henrik Madsen", "Birgitte Kristensen", "Michael Olsen", "Charlotte Thomsen",
+    "Thomas Poulsen", "Camilla Johansen", "Rasmus Møller",
+]
+SOLSIKKEN = [
+    "Maria Mortensen", "Jesper Knudsen", "Louise Jakobsen", "Mads Frederiksen", "Signe Østergaard",
+    "Anders Ægidius",
+]
+LEADERS = [
+    (f"{TOP}/Social og Sundhed", "Inger Holm", "leader;chair"),
+    (f"{TOP}/Social og Sundhed", "Bo Dahl", "rep;vice_chair"),
+    (TOP, "Karen Lund", "leader;chair;admin"),
+    (TOP, "Ole Vestergaard", "rep;vice_chair"),
+]
+
+
+def _email(name: str) -> str:
+    table = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "Ae", "Ø": "Oe", "Å": "Aa"})
+    return name.translate(table).lower().replace(" ", ".") + "@eksempel.dk"
+
+
+def members_csv() -> str:
+    lines = ["unit_path,email,name,role,slack_user_id,teams_user_id"]
+    social = f"{TOP}/Social og Sundhed"
+    for unit, names in (
+        (f"{social}/Hjemmeplejen Nord", NORD),
+        (f"{social}/Hjemmeplejen Syd", SYD),
+        (f"{TOP}/Børn og Unge/Dagtilbud Solsikken", SOLSIKKEN),
+    ):
+        for i, name in enumerate(names):
+            role = "leader" if i == 0 else "member"
+            lines.append(f"{unit},{_email(name)},{name},{role},,")
+    for unit, name, role in LEADERS:
+        lines.append(f"{unit},{_email(name)},{name},{role},,")
+    return "\n".join(lines) + "\n"
+
+
+def load_demo(session: Session, *, now: dt.datetime, tz: dt.tzinfo) -> bool:
+    """Load the demo organisation; returns False (and changes nothing) if units exist."""
+    if session.scalar(select(func.count()).select_from(Unit)):
+        return False
+    import_units(session, UNITS)
+    import_members(session, members_csv())
+    sync_bank(session)
+    for unit in session.scalars(select(Unit).where(Unit.path.like(f"{TOP}/%/%"))):
+        session.add(Schedule(unit_id=unit.id, cadence="weekly", weekday=0, local_time="09:00"))
+    committee = session.scalars(select(Committee).where(Committee.name == "Hoved-MED")).one()
+    local_now = now.astimezone(tz)
+    starts = (local_now + dt.timedelta(days=30)).replace(hour=13, minute=0, second=0, microsecond=0)
+    session.add(
+        Meeting(
+            committee_id=committee.id,
+            starts_at=starts,
+            place="Rådhuset, mødelokale 2",
+            proposal_deadline=starts - dt.timedelta(days=committee.proposal_deadline_days),
+            agenda_release=starts - dt.timedelta(days=committee.agenda_release_days),
+        )
+    )
+    session.flush()
+    return True
+
+
+def demo_member_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Member)) or 0)

@@ -1,0 +1,31 @@
+"""What the bot says when asked for help, or spoken to in words it does not know."""
+
+from __future__ import annotations
+
+from bot.events import CommandInvoked, MessageReceived
+from bot.messages import Header, Message, Reply, Text
+from bot.router import Context, Router
+
+
+def help_message(ctx: Context) -> Message:
+    t = ctx.t
+    return Message(
+        summary=t("help.title"),
+        parts=[Header(text=t("help.title")), Text(text=t("help.body"))],
+    )
+
+
+def on_help(ctx: Context, event: CommandInvoked) -> Reply:
+    return Reply(notice=help_message(ctx))
+
+
+def on_message(ctx: Context, event: MessageReceived) -> Reply:
+    word = (event.text.split() or [""])[0].lower()
+    if word in ("help", "hjælp", "hjaelp", "?"):
+        return Reply(notice=help_message(ctx))
+    return Reply()
+
+
+def register(router: Router) -> None:
+    router.command("help", "hjælp")(on_help)
+    router.message(on_message)

@@ -1,0 +1,561 @@
+"""The pulse round: open_round, record_answer, record_comment, close_round.
+
+Anonymity lives here as much as in the schema: an answer is stored under
+HMAC(round secret, member id), so while the round is open a member can change it, and nobody
+holding the database without the secret can tell whose it is. close_round aggregates in SQL,
+destroys the secret, and rewrites the round's answers under random keys in random order, so
+neither a key nor the physical row order links an answer to a member or to a moment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import random
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot.actions import ActionData
+from bot.config import Settings
+from bot.errors import NotAllowed, NotFound, RoundClosed
+from bot.events import ButtonClicked, FormSubmitted
+from bot.i18n import Lang, Translator, translator
+from bot.messages import (
+    Button,
+    Buttons,
+    Context,
+    Divider,
+    Facts,
+    Field_,
+    Form,
+    Header,
+    Message,
+    Reply,
+    Text,
+)
+from bot.messages import Fact as FactPart
+from bot.outbox import Outgoing, queue, to_member, to_unit_channel
+from bot.router import Context as FlowContext
+from bot.router import Router
+from bot.telemetry import METRICS
+from storage.db import Database
+from storage.models import (
+    Answer,
+    Member,
+    Participation,
+    PulseRound,
+    Question,
+    RoundQuestion,
+    RoundResult,
+    Schedule,
+    Unit,
+    utcnow,
+)
+from flows.question_bank import default_bank, pick_questions
+from storage.queries import members_of, subtree, unit_by_path
+
+log = logging.getLogger("medpuls.pulse")
+
+SCALE = (1, 2, 3, 4, 5)
+
+
+class PulseAnswer(ActionData):
+    kind = "pulse.answer"
+    r: int
+    q: str
+    v: int
+
+
+class PulseCommentOpen(ActionData):
+    kind = "pulse.comment"
+    r: int
+
+
+class PulseCommentForm(ActionData):
+    kind = "pulse.comment_form"
+    r: int
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def respondent_key(secret: bytes, member_id: int) -> str:
+    return hmac.new(secret, str(member_id).encode(), hashlib.sha256).hexdigest()
+
+
+def score(mean: float) -> float:
+    """A 1-5 mean on the 0-100 scale."""
+    return (mean - 1.0) * 25.0
+
+
+def language(member: Member, default: Lang) -> Lang:
+    return member.language if member.language in ("da", "en") else default  # type: ignore[return-value]
+
+
+def question_text(q: Question, lang: Lang) -> tuple[str, str, str]:
+    if lang == "en":
+        return q.text_en, q.low_en, q.high_en
+    return q.text_da, q.low_da, q.high_da
+
+
+# --- opening --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opened:
+    round_id: int
+    unit_id: int
+    asked: int
+
+
+def open_round(
+    session: Session,
+    unit: Unit,
+    question_ids: Sequence[str],
+    *,
+    now: dt.datetime,
+    closes_at: dt.datetime,
+    min_group_size: int,
+    min_comment_group_size: int,
+    default_language: Lang,
+    tz: dt.tzinfo,
+    schedule_id: int | None = None,
+    period: str | None = None,
+) -> Opened:
+    """Create the round and queue one DM per member, in one batch (not a round-trip each)."""
+    started = utcnow()
+    pulse_round = PulseRound(
+        unit_id=unit.id,
+        schedule_id=schedule_id,
+        period=period,
+        opened_at=now,
+        closes_at=closes_at,
+        secret=secrets.token_bytes(32),
+        min_group_size=min_group_size,
+        min_comment_group_size=min_comment_group_size,
+    )
+    for position, qid in enumerate(question_ids):
+        pulse_round.questions.append(RoundQuestion(question_id=qid, position=position))
+    session.add(pulse_round)
+    session.flush()
+    today = now.date()
+    asked = [
+        m
+        for m in members_of(session, unit.id)
+        if not m.unreachable and not (m.paused_until and m.paused_until >= today)
+    ]
+    if asked:
+        session.execute(
+            insert(Participation),
+            [{"round_id": pulse_round.id, "member_id": m.id} for m in asked],
+        )
+    questions = [rq.question for rq in pulse_round.questions]
+    messages: list[Outgoing] = []
+    for m in asked:
+        lang = language(m, default_language)
+        messages.append(
+            to_member(
+                m.id,
+                f"pulse:{pulse_round.id}:ask:{m.id}",
+                ask_message(pulse_round, unit, questions, translator(lang), {}, tz=tz),
+                purpose="pulse.ask",
+                round_id=pulse_round.id,
+            )
+        )
+    queue(session, messages)
+    METRICS.round_seconds.labels(step="open").observe((utcnow() - started).total_seconds())
+    log.info("round opened", extra={"round_id": pulse_round.id, "unit": unit.id, "count": len(asked)})
+    return Opened(pulse_round.id, unit.id, len(asked))
+
+
+def ask_message(
+    pulse_round: PulseRound,
+    unit: Unit,
+    questions: Sequence[Question],
+    t: Translator,
+    chosen: dict[str, int],
+    *,
+    tz: dt.tzinfo,
+    confirmation: bool = False,
+) -> Message:
+    """The DM: each question with a 1-5 row of buttons right in the message."""
+    closes = pulse_round.closes_at.astimezone(tz)
+    parts: list[object] = [
+        Header(text=t("pulse.ask_title")),
+        Text(text=t("pulse.ask_intro", unit=unit.name)),
+    ]
+    for q in questions:
+        text, low, high = question_text(q, t.lang)
+        parts.append(
+            Buttons(
+                label=text,
+                ends=(f"1 = {low}", f"5 = {high}"),
+                buttons=[
+                    Button(
+                        label=str(v),
+                        data=PulseAnswer(r=pulse_round.id, q=q.id, v=v).pack(),
+                        style="primary" if chosen.get(q.id) == v else "default",
+                        selected=chosen.get(q.id) == v,
+                    )
+                    for v in SCALE
+                ],
+            )
+        )
+    parts.append(
+        Buttons(buttons=[Button(label=t("pulse.add_comment"), data=PulseCommentOpen(r=pulse_round.id).pack())])
+    )
+    if confirmation:
+        parts.append(Text(text=t("pulse.thanks", until=t.weekday_time(closes))))
+    parts.append(Context(text=t("pulse.rules_short", closes=t.weekday_time(closes))))
+    return Message(summary=t("pulse.ask_summary", unit=unit.name), parts=parts)  # type: ignore[arg-type]
+
+
+# --- answering ------------------------------------------------------------------------------
+
+
+def _open_round_for(ctx: FlowContext, round_id: int) -> tuple[PulseRound, Member, Participation]:
+    member = ctx.member
+    if member is None:
+        raise NotFound(ctx.t("common.unknown_user"))
+    pulse_round = ctx.session.get(PulseRound, round_id)
+    if pulse_round is None:
+        raise NotFound(ctx.t("pulse.no_such_round"))
+    participation = ctx.session.get(Participation, (round_id, member.id))
+    if participation is None:
+        raise NotAllowed(ctx.t("pulse.not_asked"))
+    if not pulse_round.is_open or pulse_round.secret is None:
+        raise RoundClosed(ctx.t("pulse.round_closed"))
+    return pulse_round, member, participation
+
+
+def record_answer(
+    session: Session, pulse_round: PulseRound, participation: Participation, question_id: str, value: int
+) -> None:
+    """Store or replace the member's answer; safe to repeat (a double click stores one)."""
+    assert pulse_round.secret is not None
+    key = respondent_key(pulse_round.secret, participation.member_id)
+    existing = session.get(Answer, (pulse_round.id, question_id, key))
+    if existing is None:
+        session.add(Answer(round_id=pulse_round.id, question_id=question_id, respondent_key=key, value=value))
+    else:
+        existing.value = value
+    participation.answered = True
+
+
+def my_answers(session: Session, pulse_round: PulseRound, member_id: int) -> dict[str, int]:
+    assert pulse_round.secret is not None
+    key = respondent_key(pulse_round.secret, member_id)
+    rows = session.execute(
+        select(Answer.question_id, Answer.value).where(
+            Answer.round_id == pulse_round.id, Answer.respondent_key == key
+        )
+    )
+    return {qid: value for qid, value in rows}
+
+
+def on_answer(ctx: FlowContext, event: ButtonClicked, data: PulseAnswer) -> Reply:
+    pulse_round, member, participation = _open_round_for(ctx, data.r)
+    question_ids = [rq.question_id for rq in pulse_round.questions]
+    if data.q not in question_ids or data.v not in SCALE:
+        return Reply()
+    record_answer(ctx.session, pulse_round, participation, data.q, data.v)
+    ctx.session.flush()
+    chosen = my_answers(ctx.session, pulse_round, member.id)
+    questions = [rq.question for rq in pulse_round.questions]
+    return Reply(
+        update=ask_message(
+            pulse_round, pulse_round.unit, questions, ctx.t, chosen, tz=ctx.settings.tz, confirmation=True
+        )
+    )
+
+
+def on_comment_open(ctx: FlowContext, event: ButtonClicked, data: PulseCommentOpen) -> Reply:
+    pulse_round, member, _ = _open_round_for(ctx, data.r)
+    return Reply(form=comment_form(pulse_round, ctx.t))
+
+
+def comment_form(pulse_round: PulseRound, t: Translator) -> Form:
+    return Form(
+        data=PulseCommentForm(r=pulse_round.id).pack(),
+        title=t("pulse.comment_title"),
+        submit=t("pulse.comment_submit"),
+        intro=t("pulse.comment_intro"),
+        fields=[Field_(name="comment", label=t("pulse.comment_label"), kind="textarea", max_length=1000)],
+    )
+
+
+def on_comment_submit(ctx: FlowContext, event: FormSubmitted, data: PulseCommentForm) -> Reply:
+    pulse_round, member, participation = _open_round_for(ctx, data.r)
+    text = (event.values.get("comment") or "").strip()[:1000]
+    if not text:
+        return Reply(errors={"comment": ctx.t("pulse.comment_empty")})
+    assert pulse_round.secret is not None
+    key = respondent_key(pulse_round.secret, member.id)
+    # The comment rides on the member's answer to the round's first question they answered,
+    # so it is unlinked together with that answer at close.
+    answers = ctx.session.scalars(
+        select(Answer).where(Answer.round_id == pulse_round.id, Answer.respondent_key == key)
+    ).all()
+    if not answers:
+        return Reply(notice=_note(ctx.t("pulse.comment_needs_answer")))
+    answers[0].comment = text
+    return Reply(notice=_note(ctx.t("pulse.comment_saved")))
+
+
+def _note(text: str) -> Message:
+    return Message(summary=text, parts=[Text(text=text)])
+
+
+# --- closing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    question_id: str
+    respondents: int
+    mean: float
+    favourable: int
+    neutral: int
+    unfavourable: int
+
+
+def aggregate(session: Session, round_id: int) -> list[QuestionResult]:
+    """Per question figures, computed by the database (GROUP BY), not in Python."""
+    rows = session.execute(
+        select(
+            Answer.question_id,
+            func.count(),
+            func.sum(Answer.value),
+            func.sum(case((Answer.value >= 4, 1), else_=0)),
+            func.sum(case((Answer.value == 3, 1), else_=0)),
+            func.sum(case((Answer.value <= 2, 1), else_=0)),
+        )
+        .where(Answer.round_id == round_id)
+        .group_by(Answer.question_id)
+    ).all()
+    return [
+        QuestionResult(qid, int(n), float(total) / int(n), int(fav), int(neu), int(unf))
+        for qid, n, total, fav, neu, unf in rows
+    ]
+
+
+def close_round(session: Session, pulse_round: PulseRound, *, now: dt.datetime, default_language: Lang) -> None:
+    """Aggregate, unlink every answer, and queue the summary to the unit's channel."""
+    if not pulse_round.is_open:
+        return
+    started = utcnow()
+    results = aggregate(session, pulse_round.id)
+    dims = {rq.question_id: rq.question.dimension for rq in pulse_round.questions}
+    for r in results:
+        session.add(
+            RoundResult(
+                round_id=pulse_round.id,
+                question_id=r.question_id,
+                dimension=dims.get(r.question_id, ""),
+                respondents=r.respondents,
+                value_sum=round(r.mean * r.respondents),
+                favourable=r.favourable,
+                neutral=r.neutral,
+                unfavourable=r.unfavourable,
+            )
+        )
+    unlink_answers(session, pulse_round.id)
+    pulse_round.secret = None
+    pulse_round.closed_at = now
+    respondents = session.scalar(
+        select(func.count()).where(
+            Participation.round_id == pulse_round.id, Participation.answered.is_(True)
+        )
+    ) or 0
+    asked = session.scalar(select(func.count()).where(Participation.round_id == pulse_round.id)) or 0
+    session.flush()
+    message = summary_message(pulse_round, results, respondents, asked, translator(default_language))
+    queue(
+        session,
+        [to_unit_channel(pulse_round.unit_id, f"pulse:{pulse_round.id}:summary", message, purpose="pulse.summary", round_id=pulse_round.id)],
+    )
+    METRICS.round_seconds.labels(step="close").observe((utcnow() - started).total_seconds())
+    log.info("round closed", extra={"round_id": pulse_round.id, "unit": pulse_round.unit_id})
+
+
+def unlink_answers(session: Session, round_id: int) -> None:
+    """Re-key the round's answers at random and re-insert them in random order."""
+    rows = session.execute(
+        select(Answer.question_id, Answer.value, Answer.comment).where(Answer.round_id == round_id)
+    ).all()
+    session.execute(delete(Answer).where(Answer.round_id == round_id))
+    shuffled = [dict(question_id=q, value=v, comment=c) for q, v, c in rows]
+    random.SystemRandom().shuffle(shuffled)
+    if shuffled:
+        session.execute(
+            insert(Answer),
+            [{"round_id": round_id, "respondent_key": secrets.token_hex(16), "hidden": False, **r} for r in shuffled],
+        )
+
+
+def summary_message(
+    pulse_round: PulseRound,
+    results: Sequence[QuestionResult],
+    respondents: int,
+    asked: int,
+    t: Translator,
+) -> Message:
+    unit = pulse_round.unit
+    parts: list[object] = [Header(text=t("pulse.summary_title", unit=unit.name))]
+    threshold = pulse_round.min_group_size
+    if respondents < threshold:
+        text = t("pulse.summary_too_few", minimum=threshold)
+        parts.append(Text(text=text))
+        return Message(summary=text, parts=parts)  # type: ignore[arg-type]
+    parts.append(Text(text=t("pulse.summary_participation", n=respondents, asked=asked)))
+    by_id = {r.question_id: r for r in results}
+    facts = []
+    for rq in pulse_round.questions:
+        r = by_id.get(rq.question_id)
+        text, _, _ = question_text(rq.question, t.lang)
+        if r is None or r.respondents < threshold:
+            facts.append(FactPart(label=text, value=t("common.too_few")))
+            continue
+        facts.append(
+            FactPart(
+                label=text,
+                value=t(
+                    "pulse.summary_value",
+                    mean=t.number(r.mean),
+                    score=t.number(score(r.mean), 0),
+                    n=r.respondents,
+                ),
+            )
+        )
+    parts.extend([Divider(), Facts(facts=facts)])
+    summary = t("pulse.summary_participation", n=respondents, asked=asked)
+    return Message(summary=summary, parts=parts)  # type: ignore[arg-type]
+
+
+def register(router: Router) -> None:
+    router.action(PulseAnswer)(on_answer)
+    router.action(PulseCommentOpen)(on_comment_open)
+    router.form(PulseCommentForm)(on_comment_submit)
+
+
+# --- question choice ------------------------------------------------------------------------
+
+
+def sync_bank(session: Session) -> int:
+    """Make the shipped question bank's questions rows (ids never change; texts may)."""
+    bank = default_bank()
+    existing = {q.id: q for q in session.scalars(select(Question))}
+    added = 0
+    for q in bank.questions:
+        row = existing.get(q.id)
+        if row is None:
+            row = Question(id=q.id)
+            session.add(row)
+            added += 1
+        row.dimension = q.dimension
+        row.text_da, row.text_en = q.da, q.en
+        row.low_da, row.high_da = q.ends("da")
+        row.low_en, row.high_en = q.ends("en")
+    session.flush()
+    return added
+
+
+def next_questions(session: Session, unit: Unit, count: int) -> list[str]:
+    """Rotate through the bank: least recently asked dimensions first, no repeat in a row."""
+    sync_bank(session)
+    recent = session.scalars(
+        select(PulseRound).where(PulseRound.unit_id == unit.id).order_by(PulseRound.opened_at.desc()).limit(30)
+    ).all()
+    history = [[rq.question_id for rq in r.questions] for r in reversed(recent)]
+    inactive = set(session.scalars(select(Question.id).where(Question.active.is_(False))))
+    return pick_questions(
+        default_bank(), count=count, history=history, exclude_inactive=inactive, seed=unit.id
+    )
+
+
+# --- by hand (CLI) and by schedule ----------------------------------------------------------
+
+
+def thresholds_for(session: Session, unit: Unit, settings: Settings) -> tuple[int, int]:
+    """Score and comment thresholds in force for a unit: its nearest committee's, else global."""
+    from storage.models import Committee
+
+    current: Unit | None = unit
+    while current is not None:
+        committee = session.scalars(select(Committee).where(Committee.unit_id == current.id)).first()
+        if committee is not None and (committee.min_group_size or committee.min_comment_group_size):
+            return (
+                committee.min_group_size or settings.min_group_size,
+                committee.min_comment_group_size or settings.min_comment_group_size,
+            )
+        current = current.parent
+    return settings.min_group_size, settings.min_comment_group_size
+
+
+def run_now(session: Session, unit_path: str, *, now: dt.datetime, settings: Settings) -> list[Opened]:
+    """Open a round now for the unit and each unit below it that has members."""
+    unit = unit_by_path(session, unit_path)
+    if unit is None:
+        raise NotFound(f"unknown unit path {unit_path!r}")
+    opened = []
+    for u in subtree(session, unit):
+        if not members_of(session, u.id):
+            continue
+        if session.scalars(select(PulseRound).where(PulseRound.unit_id == u.id, PulseRound.closed_at.is_(None))).first():
+            continue
+        schedule = session.scalars(select(Schedule).where(Schedule.unit_id == u.id)).first()
+        count = schedule.questions_per_round if schedule else 2
+        hours = schedule.open_hours if schedule else 72
+        score_min, comment_min = thresholds_for(session, u, settings)
+        opened.append(
+            open_round(
+                session,
+                u,
+                next_questions(session, u, count),
+                now=now,
+                closes_at=now + dt.timedelta(hours=hours),
+                min_group_size=score_min,
+                min_comment_group_size=comment_min,
+                default_language=settings.language,
+                tz=settings.tz,
+            )
+        )
+    return opened
+
+
+def close_now(session: Session, unit_path: str, *, now: dt.datetime, settings: Settings) -> int:
+    """Close the open rounds of the unit and the units below it; returns how many closed."""
+    unit = unit_by_path(session, unit_path)
+    if unit is None:
+        raise NotFound(f"unknown unit path {unit_path!r}")
+    ids = [u.id for u in subtree(session, unit)]
+    rounds = session.scalars(
+        select(PulseRound).where(PulseRound.unit_id.in_(ids), PulseRound.closed_at.is_(None))
+    ).all()
+    for r in rounds:
+        close_round(session, r, now=now, default_language=settings.language)
+    return len(rounds)
+
+
+def close_due_rounds(db: Database, settings: Settings, now: dt.datetime) -> None:
+    """Close every round whose time is up (one transaction per round)."""
+    with db.session() as session:
+        due = list(
+            session.scalars(
+                select(PulseRound.id).where(PulseRound.closed_at.is_(None), PulseRound.closes_at <= now)
+            )
+        )
+    for round_id in due:
+        with db.session() as session:
+            r = session.get(PulseRound, round_id, with_for_update=db.is_postgres)
+            if r is not None and r.closed_at is None:
+                close_round(session, r, now=now, default_language=settings.language)
+
+
+JOBS = [close_due_rounds]

@@ -1,0 +1,127 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite and on PostgreSQL.
+
+PostgreSQL is the real server at 127.0.0.1:5432 (database `test`); each test gets its own
+schema. Without the server those tests skip with the reason shown, unless
+MEDPULS_REQUIRE_POSTGRES=1 (CI), where they fail. We never mock our own database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from storage.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get(
+    "MEDPULS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PLATFORM_ENV = (
+    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET", "MICROSOFT_APP_ID", "MICROSOFT_APP_PASSWORD", "DATABASE_URL",
+    "MEDPULS_MIN_GROUP_SIZE", "MEDPULS_LANGUAGE",
+)
+
+
+def _postgres_reason() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as err:
+        return f"PostgreSQL at 127.0.0.1:5432 is not reachable ({type(err).__name__})"
+
+
+_PG_REASON = _postgres_reason()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in PLATFORM_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _sqlite_url(template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "medpuls.db"
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
+    return _sqlite_url(_sqlite_template, tmp_path)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    if _PG_REASON:
+        if os.environ.get("MEDPULS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(_PG_REASON)
+        pytest.skip(_PG_REASON)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh migrated database; tests using it run once on SQLite and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+            "postgres"
+        ):
+            item.add_marker(pytest.mark.postgres)
+
+
+_COUNTS = {"postgres_passed": 0, "postgres_skipped": 0, "passed": 0, "failed": 0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    is_pg = "postgres" in report.keywords
+    if report.when == "call" and report.passed:
+        _COUNTS["passed"] += 1
+        if is_pg:
+            _COUNTS["postgres_passed"] += 1
+    if report.failed:
+        _COUNTS["failed"] += 1
+    if report.skipped and is_pg:
+        _COUNTS["postgres_skipped"] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    line = ", ".join(f"{k}={v}" for k, v in _COUNTS.items())
+    terminalreporter.write_line(f"medpuls test report: {line}")
+    if _PG_REASON:
+        terminalreporter.write_line(f"PostgreSQL tests skipped: {_PG_REASON}")
+    report = os.environ.get("MEDPULS_TEST_REPORT")
+    if report:
+        Path(report).write_text("\n".join(f"{k}={v}" for k, v in _COUNTS.items()) + "\n")
