@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import pkgutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.commands._common import settings, user_errors
 from bot.errors import MedpulsError
 
-app = typer.Typer(help="MEDpuls: pulse surveys and MED agenda proposals in chat.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from bot.app import Bot
+
+app = typer.Typer(
+    help="MEDpuls: pulse surveys and MED agenda proposals in chat.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
-org_app = typer.Typer(help="Load the organisation (units, members, roles) from CSV.", no_args_is_help=True)
+org_app = typer.Typer(
+    help="Load the organisation (units, members, roles) from CSV.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 
@@ -36,7 +44,7 @@ def _add_command_modules() -> None:
 _add_command_modules()
 
 
-def _bot():  # type: ignore[no-untyped-def]
+def _bot() -> Bot:
     from bot.app import build
 
     return build(settings())
@@ -72,10 +80,8 @@ def worker() -> None:
     configure_logging()
     bot = _bot()
     stop = asyncio.Event()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(bot, stop))
-    except KeyboardInterrupt:
-        pass
 
 
 @db_app.command("upgrade")
@@ -100,7 +106,9 @@ def demo() -> None:
     db = Database(s.database_url)
     with db.session() as session:
         loaded = load_demo(session, now=utcnow(), tz=s.tz)
-    typer.echo("demo municipality loaded" if loaded else "the database already has units; demo not loaded")
+    typer.echo(
+        "demo municipality loaded" if loaded else "the database already has units; demo not loaded"
+    )
 
 
 def _import(kind: str, file: Path) -> None:
@@ -115,20 +123,28 @@ def _import(kind: str, file: Path) -> None:
             result = loader(session, text)
         except MedpulsError as err:
             raise MedpulsError(f"{file}: {err}; nothing was written") from None
-    typer.echo(f"{kind}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+    typer.echo(
+        f"{kind}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged"
+    )
 
 
 @org_app.command("import-units")
 @user_errors
 def import_units_cmd(file: Path) -> None:
-    """Create or update units (columns: unit_path, slack_channel_id, teams_channel_id, committee)."""
+    """Create or update units from CSV.
+
+    Columns: unit_path, slack_channel_id, teams_channel_id, committee.
+    """
     _import("units", file)
 
 
 @org_app.command("import-members")
 @user_errors
 def import_members_cmd(file: Path) -> None:
-    """Create or update members (columns: unit_path, email, name, role, slack_user_id, teams_user_id)."""
+    """Create or update members and their roles from CSV.
+
+    Columns: unit_path, email, name, role, slack_user_id, teams_user_id.
+    """
     _import("members", file)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from flows.organisation import import_members, import_units
 from flows.pulse import sync_bank
-from storage.models import Committee, Member, Meeting, Schedule, Unit
+from storage.models import Committee, Meeting, Member, Schedule, Unit
 
 TOP = "Eksempel Kommune"
 UNITS = f"""unit_path,slack_channel_id,teams_channel_id,committee
@@ -22,15 +22,33 @@ UNITS = f"""unit_path,slack_channel_id,teams_channel_id,committee
 """
 
 NORD = [
-    "Mette Nielsen", "Søren Jensen", "Anne Hansen", "Lars Pedersen", "Kirsten Andersen",
-    "Jens Christensen", "Hanne Larsen", "Peter Sørensen", "Susanne Rasmussen", "Niels Jørgensen",
+    "Mette Nielsen",
+    "Søren Jensen",
+    "Anne Hansen",
+    "Lars Pedersen",
+    "Kirsten Andersen",
+    "Jens Christensen",
+    "Hanne Larsen",
+    "Peter Sørensen",
+    "Susanne Rasmussen",
+    "Niels Jørgensen",
 ]
 SYD = [
-    "Lone Petersen", "Henrik Madsen", "Birgitte Kristensen", "Michael Olsen", "Charlotte Thomsen",
-    "Thomas Poulsen", "Camilla Johansen", "Rasmus Møller",
+    "Lone Petersen",
+    "Henrik Madsen",
+    "Birgitte Kristensen",
+    "Michael Olsen",
+    "Charlotte Thomsen",
+    "Thomas Poulsen",
+    "Camilla Johansen",
+    "Rasmus Møller",
 ]
 SOLSIKKEN = [
-    "Maria Mortensen", "Jesper Knudsen", "Louise Jakobsen", "Mads Frederiksen", "Signe Østergaard",
+    "Maria Mortensen",
+    "Jesper Knudsen",
+    "Louise Jakobsen",
+    "Mads Frederiksen",
+    "Signe Østergaard",
     "Anders Ægidius",
 ]
 LEADERS = [

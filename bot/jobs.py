@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flows import Job as FlowJob
 from flows import scheduled_jobs
 from storage.models import utcnow
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def all_jobs() -> dict[str, Job]:
-    def bind(job):  # type: ignore[no-untyped-def]
+    def bind(job: FlowJob) -> Job:
         def run(bot: Bot) -> None:
             job(bot.db, bot.settings, utcnow())
 

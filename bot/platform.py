@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from bot.events import MessageRef, PlatformName
+from bot.events import MessageRef
 from bot.messages import Form, Message
 
 
@@ -48,7 +48,8 @@ class DeliveryError(Exception):
 class Platform(Protocol):
     """A chat platform as the core sees it: post, update, open a form, send proactively."""
 
-    name: PlatformName
+    # "local", "slack" or "teams" (bot.events.PlatformName)
+    name: str
 
     async def post(self, to: Address, message: Message, *, dedupe_key: str) -> MessageRef:
         """Send a message to a member (proactively) or to a channel."""

@@ -46,9 +46,7 @@ class Context:
         self.queued.extend(items)
         queue(self.session, items)
 
-    def audit(
-        self, action: str, subject: str = "", *, allowed: bool = True, **detail: Any
-    ) -> None:
+    def audit(self, action: str, subject: str = "", *, allowed: bool = True, **detail: Any) -> None:
         self.session.add(
             AuditEntry(
                 at=self.now,
@@ -129,8 +127,8 @@ class Router:
                 cmd = self.commands.get(word) or self.commands.get("help")
                 return cmd(ctx, event) if cmd else NO_REPLY
             case MessageReceived():
-                for handler in self.message_handlers:
-                    reply = handler(ctx, event)
+                for on_message in self.message_handlers:
+                    reply = on_message(ctx, event)
                     if reply != NO_REPLY:
                         return reply
                 return NO_REPLY

@@ -46,7 +46,9 @@ async def image(request: web.Request) -> web.Response:
     png = await asyncio.to_thread(load)
     if png is None:
         raise web.HTTPNotFound()
-    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+    return web.Response(
+        body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=86400"}
+    )
 
 
 def build_web_app(bot: Bot, *, background: bool | None = None) -> web.Application:

@@ -124,7 +124,9 @@ def import_members(session: Session, text: str) -> ImportResult:
                 changed = True
         session.flush()
         ms = session.scalars(
-            select(Membership).where(Membership.member_id == member.id, Membership.unit_id == unit.id)
+            select(Membership).where(
+                Membership.member_id == member.id, Membership.unit_id == unit.id
+            )
         ).first()
         joined = ";".join(roles or ["member"])
         if ms is None:

@@ -6,7 +6,6 @@ python -m storage.regenerate_initial
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 
 from alembic import command
 

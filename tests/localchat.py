@@ -54,7 +54,12 @@ class LocalChat:
         return await self.messages(member, f"member:{member}")
 
     async def click(
-        self, member: int, data: str, *, message_id: int | None = None, conversation: str | None = None
+        self,
+        member: int,
+        data: str,
+        *,
+        message_id: int | None = None,
+        conversation: str | None = None,
     ) -> dict[str, Any]:
         r = await self.http.post(
             "/local/api/click",

@@ -22,7 +22,11 @@ def _nord_members(db_url: str) -> tuple[int, list[int]]:
     with bot.db.session() as s:
         unit = s.scalars(select(Unit).where(Unit.path == NORD)).one()
         ids = list(
-            s.scalars(select(Membership.member_id).where(Membership.unit_id == unit.id).order_by(Membership.member_id))
+            s.scalars(
+                select(Membership.member_id)
+                .where(Membership.unit_id == unit.id)
+                .order_by(Membership.member_id)
+            )
         )
     bot.db.dispose()
     return unit.id, ids
@@ -124,7 +128,12 @@ async def test_click_by_a_member_who_was_not_asked_is_refused(db_url: str) -> No
         # Somebody else's message cannot be clicked in either.
         r = await chat.http.post(
             "/local/api/click",
-            json={"member": outsider.id, "data": packed, "message_id": msg["id"], "conversation": f"member:{members[0]}"},
+            json={
+                "member": outsider.id,
+                "data": packed,
+                "message_id": msg["id"],
+                "conversation": f"member:{members[0]}",
+            },
         )
         assert r.status_code == 403
         with chat.bot.db.session() as s:
@@ -173,8 +182,7 @@ def test_malformed_csv_row_reports_its_line_and_writes_nothing(db_url: str, tmp_
     assert "line 4" in out and "nothing was written" in out
     members = tmp_path / "members.csv"
     members.write_text(
-        "unit_path,email,name,role,slack_user_id,teams_user_id\n"
-        "Kommune,a@x.dk,Anne,member,,\n"
+        "unit_path,email,name,role,slack_user_id,teams_user_id\nKommune,a@x.dk,Anne,member,,\n"
     )
     assert cli(db_url, "org", "import-members", str(members))[0] == 2  # unit unknown: none made
     bot = build(Settings(DATABASE_URL=db_url))
@@ -186,17 +194,27 @@ def test_malformed_csv_row_reports_its_line_and_writes_nothing(db_url: str, tmp_
 
 def test_imports_are_idempotent_and_bad_roles_name_the_line(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     units = tmp_path / "units.csv"
-    units.write_text("unit_path,slack_channel_id,teams_channel_id,committee\nKommune/Skole,C2,,Skole-MED\n")
+    units.write_text(
+        "unit_path,slack_channel_id,teams_channel_id,committee\nKommune/Skole,C2,,Skole-MED\n"
+    )
     members = tmp_path / "members.csv"
     members.write_text(
         "unit_path,email,name,role,slack_user_id,teams_user_id\n"
         "Kommune/Skole,Anne@X.dk,Anne Ø,leader;chair,U1,\n"
         "Kommune/Skole,bo@x.dk,Bo,member,,\n"
     )
-    assert cli(db_url, "org", "import-units", str(units))[1].strip() == "units: 1 created, 0 updated, 0 unchanged"
+    assert (
+        cli(db_url, "org", "import-units", str(units))[1].strip()
+        == "units: 1 created, 0 updated, 0 unchanged"
+    )
     assert "2 created" in cli(db_url, "org", "import-members", str(members))[1]
-    assert cli(db_url, "org", "import-units", str(units))[1].strip() == "units: 0 created, 0 updated, 1 unchanged"
-    assert "0 created, 0 updated, 2 unchanged" in cli(db_url, "org", "import-members", str(members))[1]
+    assert (
+        cli(db_url, "org", "import-units", str(units))[1].strip()
+        == "units: 0 created, 0 updated, 1 unchanged"
+    )
+    assert (
+        "0 created, 0 updated, 2 unchanged" in cli(db_url, "org", "import-members", str(members))[1]
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "unit_path,email,name,role,slack_user_id,teams_user_id\n"

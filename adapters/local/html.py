@@ -52,7 +52,7 @@ def render_message(message: Message) -> str:
                 row = "".join(
                     f'<button type="button" class="btn {escape(b.style)}'
                     f'{" selected" if b.selected else ""}" data-action="{escape(b.data)}"'
-                    f' aria-pressed="{"true" if b.selected else "false"}">{escape(b.label)}</button>'
+                    f' aria-pressed="{str(b.selected).lower()}">{escape(b.label)}</button>'
                     for b in buttons
                 )
                 block.append(f'<div class="row">{row}</div>')
@@ -76,7 +76,10 @@ def render_message(message: Message) -> str:
 
 def render_form(form: Form, errors: dict[str, str] | None = None) -> str:
     errors = errors or {}
-    html = [f'<form class="form" data-form="{escape(form.data)}">', f"<h3>{escape(form.title)}</h3>"]
+    html = [
+        f'<form class="form" data-form="{escape(form.data)}">',
+        f"<h3>{escape(form.title)}</h3>",
+    ]
     if form.intro:
         html.append(f'<p class="context">{inline(form.intro)}</p>')
     for field in form.fields:
@@ -87,22 +90,25 @@ def render_form(form: Form, errors: dict[str, str] | None = None) -> str:
         ph = f' placeholder="{escape(field.placeholder)}"' if field.placeholder else ""
         html.append(f'<label for="f-{name}">{escape(field.label)}</label>')
         if field.kind == "textarea":
-            html.append(f'<textarea id="f-{name}" name="{name}"{req}{maxlen}{ph}>{initial}</textarea>')
+            html.append(
+                f'<textarea id="f-{name}" name="{name}"{req}{maxlen}{ph}>{initial}</textarea>'
+            )
         elif field.kind == "choice":
             opts = "".join(
                 f'<option value="{escape(o.value)}"'
-                f'{" selected" if o.value == field.initial else ""}>{escape(o.label)}</option>'
+                f"{' selected' if o.value == field.initial else ''}>{escape(o.label)}</option>"
                 for o in field.options
             )
             html.append(f'<select id="f-{name}" name="{name}"{req}>{opts}</select>')
         elif field.kind == "checkbox":
             checked = " checked" if field.initial in ("true", "1", "yes") else ""
-            html.append(f'<input type="checkbox" id="f-{name}" name="{name}" value="true"{checked}>')
+            html.append(
+                f'<input type="checkbox" id="f-{name}" name="{name}" value="true"{checked}>'
+            )
         else:
             kind = {"date": "date", "datetime": "datetime-local"}.get(field.kind, "text")
-            html.append(
-                f'<input type="{kind}" id="f-{name}" name="{name}" value="{initial}"{req}{maxlen}{ph}>'
-            )
+            attrs = f'type="{kind}" id="f-{name}" name="{name}" value="{initial}"'
+            html.append(f"<input {attrs}{req}{maxlen}{ph}>")
         if field.hint:
             html.append(f'<small class="hint">{inline(field.hint)}</small>')
         if field.name in errors:

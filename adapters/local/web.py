@@ -71,7 +71,9 @@ def _allowed(core: Core, member_id: int) -> list[dict[str, str]]:
         rows = session.scalars(select(Membership).where(Membership.member_id == member_id)).all()
         convs = [{"id": f"member:{member_id}", "title": "Direkte beskeder · MEDpuls", "kind": "dm"}]
         for ms in sorted(rows, key=lambda m: m.unit.path):
-            convs.append({"id": f"unit:{ms.unit_id}", "title": f"# {ms.unit.name}", "kind": "channel"})
+            convs.append(
+                {"id": f"unit:{ms.unit_id}", "title": f"# {ms.unit.name}", "kind": "channel"}
+            )
         return convs
 
 
@@ -81,7 +83,9 @@ async def members(request: web.Request) -> web.Response:
     def load() -> list[dict[str, Any]]:
         with core.db.session() as session:
             out = []
-            for m in session.scalars(select(Member).where(Member.erased.is_(False)).order_by(Member.name)):
+            for m in session.scalars(
+                select(Member).where(Member.erased.is_(False)).order_by(Member.name)
+            ):
                 units = [
                     {"unit": ms.unit.name, "roles": sorted(ms.role_set)} for ms in m.memberships
                 ]
@@ -138,9 +142,7 @@ def _actor(member_id: int) -> Actor:
     return Actor(platform="local", user_id=str(member_id))
 
 
-async def _apply(
-    request: web.Request, event: InboundEvent, ref: MessageRef | None
-) -> web.Response:
+async def _apply(request: web.Request, event: InboundEvent, ref: MessageRef | None) -> web.Response:
     reply: Reply = await _core(request).handle(event)
     platform = request.app[PLATFORM]
     if reply.update is not None and ref is not None:
@@ -203,7 +205,13 @@ async def say(request: web.Request) -> web.Response:
     word = (text.split() or [""])[0].lower()
     event: InboundEvent
     if word in _core(request).router.commands:
-        event = CommandInvoked(actor=_actor(member_id), conversation=conv, command="", text=text, trigger=f"local:{member_id}")
+        event = CommandInvoked(
+            actor=_actor(member_id),
+            conversation=conv,
+            command="",
+            text=text,
+            trigger=f"local:{member_id}",
+        )
     else:
         event = MessageReceived(actor=_actor(member_id), conversation=conv, text=text)
     return await _apply(request, event, None)
