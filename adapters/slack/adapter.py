@@ -1,0 +1,294 @@
+"""Interactions in, replies out: acknowledge Slack at once, do the work after.
+
+Slack wants an answer within three seconds. Listeners (adapters/slack/listeners/) acknowledge
+first and hand the rest to `SlackAdapter.spawn`, which keeps the task so that shutdown and tests
+can `await adapter.drain()`. Only a modal submission waits for the flow before acknowledging,
+because its errors travel in the acknowledgement; if the flow is slow, the modal closes and
+the work finishes in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Coroutine
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_callback_options import (
+    AsyncCallbackOptions,
+    AsyncFailureArgs,
+    AsyncSuccessArgs,
+)
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+
+from adapters.slack import normalize
+from adapters.slack.blocks import FormOrigin, render_modal
+from adapters.slack.installation_store import SignedStateStore
+from adapters.slack.logs import log, sdk_logger
+from adapters.slack.normalize import Body, Origin
+from adapters.slack.platform import SlackPlatform, error_code
+from adapters.slack.registry import INSTALL_PATH, REDIRECT_PATH, bot_scopes
+from bot.core import Core
+from bot.events import Actor, CommandInvoked, InboundEvent, MemberJoined
+from bot.i18n import Lang, language_of
+from bot.messages import Reply
+
+# A submitted modal waits this long for the flow before Slack's three seconds run out.
+SUBMISSION_WAIT = 2.0
+
+
+class SlackAdapter:
+    def __init__(self, core: Core, platform: SlackPlatform) -> None:
+        self.core = core
+        self.platform = platform
+        self.settings = platform.settings
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.bolt = self._build_bolt()
+
+    # --- Bolt ---------------------------------------------------------------------------------
+
+    def _build_bolt(self) -> AsyncApp:
+        from adapters.slack.listeners import register_all
+
+        settings = self.settings
+        kwargs: dict[str, Any] = {
+            "name": "medpuls",
+            "logger": sdk_logger(),
+            "signing_secret": settings.slack_signing_secret or "",
+            # Listeners only acknowledge and spawn; the response goes out when they return.
+            "process_before_response": True,
+            "client": self.platform.reads,
+        }
+        if not settings.slack_bot_token:
+            secret = settings.slack_client_secret or ""
+            kwargs["installation_store"] = self.platform.store
+            kwargs["oauth_settings"] = AsyncOAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=secret,
+                scopes=bot_scopes(),
+                install_path=INSTALL_PATH,
+                redirect_uri_path=REDIRECT_PATH,
+                redirect_uri=(
+                    settings.public_url.rstrip("/") + REDIRECT_PATH if settings.public_url else None
+                ),
+                installation_store=self.platform.store,
+                state_store=SignedStateStore(secret),
+                callback_options=AsyncCallbackOptions(
+                    success=self._installed, failure=self._install_failed
+                ),
+                logger=sdk_logger(),
+            )
+        app = AsyncApp(**kwargs)
+        register_all(app, self)
+        return app
+
+    async def _installed(self, args: AsyncSuccessArgs) -> BoltResponse:
+        installation = args.installation
+        if installation.user_id:
+            joined = MemberJoined(
+                Actor("slack", installation.user_id, team_id=installation.team_id),
+                None,
+                reference={"team_id": installation.team_id, "installed": True},
+            )
+            self.spawn(self._run(joined, Origin("install", installation.user_id)))
+        response: BoltResponse = await args.default.success(args)
+        return response
+
+    async def _install_failed(self, args: AsyncFailureArgs) -> BoltResponse:
+        log.warning("slack install failed", extra={"platform": "slack", "reason": args.reason})
+        response: BoltResponse = await args.default.failure(args)
+        return response
+
+    # --- background work ----------------------------------------------------------------------
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error(
+                "slack background work failed",
+                exc_info=exc,
+                extra={"platform": "slack", "reason": type(exc).__name__},
+            )
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until every acknowledged interaction has been fully handled."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._tasks:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError(f"{len(self._tasks)} Slack tasks still running")
+            await asyncio.wait(set(self._tasks), timeout=left)
+
+    # --- entry points (called by the listeners) -----------------------------------------------
+
+    async def on_block_action(self, body: Body) -> None:
+        found = normalize.block_action(body)
+        if found is not None:
+            self.spawn(self._run(*found))
+
+    async def on_retry(self, body: Body) -> None:
+        found = normalize.retry_click(body)
+        if found is not None:
+            self.spawn(self._run(*found))
+
+    async def on_command(self, body: Body) -> None:
+        self.spawn(self._run(*normalize.slash_command(body)))
+
+    async def on_shortcut(self, body: Body) -> None:
+        found = normalize.shortcut(body)
+        if found is not None:
+            self.spawn(self._run(*found))
+
+    async def on_event(self, body: Body) -> None:
+        found = normalize.event_callback(body)
+        if found is not None:
+            self.spawn(self._run(*found))
+
+    async def on_view_submission(self, body: Body) -> dict[str, Any] | None:
+        """The acknowledgement body for a submitted modal (errors, or a next modal)."""
+        event, origin = normalize.view_submission(body, self.settings.tz)
+        task = self.spawn(self._handle(event, origin))
+        try:
+            event, reply = await asyncio.wait_for(asyncio.shield(task), SUBMISSION_WAIT)
+        except TimeoutError:
+            self.spawn(self._apply_later(task, origin))
+            return None
+        if reply.errors:
+            return {"response_action": "errors", "errors": dict(reply.errors)}
+        ack: dict[str, Any] | None = None
+        if reply.form is not None:
+            form_origin = FormOrigin(
+                data=reply.form.data,
+                channel_id=origin.channel_id,
+                message_ts=origin.message_ts,
+                response_url=origin.response_url,
+            )
+            lang = self._lang(event)
+            ack = {
+                "response_action": "update",
+                "view": render_modal(reply.form, form_origin, lang=lang),
+            }
+            reply = reply.model_copy(update={"form": None})
+        if reply.update is not None or reply.notice is not None:
+            self.spawn(self._apply(reply, event, origin))
+        return ack
+
+    # --- the work -----------------------------------------------------------------------------
+
+    async def _run(self, event: InboundEvent, origin: Origin) -> None:
+        event, reply = await self._handle(event, origin)
+        await self._apply(reply, event, origin)
+
+    async def _handle(self, event: InboundEvent, origin: Origin) -> tuple[InboundEvent, Reply]:
+        log.info(
+            "slack interaction",
+            extra={
+                "platform": "slack",
+                "team": origin.team_id,
+                "channel": origin.channel_id,
+                "event": origin.kind,
+                "delivery": origin.ref,
+            },
+        )
+        event = await self._enrich(event, origin)
+        return event, await self.core.handle(event)
+
+    async def _apply_later(
+        self, task: asyncio.Task[tuple[InboundEvent, Reply]], origin: Origin
+    ) -> None:
+        event, reply = await task
+        # The modal is closed already: errors or a next form can no longer be shown.
+        await self._apply(reply.model_copy(update={"form": None, "errors": {}}), event, origin)
+
+    async def _enrich(self, event: InboundEvent, origin: Origin) -> InboundEvent:
+        """Fill in e-mail and locale so the core can match an imported member by e-mail."""
+        if not origin.user_id:
+            return event
+        info = await self.platform.user_info(origin.user_id, origin.team_id)
+        if info is None:
+            return event
+        actor = dataclasses.replace(
+            event.actor, email=info.email, locale=info.locale, display_name=info.name
+        )
+        return dataclasses.replace(event, actor=actor)
+
+    def _lang(self, event: InboundEvent) -> Lang:
+        return language_of(event.actor.locale, self.settings.language)
+
+    async def _apply(self, reply: Reply, event: InboundEvent, origin: Origin) -> None:
+        lang = self._lang(event)
+        team = origin.team_id
+        try:
+            if reply.update is not None:
+                if origin.message_ts and origin.channel_id and not origin.is_ephemeral:
+                    await self.platform.update_in_place(
+                        origin.channel_id, origin.message_ts, reply.update, team_id=team, lang=lang
+                    )
+                elif origin.response_url:
+                    await self.platform.respond(
+                        origin.response_url, reply.update, replace=True, lang=lang
+                    )
+            if reply.form is not None and origin.trigger_id:
+                form_origin = FormOrigin(
+                    data=reply.form.data,
+                    channel_id=origin.channel_id,
+                    message_ts=origin.message_ts,
+                    response_url=origin.response_url,
+                )
+                await self.platform.open_modal(
+                    origin.trigger_id,
+                    reply.form,
+                    form_origin,
+                    user_id=origin.user_id,
+                    team_id=team,
+                    lang=lang,
+                    retry=normalize.retry_value(event),
+                )
+            if reply.notice is not None:
+                await self._notice(reply, event, origin, lang)
+        except SlackApiError as exc:
+            log.warning(
+                "slack reply failed",
+                extra={
+                    "platform": "slack",
+                    "team": team,
+                    "channel": origin.channel_id,
+                    "event": origin.kind,
+                    "reason": error_code(exc),
+                },
+            )
+
+    async def _notice(self, reply: Reply, event: InboundEvent, origin: Origin, lang: Lang) -> None:
+        assert reply.notice is not None
+        team = origin.team_id
+        if isinstance(event, CommandInvoked) and event.command == "home":
+            await self.platform.publish_home(origin.user_id, reply.notice, team_id=team, lang=lang)
+            return
+        if origin.is_direct or not origin.channel_id:
+            await self.platform.dm(origin.user_id, reply.notice, team_id=team, lang=lang)
+            return
+        try:
+            await self.platform.ephemeral(
+                origin.channel_id, origin.user_id, reply.notice, team_id=team, lang=lang
+            )
+        except SlackApiError as exc:
+            # /med in a channel the bot is not in: the response_url still reaches the person.
+            if (
+                error_code(exc) not in ("channel_not_found", "not_in_channel")
+                or not origin.response_url
+            ):
+                raise
+            await self.platform.respond(origin.response_url, reply.notice, replace=False, lang=lang)
+
+    async def close(self) -> None:
+        await self.drain()

@@ -1,0 +1,98 @@
+"""The Slack routes of `medpuls serve`, and Socket Mode when SLACK_APP_TOKEN is set.
+
+Every request to /slack/events is checked here before Bolt sees it: the v0 signature (HMAC-SHA256
+of "v0:{timestamp}:{body}" under the signing secret, compared in constant time) and a timestamp
+within five minutes either way. A request that fails gets 401 and is not processed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import cast
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_sdk.signature import SignatureVerifier
+
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.logs import log
+from adapters.slack.platform import SlackPlatform
+from adapters.slack.registry import EVENTS_PATH, INSTALL_PATH, REDIRECT_PATH
+from bot.core import Core
+from bot.platform import Platform
+
+SLACK_ADAPTER: web.AppKey[SlackAdapter] = web.AppKey("slack_adapter", SlackAdapter)
+MAX_BODY = 1_000_000
+
+
+def mount(app: web.Application, core: Core, platform: Platform) -> None:
+    slack = cast(SlackPlatform, platform)
+    adapter = SlackAdapter(core, slack)
+    app[SLACK_ADAPTER] = adapter
+    secret = slack.settings.slack_signing_secret or ""
+    verifier = SignatureVerifier(secret) if secret else None
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=MAX_BODY, actual_size=request.content_length
+            )
+        body = await request.text()
+        if verifier is None or not verifier.is_valid(
+            body=body,
+            timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),
+            signature=request.headers.get("X-Slack-Signature", ""),
+        ):
+            log.warning(
+                "slack request refused: bad signature or stale timestamp",
+                extra={"platform": "slack"},
+            )
+            return web.Response(status=401, text="invalid request")
+        retry = request.headers.get("X-Slack-Retry-Num")
+        if retry:
+            log.info(
+                "slack redelivery",
+                extra={
+                    "platform": "slack",
+                    "retry": retry,
+                    "reason": request.headers.get("X-Slack-Retry-Reason"),
+                },
+            )
+        bolt_request = await to_bolt_request(request)
+        return await to_aiohttp_response(await adapter.bolt.async_dispatch(bolt_request))
+
+    async def oauth(request: web.Request) -> web.StreamResponse:
+        flow = adapter.bolt.oauth_flow
+        if flow is None:
+            raise web.HTTPNotFound(text="This MEDpuls runs in one workspace (SLACK_BOT_TOKEN).")
+        bolt_request = await to_bolt_request(request)
+        if request.path == INSTALL_PATH:
+            response = await flow.handle_installation(bolt_request)
+        else:
+            response = await flow.handle_callback(bolt_request)
+        return await to_aiohttp_response(response)
+
+    app.router.add_post(EVENTS_PATH, events)
+    app.router.add_get(INSTALL_PATH, oauth)
+    app.router.add_get(REDIRECT_PATH, oauth)
+    app.cleanup_ctx.append(_lifetime(adapter))
+
+
+def _lifetime(adapter: SlackAdapter) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        handler = None
+        token = adapter.settings.slack_app_token
+        if token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            handler = AsyncSocketModeHandler(adapter.bolt, token)
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("slack socket mode connected", extra={"platform": "slack"})
+        yield
+        if handler is not None:
+            with contextlib.suppress(Exception):
+                await handler.close_async()  # type: ignore[no-untyped-call]
+        await adapter.close()
+
+    return run
