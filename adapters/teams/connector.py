@@ -1,0 +1,290 @@
+"""Everything that touches botbuilder: authenticating a request, running a turn, proactive calls.
+
+botbuilder-python is in maintenance; its successor (the Microsoft 365 Agents SDK) should be able
+to replace this module alone. The rest of adapters/teams speaks Bot Framework JSON (dicts) and
+calls `BotConnector` and `Calls`. Connector failures become `DeliveryError`s here, so the outbox
+can tell a rate limit from a lost cause from a send that may have arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import requests
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from msrest.exceptions import ClientRequestError, HttpOperationError
+from urllib3 import Retry
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from adapters.teams.auth import AppTokenFactory, BotFrameworkConfig, TokenError
+from bot.platform import DeliveryError
+
+log = logging.getLogger("medpuls.teams.connector")
+T = TypeVar("T")
+
+# Statuses after which the same request may simply be tried again later.
+RETRYABLE = frozenset({412, 429, 500, 502, 503, 504})
+PER_CONVERSATION_PER_SECOND = 7.0
+PER_TENANT_PER_SECOND = 25.0
+
+
+class Unauthorized(Exception):
+    """A request that did not prove it comes from the Bot Framework."""
+
+
+class Throttle:
+    """An async token bucket per key (GCRA): at most `rate` a second, bursts of `burst`."""
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        self.interval = 1.0 / rate
+        self.burst = burst
+        self._tat: dict[str, float] = {}
+
+    async def acquire(self, key: str) -> None:
+        now = time.monotonic()
+        tat = max(self._tat.get(key, now), now)
+        wait = tat - now - (self.burst - 1) * self.interval
+        # Reserve the slot before sleeping: no await between reading and writing `_tat`.
+        self._tat[key] = tat + self.interval
+        if len(self._tat) > 10_000:
+            self._tat = {k: v for k, v in self._tat.items() if v > now}
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+def _retry_after(headers: Any) -> float | None:
+    raw = headers.get("Retry-After") if headers is not None else None
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+def _reached_server(err: BaseException) -> bool:
+    """False when the request surely never left (no connection); True when it may have."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, requests.exceptions.ConnectTimeout | ConnectTimeoutError):
+            return False
+        if isinstance(current, NewConnectionError | ConnectionRefusedError):
+            return False
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException) and not _reached_server(reason):
+            return False
+        inner = getattr(current, "inner_exception", None)
+        current = (
+            inner
+            if isinstance(inner, BaseException)
+            else (
+                current.__cause__
+                or current.__context__
+                or (
+                    current.args[0]
+                    if current.args and isinstance(current.args[0], BaseException)
+                    else None
+                )
+            )
+        )
+    return True
+
+
+def delivery_error(err: BaseException, *, idempotent: bool) -> DeliveryError:
+    """The outbox's view of a failed connector call."""
+    if isinstance(err, DeliveryError):
+        return err
+    if isinstance(err, HttpOperationError):
+        response = getattr(err, "response", None)
+        status = getattr(response, "status_code", None) or 0
+        headers = getattr(response, "headers", None)
+        if status in RETRYABLE:
+            return DeliveryError(f"connector HTTP {status}", retry_after=_retry_after(headers))
+        if status in (403, 404):
+            # Teams' answer when the app was removed or the person left: no retry will help.
+            return DeliveryError(
+                f"connector HTTP {status}: app not installed or conversation gone", permanent=True
+            )
+        return DeliveryError(f"connector HTTP {status}")
+    if isinstance(err, ClientRequestError | requests.RequestException | OSError):
+        if idempotent or not _reached_server(err):
+            return DeliveryError(f"connector unreachable: {type(err).__name__}")
+        return DeliveryError(
+            f"connection lost after sending: {type(err).__name__}", unknown_outcome=True
+        )
+    if isinstance(err, TokenError):
+        return DeliveryError(str(err))
+    return DeliveryError(f"connector call failed: {type(err).__name__}")
+
+
+class Calls:
+    """Bot Connector calls within one turn (inbound or proactive), throttled per conversation
+    and per tenant."""
+
+    def __init__(self, client: Any, connector: BotConnector, tenant: str | None) -> None:
+        self._client = client
+        self._connector = connector
+        self.tenant = tenant
+        # No hidden retries inside the HTTP library: the outbox decides (POSTs never resent).
+        client.config.retry_policy.policy = Retry(
+            total=0,
+            connect=0,
+            read=0,
+            redirect=0,
+            status=0,
+            status_forcelist=(),
+            raise_on_status=False,
+            respect_retry_after_header=False,
+        )
+
+    async def _throttle(self, conversation_id: str) -> None:
+        await self._connector.per_conversation.acquire(conversation_id)
+        if self.tenant:
+            await self._connector.per_tenant.acquire(self.tenant)
+
+    async def send(self, conversation_id: str, activity: dict[str, Any]) -> str:
+        await self._throttle(conversation_id)
+        body = Activity().deserialize({**activity, "conversation": {"id": conversation_id}})
+        try:
+            response = await self._client.conversations.send_to_conversation(conversation_id, body)
+        except Exception as err:
+            raise delivery_error(err, idempotent=False) from err
+        return str(getattr(response, "id", "") or "")
+
+    async def update(
+        self, conversation_id: str, activity_id: str, activity: dict[str, Any]
+    ) -> None:
+        await self._throttle(conversation_id)
+        body = Activity().deserialize(
+            {**activity, "id": activity_id, "conversation": {"id": conversation_id}}
+        )
+        try:
+            await self._client.conversations.update_activity(conversation_id, activity_id, body)
+        except Exception as err:
+            raise delivery_error(err, idempotent=True) from err
+
+    async def create_personal(self, user_id: str, bot_id: str | None) -> str:
+        """Open (or find) the 1:1 conversation with a person; returns its id."""
+        params = ConversationParameters().deserialize(
+            {
+                "isGroup": False,
+                "bot": {"id": bot_id or f"28:{self._connector.app_id}"},
+                "members": [{"id": user_id}],
+                "tenantId": self.tenant,
+                "channelData": {"tenant": {"id": self.tenant}} if self.tenant else None,
+            }
+        )
+        if self.tenant:
+            await self._connector.per_tenant.acquire(self.tenant)
+        try:
+            response = await self._client.conversations.create_conversation(params)
+        except Exception as err:
+            # Creating a 1:1 conversation twice returns the same one: safe to retry.
+            raise delivery_error(err, idempotent=True) from err
+        return str(response.id)
+
+    async def member(self, conversation_id: str, member_id: str) -> dict[str, Any] | None:
+        """The roster entry (email, AAD id) of one member, or None where Teams will not say."""
+        try:
+            account = await self._client.conversations.get_conversation_member(
+                conversation_id, member_id
+            )
+        except Exception as err:
+            log.info(
+                "member look-up failed", extra={"platform": "teams", "reason": type(err).__name__}
+            )
+            return None
+        data = account.serialize() if account is not None else {}
+        return dict(data) if isinstance(data, dict) else None
+
+
+class BotConnector:
+    def __init__(self, config: BotFrameworkConfig) -> None:
+        self.config = config
+        self.app_id = config.APP_ID
+        self.credentials = AppTokenFactory(config)
+        self.auth = ConfigurationBotFrameworkAuthentication(
+            config, credentials_factory=self.credentials
+        )
+        self.adapter = CloudAdapter(self.auth)
+        self.per_conversation = Throttle(PER_CONVERSATION_PER_SECOND)
+        self.per_tenant = Throttle(PER_TENANT_PER_SECOND, burst=5)
+
+    async def authenticate(self, body: dict[str, Any], auth_header: str) -> Any:
+        """botbuilder's validation of the request's JWT; any failure is `Unauthorized`."""
+        if not auth_header:
+            raise Unauthorized("no token")
+        activity = Activity().deserialize(body)
+        try:
+            return await self.auth.authenticate_request(activity, auth_header)
+        except Exception as err:  # botbuilder raises PermissionError, jwt errors, IndexError...
+            raise Unauthorized(type(err).__name__) from err
+
+    async def turn(
+        self,
+        body: dict[str, Any],
+        authenticated: Any,
+        tenant: str | None,
+        handler: Callable[[Calls], Awaitable[dict[str, Any] | None]],
+    ) -> dict[str, Any] | None:
+        """Run `handler` in a turn for an authenticated activity; its result, if any, is the
+        invoke response body."""
+        activity = Activity().deserialize(body)
+
+        async def logic(context: TurnContext) -> None:
+            client = context.turn_state[self.adapter.BOT_CONNECTOR_CLIENT_KEY]
+            result = await handler(Calls(client, self, tenant))
+            if result is not None:
+                await context.send_activity(
+                    Activity(
+                        type=ActivityTypes.invoke_response,
+                        value=InvokeResponse(status=200, body=result),
+                    )
+                )
+
+        response = await self.adapter.process_activity(authenticated, activity, logic)
+        if isinstance(response, InvokeResponse) and response.body is not None:
+            return dict(response.body)
+        return None
+
+    async def proactive(
+        self, service_url: str, tenant: str | None, handler: Callable[[Calls], Awaitable[T]]
+    ) -> T:
+        """Run `handler` with connector calls to `service_url`, outside any inbound turn."""
+        reference = ConversationReference(
+            channel_id="msteams",
+            service_url=service_url,
+            bot=ChannelAccount(id=f"28:{self.app_id}"),
+            conversation=ConversationAccount(id="proactive", tenant_id=tenant),
+        )
+        results: list[T] = []
+
+        async def logic(context: TurnContext) -> None:
+            client = context.turn_state[self.adapter.BOT_CONNECTOR_CLIENT_KEY]
+            results.append(await handler(Calls(client, self, tenant)))
+
+        try:
+            await self.adapter.continue_conversation(reference, logic, bot_app_id=self.app_id)
+        except DeliveryError:
+            raise
+        except Exception as err:
+            raise delivery_error(err, idempotent=True) from err
+        return results[0]

@@ -1,0 +1,163 @@
+"""`POST /api/messages`: authenticate the activity, normalise it, run the core, apply its Reply.
+
+Nothing is processed before the request's token is validated (401 otherwise). Charts are
+linked as `{MEDPULS_PUBLIC_URL}/images/<id>.png`, which bot/server.py serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from adapters.teams import cards
+from adapters.teams.connector import Calls, Unauthorized
+from adapters.teams.normalize import classify, clicked_message, is_personal, tenant_of
+from adapters.teams.platform import TeamsPlatform
+from bot.core import Core
+from bot.events import FormSubmitted
+from bot.i18n import language_of, translator
+from bot.messages import Message, Reply, Text
+from bot.platform import DeliveryError, Platform
+
+log = logging.getLogger("medpuls.teams.web")
+
+
+def _ids(activity: dict[str, Any]) -> dict[str, Any]:
+    """Log fields: tenant, conversation, activity id; never text, values or tokens."""
+    return {
+        "platform": "teams",
+        "team": tenant_of(activity),
+        "channel": (activity.get("conversation") or {}).get("id"),
+        "delivery": activity.get("id"),
+        "event": f"{activity.get('type')}:{activity.get('name') or ''}",
+    }
+
+
+class TeamsInbound:
+    def __init__(self, core: Core, platform: TeamsPlatform) -> None:
+        self.core = core
+        self.platform = platform
+
+    async def handle(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        if not isinstance(body, dict) or not body.get("type"):
+            return web.json_response({"error": "not an activity"}, status=400)
+        connector = self.platform.connector
+        try:
+            authenticated = await connector.authenticate(
+                body, request.headers.get("Authorization", "")
+            )
+        except Unauthorized as why:
+            log.warning("request refused", extra={**_ids(body), "reason": str(why)})
+            return web.json_response({"error": "unauthorized"}, status=401)
+
+        async def turn(calls: Calls) -> dict[str, Any] | None:
+            return await self.on_activity(body, calls)
+
+        result = await connector.turn(body, authenticated, tenant_of(body), turn)
+        if body.get("type") == "invoke":
+            return web.json_response(result or {}, status=200)
+        return web.Response(status=200)
+
+    async def _email(self, activity: dict[str, Any], calls: Calls) -> str | None:
+        user_id = str((activity.get("from") or {}).get("id") or "")
+        conversation_id = str((activity.get("conversation") or {}).get("id") or "")
+        if not user_id or not conversation_id:
+            return None
+        emails = self.platform.emails
+        if user_id not in emails:
+            if len(emails) > 50_000:
+                emails.clear()
+            member = await calls.member(conversation_id, user_id)
+            found = (member or {}).get("email") or (member or {}).get("userPrincipalName")
+            emails[user_id] = str(found).lower() if found and "@" in str(found) else None
+        return emails[user_id]
+
+    async def on_activity(self, activity: dict[str, Any], calls: Calls) -> dict[str, Any] | None:
+        email = await self._email(activity, calls)
+        await asyncio.to_thread(self.platform.capture, activity, email)
+        event = classify(activity, email=email)
+        is_card_invoke = (
+            activity.get("type") == "invoke" and activity.get("name") == "adaptiveCard/action"
+        )
+        if event is None:
+            return cards.invoke_message_response("") if is_card_invoke else None
+        reply = await self.core.handle(event)
+        log.info("handled", extra=_ids(activity))
+        try:
+            return await self.apply(activity, event, reply, calls)
+        except DeliveryError as err:
+            log.warning("reply not delivered", extra={**_ids(activity), "reason": err.reason})
+            return cards.invoke_message_response("") if is_card_invoke else None
+
+    async def apply(
+        self, activity: dict[str, Any], event: object, reply: Reply, calls: Calls
+    ) -> dict[str, Any] | None:
+        """Do what the core asked at once, answering the invoke where there is one."""
+        t = translator(language_of(activity.get("locale"), self.platform.settings.language))
+        image_url = self.platform.image_url
+        invoke = activity.get("type") == "invoke"
+        clicked = clicked_message(activity)
+        answer: dict[str, Any] | None = None
+
+        async def private(card: cards.Card, summary: str) -> None:
+            conversation_id = await self.platform.private_conversation(activity, calls)
+            await calls.send(conversation_id, cards.message_activity(card, summary))
+
+        if reply.errors:
+            if reply.form is not None:
+                values = event.values if isinstance(event, FormSubmitted) else {}
+                card = cards.render_form(reply.form, t, errors=reply.errors, values=values)
+            else:
+                lines = [Text(text=t("teams.fix_errors"))] + [
+                    Text(text=msg, markdown=False) for msg in reply.errors.values()
+                ]
+                card = cards.render_message(Message(summary=t("teams.fix_errors"), parts=lines), t)
+            if invoke:
+                answer = cards.invoke_card_response(card)
+            elif clicked is not None and reply.form is not None:
+                await calls.update(
+                    clicked.conversation_id,
+                    clicked.message_id,
+                    cards.message_activity(card, reply.form.title),
+                )
+            else:
+                await private(card, t("teams.fix_errors"))
+        elif reply.update is not None:
+            card = cards.render_message(reply.update, t, image_url)
+            if invoke:
+                answer = cards.invoke_card_response(card)
+            if clicked is not None and (not invoke or not is_personal(activity)):
+                await calls.update(
+                    clicked.conversation_id,
+                    clicked.message_id,
+                    cards.message_activity(card, reply.update.summary),
+                )
+        if reply.form is not None and not reply.errors:
+            await private(cards.render_form(reply.form, t), reply.form.title)
+            if invoke and answer is None:
+                answer = cards.invoke_message_response(reply.form.title)
+        if reply.notice is not None:
+            await private(cards.render_message(reply.notice, t, image_url), reply.notice.summary)
+            if invoke and answer is None:
+                answer = cards.invoke_message_response(reply.notice.summary)
+        if invoke and answer is None and activity.get("name") == "adaptiveCard/action":
+            answer = cards.invoke_message_response("")
+        return answer
+
+
+HANDLER: web.AppKey[TeamsInbound] = web.AppKey("teams_inbound", TeamsInbound)
+
+
+def mount(app: web.Application, core: Core, platform: Platform) -> None:
+    """Add `POST /api/messages` (bot/server.py calls this when MICROSOFT_APP_ID is set)."""
+    assert isinstance(platform, TeamsPlatform)
+    inbound = TeamsInbound(core, platform)
+    app[HANDLER] = inbound
+    app.router.add_post("/api/messages", inbound.handle)

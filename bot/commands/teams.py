@@ -1,0 +1,41 @@
+"""`medpuls teams ...`: the Teams app package, and who Teams cannot reach yet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.commands._common import database, settings, user_errors
+
+NAME = "teams"
+app = typer.Typer(help="Microsoft Teams: app package and reachability.", no_args_is_help=True)
+
+
+@app.command("manifest")
+@user_errors
+def teams_manifest(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the zip.")] = Path(
+        "medpuls-teams.zip"
+    ),
+) -> None:
+    """Write the Teams app package (manifest.json, color.png, outline.png) as a zip."""
+    from adapters.teams.manifest import build_package
+
+    path = build_package(out, settings())
+    typer.echo(f"Teams app package written to {path}")
+
+
+@app.command("missing")
+@user_errors
+def teams_missing() -> None:
+    """List members Teams will not let MEDpuls write to (the app is not installed for them)."""
+    from adapters.teams.platform import missing_references
+
+    _, db = database()
+    with db.session() as session:
+        missing = missing_references(session)
+        for member in missing:
+            typer.echo(f"{member.email or member.name}: app not installed for this person")
+    typer.echo(f"{len(missing)} member(s) cannot be reached on Teams")
