@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
 from bot.errors import MedpulsError
@@ -36,6 +37,10 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
             fail(f"setting {'.'.join(str(x) for x in first['loc'])}: {first['msg']}")
         except FileNotFoundError as err:
             fail(f"no such file: {err.filename}")
+        except OperationalError as err:
+            # Wrong DATABASE_URL, server down, or a database that was never migrated.
+            reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+            fail(f"database: {reason} (check DATABASE_URL; run 'medpuls db upgrade')")
         raise AssertionError("unreachable")
 
     return wrapper
