@@ -63,6 +63,8 @@ class Call:
     method: str
     args: Args
     token: str | None
+    # What the fake answered (an empty dict for a dropped connection).
+    result: dict[str, Any] = field(default_factory=dict)
 
     def blocks(self) -> list[dict[str, Any]]:
         raw = self.args.get("blocks")
@@ -200,25 +202,28 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
         token = token or args.pop("token", None)
-        self.calls.append(Call(method, args, token))
         fault = self._fault(method, args)
         if fault is not None:
             if fault.kind == "429":
+                limited = {"ok": False, "error": "ratelimited"}
+                self.calls.append(Call(method, args, token, limited))
                 return web.json_response(
-                    {"ok": False, "error": "ratelimited"},
-                    status=429,
-                    headers={"Retry-After": str(fault.value)},
+                    limited, status=429, headers={"Retry-After": str(fault.value)}
                 )
             if fault.kind == "drop":
                 # The request arrived; the answer never does.
+                self.calls.append(Call(method, args, token))
                 assert request.transport is not None
                 request.transport.close()
                 raise ConnectionResetError("dropped by the fake")
-            return web.json_response({"ok": False, "error": fault.value})
+            failed = {"ok": False, "error": fault.value}
+            self.calls.append(Call(method, args, token, failed))
+            return web.json_response(failed)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
-        if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
-        result: dict[str, Any] = handler(args)
+        result: dict[str, Any] = (
+            handler(args) if handler is not None else {"ok": False, "error": "unknown_method"}
+        )
+        self.calls.append(Call(method, args, token, result))
         return web.json_response(result)
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -388,3 +393,100 @@ def signed_headers(
         "X-Slack-Request-Timestamp": str(ts),
         "X-Slack-Signature": sign(secret, body, ts),
     }
+
+
+# --- MEDpuls on a fake workspace ----------------------------------------------------------------
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+@dataclass
+class Sent:
+    status: int
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text) if self.text else None
+
+
+class SlackWorkspace:
+    """MEDpuls served on 127.0.0.1 with Slack configured, talking to a `FakeSlack`.
+
+    `interact`, `command` and `event` send requests signed as Slack signs them; `drain` waits
+    for the adapter's work after the acknowledgement; `deliver` empties the outbox.
+    """
+
+    def __init__(self, db_url: str, fake: FakeSlack, **settings: Any) -> None:
+        self.db_url = db_url
+        self.fake = fake
+        self.settings_overrides = settings
+        self.secret = settings.get("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+
+    async def __aenter__(self) -> SlackWorkspace:
+        from aiohttp.test_utils import TestServer
+
+        from adapters.slack.web import SLACK_ADAPTER
+        from bot.app import build
+        from bot.config import Settings
+        from bot.server import build_web_app
+
+        values: dict[str, Any] = {
+            "DATABASE_URL": self.db_url,
+            "SLACK_BOT_TOKEN": self.fake.bot_token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": self.fake.api_url,
+        }
+        values.update(self.settings_overrides)
+        self.bot = build(Settings(**values))
+        self.web = build_web_app(self.bot, background=False)
+        self.adapter = self.web[SLACK_ADAPTER]
+        self.server = TestServer(self.web, host="127.0.0.1")
+        await self.server.start_server()
+        import aiohttp
+
+        self.http = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.adapter.drain()
+        await self.http.close()
+        await self.server.close()
+        self.bot.db.dispose()
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("/slack/events"))
+
+    async def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timestamp: int | None = None,
+        secret: str | None = None,
+    ) -> Sent:
+        if headers is None:
+            headers = signed_headers(
+                secret or self.secret, body, content_type, timestamp=timestamp
+            )
+        async with self.http.post(self.url, data=body.encode(), headers=headers) as resp:
+            return Sent(resp.status, await resp.text())
+
+    async def interact(self, payload: dict[str, Any], **kw: Any) -> Sent:
+        return await self.post(*interaction_body(payload), **kw)
+
+    async def command(self, fields: dict[str, Any], **kw: Any) -> Sent:
+        return await self.post(*command_body(fields), **kw)
+
+    async def event(self, envelope: dict[str, Any], **kw: Any) -> Sent:
+        return await self.post(*event_body(envelope), **kw)
+
+    async def drain(self) -> None:
+        await self.adapter.drain()
+
+    async def deliver(self) -> int:
+        total = 0
+        while sent := await self.bot.delivery.run_once():
+            total += sent
+        return total
