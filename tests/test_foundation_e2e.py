@@ -234,3 +234,15 @@ async def test_serve_routes_answer(sqlite_url: str, path: str) -> None:
     async with local_chat(sqlite_url) as chat:
         r = await chat.http.get(path)
     assert r.status_code == 200
+
+
+def test_settings_and_database_errors_are_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code, out = cli(f"sqlite:///{tmp_path}/fresh.db", "demo", MEDPULS_MIN_GROUP_SIZE="2")
+    assert code == 2
+    assert out.strip() == (
+        "error: setting MEDPULS_MIN_GROUP_SIZE: Value error, "
+        "MEDPULS_MIN_GROUP_SIZE may not be below 3"
+    )
+    code, out = cli(f"sqlite:///{tmp_path}/never-migrated.db", "pulse", "run-now", "--unit", "A")
+    assert code == 2
+    assert out.startswith("error: database: no such table") and out.count("\n") == 1
