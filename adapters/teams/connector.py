@@ -204,15 +204,16 @@ class Calls:
     async def member(self, conversation_id: str, member_id: str) -> dict[str, Any] | None:
         """The roster entry (email, AAD id) of one member, or None where Teams will not say."""
         try:
-            account = await self._client.conversations.get_conversation_member(
-                conversation_id, member_id
+            raw = await self._client.conversations.get_conversation_member(
+                conversation_id, member_id, raw=True
             )
+            data = raw.response.json()
         except Exception as err:
             log.info(
                 "member look-up failed", extra={"platform": "teams", "reason": type(err).__name__}
             )
             return None
-        data = account.serialize() if account is not None else {}
+        # The raw JSON: the SDK's ChannelAccount model would drop `email`.
         return dict(data) if isinstance(data, dict) else None
 
 

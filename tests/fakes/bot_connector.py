@@ -1,0 +1,295 @@
+"""A fake Bot Framework, served for real over HTTP on 127.0.0.1 in a thread of its own.
+
+It plays three services the Teams adapter talks to, all configured through MEDpuls' settings
+(nothing is monkeypatched):
+
+- the Bot Connector (the activity's `serviceUrl`): create conversations, send, reply, update,
+  get a member; it records every call and can answer 429 (or any status) on demand;
+- the login endpoint (`TO_CHANNEL_FROM_BOT_LOGIN_URL`): OAuth2 client-credentials tokens;
+- the OpenID metadata and JWKS (`TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL`) with an RSA key
+  the tests sign incoming activities' tokens with (`sign`).
+
+It runs on its own event loop because botbuilder fetches the OpenID metadata with blocking
+`requests` calls from the bot's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ISSUER = "https://api.botframework.com"
+SCOPE = "https://api.botframework.com"
+
+
+def _b64(n: int) -> str:
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    body: Any
+    authorization: str | None
+
+
+@dataclass
+class Failure:
+    status: int
+    retry_after: float | None = None
+    drop_connection: bool = False
+
+
+@dataclass
+class FakeBotConnector:
+    tenant: str = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"
+    calls: list[Call] = field(default_factory=list)
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+    # Teams user id -> roster entry served by GET .../members/{id}
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "fake-key-1"
+        self._ids = itertools.count(1000)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def service_url(self) -> str:
+        return f"{self.url}/teams/"
+
+    @property
+    def login_url(self) -> str:
+        return f"{self.url}/login/{self.tenant}"
+
+    @property
+    def openid_url(self) -> str:
+        return f"{self.url}/openid/.well-known/openidconfiguration"
+
+    def settings(self) -> dict[str, str]:
+        """The Bot Framework endpoint settings that point botbuilder at this fake."""
+        return {
+            "TO_CHANNEL_FROM_BOT_LOGIN_URL": self.login_url,
+            "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": SCOPE,
+            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": self.openid_url,
+            "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": ISSUER,
+            "MICROSOFT_APP_TENANT_ID": self.tenant,
+        }
+
+    def start(self) -> FakeBotConnector:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            self._runner = web.AppRunner(self._app())
+            loop.run_until_complete(self._runner.setup())
+            loop.run_until_complete(web.SockSite(self._runner, sock).start())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-bot-connector", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    # --- test helpers ---------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        retry_after: float | None = None,
+        times: int = 1,
+        drop_connection: bool = False,
+    ) -> None:
+        """The next `times` Bot Connector calls answer `status` (or drop the connection)."""
+        with self._lock:
+            self.failures.extend(
+                Failure(status, retry_after, drop_connection) for _ in range(times)
+            )
+
+    def sign(
+        self,
+        *,
+        audience: str,
+        service_url: str,
+        issuer: str = ISSUER,
+        expires_in: int = 3600,
+        key: rsa.RSAPrivateKey | None = None,
+        kid: str | None = None,
+    ) -> str:
+        """A Bot Framework channel token, as the Bot Connector service sends with activities."""
+        now = int(time.time())
+        claims = {
+            "serviceurl": service_url,
+            "nbf": now - 60,
+            "exp": now + expires_in,
+            "iss": issuer,
+            "aud": audience,
+        }
+        return jwt.encode(
+            claims, key or self.key, algorithm="RS256", headers={"kid": kid or self.kid}
+        )
+
+    def activities(self, kind: str | None = None) -> list[Call]:
+        """Calls that carried an activity (send, reply, update), optionally of one kind."""
+        out = [c for c in self.calls if c.path.endswith("/activities") or "/activities/" in c.path]
+        if kind == "update":
+            return [c for c in out if c.method == "PUT"]
+        if kind == "send":
+            return [c for c in out if c.method == "POST"]
+        return out
+
+    def cards(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The Adaptive Cards in the recorded activities."""
+        return [
+            a["content"]
+            for c in self.activities(kind)
+            for a in (c.body or {}).get("attachments") or []
+            if a.get("contentType") == "application/vnd.microsoft.card.adaptive"
+        ]
+
+    # --- the services ---------------------------------------------------------------------
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/login/{tenant}/oauth2/v2.0/token", self._token)
+        app.router.add_get("/openid/.well-known/openidconfiguration", self._metadata)
+        app.router.add_get("/openid/keys", self._keys)
+        app.router.add_post("/teams/v3/conversations", self._create)
+        app.router.add_post("/teams/v3/conversations/{cid}/activities", self._send)
+        app.router.add_post("/teams/v3/conversations/{cid}/activities/{aid}", self._send)
+        app.router.add_put("/teams/v3/conversations/{cid}/activities/{aid}", self._update)
+        app.router.add_get("/teams/v3/conversations/{cid}/members/{mid}", self._member)
+        return app
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = dict(await request.post())
+        self.token_requests.append({k: str(v) for k, v in form.items() if k != "client_secret"})
+        if form.get("grant_type") != "client_credentials" or not form.get("client_secret"):
+            return web.json_response({"error": "invalid_client"}, status=401)
+        return web.json_response(
+            {
+                "token_type": "Bearer",
+                "expires_in": 3599,
+                "access_token": f"bot-token-{uuid.uuid4().hex}",
+            }
+        )
+
+    async def _metadata(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "issuer": ISSUER,
+                "authorization_endpoint": "https://invalid.example/authorize",
+                "jwks_uri": f"{self.url}/openid/keys",
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            }
+        )
+
+    async def _keys(self, request: web.Request) -> web.Response:
+        public = self.key.public_key().public_numbers()
+        jwk = {
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self.kid,
+            "n": _b64(public.n),
+            "e": _b64(public.e),
+            "endorsements": ["msteams"],
+        }
+        return web.json_response({"keys": [jwk]})
+
+    async def _record(self, request: web.Request) -> web.StreamResponse | None:
+        body = await request.json() if request.can_read_body else None
+        self.calls.append(
+            Call(request.method, request.path, body, request.headers.get("Authorization"))
+        )
+        if not (request.headers.get("Authorization") or "").startswith("Bearer bot-token-"):
+            return web.json_response({"error": {"code": "Unauthorized"}}, status=401)
+        with self._lock:
+            failure = self.failures.pop(0) if self.failures else None
+        if failure is None:
+            return None
+        if failure.drop_connection:
+            # The request arrived; the answer never does (a reset after sending).
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
+        headers = (
+            {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+        )
+        return web.json_response(
+            {"error": {"code": "Throttled", "message": "fake failure"}},
+            status=failure.status,
+            headers=headers,
+        )
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        failed = await self._record(request)
+        if failed is not None:
+            return failed
+        body = self.calls[-1].body or {}
+        member = (body.get("members") or [{}])[0].get("id", "")
+        return web.json_response(
+            {"id": f"a:1personal-{member}", "activityId": str(next(self._ids))}, status=201
+        )
+
+    async def _send(self, request: web.Request) -> web.StreamResponse:
+        failed = await self._record(request)
+        if failed is not None:
+            return failed
+        return web.json_response({"id": str(next(self._ids))}, status=201)
+
+    async def _update(self, request: web.Request) -> web.StreamResponse:
+        failed = await self._record(request)
+        if failed is not None:
+            return failed
+        return web.json_response({"id": request.match_info["aid"]})
+
+    async def _member(self, request: web.Request) -> web.StreamResponse:
+        failed = await self._record(request)
+        if failed is not None:
+            return failed
+        member = self.members.get(request.match_info["mid"])
+        if member is None:
+            return web.json_response(
+                {"error": {"code": "MemberNotFoundInConversation"}}, status=404
+            )
+        return web.json_response(member)

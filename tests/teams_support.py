@@ -1,0 +1,109 @@
+"""Shared set-up for the Teams tests: the fake Bot Framework, a bot wired to it, signed posts."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from adapters.teams.platform import TeamsPlatform, make_teams_platform
+from bot.app import Bot, build, build_router
+from bot.config import Settings
+from bot.core import Core
+from bot.delivery import Delivery
+from bot.router import Router
+from bot.server import build_web_app
+from storage.db import Database
+from tests.fakes.bot_connector import FakeBotConnector
+
+APP_ID = "00000000-0000-4000-8000-00000000b07a"
+FIXTURES = Path(__file__).parent.parent / "adapters" / "teams" / "fixtures"
+
+
+def fixture(name: str, fake: FakeBotConnector | None = None, **changes: Any) -> dict[str, Any]:
+    """A recorded activity, pointed at the fake's service URL, with top-level changes."""
+    activity: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    if fake is not None:
+        activity["serviceUrl"] = fake.service_url
+    activity.update(copy.deepcopy(changes))
+    return activity
+
+
+def teams_settings(db_url: str, fake: FakeBotConnector, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "DATABASE_URL": db_url,
+        "MICROSOFT_APP_ID": APP_ID,
+        "MICROSOFT_APP_PASSWORD": "not-a-real-secret",
+        "MICROSOFT_APP_TYPE": "SingleTenant",
+        "MEDPULS_PUBLIC_URL": "https://medpuls.example.dk",
+        "MEDPULS_IN_PROCESS_WORKER": False,
+        **fake.settings(),
+        **extra,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class TeamsBot:
+    bot: Bot
+    platform: TeamsPlatform
+    fake: FakeBotConnector
+    url: str
+    http: aiohttp.ClientSession
+
+    async def post(
+        self, activity: dict[str, Any], *, token: str | None = "valid"
+    ) -> aiohttp.ClientResponse:
+        headers = {}
+        if token == "valid":
+            token = self.fake.sign(audience=APP_ID, service_url=activity["serviceUrl"])
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        response = await self.http.post(f"{self.url}/api/messages", json=activity, headers=headers)
+        await response.read()
+        return response
+
+    async def deliver(self) -> int:
+        total = 0
+        while sent := await self.bot.delivery.run_once():
+            total += sent
+        return total
+
+
+def bot_with_router(settings: Settings, router: Router) -> Bot:
+    db = Database(settings.database_url)
+    core = Core(settings, db, router)
+    platform = make_teams_platform(settings, db)
+    delivery = Delivery(db, {"teams": platform})
+    core.wake_delivery = delivery.wake
+    return Bot(settings, db, core, {"teams": platform}, delivery)
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, fake: FakeBotConnector, router: Router | None = None
+) -> AsyncIterator[TeamsBot]:
+    """The real web app (build_web_app) on 127.0.0.1, with the given router or the flows'."""
+    bot = bot_with_router(settings, router) if router is not None else build(settings)
+    platform = bot.platforms["teams"]
+    assert isinstance(platform, TeamsPlatform)
+    app: web.Application = build_web_app(bot, background=False)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield TeamsBot(bot, platform, fake, str(server.make_url("")).rstrip("/"), http)
+    finally:
+        await server.close()
+        bot.db.dispose()
+
+
+__all__ = ["APP_ID", "TeamsBot", "build_router", "fixture", "running", "teams_settings"]
