@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.core import Core
-from bot.delivery import Delivery
+from bot.delivery import Delivery, rate_limits
 from bot.platform import Platform
 from bot.router import Router
 from storage.db import Database
@@ -56,6 +56,8 @@ def build(settings: Settings | None = None) -> Bot:
     core = Core(settings, db, build_router())
     platforms = build_platforms(settings, db)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
-    delivery = Delivery(db, platforms, worker_id=worker_id)
+    delivery = Delivery(
+        db, platforms, worker_id=worker_id, limits=rate_limits(settings), language=settings.language
+    )
     core.wake_delivery = delivery.wake
     return Bot(settings, db, core, platforms, delivery, worker_id)

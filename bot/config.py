@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     retention_months: int = Field(24, alias="MEDPULS_RETENTION_MONTHS")
     # Run the scheduler and delivery loop inside `serve` (off when a separate worker runs).
     in_process_worker: bool = Field(True, alias="MEDPULS_IN_PROCESS_WORKER")
+    # chat.postMessage across DMs, per delivery worker (bot.delivery.rate_limits).
+    slack_rate_per_second: float = Field(50.0, gt=0, alias="MEDPULS_SLACK_RATE")
 
     slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")

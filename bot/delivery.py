@@ -1,35 +1,71 @@
-"""The delivery loop: sends what the outbox holds through the right platform, exactly once.
+"""The delivery loop: sends what the outbox holds through the right platform, never twice.
 
-A row goes pending -> sending -> sent. The claim is committed before the send, so a crash
-mid-send leaves the row in "sending"; such rows are parked as "unknown" and never sent blindly
-again (the platform may have got it), which is the difference between at-least-once and
-exactly-once for a member's DM. Rate limits (HTTP 429) reschedule the row after Retry-After;
-other transient failures back off with jitter; after MAX_ATTEMPTS the row is dead-lettered.
+A row goes pending -> claimed -> sending -> sent. Claiming is a batch (one statement, `FOR
+UPDATE SKIP LOCKED` on PostgreSQL so any number of workers share the queue). A claimed row has
+not gone anywhere yet; just before its request leaves, the row is marked "sending" in its own
+committed transaction. So when a worker dies, its "claimed" rows go back to the queue, and only
+the few "sending" rows whose request may have reached the platform are parked as "unknown":
+never sent blindly again (a member must not get the same DM twice), counted, and reported to
+the admins, who resolve them with `medpuls outbox`. A platform whose posts are idempotent by
+dedupe key (`idempotent_posts = True`, like the local chat) gets them re-sent instead.
+
+A worker is alive while its heartbeat lease ("delivery:<worker id>") is: rows claimed by a
+worker without a live lease are abandoned. Rate limits wait in bot.ratelimit before the send;
+a 429 pauses the platform and reschedules the row without using up a try; other transient
+failures back off with full jitter; after MAX_ATTEMPTS, or a permanent failure, the row is
+dead-lettered. Dead or unknown rows queue one notice a day to each admin, with counts only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.config import Settings
 from bot.events import MessageRef
-from bot.messages import Message
+from bot.i18n import Lang, Translator, language_of
+from bot.messages import Context, Header, Message, Text
+from bot.outbox import queue, to_member
 from bot.platform import Address, DeliveryError, Platform
+from bot.ratelimit import PlatformLimits, Rate, RateLimiter
+from bot.scheduler import acquire_lease, database_now, release_lease
 from bot.telemetry import METRICS
 from storage.db import Database
-from storage.models import Member, OutboxMessage, Unit, utcnow
+from storage.models import Lease, Member, Membership, OutboxMessage, Unit, utcnow
 
 log = logging.getLogger("medpuls.delivery")
 
 MAX_ATTEMPTS = 8
-CLAIM_TIMEOUT = dt.timedelta(minutes=5)
+# A worker renews its heartbeat this often; without one for WORKER_LEASE_SECONDS it is dead.
+HEARTBEAT_SECONDS = 10
+WORKER_LEASE_SECONDS = 30
+# How often a worker looks for rows abandoned by dead workers.
+RECOVER_SECONDS = 15
+ALERT_PURPOSE = "delivery.alert"
+# Rows that need nobody's attention any more.
+FINAL = ("sent", "skipped", "forgotten")
+
+
+def rate_limits(settings: Settings | None = None) -> dict[str, PlatformLimits]:
+    """Slack: a configurable rate across DMs (chat.postMessage's workspace limit) and about one
+    message a second in any one conversation. Teams paces itself in its adapter (per tenant and
+    conversation, with its own tokens); the local chat is ours and needs no pacing."""
+    per_second = settings.slack_rate_per_second if settings is not None else 50.0
+    return {
+        "slack": PlatformLimits(
+            overall=Rate(per_second, burst=max(1.0, per_second / 10)),
+            per_conversation=Rate(1.0, burst=3.0),
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -37,6 +73,13 @@ class Route:
     platform: str
     address: Address | None = None
     ref: MessageRef | None = None
+
+    @property
+    def conversation(self) -> str:
+        if self.ref is not None:
+            return self.ref.conversation_id
+        assert self.address is not None
+        return f"{self.address.kind}:{self.address.value or self.address.email}"
 
 
 class Unroutable(Exception):
@@ -92,6 +135,38 @@ def backoff(attempts: int) -> float:
     return random.uniform(0.5, min(900.0, 2.0**attempts))
 
 
+def is_idempotent(platform: Platform) -> bool:
+    """A platform that returns the earlier message for a repeated dedupe key may be re-sent to."""
+    return bool(getattr(platform, "idempotent_posts", False))
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A claimed row, routed and decoded, waiting for its turn."""
+
+    row_id: int
+    dedupe_key: str
+    purpose: str
+    message: Message
+    route: Route
+
+
+@dataclass
+class Trouble:
+    """What went wrong in a batch that an admin should hear about."""
+
+    dead: int = 0
+    unknown: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.dead or self.unknown)
+
+
+@dataclass
+class _Batch:
+    trouble: Trouble = field(default_factory=Trouble)
+
+
 class Delivery:
     def __init__(
         self,
@@ -101,21 +176,49 @@ class Delivery:
         worker_id: str = "worker",
         batch: int = 200,
         concurrency: int = 16,
+        limits: Mapping[str, PlatformLimits] | None = None,
+        language: Lang = "da",
     ) -> None:
         self.db = db
         self.platforms = platforms
         self.worker_id = worker_id
         self.batch = batch
         self.concurrency = concurrency
+        self.limiter = RateLimiter(rate_limits() if limits is None else limits)
+        self.language = language
         self._wake = asyncio.Event()
+        self._heartbeat_at = float("-inf")
 
     def wake(self) -> None:
         self._wake.set()
+
+    # --- being alive --------------------------------------------------------------------
+
+    @property
+    def lease_name(self) -> str:
+        return f"delivery:{self.worker_id}"
+
+    def heartbeat(self) -> None:
+        acquire_lease(self.db, self.lease_name, self.worker_id, seconds=WORKER_LEASE_SECONDS)
+        self._heartbeat_at = time.monotonic()
+
+    def _heartbeat_if_due(self) -> None:
+        if time.monotonic() - self._heartbeat_at >= HEARTBEAT_SECONDS:
+            self.heartbeat()
+
+    async def _keep_alive(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.heartbeat)
+            except Exception:
+                log.exception("heartbeat failed", extra={"worker": self.worker_id})
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     # --- claiming -----------------------------------------------------------------------
 
     def claim(self) -> list[int]:
         """Mark up to `batch` due rows as ours, committed before anything is sent."""
+        self._heartbeat_if_due()
         now = utcnow()
         with self.db.session() as session:
             due = (
@@ -125,148 +228,315 @@ class Delivery:
                 .limit(self.batch)
             )
             if self.db.is_postgres:
+                # Rows another worker is claiming right now are skipped, not waited for.
                 due = due.with_for_update(skip_locked=True)
             ids = list(session.scalars(due))
             if ids:
                 session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
-                    .values(
-                        status="sending",
-                        claimed_by=self.worker_id,
-                        claimed_at=now,
-                        attempts=OutboxMessage.attempts + 1,
-                    )
+                    .values(status="claimed", claimed_by=self.worker_id, claimed_at=now)
                 )
         return ids
 
-    def park_abandoned(self) -> int:
-        """Rows left in "sending" by a worker that died: outcome unknown, never re-sent."""
-        cutoff = utcnow() - CLAIM_TIMEOUT
+    def prepare(self, ids: list[int]) -> tuple[list[Ready], int]:
+        """Route and decode a claimed batch in one transaction; unroutable rows are skipped."""
+        ready: list[Ready] = []
+        skipped = 0
         with self.db.session() as session:
-            result = session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < cutoff)
-                .values(status="unknown", last_error="worker stopped during the send")
+            rows = session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == self.worker_id)
+                .where(OutboxMessage.status == "claimed")
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            ).all()
+            for row in rows:
+                try:
+                    chosen = route(session, row, self.platforms)
+                    message = Message.model_validate(row.payload)
+                except Unroutable as why:
+                    row.status, row.last_error = "skipped", str(why)[:500]
+                    skipped += 1
+                    METRICS.skipped.inc()
+                    log.warning(
+                        "message not routable", extra={"outbox_id": row.id, "reason": str(why)}
+                    )
+                    continue
+                ready.append(Ready(row.id, row.dedupe_key, row.purpose, message, chosen))
+        return ready, skipped
+
+    def recover(self) -> Trouble:
+        """Rows claimed by workers that died: back to the queue if they never left, else
+        parked as unknown (re-queued only for platforms whose posts are idempotent)."""
+        idempotent = [name for name, p in self.platforms.items() if is_idempotent(p)]
+        with self.db.session() as session:
+            now = database_now(session)
+            alive = select(Lease.holder).where(
+                Lease.name.like("delivery:%"), Lease.expires_at >= now
             )
-            return max(result.rowcount, 0)  # type: ignore[attr-defined]
+            dead_worker = OutboxMessage.claimed_by.not_in(alive)
+            requeued = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "claimed", dead_worker)
+                .values(status="pending", claimed_by=None)
+            ).rowcount  # type: ignore[attr-defined]
+            resent = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "sending", dead_worker)
+                .where(OutboxMessage.platform.in_(idempotent))
+                .values(status="pending", claimed_by=None)
+            ).rowcount  # type: ignore[attr-defined]
+            parked = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "sending", dead_worker)
+                .values(status="unknown", last_error="worker stopped during the send")
+            ).rowcount  # type: ignore[attr-defined]
+            # Heartbeats of workers gone a day ago tell nobody anything any more.
+            session.execute(
+                delete(Lease).where(
+                    Lease.name.like("delivery:%"), Lease.expires_at < now - dt.timedelta(days=1)
+                )
+            )
+        if requeued or resent or parked:
+            METRICS.unknown.inc(max(parked, 0))
+            log.warning(
+                "recovered rows of a stopped worker",
+                extra={
+                    "worker": self.worker_id,
+                    "count": requeued + resent,
+                    "reason": f"{parked} unknown",
+                },
+            )
+        return Trouble(unknown=max(parked, 0))
+
+    def park_abandoned(self) -> int:
+        """Rows left in "sending" by a worker that died: outcome unknown, never re-sent blindly."""
+        return self.recover().unknown
 
     # --- sending ------------------------------------------------------------------------
 
     async def run_once(self) -> int:
+        """Claim one batch and send it; returns how many rows were claimed."""
         ids = await asyncio.to_thread(self.claim)
         if not ids:
             return 0
+        ready, _ = await asyncio.to_thread(self.prepare, ids)
+        batch = _Batch()
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def one(row_id: int) -> None:
+        async def one(item: Ready) -> None:
             async with gate:
-                await self.send(row_id)
+                await self._deliver(item, batch)
 
-        await asyncio.gather(*(one(i) for i in ids))
+        await asyncio.gather(*(one(r) for r in ready))
+        if batch.trouble:
+            await asyncio.to_thread(self.alert_admins)
         return len(ids)
 
     async def send(self, row_id: int) -> None:
+        """Send one claimed row now (the loop does batches; this is for a single row)."""
+        ready, _ = await asyncio.to_thread(self.prepare, [row_id])
+        batch = _Batch()
+        for item in ready:
+            await self._deliver(item, batch)
+        if batch.trouble:
+            await asyncio.to_thread(self.alert_admins)
+
+    async def _deliver(self, item: Ready, batch: _Batch) -> None:
+        name = item.route.platform
+        platform = self.platforms[name]
+        waited = await self.limiter.acquire(name, item.route.conversation)
+        if waited:
+            METRICS.throttle_seconds.labels(platform=name).inc(waited)
+        if not await asyncio.to_thread(self._mark_sending, item.row_id, name):
+            return  # given back by recover() while we waited: someone else has it now
         try:
-            with self.db.session() as session:
-                row = session.get(OutboxMessage, row_id)
-                if row is None or row.status != "sending":
-                    return
-                chosen = route(session, row, self.platforms)
-                message = Message.model_validate(row.payload)
-                dedupe_key, purpose = row.dedupe_key, row.purpose
-        except Unroutable as why:
-            await asyncio.to_thread(self._finish, row_id, "skipped", error=str(why))
-            METRICS.skipped.inc()
-            log.warning("message not routable", extra={"outbox_id": row_id, "reason": str(why)})
-            return
-        platform = self.platforms[chosen.platform]
-        try:
-            if chosen.ref is not None:
-                await platform.update(chosen.ref, message)
-                ref = chosen.ref
+            if item.route.ref is not None:
+                await platform.update(item.route.ref, item.message)
+                ref = item.route.ref
             else:
-                assert chosen.address is not None
-                ref = await platform.post(chosen.address, message, dedupe_key=dedupe_key)
+                assert item.route.address is not None
+                ref = await platform.post(
+                    item.route.address, item.message, dedupe_key=item.dedupe_key
+                )
         except DeliveryError as err:
-            await asyncio.to_thread(self._failed, row_id, err)
+            if err.retry_after is not None:
+                self.limiter.pause(name, err.retry_after, item.route.conversation)
+            await asyncio.to_thread(self._failed, item, err, is_idempotent(platform), batch)
             return
-        except Exception as err:  # a bug or an unexpected library error: retry, then dead-letter
-            log.exception("send crashed", extra={"outbox_id": row_id})
-            await asyncio.to_thread(self._failed, row_id, DeliveryError(type(err).__name__))
+        except Exception as err:
+            # Not classified by the adapter: the request may have gone out, so it counts as
+            # unknown rather than failed; a bug before the send shows up the same way, loudly.
+            log.exception("send crashed", extra={"outbox_id": item.row_id, "platform": name})
+            unknown = DeliveryError(type(err).__name__, unknown_outcome=True)
+            await asyncio.to_thread(self._failed, item, unknown, is_idempotent(platform), batch)
             return
         await asyncio.to_thread(
-            self._finish,
-            row_id,
-            "sent",
-            ref=f"{ref.platform}|{ref.conversation_id}|{ref.message_id}",
-            platform=chosen.platform,
+            self._sent, item.row_id, f"{ref.platform}|{ref.conversation_id}|{ref.message_id}"
         )
-        METRICS.sent.labels(platform=chosen.platform).inc()
-        log.info("sent", extra={"outbox_id": row_id, "platform": chosen.platform, "purpose": purpose})
+        METRICS.sent.labels(platform=name).inc()
+        log.info(
+            "sent", extra={"outbox_id": item.row_id, "platform": name, "purpose": item.purpose}
+        )
 
-    def _finish(
-        self,
-        row_id: int,
-        status: str,
-        *,
-        error: str | None = None,
-        ref: str | None = None,
-        platform: str | None = None,
-    ) -> None:
+    def _mark_sending(self, row_id: int, platform: str) -> bool:
         with self.db.session() as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is None:
-                return
-            row.status = status
-            row.last_error = error
-            row.message_ref = ref
-            row.platform = platform or row.platform
-            if status == "sent":
-                row.sent_at = utcnow()
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.status == "claimed")
+                .where(OutboxMessage.claimed_by == self.worker_id)
+                .values(status="sending", platform=platform, attempts=OutboxMessage.attempts + 1)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def _failed(self, row_id: int, err: DeliveryError) -> None:
+    def _ours(self, row_id: int) -> tuple[object, ...]:
+        # "unknown" too: recover() may have parked the row while our request was in flight.
+        return (
+            OutboxMessage.id == row_id,
+            OutboxMessage.claimed_by == self.worker_id,
+            OutboxMessage.status.in_(("sending", "unknown")),
+        )
+
+    def _sent(self, row_id: int, ref: str) -> None:
         with self.db.session() as session:
-            row = session.get(OutboxMessage, row_id)
+            session.execute(
+                update(OutboxMessage)
+                .where(*self._ours(row_id))  # type: ignore[arg-type]
+                .values(status="sent", message_ref=ref, sent_at=utcnow(), last_error=None)
+            )
+
+    def _failed(self, item: Ready, err: DeliveryError, idempotent: bool, batch: _Batch) -> None:
+        with self.db.session() as session:
+            row = session.scalars(
+                select(OutboxMessage).where(*self._ours(item.row_id))  # type: ignore[arg-type]
+            ).first()
             if row is None:
                 return
             row.last_error = err.reason[:500]
-            if err.unknown_outcome:
+            if err.unknown_outcome and not idempotent:
                 row.status = "unknown"
                 METRICS.unknown.inc()
+                batch.trouble.unknown += item.purpose != ALERT_PURPOSE
+                log.error(
+                    "outcome unknown, parked", extra={"outbox_id": row.id, "reason": err.reason}
+                )
+            elif err.retry_after is not None:
+                # A rate limit is not the message's fault: it does not use up a try.
+                row.attempts -= 1
+                row.status = "pending"
+                row.next_attempt_at = utcnow() + dt.timedelta(seconds=err.retry_after)
+                METRICS.rate_limited.labels(platform=item.route.platform).inc()
+                METRICS.retried.inc()
             elif err.permanent or row.attempts >= MAX_ATTEMPTS:
                 row.status = "dead"
                 METRICS.dead.inc()
-                log.error("dead-lettered", extra={"outbox_id": row_id, "reason": err.reason})
+                batch.trouble.dead += item.purpose != ALERT_PURPOSE
+                log.error("dead-lettered", extra={"outbox_id": row.id, "reason": err.reason})
             else:
-                wait = err.retry_after if err.retry_after is not None else backoff(row.attempts)
-                if err.retry_after is not None:
-                    METRICS.rate_limited.inc()
-                    # A rate limit is not the message's fault: it does not use up a try.
-                    row.attempts -= 1
                 row.status = "pending"
-                row.next_attempt_at = utcnow() + dt.timedelta(seconds=wait)
+                row.next_attempt_at = utcnow() + dt.timedelta(seconds=backoff(row.attempts))
                 METRICS.retried.inc()
+            if row.status == "pending":
+                row.claimed_by = None
+
+    def _step_down(self) -> None:
+        """A clean stop: claimed rows go back to the queue at once, the heartbeat ends."""
+        with self.db.session() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "claimed", OutboxMessage.claimed_by == self.worker_id
+                )
+                .values(status="pending", claimed_by=None)
+            )
+        release_lease(self.db, self.lease_name, self.worker_id)
 
     async def run_forever(self, stop: asyncio.Event, idle: float = 1.0) -> None:
-        await asyncio.to_thread(self.park_abandoned)
-        while not stop.is_set():
-            try:
-                sent = await self.run_once()
-            except Exception:
-                log.exception("delivery loop error")
-                sent = 0
-            if sent == 0:
-                self._wake.clear()
+        alive = asyncio.create_task(self._keep_alive())
+        recovered_at = float("-inf")
+        try:
+            while not stop.is_set():
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=idle)
-                except TimeoutError:
-                    pass
+                    if time.monotonic() - recovered_at >= RECOVER_SECONDS:
+                        recovered_at = time.monotonic()
+                        if await asyncio.to_thread(self.recover):
+                            await asyncio.to_thread(self.alert_admins)
+                        METRICS.queue_depth.set(await asyncio.to_thread(self.queue_depth))
+                    sent = await self.run_once()
+                except Exception:
+                    log.exception("delivery loop error", extra={"worker": self.worker_id})
+                    sent = 0
+                if sent == 0:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=idle)
+        finally:
+            alive.cancel()
+            try:
+                await asyncio.to_thread(self._step_down)
+            except Exception:
+                log.exception("could not step down", extra={"worker": self.worker_id})
+
+    # --- telling people -----------------------------------------------------------------
 
     def queue_depth(self) -> int:
         with self.db.session() as session:
             return int(
-                session.execute(
-                    text("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
-                ).scalar_one()
+                session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.status.in_(("pending", "claimed", "sending")))
+                )
+                or 0
             )
+
+    def alert_admins(self) -> int:
+        """Queue today's notice about dead and unknown messages to every admin (once a day
+        each; counts only, never a recipient or a message's contents). Returns notices added."""
+        with self.db.session() as session:
+            counts = dict(
+                session.execute(
+                    select(OutboxMessage.status, func.count())
+                    .where(OutboxMessage.status.in_(("dead", "unknown")))
+                    .where(OutboxMessage.purpose != ALERT_PURPOSE)
+                    .group_by(OutboxMessage.status)
+                ).all()
+            )
+            if not counts:
+                return 0
+            admins = session.scalars(
+                select(Member)
+                .join(Membership, Membership.member_id == Member.id)
+                .where(Membership.roles.contains("admin"), Member.erased.is_(False))
+                .distinct()
+            ).all()
+            today = database_now(session).date().isoformat()
+            notices = [
+                to_member(
+                    admin.id,
+                    f"delivery:alert:{today}:{admin.id}",
+                    alert_message(
+                        Translator(language_of(admin.language, self.language)),
+                        dead=int(counts.get("dead", 0)),
+                        unknown=int(counts.get("unknown", 0)),
+                    ),
+                    purpose=ALERT_PURPOSE,
+                )
+                for admin in admins
+                if any(m.role_set >= {"admin"} for m in admin.memberships)
+            ]
+            added = queue(session, notices)
+        if added:
+            log.warning("admins told about delivery trouble", extra={"count": added})
+        return added
+
+
+def alert_message(t: Translator, *, dead: int, unknown: int) -> Message:
+    return Message(
+        summary=t("delivery.alert_summary"),
+        parts=[
+            Header(text=t("delivery.alert_title")),
+            Text(text=t("delivery.alert_body", dead=dead, unknown=unknown)),
+            Context(text=t("delivery.alert_howto")),
+        ],
+    )

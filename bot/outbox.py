@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from bot.events import MessageRef
 from bot.messages import Message
@@ -73,13 +74,18 @@ def queue(session: Session, items: Iterable[Outgoing]) -> int:
     added = 0
     for start in range(0, len(rows), 1000):
         chunk = rows[start : start + 1000]
+        stmt: Executable
         if dialect == "postgresql":
-            stmt = pg_insert(OutboxMessage).values(chunk).on_conflict_do_nothing(
-                index_elements=["dedupe_key"]
+            stmt = (
+                pg_insert(OutboxMessage)
+                .values(chunk)
+                .on_conflict_do_nothing(index_elements=["dedupe_key"])
             )
         elif dialect == "sqlite":
-            stmt = sqlite_insert(OutboxMessage).values(chunk).on_conflict_do_nothing(
-                index_elements=["dedupe_key"]
+            stmt = (
+                sqlite_insert(OutboxMessage)
+                .values(chunk)
+                .on_conflict_do_nothing(index_elements=["dedupe_key"])
             )
         else:  # pragma: no cover - only the two databases above are supported
             keys = {o for (o,) in session.execute(select(OutboxMessage.dedupe_key))}

@@ -18,8 +18,18 @@ class _Metrics:
         self.dead = Counter("medpuls_dead_lettered", "Messages given up on", registry=r)
         self.unknown = Counter("medpuls_unknown_outcome", "Sends parked as unknown", registry=r)
         self.skipped = Counter("medpuls_unroutable", "Messages with no address", registry=r)
-        self.rate_limited = Counter("medpuls_rate_limit_waits", "HTTP 429 waits", registry=r)
-        self.queue_depth = Gauge("medpuls_queue_depth", "Outbox rows waiting", registry=r)
+        self.rate_limited = Counter(
+            "medpuls_rate_limit_waits", "HTTP 429 answers waited out", ["platform"], registry=r
+        )
+        self.throttle_seconds = Counter(
+            "medpuls_throttle_seconds",
+            "Seconds sends waited for their turn under our own rate limits",
+            ["platform"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "medpuls_queue_depth", "Outbox rows waiting or in flight", registry=r
+        )
         self.round_seconds = Histogram(
             "medpuls_round_seconds", "Time to open or close a round", ["step"], registry=r
         )
@@ -32,8 +42,19 @@ METRICS = _Metrics()
 
 # Fields that the logging calls pass in `extra=`; anything else in a record is not emitted.
 _FIELDS = (
-    "platform", "team", "channel", "event", "delivery", "retry", "outbox_id", "purpose",
-    "reason", "round_id", "unit", "count", "worker",
+    "platform",
+    "team",
+    "channel",
+    "event",
+    "delivery",
+    "retry",
+    "outbox_id",
+    "purpose",
+    "reason",
+    "round_id",
+    "unit",
+    "count",
+    "worker",
 )
 
 

@@ -21,6 +21,8 @@ def conversation_of(to: Address) -> str:
 
 class LocalPlatform:
     name = "local"
+    # post() returns the earlier message for a repeated dedupe key: bot.delivery may re-send.
+    idempotent_posts = True
 
     def __init__(self, db: Database) -> None:
         self.db = db
