@@ -63,7 +63,7 @@ def _scale(selected: int | None = None) -> Buttons:
         label="Jeg kan regne med min nærmeste leder",
         ends=("Helt uenig", "Helt enig"),
         buttons=[
-            Button(label=str(v), data=f"pulse.answer|{{\"v\":{v}}}", selected=v == selected)
+            Button(label=str(v), data=f'pulse.answer|{{"v":{v}}}', selected=v == selected)
             for v in range(1, 6)
         ],
     )
@@ -127,7 +127,7 @@ def test_long_labels_are_cut_with_an_ellipsis() -> None:
 
 
 def test_more_than_25_buttons_make_several_action_rows() -> None:
-    row = Buttons(buttons=[Button(label=str(i), data=f"x|{{\"i\":{i}}}") for i in range(60)])
+    row = Buttons(buttons=[Button(label=str(i), data=f'x|{{"i":{i}}}') for i in range(60)])
     rendered = render_message(Message(summary="x", parts=[row]))
     _check_limits(rendered.blocks, 50)
     assert [len(b["elements"]) for b in rendered.blocks] == [25, 25, 10]
@@ -167,7 +167,9 @@ def _form(**kw: object) -> Form:
             Field_(name="when", label="Dato", kind="date", required=False),
         ],
     )
-    return Form(data='agenda.propose|{"c":1}', title="Forslag til MED", submit="Send", fields=fields, **kw)  # type: ignore[arg-type]
+    return Form(
+        data='agenda.propose|{"c":1}', title="Forslag til MED", submit="Send", fields=fields, **kw
+    )  # type: ignore[arg-type]
 
 
 def test_a_form_is_a_modal_carrying_its_data() -> None:
@@ -221,7 +223,9 @@ _parts = st.one_of(
     st.builds(Context, text=st.text(max_size=4000)),
     st.builds(
         Facts,
-        facts=st.lists(st.builds(Fact, label=st.text(max_size=50), value=st.text(max_size=3000)), max_size=30),
+        facts=st.lists(
+            st.builds(Fact, label=st.text(max_size=50), value=st.text(max_size=3000)), max_size=30
+        ),
     ),
     st.builds(
         Buttons,

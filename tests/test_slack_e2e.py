@@ -21,7 +21,6 @@ from tests.fakes.slack_api import (
     Call,
     FakeSlack,
     SlackWorkspace,
-    command_body,
     fixture,
     interaction_body,
     signed_headers,
@@ -88,7 +87,9 @@ def _answer_button(blocks: list[dict[str, Any]], question: int, value: int) -> d
             if not scales or json.loads(scales[-1][0]["value"].split("|", 1)[1])["q"] != data["q"]:
                 scales.append([])
             scales[-1].append(e)
-    return next(e for e in scales[question] if json.loads(e["value"].split("|", 1)[1])["v"] == value)
+    return next(
+        e for e in scales[question] if json.loads(e["value"].split("|", 1)[1])["v"] == value
+    )
 
 
 _clicks = iter(range(1, 10**6))
@@ -99,7 +100,12 @@ def click(member: Member, posted: Call, button: dict[str, Any]) -> dict[str, Any
     payload = fixture("block_actions")
     n = next(_clicks)
     channel, ts = posted.result["channel"], posted.result["ts"]
-    payload["user"] = {"id": slack_id(member.id), "username": "x", "name": "x", "team_id": "T0MEDPULS"}
+    payload["user"] = {
+        "id": slack_id(member.id),
+        "username": "x",
+        "name": "x",
+        "team_id": "T0MEDPULS",
+    }
     payload["channel"] = {"id": channel, "name": "directmessage"}
     payload["container"].update(channel_id=channel, message_ts=ts)
     payload["message"]["ts"] = ts
@@ -126,7 +132,9 @@ def _answers(ws: SlackWorkspace) -> list[tuple[str, int]]:
         return sorted((a.question_id, a.value) for a in s.scalars(select(Answer)))
 
 
-async def test_pulse_questions_go_out_as_dms_with_a_1_to_5_scale(db_url: str, fake: FakeSlack) -> None:
+async def test_pulse_questions_go_out_as_dms_with_a_1_to_5_scale(
+    db_url: str, fake: FakeSlack
+) -> None:
     async with SlackWorkspace(db_url, fake) as ws:
         people = await _round_on_slack(ws)
         # No Slack ids in the import: every member was found by e-mail and remembered.
@@ -144,3 +152,253 @@ async def test_pulse_questions_go_out_as_dms_with_a_1_to_5_scale(db_url: str, fa
         ends = [b for b in blocks if b["type"] == "context" and " = " in b["elements"][0]["text"]]
         assert ends, "the scale's ends are labelled"
         assert "conversations.history" not in fake.methods()
+
+
+def _chosen(blocks: list[dict[str, Any]]) -> list[str]:
+    return [e["text"]["text"] for e in _buttons(blocks) if e.get("style") == "primary"]
+
+
+async def test_an_answer_updates_the_question_in_place_and_a_change_replaces_it(
+    db_url: str, fake: FakeSlack
+) -> None:
+    async with SlackWorkspace(db_url, fake) as ws:
+        people = await _round_on_slack(ws)
+        anne = people[2]
+        post = _question_post(fake, anne)
+        sent = await ws.interact(click(anne, post, _answer_button(post.blocks(), 0, 4)))
+        assert sent.status == 200
+        await ws.drain()
+        [update] = fake.calls_to("chat.update")
+        assert (update.args["channel"], update.args["ts"]) == (
+            post.result["channel"],
+            post.result["ts"],
+        )
+        assert _chosen(update.blocks()) == ["4"]
+        assert [v for _, v in _answers(ws)] == [4]
+        # users.info told the core her e-mail and locale (the core matched her by Slack id).
+        info = fake.calls_to("users.info")
+        assert info and info[0].args["include_locale"] in ("1", "true", True)
+
+        sent = await ws.interact(click(anne, post, _answer_button(update.blocks(), 0, 2)))
+        await ws.drain()
+        assert [v for _, v in _answers(ws)] == [2]
+        assert _chosen(fake.calls_to("chat.update")[-1].blocks()) == ["2"]
+
+
+async def test_a_double_click_stores_one_answer_and_a_replay_changes_nothing(
+    db_url: str, fake: FakeSlack
+) -> None:
+    async with SlackWorkspace(db_url, fake) as ws:
+        people = await _round_on_slack(ws)
+        bent = people[3]
+        post = _question_post(fake, bent)
+        four = _answer_button(post.blocks(), 0, 4)
+        first = click(bent, post, four)
+        body, ctype = interaction_body(first)
+        headers = signed_headers(ws.secret, body, ctype)
+        await ws.post(body, ctype, headers=headers)
+        await ws.interact(click(bent, post, four))  # the second click of a double click
+        await ws.drain()
+        assert [v for _, v in _answers(ws)] == [4]
+
+        await ws.interact(click(bent, post, _answer_button(post.blocks(), 0, 1)))
+        await ws.drain()
+        updates = len(fake.calls_to("chat.update"))
+        # The first request again, byte for byte, within Slack's five minutes.
+        replay = await ws.post(body, ctype, headers=headers)
+        await ws.drain()
+        assert replay.status == 200
+        assert [v for _, v in _answers(ws)] == [1]
+        assert len(fake.calls_to("chat.update")) == updates
+
+
+async def test_unsigned_badly_signed_and_stale_requests_are_refused_and_change_nothing(
+    db_url: str, fake: FakeSlack
+) -> None:
+    async with SlackWorkspace(db_url, fake) as ws:
+        people = await _round_on_slack(ws)
+        mette = people[0]
+        post = _question_post(fake, mette)
+        payload = click(mette, post, _answer_button(post.blocks(), 0, 5))
+        body, ctype = interaction_body(payload)
+        fake.clear()
+
+        unsigned = await ws.post(body, ctype, headers={"Content-Type": ctype})
+        wrong = await ws.post(body, ctype, secret="not-the-signing-secret")
+        stale = await ws.post(body, ctype, timestamp=int(time.time()) - 6 * 60)
+        future = await ws.post(body, ctype, timestamp=int(time.time()) + 6 * 60)
+        headers = signed_headers(ws.secret, body, ctype)
+        tampered = await ws.post(body.replace("5", "1"), ctype, headers=headers)
+        home = fixture("app_home_opened")
+        unsigned_event = await ws.event(home, headers={"Content-Type": "application/json"})
+        await ws.drain()
+
+        statuses = [s.status for s in (unsigned, wrong, stale, future, tampered, unsigned_event)]
+        assert statuses == [401] * 6
+        assert _answers(ws) == []
+        assert fake.calls == []
+        with ws.bot.db.session() as s:
+            assert s.scalar(select(func.count()).select_from(ProcessedEvent)) == 0
+
+
+async def test_a_comment_goes_through_a_modal(db_url: str, fake: FakeSlack) -> None:
+    async with SlackWorkspace(db_url, fake) as ws:
+        people = await _round_on_slack(ws)
+        lars = people[3]
+        post = _question_post(fake, lars)
+        await ws.interact(click(lars, post, _answer_button(post.blocks(), 0, 3)))
+        await ws.drain()
+        comment = next(
+            e for e in _buttons(post.blocks()) if e["value"].startswith("pulse.comment|")
+        )
+        opening = click(lars, post, comment)
+        await ws.interact(opening)
+        await ws.drain()
+        [opened] = fake.calls_to("views.open")
+        assert opened.args["trigger_id"] == opening["trigger_id"]
+        view = opened.view()
+        assert view["callback_id"].startswith("medpuls_form:")
+
+        def submission(text: str) -> dict[str, Any]:
+            payload = fixture("view_submission")
+            payload["user"]["id"] = slack_id(lars.id)
+            payload["trigger_id"] = f"{time.time():.6f}.submit"
+            payload["view"].update(
+                callback_id=view["callback_id"],
+                private_metadata=view["private_metadata"],
+                state={
+                    "values": {"comment": {"value": {"type": "plain_text_input", "value": text}}}
+                },
+            )
+            return payload
+
+        empty = await ws.interact(submission("   "))
+        assert empty.status == 200
+        refused = empty.json()
+        assert refused["response_action"] == "errors"
+        assert set(refused["errors"]) == {"comment"}
+
+        saved = await ws.interact(submission("Vi mangler tid til overlevering"))
+        await ws.drain()
+        assert saved.status == 200
+        assert not saved.text or saved.json() in ({}, None)
+        with ws.bot.db.session() as s:
+            comments = [a.comment for a in s.scalars(select(Answer)) if a.comment]
+        assert comments == ["Vi mangler tid til overlevering"]
+        # The thank-you goes to her DM (the modal was opened from the DM).
+        notes = [
+            c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == slack_id(lars.id)
+        ]
+        assert notes[-1] is not post
+
+
+async def test_an_expired_trigger_gets_a_dm_with_a_button_to_try_again(
+    db_url: str, fake: FakeSlack
+) -> None:
+    async with SlackWorkspace(db_url, fake) as ws:
+        people = await _round_on_slack(ws)
+        hanne = people[6]
+        post = _question_post(fake, hanne)
+        comment = next(
+            e for e in _buttons(post.blocks()) if e["value"].startswith("pulse.comment|")
+        )
+        late = click(hanne, post, comment)
+        fake.expire_trigger(late["trigger_id"])
+        await ws.interact(late)
+        await ws.drain()
+        retry_dm = fake.calls_to("chat.postMessage")[-1]
+        assert retry_dm.args["channel"] == slack_id(hanne.id)
+        [retry] = _buttons(retry_dm.blocks())
+        assert retry["action_id"] == "medpuls.retry"
+
+        again = click(hanne, Call("chat.postMessage", {}, None, retry_dm.result), retry)
+        await ws.interact(again)
+        await ws.drain()
+        opened = fake.calls_to("views.open")[-1]
+        assert opened.args["trigger_id"] == again["trigger_id"]
+        assert opened.result["ok"] is True
+
+
+async def test_app_home_opened_publishes_the_home_view(db_url: str, fake: FakeSlack) -> None:
+    async with SlackWorkspace(db_url, fake) as ws:
+        cli(db_url, "demo")
+        _everyone_on_slack(ws)
+        anne = _people(ws)[2]
+        envelope = fixture("app_home_opened")
+        envelope["event"]["user"] = slack_id(anne.id)
+        assert (await ws.event(envelope)).status == 200
+        # Slack delivers an event up to four times; retries carry the same event_id.
+        body = json.dumps(envelope)
+        headers = {**signed_headers(ws.secret, body, "application/json"), "X-Slack-Retry-Num": "1"}
+        assert (await ws.post(body, "application/json", headers=headers)).status == 200
+        await ws.drain()
+        [published] = fake.calls_to("views.publish")
+        assert published.args["user_id"] == slack_id(anne.id)
+        view = published.view()
+        assert view["type"] == "home" and view["blocks"]
+
+
+async def test_slash_command_help_answers_privately_in_the_channel(
+    db_url: str, fake: FakeSlack
+) -> None:
+    async with SlackWorkspace(db_url, fake) as ws:
+        cli(db_url, "demo")
+        _everyone_on_slack(ws)
+        anne = _people(ws)[2]
+        fields = fixture("slash_command")
+        fields.update(user_id=slack_id(anne.id), text="")
+        sent = await ws.command(fields)
+        assert sent.status == 200
+        await ws.drain()
+        [note] = fake.calls_to("chat.postEphemeral")
+        assert note.args["channel"] == fields["channel_id"]
+        assert note.args["user"] == slack_id(anne.id)
+
+        # In a channel the bot is not in, the answer goes through the response_url.
+        fake.fail("chat.postEphemeral", "channel_not_found")
+        fields.update(trigger_id="1700000099.1.zz", response_url=fake.response_url("cmd"))
+        await ws.command(fields)
+        await ws.drain()
+        [hook] = fake.calls_to("response_url")
+        assert hook.args["response_type"] == "ephemeral"
+
+
+async def test_a_dm_to_the_bot_is_a_message_and_the_answer_a_dm(
+    db_url: str, fake: FakeSlack
+) -> None:
+    async with SlackWorkspace(db_url, fake) as ws:
+        cli(db_url, "demo")
+        _everyone_on_slack(ws)
+        anne = _people(ws)[2]
+        envelope = fixture("message_im")
+        envelope["event"]["user"] = slack_id(anne.id)
+        await ws.event(envelope)
+        await ws.drain()
+        [answer] = fake.calls_to("chat.postMessage")
+        assert answer.args["channel"] == slack_id(anne.id)
+
+
+async def test_the_outbox_survives_rate_limits_and_gives_up_on_people_who_left(
+    db_url: str, fake: FakeSlack
+) -> None:
+    async with SlackWorkspace(db_url, fake) as ws:
+        cli(db_url, "demo")
+        _everyone_on_slack(ws)
+        people = _people(ws)
+        gone = people[4]
+        fake.users[slack_id(gone.id)].deleted = True
+        fake.rate_limit("chat.postMessage", retry_after=30)
+        cli(db_url, "pulse", "run-now", "--unit", NORD)
+        await ws.deliver()
+        with ws.bot.db.session() as s:
+            rows = list(s.scalars(select(OutboxMessage)))
+            statuses = sorted(r.status for r in rows)
+            left = s.get(Member, gone.id)
+            assert left is not None
+            assert left.unreachable
+        # One row rescheduled after Retry-After, one dead for the person who left, the rest sent.
+        assert statuses.count("pending") == 1
+        assert statuses.count("dead") == 1
+        assert statuses.count("sent") == len(rows) - 2
+        pending = next(r for r in rows if r.status == "pending")
+        assert pending.attempts == 0

@@ -467,9 +467,7 @@ class SlackWorkspace:
         secret: str | None = None,
     ) -> Sent:
         if headers is None:
-            headers = signed_headers(
-                secret or self.secret, body, content_type, timestamp=timestamp
-            )
+            headers = signed_headers(secret or self.secret, body, content_type, timestamp=timestamp)
         async with self.http.post(self.url, data=body.encode(), headers=headers) as resp:
             return Sent(resp.status, await resp.text())
 
