@@ -67,6 +67,11 @@ class Core:
                 ctx = self._context(session, event)
                 return self.router.dispatch(ctx, event)
         except MedpulsError as err:
+            # A refusal is audited although the refused turn itself rolls back.
+            kept = getattr(err, "audit_entry", None)
+            if kept is not None:
+                with self.db.session() as session:
+                    session.add(kept)
             return notice(str(err))
         except IntegrityError:
             # Two deliveries of one event raced past the check; the loser changes nothing.
