@@ -28,9 +28,11 @@ APP_ID = "00000000-0000-4000-8000-00000000b07a"
 FIXTURES = Path(__file__).parent.parent / "adapters" / "teams" / "fixtures"
 
 
-def fixture(name: str, fake: FakeBotConnector | None = None, **changes: Any) -> dict[str, Any]:
+def fixture(
+    fixture_name: str, fake: FakeBotConnector | None = None, **changes: Any
+) -> dict[str, Any]:
     """A recorded activity, pointed at the fake's service URL, with top-level changes."""
-    activity: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    activity: dict[str, Any] = json.loads((FIXTURES / f"{fixture_name}.json").read_text())
     if fake is not None:
         activity["serviceUrl"] = fake.service_url
     activity.update(copy.deepcopy(changes))

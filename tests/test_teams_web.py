@@ -314,7 +314,7 @@ async def test_a_person_met_only_in_a_team_gets_a_new_one_to_one_conversation(
         Address("user", USER), Message(summary="x", parts=[Text(text="x")]), dedupe_key="k"
     )
     assert ref.conversation_id == f"a:1personal-{USER}"
-    assert [c.path for c in fake.calls][0] == "/teams/v3/conversations"
+    assert fake.calls[0].path == "/teams/v3/conversations"
 
 
 async def test_no_reference_is_a_permanent_error_and_shows_in_the_admin_report(
