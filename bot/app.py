@@ -52,6 +52,10 @@ class Bot:
 
 def build(settings: Settings | None = None) -> Bot:
     settings = settings or Settings()
+    from flows.pulse import check_question_bank
+
+    # A broken question bank file stops the start with its file, line and reason.
+    check_question_bank(settings)
     db = Database(settings.database_url)
     core = Core(settings, db, build_router())
     platforms = build_platforms(settings, db)

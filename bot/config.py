@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     in_process_worker: bool = Field(True, alias="MEDPULS_IN_PROCESS_WORKER")
     # chat.postMessage across DMs, per delivery worker (bot.delivery.rate_limits).
     slack_rate_per_second: float = Field(50.0, gt=0, alias="MEDPULS_SLACK_RATE")
+    # A directory of question bank YAML files used instead of the shipped flows/questions.
+    question_bank_dir: str | None = Field(None, alias="MEDPULS_QUESTION_BANK_DIR")
 
     slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")

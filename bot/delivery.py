@@ -34,7 +34,7 @@ from bot.config import Settings
 from bot.events import MessageRef
 from bot.i18n import Lang, Translator, language_of
 from bot.messages import Context, Header, Message, Text
-from bot.outbox import queue, to_member
+from bot.outbox import queue, still_wanted, to_member
 from bot.platform import Address, DeliveryError, Platform
 from bot.ratelimit import PlatformLimits, Rate, RateLimiter
 from bot.scheduler import acquire_lease, database_now, release_lease
@@ -381,6 +381,11 @@ class Delivery:
 
     def _mark_sending(self, row_id: int, platform: str) -> bool:
         with self.db.session() as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is not None and row.status == "claimed" and not still_wanted(session, row):
+                # The flow that queued it no longer wants it sent (bot.outbox.still_wanted_if).
+                row.status, row.last_error = "skipped", "no longer wanted"
+                return False
             result = session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row_id, OutboxMessage.status == "claimed")

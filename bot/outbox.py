@@ -7,7 +7,7 @@ from a retried event or a second scheduler, leaves one row.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
@@ -44,6 +44,29 @@ def to_unit_channel(unit_id: int, key: str, message: Message, **kw: object) -> O
 def update_of(ref: MessageRef, key: str, message: Message, **kw: object) -> Outgoing:
     address = f"{ref.platform}|{ref.conversation_id}|{ref.message_id}"
     return Outgoing(key, "ref", address, message, op="update", **kw)  # type: ignore[arg-type]
+
+
+StillWanted = Callable[[Session, OutboxMessage], bool]
+_STILL_WANTED: dict[str, StillWanted] = {}
+
+
+def still_wanted_if(purpose: str) -> Callable[[StillWanted], StillWanted]:
+    """Register the send-time check for messages of `purpose`.
+
+    Delivery asks it right before a row leaves; False skips the row. A reminder queued at
+    10:00 must not reach someone who answered at 10:00:05, whatever the queue's latency.
+    """
+
+    def register(check: StillWanted) -> StillWanted:
+        _STILL_WANTED[purpose] = check
+        return check
+
+    return register
+
+
+def still_wanted(session: Session, row: OutboxMessage) -> bool:
+    check = _STILL_WANTED.get(row.purpose)
+    return check is None or check(session, row)
 
 
 def queue(session: Session, items: Iterable[Outgoing]) -> int:

@@ -1,10 +1,15 @@
-"""The pulse round: open_round, record_answer, record_comment, close_round.
+"""The pulse round: open_round, record_answer, comments, close_round, and the scheduler job
+that opens rounds by each unit's schedule (open_due_rounds).
 
 Anonymity lives here as much as in the schema: an answer is stored under
 HMAC(round secret, member id), so while the round is open a member can change it, and nobody
 holding the database without the secret can tell whose it is. close_round aggregates in SQL,
 destroys the secret, and rewrites the round's answers under random keys in random order, so
 neither a key nor the physical row order links an answer to a member or to a moment.
+
+Who is asked is fixed when the round opens: members of the unit who are neither paused nor
+unreachable get a Participation row and a DM. Someone who joins the unit later is asked from
+the next round; someone who pauses later is not reminded (flows.reminders).
 """
 
 from __future__ import annotations
@@ -17,13 +22,17 @@ import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
 from bot.config import Settings
-from bot.errors import NotAllowed, NotFound, RoundClosed
+from bot.errors import InvalidInput, NotAllowed, NotFound, RoundClosed
 from bot.events import ButtonClicked, FormSubmitted
 from bot.i18n import Lang, Translator, translator
 from bot.messages import (
@@ -44,9 +53,20 @@ from bot.outbox import Outgoing, queue, to_member, to_unit_channel
 from bot.router import Context as FlowContext
 from bot.router import Router
 from bot.telemetry import METRICS
+from flows.question_bank import (
+    BankError,
+    QuestionBank,
+    default_bank,
+    load_bank,
+    pick_questions,
+)
+from flows.question_bank import Question as BankQuestion
+from flows.schedule import ScheduleSpec, due_runs
+from flows.schedule import closes_at as schedule_closes_at
 from storage.db import Database
 from storage.models import (
     Answer,
+    Committee,
     Member,
     Participation,
     PulseRound,
@@ -57,8 +77,7 @@ from storage.models import (
     Unit,
     utcnow,
 )
-from flows.question_bank import default_bank, pick_questions
-from storage.queries import members_of, subtree, unit_by_path
+from storage.queries import ancestors, members_of, subtree, unit_by_path
 
 log = logging.getLogger("medpuls.pulse")
 
@@ -82,6 +101,13 @@ class PulseCommentForm(ActionData):
     r: int
 
 
+class PulseRules(ActionData):
+    """The "how you are anonymous" button; `r` is the round it sits under, if any."""
+
+    kind = "pulse.rules"
+    r: int | None = None
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -102,6 +128,37 @@ def question_text(q: Question, lang: Lang) -> tuple[str, str, str]:
     if lang == "en":
         return q.text_en, q.low_en, q.high_en
     return q.text_da, q.low_da, q.high_da
+
+
+def local_today(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
+    return now.astimezone(tz).date()
+
+
+def is_paused(member: Member, today: dt.date) -> bool:
+    """Paused members are neither asked nor reminded; `paused_until` is inclusive."""
+    return member.paused_until is not None and member.paused_until >= today
+
+
+# --- the question bank in force -------------------------------------------------------------
+
+
+@cache
+def _bank_from(directory: Path) -> QuestionBank:
+    return load_bank(sorted(directory.glob("*.yaml")))
+
+
+def question_bank(settings: Settings) -> QuestionBank:
+    """The shipped bank, or the installation's own (MEDPULS_QUESTION_BANK_DIR)."""
+    directory = settings.question_bank_dir
+    return default_bank() if directory is None else _bank_from(Path(directory))
+
+
+def check_question_bank(settings: Settings) -> QuestionBank:
+    """Load the bank at start; a broken file stops `serve`/`worker` with file, line and reason."""
+    try:
+        return question_bank(settings)
+    except BankError as err:
+        raise InvalidInput(f"question bank: {err}") from None
 
 
 # --- opening --------------------------------------------------------------------------------
@@ -128,7 +185,11 @@ def open_round(
     schedule_id: int | None = None,
     period: str | None = None,
 ) -> Opened:
-    """Create the round and queue one DM per member, in one batch (not a round-trip each)."""
+    """Create the round and queue one DM per member, in one batch (not a round-trip each).
+
+    Only members of the unit now, not paused and reachable, are asked; the first DM a member
+    ever gets carries the rules of anonymity in full.
+    """
     started = utcnow()
     pulse_round = PulseRound(
         unit_id=unit.id,
@@ -144,11 +205,9 @@ def open_round(
         pulse_round.questions.append(RoundQuestion(question_id=qid, position=position))
     session.add(pulse_round)
     session.flush()
-    today = now.date()
+    today = local_today(now, tz)
     asked = [
-        m
-        for m in members_of(session, unit.id)
-        if not m.unreachable and not (m.paused_until and m.paused_until >= today)
+        m for m in members_of(session, unit.id) if not m.unreachable and not is_paused(m, today)
     ]
     if asked:
         session.execute(
@@ -159,19 +218,42 @@ def open_round(
     messages: list[Outgoing] = []
     for m in asked:
         lang = language(m, default_language)
+        first_time = not m.seen_privacy_notice
         messages.append(
             to_member(
                 m.id,
                 f"pulse:{pulse_round.id}:ask:{m.id}",
-                ask_message(pulse_round, unit, questions, translator(lang), {}, tz=tz),
+                ask_message(
+                    pulse_round, unit, questions, translator(lang), {}, tz=tz, rules=first_time
+                ),
                 purpose="pulse.ask",
                 round_id=pulse_round.id,
             )
         )
+        if first_time:
+            m.seen_privacy_notice = True
     queue(session, messages)
     METRICS.round_seconds.labels(step="open").observe((utcnow() - started).total_seconds())
-    log.info("round opened", extra={"round_id": pulse_round.id, "unit": unit.id, "count": len(asked)})
+    log.info(
+        "round opened", extra={"round_id": pulse_round.id, "unit": unit.id, "count": len(asked)}
+    )
     return Opened(pulse_round.id, unit.id, len(asked))
+
+
+def rules_text(t: Translator, *, minimum: int, parent: str | None) -> str:
+    """The rules of anonymity in plain words, for the first DM and on request."""
+    rollup = (
+        t("pulse.rules_rollup_parent", parent=parent) if parent else t("pulse.rules_rollup_none")
+    )
+    return t("pulse.rules_body", minimum=minimum, rollup=rollup)
+
+
+def rules_message(t: Translator, *, minimum: int, parent: str | None) -> Message:
+    text = rules_text(t, minimum=minimum, parent=parent)
+    return Message(
+        summary=t("pulse.rules_title"),
+        parts=[Header(text=t("pulse.rules_title")), Text(text=text)],
+    )
 
 
 def ask_message(
@@ -183,13 +265,22 @@ def ask_message(
     *,
     tz: dt.tzinfo,
     confirmation: bool = False,
+    rules: bool = False,
+    intro: str | None = None,
 ) -> Message:
-    """The DM: each question with a 1-5 row of buttons right in the message."""
+    """The DM: each question with a 1-5 row of buttons right in the message.
+
+    `rules` adds the full rules of anonymity (a member's first DM); `intro` replaces the
+    opening line (reminders).
+    """
     closes = pulse_round.closes_at.astimezone(tz)
     parts: list[object] = [
         Header(text=t("pulse.ask_title")),
-        Text(text=t("pulse.ask_intro", unit=unit.name)),
+        Text(text=intro or t("pulse.ask_intro", unit=unit.name)),
     ]
+    if rules:
+        parent = unit.parent.name if unit.parent else None
+        parts.append(Text(text=rules_text(t, minimum=pulse_round.min_group_size, parent=parent)))
     for q in questions:
         text, low, high = question_text(q, t.lang)
         parts.append(
@@ -208,12 +299,19 @@ def ask_message(
             )
         )
     parts.append(
-        Buttons(buttons=[Button(label=t("pulse.add_comment"), data=PulseCommentOpen(r=pulse_round.id).pack())])
+        Buttons(
+            buttons=[
+                Button(
+                    label=t("pulse.add_comment"), data=PulseCommentOpen(r=pulse_round.id).pack()
+                ),
+                Button(label=t("pulse.rules_button"), data=PulseRules(r=pulse_round.id).pack()),
+            ]
+        )
     )
     if confirmation:
         parts.append(Text(text=t("pulse.thanks", until=t.weekday_time(closes))))
     parts.append(Context(text=t("pulse.rules_short", closes=t.weekday_time(closes))))
-    return Message(summary=t("pulse.ask_summary", unit=unit.name), parts=parts)  # type: ignore[arg-type]
+    return Message(summary=t("pulse.ask_summary", unit=unit.name), parts=parts)
 
 
 # --- answering ------------------------------------------------------------------------------
@@ -235,14 +333,22 @@ def _open_round_for(ctx: FlowContext, round_id: int) -> tuple[PulseRound, Member
 
 
 def record_answer(
-    session: Session, pulse_round: PulseRound, participation: Participation, question_id: str, value: int
+    session: Session,
+    pulse_round: PulseRound,
+    participation: Participation,
+    question_id: str,
+    value: int,
 ) -> None:
     """Store or replace the member's answer; safe to repeat (a double click stores one)."""
     assert pulse_round.secret is not None
     key = respondent_key(pulse_round.secret, participation.member_id)
     existing = session.get(Answer, (pulse_round.id, question_id, key))
     if existing is None:
-        session.add(Answer(round_id=pulse_round.id, question_id=question_id, respondent_key=key, value=value))
+        session.add(
+            Answer(
+                round_id=pulse_round.id, question_id=question_id, respondent_key=key, value=value
+            )
+        )
     else:
         existing.value = value
     participation.answered = True
@@ -270,13 +376,19 @@ def on_answer(ctx: FlowContext, event: ButtonClicked, data: PulseAnswer) -> Repl
     questions = [rq.question for rq in pulse_round.questions]
     return Reply(
         update=ask_message(
-            pulse_round, pulse_round.unit, questions, ctx.t, chosen, tz=ctx.settings.tz, confirmation=True
+            pulse_round,
+            pulse_round.unit,
+            questions,
+            ctx.t,
+            chosen,
+            tz=ctx.settings.tz,
+            confirmation=True,
         )
     )
 
 
 def on_comment_open(ctx: FlowContext, event: ButtonClicked, data: PulseCommentOpen) -> Reply:
-    pulse_round, member, _ = _open_round_for(ctx, data.r)
+    pulse_round, _, _ = _open_round_for(ctx, data.r)
     return Reply(form=comment_form(pulse_round, ctx.t))
 
 
@@ -286,12 +398,14 @@ def comment_form(pulse_round: PulseRound, t: Translator) -> Form:
         title=t("pulse.comment_title"),
         submit=t("pulse.comment_submit"),
         intro=t("pulse.comment_intro"),
-        fields=[Field_(name="comment", label=t("pulse.comment_label"), kind="textarea", max_length=1000)],
+        fields=[
+            Field_(name="comment", label=t("pulse.comment_label"), kind="textarea", max_length=1000)
+        ],
     )
 
 
 def on_comment_submit(ctx: FlowContext, event: FormSubmitted, data: PulseCommentForm) -> Reply:
-    pulse_round, member, participation = _open_round_for(ctx, data.r)
+    pulse_round, member, _ = _open_round_for(ctx, data.r)
     text = (event.values.get("comment") or "").strip()[:1000]
     if not text:
         return Reply(errors={"comment": ctx.t("pulse.comment_empty")})
@@ -300,12 +414,38 @@ def on_comment_submit(ctx: FlowContext, event: FormSubmitted, data: PulseComment
     # The comment rides on the member's answer to the round's first question they answered,
     # so it is unlinked together with that answer at close.
     answers = ctx.session.scalars(
-        select(Answer).where(Answer.round_id == pulse_round.id, Answer.respondent_key == key)
+        select(Answer)
+        .where(Answer.round_id == pulse_round.id, Answer.respondent_key == key)
+        .order_by(Answer.question_id)
     ).all()
     if not answers:
         return Reply(notice=_note(ctx.t("pulse.comment_needs_answer")))
     answers[0].comment = text
     return Reply(notice=_note(ctx.t("pulse.comment_saved")))
+
+
+def on_rules(ctx: FlowContext, event: ButtonClicked, data: PulseRules) -> Reply:
+    pulse_round = ctx.session.get(PulseRound, data.r) if data.r is not None else None
+    if pulse_round is not None:
+        parent = pulse_round.unit.parent
+        return Reply(
+            notice=rules_message(
+                ctx.t,
+                minimum=pulse_round.min_group_size,
+                parent=parent.name if parent else None,
+            )
+        )
+    return Reply(notice=rules_for_member(ctx))
+
+
+def rules_for_member(ctx: FlowContext) -> Message:
+    """The rules with the threshold and roll-up of the acting member's (first) unit."""
+    minimum, parent = ctx.settings.min_group_size, None
+    if ctx.member is not None and ctx.member.memberships:
+        unit = min(ctx.member.memberships, key=lambda ms: ms.unit.path).unit
+        minimum = thresholds_for(ctx.session, unit, ctx.settings)[0]
+        parent = unit.parent.name if unit.parent else None
+    return rules_message(ctx.t, minimum=minimum, parent=parent)
 
 
 def _note(text: str) -> Message:
@@ -345,7 +485,9 @@ def aggregate(session: Session, round_id: int) -> list[QuestionResult]:
     ]
 
 
-def close_round(session: Session, pulse_round: PulseRound, *, now: dt.datetime, default_language: Lang) -> None:
+def close_round(
+    session: Session, pulse_round: PulseRound, *, now: dt.datetime, default_language: Lang
+) -> None:
     """Aggregate, unlink every answer, and queue the summary to the unit's channel."""
     if not pulse_round.is_open:
         return
@@ -368,17 +510,32 @@ def close_round(session: Session, pulse_round: PulseRound, *, now: dt.datetime, 
     unlink_answers(session, pulse_round.id)
     pulse_round.secret = None
     pulse_round.closed_at = now
-    respondents = session.scalar(
-        select(func.count()).where(
-            Participation.round_id == pulse_round.id, Participation.answered.is_(True)
+    respondents = (
+        session.scalar(
+            select(func.count()).where(
+                Participation.round_id == pulse_round.id, Participation.answered.is_(True)
+            )
         )
-    ) or 0
-    asked = session.scalar(select(func.count()).where(Participation.round_id == pulse_round.id)) or 0
+        or 0
+    )
+    asked = (
+        session.scalar(select(func.count()).where(Participation.round_id == pulse_round.id)) or 0
+    )
     session.flush()
-    message = summary_message(pulse_round, results, respondents, asked, translator(default_language))
+    message = summary_message(
+        pulse_round, results, respondents, asked, translator(default_language)
+    )
     queue(
         session,
-        [to_unit_channel(pulse_round.unit_id, f"pulse:{pulse_round.id}:summary", message, purpose="pulse.summary", round_id=pulse_round.id)],
+        [
+            to_unit_channel(
+                pulse_round.unit_id,
+                f"pulse:{pulse_round.id}:summary",
+                message,
+                purpose="pulse.summary",
+                round_id=pulse_round.id,
+            )
+        ],
     )
     METRICS.round_seconds.labels(step="close").observe((utcnow() - started).total_seconds())
     log.info("round closed", extra={"round_id": pulse_round.id, "unit": pulse_round.unit_id})
@@ -390,12 +547,20 @@ def unlink_answers(session: Session, round_id: int) -> None:
         select(Answer.question_id, Answer.value, Answer.comment).where(Answer.round_id == round_id)
     ).all()
     session.execute(delete(Answer).where(Answer.round_id == round_id))
-    shuffled = [dict(question_id=q, value=v, comment=c) for q, v, c in rows]
+    shuffled = [{"question_id": q, "value": v, "comment": c} for q, v, c in rows]
     random.SystemRandom().shuffle(shuffled)
     if shuffled:
         session.execute(
             insert(Answer),
-            [{"round_id": round_id, "respondent_key": secrets.token_hex(16), "hidden": False, **r} for r in shuffled],
+            [
+                {
+                    "round_id": round_id,
+                    "respondent_key": secrets.token_hex(16),
+                    "hidden": False,
+                    **r,
+                }
+                for r in shuffled
+            ],
         )
 
 
@@ -412,7 +577,7 @@ def summary_message(
     if respondents < threshold:
         text = t("pulse.summary_too_few", minimum=threshold)
         parts.append(Text(text=text))
-        return Message(summary=text, parts=parts)  # type: ignore[arg-type]
+        return Message(summary=text, parts=parts)
     parts.append(Text(text=t("pulse.summary_participation", n=respondents, asked=asked)))
     by_id = {r.question_id: r for r in results}
     facts = []
@@ -435,22 +600,25 @@ def summary_message(
         )
     parts.extend([Divider(), Facts(facts=facts)])
     summary = t("pulse.summary_participation", n=respondents, asked=asked)
-    return Message(summary=summary, parts=parts)  # type: ignore[arg-type]
+    return Message(summary=summary, parts=parts)
 
 
 def register(router: Router) -> None:
     router.action(PulseAnswer)(on_answer)
     router.action(PulseCommentOpen)(on_comment_open)
+    router.action(PulseRules)(on_rules)
     router.form(PulseCommentForm)(on_comment_submit)
 
 
 # --- question choice ------------------------------------------------------------------------
 
 
-def sync_bank(session: Session) -> int:
-    """Make the shipped question bank's questions rows (ids never change; texts may)."""
-    bank = default_bank()
-    existing = {q.id: q for q in session.scalars(select(Question))}
+def sync_bank(session: Session, bank: QuestionBank | None = None) -> int:
+    """Make the question bank's questions rows (ids never change; texts may)."""
+    bank = bank or default_bank()
+    existing = {
+        q.id: q for q in session.scalars(select(Question).where(Question.id.in_(list(bank.by_id))))
+    }
     added = 0
     for q in bank.questions:
         row = existing.get(q.id)
@@ -466,16 +634,58 @@ def sync_bank(session: Session) -> int:
     return added
 
 
-def next_questions(session: Session, unit: Unit, count: int) -> list[str]:
-    """Rotate through the bank: least recently asked dimensions first, no repeat in a row."""
-    sync_bank(session)
+def committees_over(session: Session, unit: Unit) -> list[Committee]:
+    """The committees whose area includes the unit: its own and those of the units above."""
+    unit_ids = [unit.id, *(u.id for u in ancestors(session, unit))]
+    return list(session.scalars(select(Committee).where(Committee.unit_id.in_(unit_ids))))
+
+
+def as_bank_question(row: Question) -> BankQuestion:
+    return BankQuestion(
+        id=row.id,
+        dimension=row.dimension,
+        da=row.text_da,
+        en=row.text_en,
+        low={"da": row.low_da, "en": row.low_en},
+        high={"da": row.high_da, "en": row.high_en},
+    )
+
+
+def unit_bank(session: Session, unit: Unit, bank: QuestionBank | None = None) -> QuestionBank:
+    """The bank plus the active own questions of every committee whose area includes the unit."""
+    bank = bank or default_bank()
+    committee_ids = [c.id for c in committees_over(session, unit)]
+    if not committee_ids:
+        return bank
+    own = session.scalars(
+        select(Question)
+        .where(Question.committee_id.in_(committee_ids), Question.active.is_(True))
+        .order_by(Question.id)
+    ).all()
+    return bank.with_questions(as_bank_question(q) for q in own if q.id not in bank)
+
+
+def next_questions(
+    session: Session, unit: Unit, count: int, bank: QuestionBank | None = None
+) -> list[str]:
+    """Rotate through the bank and the committee's own questions: least recently asked
+    dimensions first, no question twice in a row."""
+    bank = bank or default_bank()
+    sync_bank(session, bank)
     recent = session.scalars(
-        select(PulseRound).where(PulseRound.unit_id == unit.id).order_by(PulseRound.opened_at.desc()).limit(30)
+        select(PulseRound)
+        .where(PulseRound.unit_id == unit.id)
+        .order_by(PulseRound.opened_at.desc(), PulseRound.id.desc())
+        .limit(30)
     ).all()
     history = [[rq.question_id for rq in r.questions] for r in reversed(recent)]
     inactive = set(session.scalars(select(Question.id).where(Question.active.is_(False))))
     return pick_questions(
-        default_bank(), count=count, history=history, exclude_inactive=inactive, seed=unit.id
+        unit_bank(session, unit, bank),
+        count=count,
+        history=history,
+        exclude_inactive=inactive,
+        seed=unit.id,
     )
 
 
@@ -484,11 +694,11 @@ def next_questions(session: Session, unit: Unit, count: int) -> list[str]:
 
 def thresholds_for(session: Session, unit: Unit, settings: Settings) -> tuple[int, int]:
     """Score and comment thresholds in force for a unit: its nearest committee's, else global."""
-    from storage.models import Committee
-
     current: Unit | None = unit
     while current is not None:
-        committee = session.scalars(select(Committee).where(Committee.unit_id == current.id)).first()
+        committee = session.scalars(
+            select(Committee).where(Committee.unit_id == current.id)
+        ).first()
         if committee is not None and (committee.min_group_size or committee.min_comment_group_size):
             return (
                 committee.min_group_size or settings.min_group_size,
@@ -498,16 +708,28 @@ def thresholds_for(session: Session, unit: Unit, settings: Settings) -> tuple[in
     return settings.min_group_size, settings.min_comment_group_size
 
 
-def run_now(session: Session, unit_path: str, *, now: dt.datetime, settings: Settings) -> list[Opened]:
+def has_open_round(session: Session, unit_id: int) -> bool:
+    return (
+        session.scalars(
+            select(PulseRound.id).where(
+                PulseRound.unit_id == unit_id, PulseRound.closed_at.is_(None)
+            )
+        ).first()
+        is not None
+    )
+
+
+def run_now(
+    session: Session, unit_path: str, *, now: dt.datetime, settings: Settings
+) -> list[Opened]:
     """Open a round now for the unit and each unit below it that has members."""
     unit = unit_by_path(session, unit_path)
     if unit is None:
         raise NotFound(f"unknown unit path {unit_path!r}")
+    bank = question_bank(settings)
     opened = []
     for u in subtree(session, unit):
-        if not members_of(session, u.id):
-            continue
-        if session.scalars(select(PulseRound).where(PulseRound.unit_id == u.id, PulseRound.closed_at.is_(None))).first():
+        if not members_of(session, u.id) or has_open_round(session, u.id):
             continue
         schedule = session.scalars(select(Schedule).where(Schedule.unit_id == u.id)).first()
         count = schedule.questions_per_round if schedule else 2
@@ -517,7 +739,7 @@ def run_now(session: Session, unit_path: str, *, now: dt.datetime, settings: Set
             open_round(
                 session,
                 u,
-                next_questions(session, u, count),
+                next_questions(session, u, count, bank),
                 now=now,
                 closes_at=now + dt.timedelta(hours=hours),
                 min_group_size=score_min,
@@ -527,6 +749,81 @@ def run_now(session: Session, unit_path: str, *, now: dt.datetime, settings: Set
             )
         )
     return opened
+
+
+def open_scheduled_round(
+    session: Session, schedule: Schedule, *, now: dt.datetime, settings: Settings
+) -> Opened | None:
+    """Open the schedule's due round, if one is due and not opened yet; None otherwise.
+
+    The period comes from flows.schedule.due_runs, with the newest period this schedule has
+    opened: a holiday moves a run to the next working day, and after downtime only the latest
+    missed period is caught up. A unit whose previous round is still open waits for it to
+    close, so nobody holds two rounds of the same unit at once.
+    """
+    spec = ScheduleSpec.from_row(schedule)
+    tz = settings.tz
+    last_period = session.scalars(
+        select(PulseRound.period)
+        .where(PulseRound.schedule_id == schedule.id, PulseRound.period.is_not(None))
+        .order_by(PulseRound.opened_at.desc(), PulseRound.id.desc())
+        .limit(1)
+    ).first()
+    period = due_runs(spec, last_period=last_period, now=now, tz=as_zoneinfo(tz))
+    if period is None:
+        return None
+    already = session.scalars(
+        select(PulseRound.id).where(
+            PulseRound.schedule_id == schedule.id, PulseRound.period == period
+        )
+    ).first()
+    unit = schedule.unit
+    if already is not None or has_open_round(session, unit.id) or not members_of(session, unit.id):
+        return None
+    score_min, comment_min = thresholds_for(session, unit, settings)
+    return open_round(
+        session,
+        unit,
+        next_questions(session, unit, schedule.questions_per_round, question_bank(settings)),
+        now=now,
+        closes_at=schedule_closes_at(now, spec, as_zoneinfo(tz)),
+        min_group_size=score_min,
+        min_comment_group_size=comment_min,
+        default_language=settings.language,
+        tz=tz,
+        schedule_id=schedule.id,
+        period=period,
+    )
+
+
+def as_zoneinfo(tz: dt.tzinfo) -> ZoneInfo:
+    return tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
+
+
+def open_due_rounds(db: Database, settings: Settings, now: dt.datetime) -> None:
+    """Scheduler job: open every schedule's due round (one transaction per schedule).
+
+    Safe to run twice: a round exists at most once per (schedule, period); a second tick that
+    races the first past the check loses on the unique constraint and changes nothing.
+    """
+    with db.session() as session:
+        schedule_ids = list(
+            session.scalars(
+                select(Schedule.id).where(Schedule.active.is_(True)).order_by(Schedule.id)
+            )
+        )
+    for schedule_id in schedule_ids:
+        try:
+            with db.session() as session:
+                schedule = session.get(Schedule, schedule_id)
+                if schedule is not None and schedule.active:
+                    open_scheduled_round(session, schedule, now=now, settings=settings)
+        except IntegrityError:
+            log.info("scheduled round opened by another tick", extra={"schedule_id": schedule_id})
+        except ValueError as err:
+            log.error(
+                "schedule cannot be read", extra={"schedule_id": schedule_id, "reason": str(err)}
+            )
 
 
 def close_now(session: Session, unit_path: str, *, now: dt.datetime, settings: Settings) -> int:
@@ -548,7 +845,9 @@ def close_due_rounds(db: Database, settings: Settings, now: dt.datetime) -> None
     with db.session() as session:
         due = list(
             session.scalars(
-                select(PulseRound.id).where(PulseRound.closed_at.is_(None), PulseRound.closes_at <= now)
+                select(PulseRound.id).where(
+                    PulseRound.closed_at.is_(None), PulseRound.closes_at <= now
+                )
             )
         )
     for round_id in due:
@@ -558,4 +857,5 @@ def close_due_rounds(db: Database, settings: Settings, now: dt.datetime) -> None
                 close_round(session, r, now=now, default_language=settings.language)
 
 
-JOBS = [close_due_rounds]
+# Closing first: a unit's next round waits for its previous one to close (open_scheduled_round).
+JOBS = [close_due_rounds, open_due_rounds]
