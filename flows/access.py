@@ -191,7 +191,7 @@ class ResultsView:
     respondents: int | None
 
 
-def _latest_batch(
+def latest_batch(
     session: Session, units: Sequence[Unit], before: dt.datetime | None = None
 ) -> list[PulseRound]:
     """The closed rounds, anywhere in the organisation, that were opened together (one period,
@@ -324,13 +324,13 @@ def results_view(session: Session, unit: Unit) -> ResultsView | None:
     view of a round is then a part of one safe decision, and no two views combine to reveal
     what either withholds.
     """
-    batch = _latest_batch(session, subtree(session, unit))
+    batch = latest_batch(session, subtree(session, unit))
     if not batch:
         return None
     top = _root_of(unit)
     units = subtree(session, top)
     # What the previous round let out counts as known now (cross-round suppression).
-    previous = _latest_batch(session, units, before=min(r.opened_at for r in batch))
+    previous = latest_batch(session, units, before=min(r.opened_at for r in batch))
     history: dict[str | None, set[str]] = {}
     if previous:
         before, _, _ = _decide_batch(session, top, units, previous, {})
