@@ -378,7 +378,7 @@ async def test_a_dm_to_the_bot_is_a_message_and_the_answer_a_dm(
         assert answer.args["channel"] == slack_id(anne.id)
 
 
-async def test_the_outbox_survives_rate_limits_and_gives_up_on_people_who_left(
+async def test_the_outbox_waits_out_rate_limits_and_gives_up_on_people_who_left(
     db_url: str, fake: FakeSlack
 ) -> None:
     async with SlackWorkspace(db_url, fake) as ws:
@@ -387,18 +387,28 @@ async def test_the_outbox_survives_rate_limits_and_gives_up_on_people_who_left(
         people = _people(ws)
         gone = people[4]
         fake.users[slack_id(gone.id)].deleted = True
-        fake.rate_limit("chat.postMessage", retry_after=30)
+        fake.rate_limit("chat.postMessage", retry_after=1)
         cli(db_url, "pulse", "run-now", "--unit", NORD)
+        started = time.monotonic()
         await ws.deliver()
+        assert time.monotonic() - started >= 1.0, "Retry-After was waited out"
         with ws.bot.db.session() as s:
             rows = list(s.scalars(select(OutboxMessage)))
-            statuses = sorted(r.status for r in rows)
             left = s.get(Member, gone.id)
             assert left is not None
             assert left.unreachable
-        # One row rescheduled after Retry-After, one dead for the person who left, the rest sent.
-        assert statuses.count("pending") == 1
+        statuses = sorted(r.status for r in rows)
+        # The rate-limited row went out after Retry-After; the person who left is not retried.
         assert statuses.count("dead") == 1
-        assert statuses.count("sent") == len(rows) - 2
-        pending = next(r for r in rows if r.status == "pending")
-        assert pending.attempts == 0
+        assert statuses.count("sent") == len(rows) - 1
+        limited = [
+            c for c in fake.calls_to("chat.postMessage") if c.result.get("error") == "ratelimited"
+        ]
+        assert len(limited) == 1
+        retried = [c for c in fake.calls_to("chat.postMessage") if c.args == limited[0].args]
+        assert [c.result["ok"] for c in retried] == [False, True]
+        # The deactivated account is found deactivated by e-mail and never written to.
+        dm_gone = [
+            c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == slack_id(gone.id)
+        ]
+        assert dm_gone == []
