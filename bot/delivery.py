@@ -307,6 +307,7 @@ class Delivery:
                     "reason": f"{parked} unknown",
                 },
             )
+            self.alert_admins()
         return Trouble(unknown=max(parked, 0))
 
     def park_abandoned(self) -> int:
@@ -464,8 +465,7 @@ class Delivery:
                 try:
                     if time.monotonic() - recovered_at >= RECOVER_SECONDS:
                         recovered_at = time.monotonic()
-                        if await asyncio.to_thread(self.recover):
-                            await asyncio.to_thread(self.alert_admins)
+                        await asyncio.to_thread(self.recover)
                         METRICS.queue_depth.set(await asyncio.to_thread(self.queue_depth))
                     sent = await self.run_once()
                 except Exception:
