@@ -8,7 +8,6 @@ PostgreSQL); the clock is moved with time-machine where a retry must come due.
 from __future__ import annotations
 
 import asyncio
-
 import itertools
 from collections import Counter
 from collections.abc import Iterator
@@ -191,7 +190,7 @@ async def test_transient_failures_back_off_then_dead_letter_and_admins_are_told_
 
 
 async def test_unknown_outcome_is_parked_never_resent_and_reported(db: Database) -> None:
-    admin, *members = seed(db, 4)
+    _, *members = seed(db, 4)
     receiver = Receiver()
     receiver.faults[f"ask:{members[0]}"] = [DeliveryError("reset", unknown_outcome=True)]
     receiver.faults[f"ask:{members[1]}"] = [ConnectionResetError("peer reset")]
