@@ -1,0 +1,248 @@
+"""A committee's own pulse questions: added from the CLI (flags or a YAML file) or by a form in
+chat, stored in the questions table with the committee's id, and rotated into the rounds of
+every unit in the committee's area (flows.pulse.unit_bank).
+
+Who may add one: a member with the admin role, or the committee's chair or vice-chair (the
+members holding those roles in the committee's unit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.actions import ActionData
+from bot.errors import InvalidInput
+from bot.events import CommandInvoked, FormSubmitted
+from bot.i18n import translator
+from bot.messages import Field_, Form, Message, Option, Reply, Text
+from bot.router import Context, Router
+from flows.question_bank import CUSTOM_DIMENSION, BankError, custom_question
+from storage.models import Committee, Member, Membership, Question
+
+EDITOR_ROLES = frozenset({"chair", "vice_chair"})
+
+
+class QuestionsForm(ActionData):
+    kind = "questions.form"
+
+
+def add_custom_question(
+    session: Session,
+    committee: Committee,
+    *,
+    id: str,
+    da: str,
+    en: str,
+    low: Mapping[str, str],
+    high: Mapping[str, str],
+    dimension: str = CUSTOM_DIMENSION,
+) -> Question:
+    """Validate and store a committee's question; InvalidInput says what is wrong."""
+    try:
+        q = custom_question(id=id, da=da, en=en, low=low, high=high, dimension=dimension)
+    except BankError as err:
+        raise InvalidInput(str(err)) from None
+    if session.get(Question, q.id) is not None:
+        raise InvalidInput(f"a question with id {q.id!r} already exists")
+    row = Question(
+        id=q.id,
+        dimension=q.dimension,
+        text_da=q.da,
+        text_en=q.en,
+        low_da=q.low.da,
+        high_da=q.high.da,
+        low_en=q.low.en,
+        high_en=q.high.en,
+        committee_id=committee.id,
+        active=True,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def questions_in_file(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The questions of a YAML file (a list, or `questions:` holding one), with their lines.
+
+    Each item has id, da, en, low {da, en}, high {da, en} and optionally dimension.
+    """
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise InvalidInput(f"{path}{where}: invalid YAML: {err.problem}") from None
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items_node = root
+    if isinstance(data, dict) and isinstance(root, yaml.MappingNode):
+        data = data.get("questions")
+        items_node = next(
+            (v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "questions"),
+            None,
+        )
+    if not isinstance(data, list) or not isinstance(items_node, yaml.SequenceNode):
+        raise InvalidInput(f"{path}:1: expected a list of questions (or `questions:` with one)")
+    out: list[tuple[int, dict[str, Any]]] = []
+    for item, node in zip(data, items_node.value, strict=True):
+        line = int(node.start_mark.line) + 1
+        if not isinstance(item, dict):
+            raise InvalidInput(f"{path}:{line}: a question must be a mapping")
+        out.append((line, item))
+    return out
+
+
+def add_from_file(session: Session, committee: Committee, path: Path) -> list[Question]:
+    """Add every question of the file, or none: the first bad one is reported with its line."""
+    added = []
+    for line, item in questions_in_file(path):
+        try:
+            added.append(
+                add_custom_question(
+                    session,
+                    committee,
+                    id=str(item.get("id") or ""),
+                    da=str(item.get("da") or ""),
+                    en=str(item.get("en") or ""),
+                    low=_ends(item.get("low")),
+                    high=_ends(item.get("high")),
+                    dimension=str(item.get("dimension") or CUSTOM_DIMENSION),
+                )
+            )
+        except InvalidInput as err:
+            raise InvalidInput(f"{path}:{line}: {err}") from None
+    return added
+
+
+def _ends(value: object) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def committee_questions(session: Session, committee: Committee | None = None) -> list[Question]:
+    """Committees' own questions (all, or one committee's), by id."""
+    query = select(Question).where(Question.committee_id.is_not(None)).order_by(Question.id)
+    if committee is not None:
+        query = query.where(Question.committee_id == committee.id)
+    return list(session.scalars(query))
+
+
+def editable_committees(session: Session, member: Member) -> list[Committee]:
+    """The committees whose questions the member may add to."""
+    memberships = session.scalars(select(Membership).where(Membership.member_id == member.id)).all()
+    committees = list(session.scalars(select(Committee).order_by(Committee.name)))
+    if any("admin" in ms.role_set for ms in memberships):
+        return committees
+    led = {ms.unit_id for ms in memberships if ms.role_set & EDITOR_ROLES}
+    return [c for c in committees if c.unit_id in led]
+
+
+# --- chat ---------------------------------------------------------------------------------
+
+
+FIELDS = ("name", "da", "en", "low_da", "high_da", "low_en", "high_en")
+
+
+def question_form(ctx: Context, committees: Sequence[Committee]) -> Form:
+    t, da, en = ctx.t, translator("da"), translator("en")
+    initial = {
+        "low_da": da("pulse.questions_default_low"),
+        "high_da": da("pulse.questions_default_high"),
+        "low_en": en("pulse.questions_default_low"),
+        "high_en": en("pulse.questions_default_high"),
+    }
+    fields = [
+        Field_(
+            name="committee",
+            label=t("pulse.questions_committee"),
+            kind="choice",
+            options=[Option(value=str(c.id), label=c.name) for c in committees],
+            initial=str(committees[0].id),
+        ),
+        Field_(
+            name="name",
+            label=t("pulse.questions_name"),
+            hint=t("pulse.questions_name_hint"),
+            max_length=60,
+        ),
+    ]
+    for name in FIELDS[1:]:
+        long = name in ("da", "en")
+        fields.append(
+            Field_(
+                name=name,
+                label=t(f"pulse.questions_{name}"),
+                kind="textarea" if long else "text",
+                initial=initial.get(name),
+                max_length=500 if long else 80,
+            )
+        )
+    return Form(
+        data=QuestionsForm().pack(),
+        title=t("pulse.questions_title"),
+        submit=t("pulse.questions_submit"),
+        intro=t("pulse.questions_intro"),
+        fields=fields,
+    )
+
+
+def _notice(text: str) -> Reply:
+    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
+
+
+def on_questions_command(ctx: Context, event: CommandInvoked) -> Reply:
+    if ctx.member is None:
+        return _notice(ctx.t("common.unknown_user"))
+    committees = editable_committees(ctx.session, ctx.member)
+    if not committees:
+        ctx.audit("questions.form", allowed=False)
+        return _notice(ctx.t("pulse.questions_not_allowed"))
+    return Reply(form=question_form(ctx, committees))
+
+
+def on_questions_submit(ctx: Context, event: FormSubmitted, data: QuestionsForm) -> Reply:
+    if ctx.member is None:
+        return _notice(ctx.t("common.unknown_user"))
+    values = {k: (v or "").strip() for k, v in event.values.items()}
+    allowed = {str(c.id): c for c in editable_committees(ctx.session, ctx.member)}
+    committee = allowed.get(values.get("committee", ""))
+    if committee is None:
+        ctx.audit("questions.add", values.get("committee", ""), allowed=False)
+        return _notice(ctx.t("pulse.questions_not_allowed"))
+    name = values.get("name", "").lower().replace(" ", "_")
+    qid = f"custom.{name}"
+    if ctx.session.get(Question, qid) is not None:
+        return Reply(errors={"name": ctx.t("pulse.questions_exists")})
+    try:
+        add_custom_question(
+            ctx.session,
+            committee,
+            id=qid,
+            da=values.get("da", ""),
+            en=values.get("en", ""),
+            low={"da": values.get("low_da", ""), "en": values.get("low_en", "")},
+            high={"da": values.get("high_da", ""), "en": values.get("high_en", "")},
+        )
+    except InvalidInput as err:
+        return Reply(errors={_field_of(str(err)): ctx.t("pulse.questions_invalid", reason=err)})
+    ctx.audit("questions.add", qid, committee=committee.name)
+    return _notice(ctx.t("pulse.questions_saved", id=qid, committee=committee.name))
+
+
+def _field_of(reason: str) -> str:
+    """The form field a validation message is about ("low.en: ..." -> "low_en")."""
+    head = reason.split(":", 1)[0].strip()
+    if head.startswith(("low.", "high.")):
+        return head.replace(".", "_")
+    if head in ("da", "en"):
+        return head
+    return "name"
+
+
+def register(router: Router) -> None:
+    router.command("spørgsmål", "sporgsmal", "questions")(on_questions_command)
+    router.form(QuestionsForm)(on_questions_submit)
