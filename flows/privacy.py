@@ -1,0 +1,361 @@
+"""Data protection: the privacy notice, what we hold about a person, erasure, and retention.
+
+What is stored about a person is their identity (name, e-mail, platform ids), their units and
+roles, which rounds they were asked in and whether they answered, the proposals they made or
+supported, what they did that the audit log records, and where we can reach them. What they
+answered is not stored with them: answers are keyed apart from people and unlinked when a round
+closes (DESIGN.md, anonymity 2), so neither the export nor erasure can find them, and erasure
+leaves them, like the aggregates, in place.
+
+Raw answers and comments are deleted `MEDPULS_RETENTION_MONTHS` after their round closed; the
+aggregates (RoundResult) are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.errors import NotFound
+from bot.events import CommandInvoked, MemberJoined, MessageReceived
+from bot.i18n import Translator, translator
+from bot.messages import NO_REPLY, Context, Header, Message, Reply, Text
+from bot.outbox import Outgoing, to_member
+from bot.router import Context as FlowContext
+from bot.router import Router
+from flows.access import audit_entry
+from flows.pulse import language
+from storage.db import Database
+from storage.models import (
+    Answer,
+    AuditEntry,
+    Committee,
+    ConversationReference,
+    DigestPreference,
+    LocalMessage,
+    Member,
+    Membership,
+    OutboxMessage,
+    Participation,
+    Proposal,
+    PulseRound,
+    Support,
+    ThresholdChange,
+)
+from storage.queries import member_by_email
+
+log = logging.getLogger("medpuls.privacy")
+
+ERASED_NAME = "—"
+
+
+# --- the notice ---------------------------------------------------------------------------
+
+
+def privacy_notice(t: Translator, settings: Settings | None = None) -> Message:
+    """The short notice every member sees on first contact, and on `privatliv` / `privacy`."""
+    s = settings or Settings()
+    body = t(
+        "privacy.body",
+        minimum=s.min_group_size,
+        comment_minimum=s.min_comment_group_size,
+        months=s.retention_months,
+    )
+    return Message(
+        summary=t("privacy.title"),
+        parts=[
+            Header(text=t("privacy.title")),
+            Text(text=body),
+            Context(text=t("privacy.more")),
+        ],
+    )
+
+
+def privacy_notice_once(member: Member, settings: Settings) -> list[Outgoing]:
+    """The notice for a member who has not had it yet, marked as had; else nothing.
+
+    For the first DM of any flow: queue what this returns before that flow's own message.
+    The dedupe key makes a second call, or a second scheduler, harmless.
+    """
+    if member.seen_privacy_notice or member.erased:
+        return []
+    member.seen_privacy_notice = True
+    t = translator(language(member, settings.language))
+    return [
+        to_member(
+            member.id,
+            f"privacy:{member.id}:notice",
+            privacy_notice(t, settings),
+            purpose="privacy",
+        )
+    ]
+
+
+def on_privacy(ctx: FlowContext, event: CommandInvoked) -> Reply:
+    if ctx.member is not None:
+        ctx.member.seen_privacy_notice = True
+    return Reply(notice=privacy_notice(ctx.t, ctx.settings))
+
+
+def on_joined(ctx: FlowContext, event: MemberJoined) -> Reply:
+    if ctx.member is not None:
+        ctx.send(*privacy_notice_once(ctx.member, ctx.settings))
+    return NO_REPLY
+
+
+def on_first_message(ctx: FlowContext, event: MessageReceived) -> Reply:
+    """Whoever writes to the bot before they ever heard from it gets the notice first."""
+    if ctx.member is not None:
+        ctx.send(*privacy_notice_once(ctx.member, ctx.settings))
+    # Not an answer: other flows still handle the message.
+    return NO_REPLY
+
+
+# --- what we hold about a person -----------------------------------------------------------
+
+
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _member(session: Session, email: str) -> Member:
+    member = member_by_email(session, email)
+    if member is None or member.erased:
+        raise NotFound(f"no member with e-mail {email.strip().lower()!r}")
+    return member
+
+
+def _reference_keys(member: Member) -> list[str]:
+    keys = [f"member:{member.id}"]
+    keys += [f"user:{uid}" for uid in (member.slack_user_id, member.teams_user_id) if uid]
+    if member.teams_aad_id:
+        keys.append(f"user:{member.teams_aad_id}")
+    return keys
+
+
+def export_person(session: Session, email: str, *, now: dt.datetime) -> dict[str, Any]:
+    """Everything stored about the person with this e-mail, as JSON-ready data. No answers:
+    they are not linked to anyone."""
+    m = _member(session, email)
+    memberships = session.scalars(
+        select(Membership).where(Membership.member_id == m.id).order_by(Membership.id)
+    ).all()
+    participation = session.execute(
+        select(Participation, PulseRound)
+        .join(PulseRound, PulseRound.id == Participation.round_id)
+        .where(Participation.member_id == m.id)
+        .order_by(PulseRound.opened_at)
+    ).all()
+    proposals = session.scalars(
+        select(Proposal)
+        .where(or_(Proposal.proposer_id == m.id, Proposal.presenter_id == m.id))
+        .order_by(Proposal.id)
+    ).all()
+    supported = session.execute(
+        select(Proposal.id, Proposal.title)
+        .join(Support, Support.proposal_id == Proposal.id)
+        .where(Support.member_id == m.id)
+        .order_by(Proposal.id)
+    ).all()
+    audit = session.scalars(
+        select(AuditEntry).where(AuditEntry.actor_id == m.id).order_by(AuditEntry.at)
+    ).all()
+    references = session.scalars(
+        select(ConversationReference)
+        .where(ConversationReference.key.in_(_reference_keys(m)))
+        .order_by(ConversationReference.id)
+    ).all()
+    thresholds = session.scalars(
+        select(ThresholdChange).where(ThresholdChange.requested_by == m.id)
+    ).all()
+    digest = session.get(DigestPreference, m.id)
+    messages = session.execute(
+        select(OutboxMessage.purpose, OutboxMessage.status, func.count())
+        .where(OutboxMessage.address_kind == "member", OutboxMessage.address == str(m.id))
+        .group_by(OutboxMessage.purpose, OutboxMessage.status)
+        .order_by(OutboxMessage.purpose, OutboxMessage.status)
+    ).all()
+    session.add(audit_entry(None, "gdpr.export", f"member:{m.id}", allowed=True, now=now))
+    return {
+        "exported_at": now.isoformat(),
+        "identity": {
+            "id": m.id,
+            "name": m.name,
+            "email": m.email,
+            "language": m.language,
+            "slack_user_id": m.slack_user_id,
+            "slack_team_id": m.slack_team_id,
+            "teams_user_id": m.teams_user_id,
+            "teams_aad_id": m.teams_aad_id,
+            "paused_until": _iso(m.paused_until),
+            "unreachable": m.unreachable,
+            "seen_privacy_notice": m.seen_privacy_notice,
+            "created_at": _iso(m.created_at),
+        },
+        "units": [
+            {"unit": ms.unit.path, "roles": sorted(ms.role_set), "since": _iso(ms.created_at)}
+            for ms in memberships
+        ],
+        "participation": [
+            {
+                "round": r.id,
+                "unit": r.unit.path,
+                "opened_at": _iso(r.opened_at),
+                "closed_at": _iso(r.closed_at),
+                "answered": p.answered,
+                "reminders_sent": p.reminders_sent,
+            }
+            for p, r in participation
+        ],
+        "answers": (
+            "Not stored with you: answers are kept apart from who gave them and unlinked when "
+            "the round closes, so they cannot be found, shown or deleted per person."
+        ),
+        "proposals": [
+            {
+                "id": p.id,
+                "committee": p.committee.name,
+                "title": p.title,
+                "issue": p.issue,
+                "why": p.why,
+                "suggestion": p.suggestion,
+                "status": p.status,
+                "anonymous_to_committee": p.anonymous,
+                "as": "proposer" if p.proposer_id == m.id else "presenter",
+                "created_at": _iso(p.created_at),
+            }
+            for p in proposals
+        ],
+        "supported_proposals": [{"id": pid, "title": title} for pid, title in supported],
+        "threshold_requests": [
+            {
+                "id": c.id,
+                "committee": _committee_name(session, c.committee_id),
+                "kind": c.kind,
+                "value": c.value,
+                "created_at": _iso(c.created_at),
+                "effective_at": _iso(c.effective_at),
+            }
+            for c in thresholds
+        ],
+        "digest_preference": (
+            {"weekday": digest.weekday, "local_time": digest.local_time, "paused": digest.paused}
+            if digest
+            else None
+        ),
+        "audit_log": [
+            {
+                "at": _iso(a.at),
+                "action": a.action,
+                "subject": a.subject,
+                "allowed": a.allowed,
+                "detail": a.detail,
+            }
+            for a in audit
+        ],
+        "conversation_references": [
+            {"platform": r.platform, "key": r.key, "reference": r.reference} for r in references
+        ],
+        "messages_to_you": [
+            {"purpose": purpose, "status": status, "count": int(n)}
+            for purpose, status, n in messages
+        ],
+    }
+
+
+def _committee_name(session: Session, committee_id: int) -> str:
+    committee = session.get(Committee, committee_id)
+    return committee.name if committee else ""
+
+
+def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
+    """Remove the person's identity and keep what is anonymous; returns their member id.
+
+    Name, e-mail and platform ids go; memberships, conversation references, digest settings,
+    unsent messages and their DM history are deleted. Proposals keep their text but lose the
+    link to the proposer or presenter and become anonymous. Participation rows and supports
+    stay, pointing at a member row that no longer says who it was, so counts stay right.
+    Answers and aggregates are untouched: they were never linked to the person.
+    """
+    m = _member(session, email)
+    keys = _reference_keys(m)
+    session.execute(delete(ConversationReference).where(ConversationReference.key.in_(keys)))
+    session.execute(delete(Membership).where(Membership.member_id == m.id))
+    session.execute(delete(DigestPreference).where(DigestPreference.member_id == m.id))
+    session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.address_kind == "member",
+            OutboxMessage.address == str(m.id),
+            OutboxMessage.status.in_(("pending", "unknown", "dead")),
+        )
+    )
+    session.execute(delete(LocalMessage).where(LocalMessage.conversation == f"member:{m.id}"))
+    for proposal in session.scalars(select(Proposal).where(Proposal.proposer_id == m.id)):
+        proposal.proposer_id = None
+        proposal.anonymous = True
+    for proposal in session.scalars(select(Proposal).where(Proposal.presenter_id == m.id)):
+        proposal.presenter_id = None
+    m.name = ERASED_NAME
+    m.email = None
+    m.language = None
+    m.slack_user_id = m.slack_team_id = None
+    m.teams_user_id = m.teams_aad_id = None
+    m.paused_until = None
+    m.unreachable = None
+    m.erased = True
+    session.add(audit_entry(None, "gdpr.erase", f"member:{m.id}", allowed=True, now=now))
+    session.flush()
+    log.info("member erased", extra={"member": m.id})
+    return m.id
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def months_before(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same day and time `months` calendar months earlier (the 31st becomes the month's
+    last day)."""
+    index = moment.year * 12 + (moment.month - 1) - months
+    year, month = divmod(index, 12)
+    month += 1
+    next_first = dt.date(year + (month == 12), month % 12 + 1, 1)
+    last_day = (next_first - dt.timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+def delete_expired_answers(session: Session, *, now: dt.datetime, months: int) -> int:
+    """Delete answers and comments of rounds closed more than `months` ago; returns rows gone.
+
+    The aggregates (RoundResult) stay: they are all that is left of such a round.
+    """
+    cutoff = months_before(now, months)
+    expired = select(PulseRound.id).where(
+        PulseRound.closed_at.is_not(None), PulseRound.closed_at < cutoff
+    )
+    result = session.execute(delete(Answer).where(Answer.round_id.in_(expired)))
+    return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
+
+
+def apply_retention(db: Database, settings: Settings, now: dt.datetime) -> None:
+    """Scheduler job: safe to run twice, the second run finds nothing left to delete."""
+    with db.session() as session:
+        deleted = delete_expired_answers(session, now=now, months=settings.retention_months)
+    if deleted:
+        log.info(
+            "retention applied",
+            extra={"answers_deleted": deleted, "months": settings.retention_months},
+        )
+
+
+JOBS = [apply_retention]
+
+
+def register(router: Router) -> None:
+    router.command("privatliv", "privacy")(on_privacy)
+    router.joined(on_joined)
+    router.message(on_first_message)
