@@ -510,21 +510,10 @@ def close_round(
     unlink_answers(session, pulse_round.id)
     pulse_round.secret = None
     pulse_round.closed_at = now
-    respondents = (
-        session.scalar(
-            select(func.count()).where(
-                Participation.round_id == pulse_round.id, Participation.answered.is_(True)
-            )
-        )
-        or 0
-    )
-    asked = (
-        session.scalar(select(func.count()).where(Participation.round_id == pulse_round.id)) or 0
-    )
     session.flush()
-    message = summary_message(
-        pulse_round, results, respondents, asked, translator(default_language)
-    )
+    from flows.summary import round_summary  # the summary (issue 6) lives in its own module
+
+    message = round_summary(session, pulse_round, translator(default_language))
     queue(
         session,
         [

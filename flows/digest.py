@@ -1,0 +1,1101 @@
+"""Weekly digests: to each leader about their unit and the units below it, and to each
+committee's channel before its meeting.
+
+Anonymity first (DESIGN.md, anonymity 1 and 5). A unit's figures are those of everyone in its
+subtree, so a unit too small to show is folded into its parent, with a note, never shown
+alone. Which figures may be shown is decided by flows.disclosure.decide for the whole
+organisation at once, week by week (each week's decision knows what the week before showed),
+once per week for turnout and once per (week, dimension) for scores, because the people who
+answered a dimension's questions are the group its score describes. Every digest is only a
+view of that one decision, so no two digests together reveal more than the decision allows.
+Each unit's own round (its summary was posted to its channel) is a known figure too.
+
+Speed (a 50,000-member organisation, 500 leaders): the figures come from two GROUP BY queries
+over RoundResult and Participation for all units and weeks; a unit's view and chart are built
+once and reused by every leader who sees it; everything is queued in one outbox call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import and_, case, distinct, func, insert, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.config import MIN_GROUP_FLOOR, Settings
+from bot.events import CommandInvoked
+from bot.i18n import Lang, Translator, translator
+from bot.messages import Context, Divider, Fact, Facts, Header, Image, Message, Part, Reply, Text
+from bot.outbox import Outgoing, queue, to_member, to_unit_channel
+from bot.router import Context as FlowContext
+from bot.router import Router
+from flows.charts import Series, png_of, trend_figure
+from flows.disclosure import Cell, decide
+from flows.question_bank import default_bank
+from storage.db import Database
+from storage.models import (
+    AuditEntry,
+    Committee,
+    DigestPreference,
+    Meeting,
+    Member,
+    Membership,
+    OutboxMessage,
+    Participation,
+    Proposal,
+    PulseRound,
+    RoundResult,
+    StoredImage,
+    Unit,
+)
+
+__all__ = [
+    "JOBS",
+    "Picture",
+    "UnitPulse",
+    "committee_message",
+    "leader_message",
+    "load_picture",
+    "queue_committee_digests",
+    "queue_leader_digests",
+    "register",
+]
+
+log = logging.getLogger("medpuls.digest")
+
+SHOWN_WEEKS = 12
+# Rotation asks a dimension about every eighth week; the weeks before the chart let the
+# first point on it still have a change since the measurement before.
+EARLIER_WEEKS = 8
+# A move of a few points in a group of five to twenty people is noise, not a trend.
+TREND_STEP = 3.0
+# disclosure.decide rescans the whole tree after each repair; a big organisation is decided
+# subtree by subtree (see _gate).
+GATE_PART = 150
+ImageIds = Callable[[], str]
+
+
+def new_image_id() -> str:
+    return uuid.uuid4().hex
+
+
+# --- weeks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Week:
+    monday: dt.date
+    start: dt.datetime
+    end: dt.datetime
+
+
+def _local_midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+
+
+def week_key(now: dt.datetime, tz: dt.tzinfo) -> str:
+    year, week, _ = now.astimezone(tz).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def weeks_before(now: dt.datetime, tz: dt.tzinfo, count: int) -> list[Week]:
+    """The `count` whole weeks before the local week holding `now`, oldest first.
+
+    The digest of a week shows the weeks that have ended, so every leader of a unit sees the
+    same figures whichever day they chose to get it.
+    """
+    today = now.astimezone(tz).date()
+    this_monday = today - dt.timedelta(days=today.weekday())
+    mondays = [this_monday - dt.timedelta(weeks=n) for n in range(count, 0, -1)]
+    return [
+        Week(m, _local_midnight(m, tz), _local_midnight(m + dt.timedelta(weeks=1), tz))
+        for m in mondays
+    ]
+
+
+def _week_of(
+    column: InstrumentedAttribute[dt.datetime | None], weeks: Sequence[Week]
+) -> ColumnElement[int]:
+    # Comparisons with bound instants instead of date functions: the same SQL on SQLite and
+    # PostgreSQL, and local weeks (DST included) decided here rather than in the database.
+    return case(*[(column < w.end, i) for i, w in enumerate(weeks)], else_=len(weeks))
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """A dimension's answers of one group in one week."""
+
+    people: int = 0
+    answers: int = 0
+    value_sum: int = 0
+    favourable: int = 0
+    neutral: int = 0
+    unfavourable: int = 0
+
+    def add(self, other: Tally) -> None:
+        self.people += other.people
+        self.answers += other.answers
+        self.value_sum += other.value_sum
+        self.favourable += other.favourable
+        self.neutral += other.neutral
+        self.unfavourable += other.unfavourable
+
+    @property
+    def score(self) -> float:
+        """The 0-100 score of the mean answer (1 -> 0, 5 -> 100)."""
+        return (self.value_sum / self.answers - 1.0) * 25.0 if self.answers else 0.0
+
+
+@dataclass
+class Turnout:
+    asked: int = 0
+    answered: int = 0
+
+    def add(self, other: Turnout) -> None:
+        self.asked += other.asked
+        self.answered += other.answered
+
+
+@dataclass(frozen=True)
+class OrgUnit:
+    id: int
+    path: str
+    name: str
+    parent_id: int | None
+
+
+@dataclass(frozen=True)
+class DimensionLine:
+    dimension: str
+    label: str
+    score: float
+    change: float | None
+    measured: dt.date
+
+
+@dataclass(frozen=True)
+class UnitPulse:
+    """What a digest may say about one unit (its whole subtree): only shown figures."""
+
+    unit: OrgUnit
+    has_data: bool
+    # The latest week anything was measured in the subtree; None without any data.
+    week: dt.date | None
+    turnout: Turnout | None
+    lines: list[DimensionLine]
+    series: dict[str, list[float | None]]
+
+    @property
+    def lowest(self) -> DimensionLine | None:
+        return min(self.lines, key=lambda line: line.score, default=None)
+
+    @property
+    def biggest_drop(self) -> DimensionLine | None:
+        drops = [ln for ln in self.lines if ln.change is not None and ln.change <= -TREND_STEP]
+        return min(drops, key=lambda line: line.change or 0.0, default=None)
+
+
+@dataclass
+class Pipeline:
+    new: int = 0
+    on_agenda: int = 0
+    awaiting: int = 0
+
+
+class Picture:
+    """The organisation's pulse over the digest window, decided once and read by every digest."""
+
+    def __init__(
+        self,
+        units: Iterable[OrgUnit],
+        weeks: Sequence[Week],
+        turnout: Mapping[tuple[int, int], Turnout],
+        tallies: Mapping[tuple[int, int, str], Tally],
+        min_size: int,
+        committees: Mapping[int, Committee] | None = None,
+        pipelines: Mapping[int, Pipeline] | None = None,
+    ) -> None:
+        self.units = {u.id: u for u in units}
+        self.weeks = list(weeks)
+        self.min_size = min_size
+        self.committees = dict(committees or {})
+        self.pipelines = dict(pipelines or {})
+        self.children: dict[int | None, list[int]] = defaultdict(list)
+        for u in sorted(self.units.values(), key=lambda u: u.name):
+            self.children[u.parent_id].append(u.id)
+        self._own_turnout = turnout
+        self.turnout = self._roll_up_turnout(turnout)
+        self.tallies = self._roll_up_tallies(tallies)
+        self.shown_turnout: list[frozenset[int]] = []
+        self.shown_tally: dict[tuple[int, str], frozenset[int]] = {}
+        self._decide_all(turnout, tallies)
+        self._pulses: dict[int, UnitPulse] = {}
+
+    # -- roll-up -------------------------------------------------------------------------
+
+    def _upwards(self, unit_id: int) -> Iterable[int]:
+        node: int | None = unit_id
+        while node is not None and node in self.units:
+            yield node
+            node = self.units[node].parent_id
+
+    def _roll_up_turnout(
+        self, own: Mapping[tuple[int, int], Turnout]
+    ) -> dict[tuple[int, int], Turnout]:
+        total: dict[tuple[int, int], Turnout] = defaultdict(Turnout)
+        for (unit_id, w), t in own.items():
+            for up in self._upwards(unit_id):
+                total[(up, w)].add(t)
+        return dict(total)
+
+    def _roll_up_tallies(
+        self, own: Mapping[tuple[int, int, str], Tally]
+    ) -> dict[tuple[int, int, str], Tally]:
+        total: dict[tuple[int, int, str], Tally] = defaultdict(Tally)
+        for (unit_id, w, dim), t in own.items():
+            for up in self._upwards(unit_id):
+                total[(up, w, dim)].add(t)
+        return dict(total)
+
+    # -- the disclosure decision ---------------------------------------------------------
+
+    def _cells(
+        self, counts: Mapping[int, int], own: Mapping[int, int]
+    ) -> tuple[list[Cell], set[str]]:
+        """Cells of the units with data, and the own-round cells already published."""
+        cells: list[Cell] = []
+        published: set[str] = set()
+        has_children = {self.units[u].parent_id for u in counts}
+        for unit_id, n in counts.items():
+            parent = self.units[unit_id].parent_id
+            cells.append(Cell(f"u{unit_id}", n, f"u{parent}" if parent in counts else None))
+            if unit_id in has_children and own.get(unit_id, 0) > 0:
+                # The unit's own round was summarised in its channel when at or over the
+                # smallest threshold any committee may set; treat it as known.
+                cells.append(Cell(f"o{unit_id}", own[unit_id], f"u{unit_id}"))
+                if own[unit_id] >= MIN_GROUP_FLOOR:
+                    published.add(f"o{unit_id}")
+        return cells, published
+
+    def _decide_all(
+        self,
+        own_turnout: Mapping[tuple[int, int], Turnout],
+        own_tallies: Mapping[tuple[int, int, str], Tally],
+    ) -> None:
+        previous: frozenset[str] = frozenset()
+        for w in range(len(self.weeks)):
+            counts = {u: t.answered for (u, wk), t in self.turnout.items() if wk == w}
+            own = {u: t.answered for (u, wk), t in own_turnout.items() if wk == w}
+            cells, published = self._cells(counts, own)
+            shown = _gate(cells, self.min_size, [previous, published])
+            previous = shown
+            self.shown_turnout.append(frozenset(int(k[1:]) for k in shown if k[0] == "u"))
+        dims = sorted({d for (_, _, d) in self.tallies})
+        for dim in dims:
+            previous = frozenset()
+            for w in range(len(self.weeks)):
+                counts = {
+                    u: t.people for (u, wk, d), t in self.tallies.items() if wk == w and d == dim
+                }
+                own = {
+                    u: t.people for (u, wk, d), t in own_tallies.items() if wk == w and d == dim
+                }
+                cells, published = self._cells(counts, own)
+                shown = _gate(cells, self.min_size, [previous, published])
+                previous = shown
+                self.shown_tally[(w, dim)] = frozenset(
+                    int(k[1:]) for k in shown if k[0] == "u"
+                )
+
+    def shown_turnout_of(self, unit_id: int, w: int) -> Turnout | None:
+        if unit_id in self.shown_turnout[w]:
+            return self.turnout.get((unit_id, w))
+        return None
+
+    def shown_tally_of(self, unit_id: int, w: int, dim: str) -> Tally | None:
+        if unit_id in self.shown_tally.get((w, dim), frozenset()):
+            return self.tallies.get((unit_id, w, dim))
+        return None
+
+    # -- views ---------------------------------------------------------------------------
+
+    @property
+    def shown_weeks(self) -> list[Week]:
+        return self.weeks[-SHOWN_WEEKS:]
+
+    @cached_property
+    def _dimensions(self) -> list[str]:
+        return sorted({d for (_, _, d) in self.tallies})
+
+    def pulse(self, unit_id: int, lang: Lang) -> UnitPulse:
+        """The unit's view, built once per unit and language and shared by its readers."""
+        key = unit_id * 2 + (lang == "en")
+        if key not in self._pulses:
+            self._pulses[key] = self._build_pulse(unit_id, lang)
+        return self._pulses[key]
+
+    def _build_pulse(self, unit_id: int, lang: Lang) -> UnitPulse:
+        unit = self.units[unit_id]
+        first_shown = len(self.weeks) - len(self.shown_weeks)
+        measured = [
+            w for w in range(first_shown, len(self.weeks)) if (unit_id, w) in self.turnout
+        ]
+        latest = measured[-1] if measured else None
+        lines: list[DimensionLine] = []
+        series: dict[str, list[float | None]] = {}
+        for dim in self._dimensions:
+            scores = [self.shown_tally_of(unit_id, w, dim) for w in range(len(self.weeks))]
+            shown_at = [w for w, s in enumerate(scores) if s is not None]
+            if not shown_at or shown_at[-1] < first_shown:
+                continue
+            label = dimension_label(dim, lang)
+            last = scores[shown_at[-1]]
+            before = scores[shown_at[-2]] if len(shown_at) > 1 else None
+            assert last is not None
+            lines.append(
+                DimensionLine(
+                    dim,
+                    label,
+                    last.score,
+                    None if before is None else last.score - before.score,
+                    self.weeks[shown_at[-1]].monday,
+                )
+            )
+            series[label] = [None if s is None else s.score for s in scores[first_shown:]]
+        return UnitPulse(
+            unit=unit,
+            has_data=latest is not None,
+            week=None if latest is None else self.weeks[latest].monday,
+            turnout=None if latest is None else self.shown_turnout_of(unit_id, latest),
+            lines=lines,
+            series=series,
+        )
+
+    def week_index(self, monday: dt.date) -> int:
+        return next(i for i, w in enumerate(self.weeks) if w.monday == monday)
+
+    def committee_of(self, unit_id: int) -> Committee | None:
+        for up in self._upwards(unit_id):
+            if up in self.committees:
+                return self.committees[up]
+        return None
+
+
+def _gate(cells: Sequence[Cell], min_size: int, history: Sequence[Iterable[str]]) -> frozenset[str]:
+    """flows.disclosure.decide, over a big tree one subtree at a time.
+
+    Each subtree is decided on its own (its regions lie inside it), then its top is decided
+    against the nearest shown cells below it, as if they were its children; whenever that
+    withholds one of them, the cells under it become the nearest shown and the top is decided
+    again. Every region of the result is thereby checked by decide itself.
+    """
+    known = [frozenset(h) for h in history]
+    if len(cells) <= GATE_PART:
+        return decide(cells, min_size, history=known).shown
+    by_key = {c.key: c for c in cells}
+    children: dict[str | None, list[str]] = defaultdict(list)
+    for c in cells:
+        children[c.parent].append(c.key)
+    size: dict[str, int] = {}
+
+    def count(key: str) -> int:
+        if key not in size:
+            size[key] = 1 + sum(count(k) for k in children[key])
+        return size[key]
+
+    def subtree(key: str) -> list[Cell]:
+        out, stack = [], [key]
+        while stack:
+            k = stack.pop()
+            c = by_key[k]
+            out.append(c if k != key else Cell(k, c.respondents, None))
+            stack.extend(children[k])
+        return out
+
+    def nearest_shown(key: str, shown: set[str]) -> list[str]:
+        out, stack = [], list(children[key])
+        while stack:
+            k = stack.pop()
+            if k in shown:
+                out.append(k)
+            else:
+                stack.extend(children[k])
+        return out
+
+    def gate_subtree(key: str) -> set[str]:
+        if count(key) <= GATE_PART:
+            return set(decide(subtree(key), min_size, history=known).shown)
+        shown: set[str] = set()
+        for child in children[key]:
+            shown |= gate_subtree(child)
+        while True:
+            frontier = nearest_shown(key, shown)
+            top = [Cell(key, by_key[key].respondents, None)]
+            top += [Cell(k, by_key[k].respondents, key) for k in frontier]
+            decision = decide(top, min_size, history=known)
+            lost = set(frontier) - decision.shown
+            if not lost:
+                return shown | ({key} & decision.shown)
+            shown -= lost
+
+    result: set[str] = set()
+    for root in children[None]:
+        result |= gate_subtree(root)
+    return frozenset(result)
+
+
+def dimension_label(dimension: str, lang: Lang) -> str:
+    dims = default_bank().dimensions
+    return dims[dimension].label.get(lang) if dimension in dims else dimension
+
+
+# --- loading (SQL) --------------------------------------------------------------------------
+
+
+def strictest_threshold(session: Session, settings: Settings) -> int:
+    committee_min = session.scalar(select(func.max(Committee.min_group_size))) or 0
+    return max(settings.min_group_size, int(committee_min))
+
+
+def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Picture:
+    """All units' figures for the window in two GROUP BY queries, then the decisions."""
+    weeks = weeks_before(now, settings.tz, SHOWN_WEEKS + EARLIER_WEEKS)
+    in_window = and_(
+        PulseRound.closed_at.is_not(None),
+        PulseRound.closed_at >= weeks[0].start,
+        PulseRound.closed_at < weeks[-1].end,
+    )
+    asked = (
+        select(
+            PulseRound.unit_id.label("unit_id"),
+            _week_of(PulseRound.closed_at, weeks).label("w"),
+            Participation.member_id.label("member_id"),
+            Participation.answered.label("answered"),
+        )
+        .join(PulseRound, PulseRound.id == Participation.round_id)
+        .where(in_window)
+        .subquery()
+    )
+    turnout = {
+        (int(unit_id), int(w)): Turnout(int(n_asked), int(n_answered))
+        for unit_id, w, n_asked, n_answered in session.execute(
+            select(
+                asked.c.unit_id,
+                asked.c.w,
+                func.count(distinct(asked.c.member_id)),
+                func.count(distinct(case((asked.c.answered.is_(True), asked.c.member_id)))),
+            ).group_by(asked.c.unit_id, asked.c.w)
+        )
+    }
+    # Per round and dimension first: two questions of one dimension in a round are answered
+    # by (about) the same people, who must be counted once for the disclosure decision.
+    per_round = (
+        select(
+            PulseRound.unit_id.label("unit_id"),
+            _week_of(PulseRound.closed_at, weeks).label("w"),
+            RoundResult.dimension.label("dimension"),
+            func.max(RoundResult.respondents).label("people"),
+            func.sum(RoundResult.respondents).label("answers"),
+            func.sum(RoundResult.value_sum).label("value_sum"),
+            func.sum(RoundResult.favourable).label("favourable"),
+            func.sum(RoundResult.neutral).label("neutral"),
+            func.sum(RoundResult.unfavourable).label("unfavourable"),
+        )
+        .join(PulseRound, PulseRound.id == RoundResult.round_id)
+        .where(in_window)
+        .group_by(
+            RoundResult.round_id, RoundResult.dimension, PulseRound.unit_id, PulseRound.closed_at
+        )
+        .subquery()
+    )
+    c = per_round.c
+    tallies = {
+        (int(row[0]), int(row[1]), str(row[2])): Tally(*(int(v) for v in row[3:]))
+        for row in session.execute(
+            select(
+                c.unit_id,
+                c.w,
+                c.dimension,
+                func.sum(c.people),
+                func.sum(c.answers),
+                func.sum(c.value_sum),
+                func.sum(c.favourable),
+                func.sum(c.neutral),
+                func.sum(c.unfavourable),
+            ).group_by(c.unit_id, c.w, c.dimension)
+        )
+    }
+    units = [
+        OrgUnit(int(i), p, n, pid)
+        for i, p, n, pid in session.execute(select(Unit.id, Unit.path, Unit.name, Unit.parent_id))
+    ]
+    committees = {c.unit_id: c for c in session.scalars(select(Committee))}
+    return Picture(
+        units,
+        weeks,
+        turnout,
+        tallies,
+        strictest_threshold(session, settings),
+        committees={k: v for k, v in committees.items()},
+        pipelines=load_pipelines(session, now),
+    )
+
+
+def load_pipelines(session: Session, now: dt.datetime) -> dict[int, Pipeline]:
+    """Proposal counts per committee: new, on a coming agenda, discussed and awaiting outcome."""
+    rows = (
+        select(
+            Proposal.committee_id.label("committee_id"),
+            Proposal.status.label("status"),
+            case((Meeting.starts_at <= now, 1), else_=0).label("held"),
+        )
+        .outerjoin(Meeting, Meeting.id == Proposal.meeting_id)
+        .where(Proposal.status.in_(("new", "on_agenda")))
+        .subquery()
+    )
+    out: dict[int, Pipeline] = defaultdict(Pipeline)
+    for committee_id, status, held, n in session.execute(
+        select(rows.c.committee_id, rows.c.status, rows.c.held, func.count()).group_by(
+            rows.c.committee_id, rows.c.status, rows.c.held
+        )
+    ):
+        pipe = out[int(committee_id)]
+        if status == "new":
+            pipe.new += int(n)
+        elif held:
+            pipe.awaiting += int(n)
+        else:
+            pipe.on_agenda += int(n)
+    return dict(out)
+
+
+# --- the messages ---------------------------------------------------------------------------
+
+
+def _signed(t: Translator, change: float) -> str:
+    rounded = round(change)
+    if rounded == 0:
+        return "±0"
+    # A real minus sign: a hyphen before a number is easy to miss on a phone.
+    return ("+" if rounded > 0 else "−") + t.number(abs(rounded), 0)
+
+
+def _arrow(change: float | None) -> str:
+    if change is None or abs(change) < TREND_STEP:
+        return "→"
+    return "↑" if change > 0 else "↓"
+
+
+def _line_value(t: Translator, line: DimensionLine) -> str:
+    score = t.number(line.score, 0)
+    when = t.date(line.measured)
+    if line.change is None:
+        return t("digest.dimension_first", score=score, date=when)
+    return t(
+        "digest.dimension_value",
+        score=score,
+        arrow=_arrow(line.change),
+        change=_signed(t, line.change),
+        date=when,
+    )
+
+
+def _turnout_text(t: Translator, pulse: UnitPulse, minimum: int) -> str:
+    assert pulse.week is not None
+    week = t.date(pulse.week)
+    if pulse.turnout is None:
+        return t("digest.turnout_hidden", week=week, minimum=minimum)
+    share = pulse.turnout.answered / pulse.turnout.asked if pulse.turnout.asked else 0.0
+    return t(
+        "digest.turnout",
+        n=pulse.turnout.answered,
+        asked=pulse.turnout.asked,
+        share=t.percent(share),
+        week=week,
+    )
+
+
+def _callout(t: Translator, pulse: UnitPulse) -> str | None:
+    lowest, drop = pulse.lowest, pulse.biggest_drop
+    if lowest is None:
+        return None
+    low = {"lowest": lowest.label, "low_score": t.number(lowest.score, 0)}
+    if drop is None or drop.change is None:
+        return t("digest.callout_no_drop", **low)
+    return t("digest.callout", drop=drop.label, change=_signed(t, drop.change), **low)
+
+
+def _units_below(
+    t: Translator, picture: Picture, pulse: UnitPulse, lang: Lang
+) -> list[Part]:
+    if pulse.week is None:
+        return []
+    w = picture.week_index(pulse.week)
+    facts: list[Fact] = []
+    folded: list[str] = []
+    for child_id in picture.children.get(pulse.unit.id, []):
+        if (child_id, w) not in picture.turnout:
+            continue
+        child = picture.pulse(child_id, lang)
+        turnout = picture.shown_turnout_of(child_id, w)
+        if turnout is None:
+            folded.append(child.unit.name)
+            continue
+        scores = [
+            t("digest.unit_score", dimension=line.label, score=t.number(line.score, 0))
+            for line in child.lines
+            if line.measured == pulse.week
+        ]
+        value = t("digest.unit_turnout", n=turnout.answered, asked=turnout.asked)
+        facts.append(Fact(label=child.unit.name, value=" · ".join([value, *scores])))
+    parts: list[Part] = []
+    if facts or folded:
+        parts.append(Text(text=t("digest.units_below", week=t.date(pulse.week))))
+    if facts:
+        parts.append(Facts(facts=facts))
+    if folded:
+        parts.append(
+            Context(
+                text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name)
+            )
+        )
+    return parts
+
+
+def _pipeline(t: Translator, picture: Picture, unit_id: int) -> list[Part]:
+    committee = picture.committee_of(unit_id)
+    if committee is None:
+        return []
+    pipe = picture.pipelines.get(committee.id, Pipeline())
+    return [
+        Text(
+            text=t(
+                "digest.pipeline",
+                committee=committee.name,
+                new=pipe.new,
+                on_agenda=pipe.on_agenda,
+                awaiting=pipe.awaiting,
+            )
+        )
+    ]
+
+
+def chart_png(picture: Picture, pulse: UnitPulse, t: Translator) -> bytes | None:
+    """The 12-week chart of the unit's dimensions, or None when there is nothing to draw."""
+    if not pulse.series:
+        return None
+    weeks = [w.monday for w in picture.shown_weeks]
+    series = [Series(label, scores) for label, scores in pulse.series.items()]
+    return png_of(trend_figure(weeks, series, t, t("digest.chart_title", unit=pulse.unit.name)))
+
+
+def _body(
+    t: Translator,
+    picture: Picture,
+    pulse: UnitPulse,
+    image_id: str | None,
+    lang: Lang,
+) -> list[Part]:
+    minimum = picture.min_size
+    if not pulse.has_data:
+        return [Text(text=t("digest.no_data", unit=pulse.unit.name, minimum=minimum))]
+    parts: list[Part] = [Text(text=_turnout_text(t, pulse, minimum))]
+    if pulse.lines:
+        parts.append(
+            Facts(facts=[Fact(label=ln.label, value=_line_value(t, ln)) for ln in pulse.lines])
+        )
+        callout = _callout(t, pulse)
+        if callout:
+            parts.append(Text(text=callout))
+    parts.extend(_units_below(t, picture, pulse, lang))
+    if image_id is not None:
+        parts.append(Image(image_id=image_id, alt=t("digest.chart_alt", unit=pulse.unit.name)))
+    else:
+        parts.append(Context(text=t("digest.no_chart", unit=pulse.unit.name)))
+    return parts
+
+
+def leader_message(
+    picture: Picture, unit_id: int, t: Translator, image_id: str | None
+) -> Message:
+    pulse = picture.pulse(unit_id, t.lang)
+    parts: list[Part] = [Header(text=t("digest.title", unit=pulse.unit.name))]
+    parts.extend(_body(t, picture, pulse, image_id, t.lang))
+    parts.append(Divider())
+    parts.extend(_pipeline(t, picture, unit_id))
+    parts.append(Context(text=t("digest.footer", minimum=picture.min_size)))
+    return Message(summary=t("digest.summary", unit=pulse.unit.name), parts=parts)
+
+
+def committee_message(
+    picture: Picture,
+    committee: Committee,
+    meeting: Meeting,
+    t: Translator,
+    image_id: str | None,
+    tz: dt.tzinfo,
+) -> Message:
+    pulse = picture.pulse(committee.unit_id, t.lang)
+    when = t.date(meeting.starts_at.astimezone(tz).date(), "d. MMMM")
+    parts: list[Part] = [
+        Header(text=t("digest.committee_title", committee=committee.name, date=when))
+    ]
+    parts.extend(_body(t, picture, pulse, image_id, t.lang))
+    parts.append(Divider())
+    parts.extend(_pipeline(t, picture, committee.unit_id))
+    parts.append(Context(text=t("digest.committee_footer", minimum=picture.min_size)))
+    return Message(
+        summary=t("digest.committee_summary", committee=committee.name, date=when), parts=parts
+    )
+
+
+# --- queueing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leader:
+    member_id: int
+    language: Lang
+    units: tuple[int, ...]
+    weekday: int
+    local_time: str
+    paused: bool
+
+
+def _leaders(session: Session, default: Lang) -> list[Leader]:
+    rows = session.execute(
+        select(
+            Membership.member_id,
+            Membership.unit_id,
+            Membership.roles,
+            Member.language,
+            DigestPreference.weekday,
+            DigestPreference.local_time,
+            DigestPreference.paused,
+        )
+        .join(Member, Member.id == Membership.member_id)
+        .outerjoin(DigestPreference, DigestPreference.member_id == Membership.member_id)
+        .where(Member.erased.is_(False), Membership.roles.like("%leader%"))
+        .order_by(Membership.member_id, Membership.unit_id)
+    ).all()
+    grouped: dict[int, list[tuple[int, str | None, int | None, str | None, bool | None]]] = (
+        defaultdict(list)
+    )
+    for member_id, unit_id, roles, lang, weekday, local_time, paused in rows:
+        if "leader" in roles.split(";"):
+            grouped[member_id].append((unit_id, lang, weekday, local_time, paused))
+    out = []
+    for member_id, items in grouped.items():
+        _, speaks, day, time, on_hold = items[0]
+        out.append(
+            Leader(
+                member_id,
+                speaks if speaks in ("da", "en") else default,  # type: ignore[arg-type]
+                tuple(u for u, *_ in items),
+                0 if day is None else day,
+                time or "08:00",
+                bool(on_hold),
+            )
+        )
+    return out
+
+
+def due_at(leader: Leader, now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """When this week's digest is due for the leader; ValueError for a broken preference."""
+    if not 0 <= leader.weekday <= 6:
+        raise ValueError("weekday out of range")
+    hour, minute = (int(x) for x in leader.local_time.split(":"))
+    today = now.astimezone(tz).date()
+    day = today - dt.timedelta(days=today.weekday() - leader.weekday)
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=tz)
+
+
+def _covered(picture: Picture, units: Sequence[int]) -> list[int]:
+    """The led units not already inside another led unit (that digest covers them)."""
+    chosen = set(units)
+    return [
+        u
+        for u in units
+        if u in picture.units and not any(a in chosen for a in list(picture._upwards(u))[1:])
+    ] + [u for u in units if u not in picture.units]
+
+
+def _sent_keys(session: Session, prefix: str) -> set[str]:
+    return set(
+        session.scalars(
+            select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(f"{prefix}%"))
+        )
+    )
+
+
+@dataclass
+class _Batch:
+    """Outgoing messages, charts and audit rows gathered before one bulk write."""
+
+    picture: Picture
+    now: dt.datetime
+    image_ids: ImageIds
+    messages: list[Outgoing] = field(default_factory=list)
+    images: dict[tuple[int, Lang], str | None] = field(default_factory=dict)
+    pngs: dict[str, bytes] = field(default_factory=dict)
+    audit: list[dict[str, object]] = field(default_factory=list)
+
+    def chart_for(self, unit_id: int, t: Translator) -> str | None:
+        key = (unit_id, t.lang)
+        if key not in self.images:
+            png = chart_png(self.picture, self.picture.pulse(unit_id, t.lang), t)
+            image_id = None if png is None else self.image_ids()
+            if image_id is not None and png is not None:
+                self.pngs[image_id] = png
+            self.images[key] = image_id
+        return self.images[key]
+
+    def write(self, session: Session) -> int:
+        used = {
+            p.image_id
+            for o in self.messages
+            for p in o.message.parts
+            if isinstance(p, Image)
+        }
+        rows = [{"id": i, "png": png, "created_at": self.now} for i, png in self.pngs.items()]
+        rows = [r for r in rows if r["id"] in used]
+        if rows:
+            session.execute(insert(StoredImage), rows)
+        if self.audit:
+            session.execute(insert(AuditEntry), self.audit)
+        return queue(session, self.messages)
+
+
+def queue_leader_digests(
+    session: Session,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    due_only: bool = True,
+    image_ids: ImageIds = new_image_id,
+    picture: Picture | None = None,
+) -> int:
+    """Queue this week's digest for every leader (or only those now due); returns how many.
+
+    One leader whose data is broken is logged and skipped; the others are queued. Paused
+    leaders get nothing, also from `medpuls digest send-now`.
+    """
+    tz = settings.tz
+    week = week_key(now, tz)
+    sent = _sent_keys(session, "digest:leader:")
+    leaders = [ld for ld in _leaders(session, settings.language) if not ld.paused]
+    pending: list[tuple[Leader, int]] = []
+    for leader in leaders:
+        try:
+            if due_only and now < due_at(leader, now, tz):
+                continue
+        except ValueError:
+            log.error(
+                "digest preference unreadable; leader skipped",
+                extra={"member_id": leader.member_id},
+            )
+            continue
+        pending.extend(
+            (leader, unit_id)
+            for unit_id in leader.units
+            if f"digest:leader:{leader.member_id}:{week}:{unit_id}" not in sent
+        )
+    if not pending:
+        return 0
+    picture = picture or load_picture(session, settings, now)
+    batch = _Batch(picture, now, image_ids)
+    failed = 0
+    by_leader: dict[int, tuple[Leader, list[int]]] = {}
+    for leader, unit_id in pending:
+        by_leader.setdefault(leader.member_id, (leader, []))[1].append(unit_id)
+    for leader, units in by_leader.values():
+        t = translator(leader.language)
+        for unit_id in _covered(picture, units):
+            try:
+                unit = picture.units[unit_id]
+                message = leader_message(picture, unit_id, t, batch.chart_for(unit_id, t))
+            except Exception as err:  # one leader's broken data must not stop the others
+                failed += 1
+                log.error(
+                    "digest not built; leader skipped",
+                    extra={
+                        "member_id": leader.member_id,
+                        "unit": unit_id,
+                        "error": type(err).__name__,
+                    },
+                )
+                continue
+            batch.messages.append(
+                to_member(
+                    leader.member_id,
+                    f"digest:leader:{leader.member_id}:{week}:{unit_id}",
+                    message,
+                    purpose="digest.leader",
+                )
+            )
+            batch.audit.append(
+                {
+                    "at": now,
+                    "actor_id": leader.member_id,
+                    "action": "view.digest",
+                    "subject": unit.path[:200],
+                    "allowed": True,
+                    "detail": {"week": week, "kind": "leader"},
+                }
+            )
+    added = batch.write(session)
+    log.info("leader digests queued", extra={"count": added, "failed": failed, "week": week})
+    return added
+
+
+def queue_committee_digests(
+    session: Session,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    image_ids: ImageIds = new_image_id,
+) -> int:
+    """Queue the pulse picture to each committee whose agenda is released and meeting to come."""
+    sent = _sent_keys(session, "digest:committee:")
+    meetings = [
+        m
+        for m in session.scalars(
+            select(Meeting).where(Meeting.agenda_release <= now, Meeting.starts_at > now)
+        )
+        if f"digest:committee:{m.id}" not in sent
+    ]
+    if not meetings:
+        return 0
+    picture = load_picture(session, settings, now)
+    batch = _Batch(picture, now, image_ids)
+    t = translator(settings.language)
+    for meeting in meetings:
+        committee = meeting.committee
+        try:
+            message = committee_message(
+                picture, committee, meeting, t, batch.chart_for(committee.unit_id, t), settings.tz
+            )
+        except Exception as err:  # one committee's broken data must not stop the others
+            log.error(
+                "committee digest not built",
+                extra={"committee": committee.id, "error": type(err).__name__},
+            )
+            continue
+        batch.messages.append(
+            to_unit_channel(
+                committee.unit_id,
+                f"digest:committee:{meeting.id}",
+                message,
+                purpose="digest.committee",
+            )
+        )
+        batch.audit.append(
+            {
+                "at": now,
+                "actor_id": None,
+                "action": "view.digest",
+                "subject": committee.unit.path[:200],
+                "allowed": True,
+                "detail": {"kind": "committee", "committee": committee.name},
+            }
+        )
+    return batch.write(session)
+
+
+def send_due_digests(db: Database, settings: Settings, now: dt.datetime) -> None:
+    with db.session() as session:
+        queue_leader_digests(session, settings, now, due_only=True)
+
+
+def send_committee_digests(db: Database, settings: Settings, now: dt.datetime) -> None:
+    with db.session() as session:
+        queue_committee_digests(session, settings, now)
+
+
+JOBS = [send_due_digests, send_committee_digests]
+
+
+# --- preferences: "digest pause", "digest resume", "digest tid man 08:00" --------------------
+
+_DAYS = {
+    **{d: i for i, d in enumerate(("man", "tir", "ons", "tor", "fre", "lør", "søn"))},
+    **{d: i for i, d in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
+}
+_PAUSE = {"pause", "stop"}
+_RESUME = {"resume", "genoptag", "start"}
+_TIME = {"tid", "time"}
+
+
+def _day(word: str) -> int | None:
+    return _DAYS.get(word.lower()[:3])
+
+
+def _hhmm(word: str) -> str | None:
+    hour, sep, minute = word.replace(".", ":").partition(":")
+    if not (sep and hour.isdigit() and minute.isdigit() and len(minute) == 2):
+        return None
+    if not (0 <= int(hour) <= 23 and 0 <= int(minute) <= 59):
+        return None
+    return f"{int(hour):02d}:{minute}"
+
+
+def _note(text: str) -> Reply:
+    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
+
+
+def on_digest_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
+    t = ctx.t
+    member = ctx.member
+    if member is None:
+        return _note(t("common.unknown_user"))
+    is_leader = ctx.session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(
+            Membership.member_id == member.id,
+            or_(Membership.roles == "leader", Membership.roles.like("%leader%")),
+        )
+    )
+    if not is_leader:
+        return _note(t("digest.pref_not_leader"))
+    words = event.text.split()[1:]
+    pref = ctx.session.get(DigestPreference, member.id)
+    if pref is None:
+        pref = DigestPreference(member_id=member.id, weekday=0, local_time="08:00", paused=False)
+        ctx.session.add(pref)
+    head = words[0].lower() if words else ""
+    if head in _PAUSE:
+        pref.paused = True
+        return _note(t("digest.pref_paused"))
+    if head in _RESUME:
+        pref.paused = False
+        return _note(t("digest.pref_resumed", when=_when(t, pref)))
+    if head in _TIME and len(words) == 3:
+        day, time = _day(words[1]), _hhmm(words[2])
+        if day is not None and time is not None:
+            pref.weekday = day
+            pref.local_time = time
+            pref.paused = False
+            return _note(t("digest.pref_time", when=_when(t, pref)))
+    return _note(t("digest.pref_help", when=_when(t, pref)))
+
+
+def _when(t: Translator, pref: DigestPreference) -> str:
+    monday = dt.date(2024, 1, 1)
+    hour, minute = (int(x) for x in pref.local_time.split(":"))
+    moment = dt.datetime.combine(monday + dt.timedelta(days=pref.weekday), dt.time(hour, minute))
+    return t.weekday_time(moment)
+
+
+def register(router: Router) -> None:
+    router.command("digest", "overblik")(on_digest_command)

@@ -1,0 +1,402 @@
+"""The round summary posted to a unit's channel when its round closes, and pooled comments.
+
+Figures pass the disclosure gate (flows.disclosure.decide): the round's turnout and each
+question's figures are shown only for at least the round's `min_group_size` respondents.
+
+Comments (DESIGN.md, anonymity 3) are shown where the group clears the round's
+`min_comment_group_size`. A unit under it sends its comments up to the nearest unit that
+clears it (flows.disclosure.comment_home), counted over the rounds of the same batch (the same
+schedule period, or opened in the same week). A unit's summary shows comments only when they
+are its own alone; pooled comments go to the home unit's channel in one message once every
+round in the pool has closed (the job below), so nobody can subtract one message from another
+to isolate a small group's comments. Comments are scrubbed of names, mentions, addresses and
+numbers, shuffled, never timed, and a hidden answer's comment is never shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.i18n import Translator, translator
+from bot.messages import (
+    Button,
+    Buttons,
+    Context,
+    Divider,
+    Fact,
+    Facts,
+    Header,
+    Message,
+    Part,
+    Text,
+)
+from bot.outbox import Outgoing, queue, to_unit_channel
+from flows.disclosure import Cell, comment_home, decide
+from flows.schedule import DEFAULT_TZ
+from flows.scrub import scrub
+from storage.db import Database
+from storage.models import (
+    Answer,
+    Member,
+    OutboxMessage,
+    Participation,
+    PulseRound,
+    RoundResult,
+    Unit,
+)
+
+__all__ = ["JOBS", "pooled_comment_messages", "round_summary"]
+
+log = logging.getLogger("medpuls.summary")
+
+# A change of a few points in a small group is noise, not a trend (same as the digests).
+TREND_STEP = 3.0
+POOL_LOOKBACK = dt.timedelta(days=14)
+
+
+def score(mean: float) -> float:
+    return (mean - 1.0) * 25.0
+
+
+@dataclass(frozen=True)
+class Earlier:
+    score: float
+    closed: dt.datetime
+
+
+def _earlier_figures(
+    session: Session, pulse_round: PulseRound
+) -> tuple[dict[str, Earlier], dict[str, Earlier]]:
+    """The last shown figure of each question and of each dimension, from earlier rounds."""
+    closed_before = pulse_round.closed_at or pulse_round.closes_at
+    rows = session.execute(
+        select(
+            RoundResult.round_id,
+            RoundResult.question_id,
+            RoundResult.dimension,
+            RoundResult.respondents,
+            RoundResult.value_sum,
+            PulseRound.closed_at,
+            PulseRound.min_group_size,
+        )
+        .join(PulseRound, PulseRound.id == RoundResult.round_id)
+        .where(
+            PulseRound.unit_id == pulse_round.unit_id,
+            PulseRound.id != pulse_round.id,
+            PulseRound.closed_at.is_not(None),
+            PulseRound.closed_at < closed_before,
+        )
+        .order_by(PulseRound.closed_at.desc())
+        .limit(400)
+    ).all()
+    by_question: dict[str, Earlier] = {}
+    per_round_dim: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    closed_of: dict[int, dt.datetime] = {}
+    for round_id, qid, dim, n, total, closed, minimum in rows:
+        if n < minimum or closed is None:
+            continue
+        if qid not in by_question:
+            by_question[qid] = Earlier(score(total / n), closed)
+        acc = per_round_dim[(round_id, dim)]
+        acc[0] += n
+        acc[1] += total
+        closed_of[round_id] = closed
+    by_dimension: dict[str, Earlier] = {}
+    for (round_id, dim), (n, total) in sorted(
+        per_round_dim.items(), key=lambda kv: closed_of[kv[0][0]], reverse=True
+    ):
+        by_dimension.setdefault(dim, Earlier(score(total / n), closed_of[round_id]))
+    return by_question, by_dimension
+
+
+def _change(t: Translator, now: float, before: Earlier | None, tz: dt.tzinfo) -> str | None:
+    if before is None:
+        return None
+    delta = now - before.score
+    arrow = "→" if abs(delta) < TREND_STEP else ("↑" if delta > 0 else "↓")
+    rounded = round(delta)
+    signed = "±0" if rounded == 0 else ("+" if rounded > 0 else "−") + t.number(abs(rounded), 0)
+    return t(
+        "summary.change",
+        arrow=arrow,
+        change=signed,
+        date=t.date(before.closed.astimezone(tz).date()),
+    )
+
+
+def _bring_to_med(pulse_round: PulseRound, t: Translator) -> Buttons | None:
+    """The "Bring to MED" button, once flows.agenda offers its action."""
+    try:
+        agenda = importlib.import_module("flows.agenda")
+        data = agenda.BringToMed(r=pulse_round.id).pack()
+    except Exception:  # the agenda flow is not there, or its action changed shape
+        return None
+    return Buttons(buttons=[Button(label=t("summary.bring_to_med"), data=str(data))])
+
+
+def _respondents(session: Session, round_id: int) -> tuple[int, int]:
+    answered, asked = session.execute(
+        select(
+            func.count(Participation.member_id).filter(Participation.answered.is_(True)),
+            func.count(Participation.member_id),
+        ).where(Participation.round_id == round_id)
+    ).one()
+    return int(answered or 0), int(asked or 0)
+
+
+def round_summary(
+    session: Session,
+    pulse_round: PulseRound,
+    t: Translator,
+    *,
+    tz: dt.tzinfo = DEFAULT_TZ,
+    shuffle: random.Random | None = None,
+) -> Message:
+    """The summary of a closed round for the unit's channel; every figure passes the gate."""
+    unit = pulse_round.unit
+    threshold = pulse_round.min_group_size
+    parts: list[Part] = [Header(text=t("summary.title", unit=unit.name))]
+    respondents, asked = _respondents(session, pulse_round.id)
+    round_key = f"round:{pulse_round.id}"
+    if not decide([Cell(round_key, respondents)], threshold).is_shown(round_key):
+        text = t("summary.too_few", minimum=threshold)
+        parts.append(Text(text=text))
+        return Message(summary=text, parts=parts)
+    turnout = t("summary.participation", n=respondents, asked=asked)
+    parts.append(Text(text=turnout))
+    results = {
+        r.question_id: r
+        for r in session.scalars(
+            select(RoundResult).where(RoundResult.round_id == pulse_round.id)
+        )
+    }
+    earlier_q, earlier_dim = _earlier_figures(session, pulse_round)
+    facts: list[Fact] = []
+    for rq in pulse_round.questions:
+        q = rq.question
+        label = q.text_en if t.lang == "en" else q.text_da
+        r = results.get(rq.question_id)
+        key = f"question:{rq.question_id}"
+        if r is None or not decide([Cell(key, r.respondents)], threshold).is_shown(key):
+            facts.append(Fact(label=label, value=t("summary.too_few_question")))
+            continue
+        mean = r.value_sum / r.respondents
+        lines = [
+            t(
+                "summary.value",
+                mean=t.number(mean),
+                score=t.number(score(mean), 0),
+                n=r.respondents,
+            ),
+            t(
+                "summary.distribution",
+                favourable=t.percent(r.favourable / r.respondents),
+                neutral=t.percent(r.neutral / r.respondents),
+                unfavourable=t.percent(r.unfavourable / r.respondents),
+            ),
+        ]
+        change = _change(
+            t, score(mean), earlier_q.get(q.id) or earlier_dim.get(q.dimension), tz
+        )
+        if change:
+            lines.append(change)
+        facts.append(Fact(label=label, value="\n".join(lines)))
+    parts.extend([Divider(), Facts(facts=facts)])
+    parts.extend(_comment_parts(session, pulse_round, t, tz, shuffle))
+    button = _bring_to_med(pulse_round, t)
+    if button is not None:
+        parts.append(button)
+    parts.append(Context(text=t("summary.footer", minimum=threshold)))
+    return Message(summary=turnout, parts=parts)
+
+
+# --- comments -------------------------------------------------------------------------------
+
+
+def batch_of(pulse_round: PulseRound, tz: dt.tzinfo) -> str:
+    """Rounds answered side by side: the same schedule period, or opened in the same week."""
+    if pulse_round.period:
+        return pulse_round.period
+    year, week, _ = pulse_round.opened_at.astimezone(tz).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True)
+class Pool:
+    home: int | None
+    rounds: list[PulseRound]
+
+    def ready(self) -> bool:
+        return all(r.closed_at is not None for r in self.rounds)
+
+
+def comment_pool(session: Session, pulse_round: PulseRound, tz: dt.tzinfo) -> Pool:
+    """Where this round's comments are shown, and every round whose comments go there too."""
+    batch = batch_of(pulse_round, tz)
+    opened = pulse_round.opened_at
+    nearby = session.scalars(
+        select(PulseRound).where(
+            PulseRound.opened_at >= opened - dt.timedelta(days=8),
+            PulseRound.opened_at <= opened + dt.timedelta(days=8),
+        )
+    ).all()
+    same = [r for r in nearby if batch_of(r, tz) == batch]
+    counts: dict[str, int] = defaultdict(int)
+    answered = dict(
+        session.execute(
+            select(Participation.round_id, func.count())
+            .where(
+                Participation.round_id.in_([r.id for r in same]),
+                Participation.answered.is_(True),
+            )
+            .group_by(Participation.round_id)
+        ).all()
+    )
+    for r in same:
+        counts[str(r.unit_id)] += int(answered.get(r.id, 0))
+    parents = {
+        str(uid): (None if pid is None else str(pid))
+        for uid, pid in session.execute(select(Unit.id, Unit.parent_id))
+    }
+    minimum = pulse_round.min_comment_group_size
+
+    def home_of(unit_id: int) -> str | None:
+        return comment_home(str(unit_id), counts, parents, minimum)
+
+    home = home_of(pulse_round.unit_id)
+    if home is None:
+        return Pool(None, [])
+    return Pool(int(home), [r for r in same if home_of(r.unit_id) == home])
+
+
+def _comments(session: Session, rounds: Sequence[PulseRound], rng: random.Random) -> list[str]:
+    unit_ids = {r.unit_id for r in rounds}
+    names = _names(session, unit_ids)
+    texts = [
+        scrub(text, names)
+        for text in session.scalars(
+            select(Answer.comment).where(
+                Answer.round_id.in_([r.id for r in rounds]),
+                Answer.comment.is_not(None),
+                Answer.hidden.is_(False),
+            )
+        )
+        if text and text.strip()
+    ]
+    rng.shuffle(texts)
+    return texts
+
+
+def _names(session: Session, unit_ids: set[int]) -> list[str]:
+    # Everyone in the organisation: a comment in one unit often names someone in another.
+    del unit_ids
+    return list(session.scalars(select(Member.name).where(Member.erased.is_(False))))
+
+
+def _comment_parts(
+    session: Session,
+    pulse_round: PulseRound,
+    t: Translator,
+    tz: dt.tzinfo,
+    rng: random.Random | None,
+) -> list[Part]:
+    has_comments = session.scalar(
+        select(func.count()).where(
+            Answer.round_id == pulse_round.id,
+            Answer.comment.is_not(None),
+            Answer.hidden.is_(False),
+        )
+    )
+    if not has_comments:
+        return []
+    pool = comment_pool(session, pulse_round, tz)
+    if pool.home is None:
+        return [Context(text=t("summary.comments_withheld"))]
+    if pool.home != pulse_round.unit_id or [r.id for r in pool.rounds] != [pulse_round.id]:
+        home = session.get(Unit, pool.home)
+        return [Context(text=t("summary.comments_pooled_note", unit=home.name if home else ""))]
+    texts = _comments(session, [pulse_round], rng or random.SystemRandom())
+    date = t.date(pulse_round.opened_at.astimezone(tz).date())
+    return [
+        Divider(),
+        Text(text=t("summary.comments_title", date=date)),
+        *(Text(text=f"“{c}”", markdown=False) for c in texts),
+    ]
+
+
+def pooled_comment_messages(
+    session: Session, settings: Settings, now: dt.datetime
+) -> list[Outgoing]:
+    """Pooled comments of recently closed rounds whose whole pool has now closed."""
+    tz = settings.tz
+    with_comments = session.scalars(
+        select(PulseRound)
+        .where(
+            PulseRound.closed_at.is_not(None),
+            PulseRound.closed_at >= now - POOL_LOOKBACK,
+            PulseRound.id.in_(
+                select(Answer.round_id).where(
+                    Answer.comment.is_not(None), Answer.hidden.is_(False)
+                )
+            ),
+        )
+        .order_by(PulseRound.id)
+    ).all()
+    out: list[Outgoing] = []
+    # Already queued on an earlier tick: skip the scrubbing, not only the insert.
+    done = set(
+        session.scalars(
+            select(OutboxMessage.dedupe_key).where(
+                OutboxMessage.dedupe_key.like("summary:comments:%")
+            )
+        )
+    )
+    t = translator(settings.language)
+    for pulse_round in with_comments:
+        pool = comment_pool(session, pulse_round, tz)
+        if pool.home is None or not pool.ready():
+            continue
+        if pool.home == pulse_round.unit_id and [r.id for r in pool.rounds] == [pulse_round.id]:
+            continue  # shown in the round's own summary
+        key = f"summary:comments:{pool.home}:{batch_of(pulse_round, tz)}"
+        if key in done:
+            continue
+        done.add(key)
+        home = session.get(Unit, pool.home)
+        if home is None:
+            continue
+        texts = _comments(session, pool.rounds, random.SystemRandom())
+        if not texts:
+            continue
+        units = sorted({r.unit.name for r in pool.rounds})
+        date = t.date(min(r.opened_at for r in pool.rounds).astimezone(tz).date())
+        parts: list[Part] = [
+            Header(text=t("summary.pooled_title", unit=home.name)),
+            Text(text=t("summary.pooled_intro", units=", ".join(units), date=date)),
+            *(Text(text=f"“{c}”", markdown=False) for c in texts),
+            Context(text=t("summary.pooled_footer")),
+        ]
+        message = Message(summary=t("summary.pooled_title", unit=home.name), parts=parts)
+        out.append(to_unit_channel(home.id, key, message, purpose="pulse.comments"))
+    return out
+
+
+def post_pooled_comments(db: Database, settings: Settings, now: dt.datetime) -> None:
+    with db.session() as session:
+        messages = pooled_comment_messages(session, settings, now)
+        if messages:
+            added = queue(session, messages)
+            log.info("pooled comments queued", extra={"count": added})
+
+
+JOBS = [post_pooled_comments]
