@@ -71,27 +71,36 @@ async def test_pulse_answered_by_invoke_and_by_submit_records_one_answer_each(
         fake.calls.clear()
         await teams.deliver()
 
-        sent = [c for c in fake.activities("send") if CONVERSATION in c.path]
+        def answer_buttons(call: Any) -> list[str]:
+            return [
+                a["data"]["medpuls"]
+                for att in call.body.get("attachments") or []
+                for e in att["content"]["body"]
+                if e["type"] == "ActionSet"
+                for a in e["actions"]
+                if a["data"].get("medpuls", "").startswith("pulse.answer|")
+            ]
+
+        sent = [c for c in fake.activities("send") if CONVERSATION in c.path and answer_buttons(c)]
         assert len(sent) == 1, "one question card to the member who has the app"
-        card_id = None
+        card_id = sent[0].result_id
         with teams.bot.db.session() as s:
-            rows = s.scalars(select(OutboxMessage)).all()
+            rows = s.scalars(select(OutboxMessage).where(OutboxMessage.address_kind == "member"))
             ours = [r for r in rows if r.address == str(member.id)]
-            others = [r for r in rows if r.address != str(member.id) and r.address_kind == "member"]
-            assert ours[0].status == "sent"
-            card_id = ours[0].message_ref.split("|")[-1]  # type: ignore[union-attr]
+            others = s.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.address_kind == "member",
+                    OutboxMessage.address != str(member.id),
+                )
+            ).all()
+            assert ours and all(r.status == "sent" for r in ours)
+            assert f"|{card_id}" in " ".join(r.message_ref or "" for r in ours)
             assert others and all(r.status == "dead" for r in others)
             assert {r.last_error for r in others} == {"app not installed for this person"}
 
         card = sent[0].body["attachments"][0]["content"]
         assert card["version"] == "1.5"
-        packed = [
-            a["data"]["medpuls"]
-            for e in card["body"]
-            if e["type"] == "ActionSet"
-            for a in e["actions"]
-            if a["data"].get("medpuls", "").startswith("pulse.answer|")
-        ]
+        packed = answer_buttons(sent[0])
         by_question: dict[str, dict[int, str]] = {}
         for p in packed:
             data = json.loads(p.split("|", 1)[1])

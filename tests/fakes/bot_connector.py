@@ -44,6 +44,8 @@ class Call:
     path: str
     body: Any
     authorization: str | None
+    # The activity id the fake answered with (sends and replies).
+    result_id: str | None = None
 
 
 @dataclass
@@ -275,7 +277,9 @@ class FakeBotConnector:
         failed = await self._record(request)
         if failed is not None:
             return failed
-        return web.json_response({"id": str(next(self._ids))}, status=201)
+        activity_id = str(next(self._ids))
+        self.calls[-1].result_id = activity_id
+        return web.json_response({"id": activity_id}, status=201)
 
     async def _update(self, request: web.Request) -> web.StreamResponse:
         failed = await self._record(request)
