@@ -394,3 +394,22 @@ async def test_throttle_spaces_calls_per_key() -> None:
     for key in range(10):
         await throttle.acquire(f"other-{key}")
     assert time.monotonic() - start < 0.1
+
+
+async def test_channel_posts_use_the_team_reference_and_fail_permanently_without_one(
+    teams: TeamsBot, fake: FakeBotConnector
+) -> None:
+    message = Message(summary="Summary", parts=[Text(text="Resultat")])
+    with pytest.raises(DeliveryError) as caught:
+        await teams.platform.post(
+            Address("channel", "19:other@thread.tacv2"), message, dedupe_key="c"
+        )
+    assert caught.value.permanent
+    await teams.post(fixture("conversation_update_team", fake))
+    fake.calls.clear()
+    ref = await teams.platform.post(
+        Address("channel", "19:other@thread.tacv2"), message, dedupe_key="c"
+    )
+    assert ref.conversation_id == "19:other@thread.tacv2"
+    [sent] = fake.activities("send")
+    assert sent.path == "/teams/v3/conversations/19:other@thread.tacv2/activities"

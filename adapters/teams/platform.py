@@ -71,6 +71,27 @@ class TeamsPlatform:
             }
         return next((rows[k] for k in wanted if k in rows), None)
 
+    def channel_reference(self, channel_id: str) -> dict[str, Any] | None:
+        """The channel's own reference; else any team's: Teams accepts a post to any channel
+        of a team the app is in, with the tenant's service URL (403 if it is not there)."""
+        reference = self.load_reference([f"channel:{channel_id}"])
+        if reference is not None:
+            return reference
+        with self.db.session() as session:
+            team = session.scalars(
+                select(ConversationReference)
+                .where(
+                    ConversationReference.platform == "teams",
+                    ConversationReference.key.like("team:%"),
+                )
+                .order_by(ConversationReference.updated_at.desc())
+                .limit(1)
+            ).first()
+            if team is None:
+                return None
+            found = dict(team.reference)
+        return {**found, "conversation": {**found.get("conversation", {}), "id": channel_id}}
+
     def store_reference(
         self, keys: Iterable[str], reference: dict[str, Any], *, personal: bool = True
     ) -> None:
@@ -133,7 +154,7 @@ class TeamsPlatform:
 
     async def post(self, to: Address, message: Message, *, dedupe_key: str) -> MessageRef:
         if to.kind == "channel":
-            reference = await asyncio.to_thread(self.load_reference, [f"channel:{to.value}"])
+            reference = await asyncio.to_thread(self.channel_reference, to.value)
             if reference is None:
                 raise DeliveryError(NOT_IN_TEAM, permanent=True)
             card = cards.render_message(message, self._translator(reference), self.image_url)
