@@ -873,7 +873,10 @@ class _Batch:
             session.execute(insert(StoredImage), rows)
         if self.audit:
             session.execute(insert(AuditEntry), self.audit)
-        return queue(session, self.messages)
+        queue(session, self.messages)
+        # Keys already queued were left out before building, so every message here is new;
+        # the insert's own row count is not reliable across drivers.
+        return len(self.messages)
 
 
 def queue_leader_digests(

@@ -16,7 +16,6 @@ numbers, shuffled, never timed, and a hidden answer's comment is never shown.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import random
 from collections import defaultdict
@@ -41,6 +40,7 @@ from bot.messages import (
     Text,
 )
 from bot.outbox import Outgoing, queue, to_unit_channel
+from flows.agenda import BringToMed
 from flows.disclosure import Cell, comment_home, decide
 from flows.schedule import DEFAULT_TZ
 from flows.scrub import scrub
@@ -134,14 +134,24 @@ def _change(t: Translator, now: float, before: Earlier | None, tz: dt.tzinfo) ->
     )
 
 
-def _bring_to_med(pulse_round: PulseRound, t: Translator) -> Buttons | None:
-    """The "Bring to MED" button, once flows.agenda offers its action."""
-    try:
-        agenda = importlib.import_module("flows.agenda")
-        data = agenda.BringToMed(r=pulse_round.id).pack()
-    except Exception:  # the agenda flow is not there, or its action changed shape
+def _bring_to_med(
+    pulse_round: PulseRound, question_ids: Sequence[str], t: Translator
+) -> Buttons | None:
+    """One "Bring to MED" button per shown question: the proposal is pre-filled with it."""
+    if not question_ids:
         return None
-    return Buttons(buttons=[Button(label=t("summary.bring_to_med"), data=str(data))])
+    return Buttons(
+        label=t("summary.bring_to_med_intro"),
+        buttons=[
+            Button(
+                label=t("summary.bring_question", n=i + 1)
+                if len(question_ids) > 1
+                else t("summary.bring_to_med"),
+                data=BringToMed(u=pulse_round.unit_id, q=qid, r=pulse_round.id).pack(),
+            )
+            for i, qid in enumerate(question_ids)
+        ],
+    )
 
 
 def _respondents(session: Session, round_id: int) -> tuple[int, int]:
@@ -182,6 +192,7 @@ def round_summary(
     }
     earlier_q, earlier_dim = _earlier_figures(session, pulse_round)
     facts: list[Fact] = []
+    shown: list[str] = []
     for rq in pulse_round.questions:
         q = rq.question
         label = q.text_en if t.lang == "en" else q.text_da
@@ -190,6 +201,7 @@ def round_summary(
         if r is None or not decide([Cell(key, r.respondents)], threshold).is_shown(key):
             facts.append(Fact(label=label, value=t("summary.too_few_question")))
             continue
+        shown.append(q.id)
         mean = r.value_sum / r.respondents
         lines = [
             t(
@@ -213,7 +225,7 @@ def round_summary(
         facts.append(Fact(label=label, value="\n".join(lines)))
     parts.extend([Divider(), Facts(facts=facts)])
     parts.extend(_comment_parts(session, pulse_round, t, tz, shuffle))
-    button = _bring_to_med(pulse_round, t)
+    button = _bring_to_med(pulse_round, shown, t)
     if button is not None:
         parts.append(button)
     parts.append(Context(text=t("summary.footer", minimum=threshold)))
