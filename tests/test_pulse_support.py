@@ -9,7 +9,14 @@ from sqlalchemy import select
 
 from bot.app import Bot, build
 from bot.config import Settings
-from bot.events import Actor, ButtonClicked, CommandInvoked, Conversation, FormSubmitted
+from bot.events import (
+    Actor,
+    ButtonClicked,
+    CommandInvoked,
+    Conversation,
+    FormSubmitted,
+    MessageReceived,
+)
 from bot.messages import Reply
 from flows.organisation import import_members, import_units
 from flows.pulse import PulseAnswer
@@ -83,6 +90,17 @@ def say(bot: Bot, member_id: int, text: str) -> Reply:
             actor=actor(member_id),
             conversation=Conversation("local", f"member:{member_id}"),
             command="",
+            text=text,
+        )
+    )
+
+
+def tell(bot: Bot, member_id: int, text: str) -> Reply:
+    """A plain message, not a command word."""
+    return bot.core.handle_sync(
+        MessageReceived(
+            actor=actor(member_id),
+            conversation=Conversation("local", f"member:{member_id}"),
             text=text,
         )
     )
