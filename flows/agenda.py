@@ -876,26 +876,42 @@ def on_support(ctx: FlowContext, event: ButtonClicked, data: SupportToggle) -> R
         text = ctx.t("agenda.support_removed", title=proposal.title)
     ctx.session.flush()
     post = channel_post(ctx.session, proposal, translator(ctx.settings.language))
-    original = posted_ref(ctx.session, proposal)
-    if event.message is not None and event.message == original:
+    if event.message is not None and event.message == posted_ref(ctx.session, proposal):
         return Reply(update=post, notice=note(text))
-    if original is not None:
-        ctx.send(refresh_post(proposal, original, post, ctx.now))
+    refresh_post(ctx, proposal)
     return Reply(notice=note(text))
 
 
-def posted_ref(session: Session, p: Proposal) -> MessageRef | None:
-    ref = session.scalars(
-        select(OutboxMessage.message_ref).where(OutboxMessage.dedupe_key == f"agenda:p{p.id}:post")
+def _post_row(session: Session, p: Proposal) -> OutboxMessage | None:
+    return session.scalars(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key == f"agenda:p{p.id}:post")
     ).first()
-    if not ref:
+
+
+def posted_ref(session: Session, p: Proposal) -> MessageRef | None:
+    row = _post_row(session, p)
+    if row is None or not row.message_ref:
         return None
-    platform, conversation, message_id = ref.split("|", 2)
+    platform, conversation, message_id = row.message_ref.split("|", 2)
     return MessageRef(platform, conversation, message_id)  # type: ignore[arg-type]
 
 
-def refresh_post(p: Proposal, ref: MessageRef, post: Message, now: dt.datetime) -> Outgoing:
-    return update_of(ref, f"agenda:p{p.id}:post:update:{stamp(now)}", post, purpose="agenda.post")
+def refresh_post(ctx: FlowContext, p: Proposal) -> None:
+    """Bring the channel post up to date: an update once it is out, else a new payload."""
+    row = _post_row(ctx.session, p)
+    if row is None:
+        return
+    post = channel_post(ctx.session, p, translator(ctx.settings.language))
+    ref = posted_ref(ctx.session, p)
+    if ref is not None:
+        ctx.send(
+            update_of(
+                ref, f"agenda:p{p.id}:post:update:{stamp(ctx.now)}", post, purpose="agenda.post"
+            )
+        )
+    elif row.status == "pending":
+        # Not sent yet: the post goes out as it is now, and nothing needs updating later.
+        row.payload = post.model_dump(mode="json")
 
 
 def stamp(now: dt.datetime) -> str:
@@ -1321,10 +1337,7 @@ def follow_up_text(t: Translator, p: Proposal) -> str:
 
 def _refresh_posts(ctx: FlowContext, *proposals: Proposal) -> None:
     for p in proposals:
-        ref = posted_ref(ctx.session, p)
-        if ref is not None:
-            post = channel_post(ctx.session, p, translator(ctx.settings.language))
-            ctx.send(refresh_post(p, ref, post, ctx.now))
+        refresh_post(ctx, p)
 
 
 # --- approving and publishing ---------------------------------------------------------------
