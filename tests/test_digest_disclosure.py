@@ -45,7 +45,8 @@ def test_four_and_parent_minus_six_never_appear(db_url: str) -> None:
         ids = social.id, small.id, big.id
     settings = Settings(DATABASE_URL=db_url)
     with time_machine.travel(MONDAY, tick=False), db.session() as s:
-        assert queue_leader_digests(s, settings, MONDAY, due_only=False, image_ids=lambda: "c1") == 3
+        queued = queue_leader_digests(s, settings, MONDAY, due_only=False, image_ids=lambda: "c1")
+        assert queued == 3
     texts = _digests(db)
     social_text, small_text, big_text = (texts[i] for i in ids)
     everything = " ".join(texts.values())

@@ -35,7 +35,10 @@ def _five_hundred_leaders(db: Database) -> int:
         top = s.scalars(select(Unit).where(Unit.path == "Kommune")).one()
         s.execute(
             insert(Unit),
-            [{"path": f"Kommune/Enhed {i}", "name": f"Enhed {i}", "parent_id": top.id} for i in range(497)],
+            [
+                {"path": f"Kommune/Enhed {i}", "name": f"Enhed {i}", "parent_id": top.id}
+                for i in range(497)
+            ],
         )
         s.execute(
             insert(Member),
