@@ -10,8 +10,9 @@ the work finishes in the background.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -46,6 +47,7 @@ class SlackAdapter:
         self.platform = platform
         self.settings = platform.settings
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._turns: dict[tuple[str | None, str], tuple[asyncio.Lock, int]] = {}
         self.bolt = self._build_bolt()
 
     # --- Bolt ---------------------------------------------------------------------------------
@@ -200,8 +202,29 @@ class SlackAdapter:
                 "delivery": origin.ref,
             },
         )
-        event = await self._enrich(event, origin)
-        return event, await self.core.handle(event)
+        async with self._turn(origin):
+            event = await self._enrich(event, origin)
+            return event, await self.core.handle(event)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, origin: Origin) -> AsyncIterator[None]:
+        """One interaction at a time per person, in the order they arrived.
+
+        The two requests of a double click would otherwise run as concurrent transactions; the
+        loser rolls back its delivery record with its work, so a later replay of it would count.
+        """
+        key = (origin.team_id, origin.user_id)
+        lock, users = self._turns.get(key, (asyncio.Lock(), 0))
+        self._turns[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._turns[key]
+            if users <= 1:
+                del self._turns[key]
+            else:
+                self._turns[key] = (lock, users - 1)
 
     async def _apply_later(
         self, task: asyncio.Task[tuple[InboundEvent, Reply]], origin: Origin
