@@ -250,6 +250,12 @@ class Delivery:
                 .where(OutboxMessage.status == "claimed")
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             ).all()
+            # One query for the batch's recipients instead of one per row (route() then finds
+            # them in the session's identity map).
+            for kind, model in (("member", Member), ("unit", Unit)):
+                wanted = {int(r.address) for r in rows if r.address_kind == kind}
+                if wanted:
+                    session.scalars(select(model).where(model.id.in_(wanted))).all()
             for row in rows:
                 try:
                     chosen = route(session, row, self.platforms)
@@ -458,27 +464,60 @@ class Delivery:
         release_lease(self.db, self.lease_name, self.worker_id)
 
     async def run_forever(self, stop: asyncio.Event, idle: float = 1.0) -> None:
+        """Send until `stop`, claiming the next batch while the last one's tail is still out,
+        so the platform's rate is used to the full instead of pausing between batches."""
         alive = asyncio.create_task(self._keep_alive())
+        gate = asyncio.Semaphore(self.concurrency)
+        in_flight: set[asyncio.Task[None]] = set()
+        batch = _Batch()
         recovered_at = float("-inf")
+
+        async def one(item: Ready) -> None:
+            async with gate:
+                await self._deliver(item, batch)
+
         try:
             while not stop.is_set():
+                if len(in_flight) > self.batch // 2:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                claimed = 0
                 try:
                     if time.monotonic() - recovered_at >= RECOVER_SECONDS:
                         recovered_at = time.monotonic()
                         await asyncio.to_thread(self.recover)
                         METRICS.queue_depth.set(await asyncio.to_thread(self.queue_depth))
-                    sent = await self.run_once()
+                    if batch.trouble:
+                        batch.trouble = Trouble()
+                        await asyncio.to_thread(self.alert_admins)
+                    ids = await asyncio.to_thread(self.claim)
+                    claimed = len(ids)
+                    if ids:
+                        ready, _ = await asyncio.to_thread(self.prepare, ids)
+                        for item in ready:
+                            task = asyncio.create_task(one(item))
+                            in_flight.add(task)
+                            task.add_done_callback(in_flight.discard)
                 except Exception:
                     log.exception("delivery loop error", extra={"worker": self.worker_id})
-                    sent = 0
-                if sent == 0:
+                if claimed == 0:
+                    if in_flight:
+                        await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                        continue
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=idle)
         finally:
+            # Sends already out may finish; the rest are only claimed and go back to the queue.
+            if in_flight:
+                _, waiting = await asyncio.wait(in_flight, timeout=10)
+                for task in waiting:
+                    task.cancel()
             alive.cancel()
             try:
                 await asyncio.to_thread(self._step_down)
+                if batch.trouble:
+                    await asyncio.to_thread(self.alert_admins)
             except Exception:
                 log.exception("could not step down", extra={"worker": self.worker_id})
 
