@@ -3,8 +3,6 @@ hidden ones never), pooled comments for small units, the Bring to MED button."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from adapters.local.html import render_message
 from bot.actions import decode
 from bot.config import Settings
