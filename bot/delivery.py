@@ -46,10 +46,10 @@ log = logging.getLogger("medpuls.delivery")
 
 MAX_ATTEMPTS = 8
 # A worker renews its heartbeat this often; without one for WORKER_LEASE_SECONDS it is dead.
-HEARTBEAT_SECONDS = 10
-WORKER_LEASE_SECONDS = 30
+HEARTBEAT_SECONDS = 5
+WORKER_LEASE_SECONDS = 20
 # How often a worker looks for rows abandoned by dead workers.
-RECOVER_SECONDS = 15
+RECOVER_SECONDS = 5
 ALERT_PURPOSE = "delivery.alert"
 # Rows that need nobody's attention any more.
 FINAL = ("sent", "skipped", "forgotten")
