@@ -56,27 +56,40 @@ class Core:
         return reply
 
     def handle_sync(self, event: InboundEvent) -> Reply:
-        try:
-            with self.db.session() as session:
-                if event.delivery_id and not self._first_delivery(session, event):
-                    log.info(
-                        "duplicate delivery ignored",
-                        extra={"platform": event.actor.platform, "delivery": event.delivery_id},
-                    )
-                    return NO_REPLY
-                ctx = self._context(session, event)
-                return self.router.dispatch(ctx, event)
-        except MedpulsError as err:
-            # A refusal is audited although the refused turn itself rolls back.
-            kept = getattr(err, "audit_entry", None)
-            if kept is not None:
-                with self.db.session() as session:
-                    session.add(kept)
-            return notice(str(err))
-        except IntegrityError:
-            # Two deliveries of one event raced past the check; the loser changes nothing.
-            log.info("concurrent duplicate delivery rolled back")
-            return NO_REPLY
+        # A unique-key conflict means another delivery got there first: a retried event (the
+        # retry then finds its key and is a no-op) or two quick clicks racing to insert the
+        # same answer (the retry then updates it). So one more try, and never a lost click.
+        for attempt in (1, 2):
+            try:
+                return self._handle_once(event)
+            except MedpulsError as err:
+                # A refusal is audited although the refused turn itself rolls back.
+                kept = getattr(err, "audit_entry", None)
+                if kept is not None:
+                    with self.db.session() as session:
+                        session.add(kept)
+                return notice(str(err))
+            except IntegrityError:
+                log.info(
+                    "unique-key conflict, trying once more",
+                    extra={
+                        "platform": event.actor.platform,
+                        "delivery": event.delivery_id,
+                        "retry": attempt,
+                    },
+                )
+        return NO_REPLY
+
+    def _handle_once(self, event: InboundEvent) -> Reply:
+        with self.db.session() as session:
+            if event.delivery_id and not self._first_delivery(session, event):
+                log.info(
+                    "duplicate delivery ignored",
+                    extra={"platform": event.actor.platform, "delivery": event.delivery_id},
+                )
+                return NO_REPLY
+            ctx = self._context(session, event)
+            return self.router.dispatch(ctx, event)
 
     def _first_delivery(self, session: Session, event: InboundEvent) -> bool:
         key = f"{event.actor.platform}:{event.delivery_id}"
