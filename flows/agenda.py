@@ -611,6 +611,8 @@ def on_bring_to_med(ctx: FlowContext, event: ButtonClicked, data: BringToMed) ->
     if not reach & mine:
         ctx.audit("agenda.bring", f"round:{pulse_round.id}", allowed=False)
         return Reply(notice=note(ctx.t("common.not_allowed")))
+    # Showing a figure is a view of results, and every view of results is audited.
+    ctx.audit("agenda.bring", f"round:{pulse_round.id}", allowed=True, question=question.id)
     t = ctx.t
     dimension = default_bank().dimensions.get(question.dimension)
     label = dimension.label.get(t.lang) if dimension else question.dimension
@@ -700,6 +702,7 @@ def on_propose_submit(ctx: FlowContext, event: FormSubmitted, data: ProposeForm)
     ref = reference(proposal, tz)
     if rep is not None:
         rt = speak(rep, ctx.settings.language)
+        receipt = t("agenda.receipt_via_rep", title=proposal.title, ref=ref, rep=rep.name)
         ctx.send(
             to_member(
                 rep.id,
@@ -710,16 +713,13 @@ def on_propose_submit(ctx: FlowContext, event: FormSubmitted, data: ProposeForm)
             to_member(
                 member.id,
                 f"agenda:p{proposal.id}:receipt",
-                note(t("agenda.receipt_via_rep", title=proposal.title, ref=ref, rep=rep.name)),
+                note(receipt),
                 purpose="agenda.proposer",
             ),
         )
         log.info("proposal sent through a rep", extra={"proposal": proposal.id})
-        return Reply(
-            notice=note(t("agenda.receipt_via_rep", title=proposal.title, ref=ref, rep=rep.name))
-        )
-    receipt = bring_to_committee(ctx, proposal, unit)
-    return Reply(notice=note(receipt))
+        return Reply(notice=note(receipt))
+    return Reply(notice=note(bring_to_committee(ctx, proposal, unit)))
 
 
 def bring_to_committee(ctx: FlowContext, proposal: Proposal, unit: Unit) -> str:
@@ -737,19 +737,24 @@ def bring_to_committee(ctx: FlowContext, proposal: Proposal, unit: Unit) -> str:
             purpose="agenda.post",
         )
     )
-    receipts: list[Outgoing] = []
-    text = ""
-    for member in proposer_side(ctx.session, proposal):
-        t = speak(member, ctx.settings.language)
-        text = receipt_text(ctx.session, proposal, meeting, t, tz, ctx.now)
-        receipts.append(
-            to_member(
-                member.id,
-                f"agenda:p{proposal.id}:receipt:m{member.id}",
-                note(text),
-                purpose="agenda.proposer",
-            )
+    receipts = [
+        to_member(
+            member.id,
+            f"agenda:p{proposal.id}:receipt:m{member.id}",
+            note(
+                receipt_text(
+                    ctx.session,
+                    proposal,
+                    meeting,
+                    speak(member, ctx.settings.language),
+                    tz,
+                    ctx.now,
+                )
+            ),
+            purpose="agenda.proposer",
         )
+        for member in proposer_side(ctx.session, proposal)
+    ]
     ctx.send(*receipts)
     log.info(
         "proposal made",
