@@ -48,8 +48,10 @@ class DeliveryError(Exception):
 class Platform(Protocol):
     """A chat platform as the core sees it: post, update, open a form, send proactively."""
 
-    # "local", "slack" or "teams" (bot.events.PlatformName)
-    name: str
+    @property
+    def name(self) -> str:
+        """ "local", "slack" or "teams" (bot.events.PlatformName)."""
+        ...
 
     async def post(self, to: Address, message: Message, *, dedupe_key: str) -> MessageRef:
         """Send a message to a member (proactively) or to a channel."""
