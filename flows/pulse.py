@@ -39,8 +39,6 @@ from bot.messages import (
     Button,
     Buttons,
     Context,
-    Divider,
-    Facts,
     Field_,
     Form,
     Header,
@@ -48,7 +46,6 @@ from bot.messages import (
     Reply,
     Text,
 )
-from bot.messages import Fact as FactPart
 from bot.outbox import Outgoing, queue, to_member, to_unit_channel
 from bot.router import Context as FlowContext
 from bot.router import Router
@@ -551,45 +548,6 @@ def unlink_answers(session: Session, round_id: int) -> None:
                 for r in shuffled
             ],
         )
-
-
-def summary_message(
-    pulse_round: PulseRound,
-    results: Sequence[QuestionResult],
-    respondents: int,
-    asked: int,
-    t: Translator,
-) -> Message:
-    unit = pulse_round.unit
-    parts: list[object] = [Header(text=t("pulse.summary_title", unit=unit.name))]
-    threshold = pulse_round.min_group_size
-    if respondents < threshold:
-        text = t("pulse.summary_too_few", minimum=threshold)
-        parts.append(Text(text=text))
-        return Message(summary=text, parts=parts)
-    parts.append(Text(text=t("pulse.summary_participation", n=respondents, asked=asked)))
-    by_id = {r.question_id: r for r in results}
-    facts = []
-    for rq in pulse_round.questions:
-        r = by_id.get(rq.question_id)
-        text, _, _ = question_text(rq.question, t.lang)
-        if r is None or r.respondents < threshold:
-            facts.append(FactPart(label=text, value=t("common.too_few")))
-            continue
-        facts.append(
-            FactPart(
-                label=text,
-                value=t(
-                    "pulse.summary_value",
-                    mean=t.number(r.mean),
-                    score=t.number(score(r.mean), 0),
-                    n=r.respondents,
-                ),
-            )
-        )
-    parts.extend([Divider(), Facts(facts=facts)])
-    summary = t("pulse.summary_participation", n=respondents, asked=asked)
-    return Message(summary=summary, parts=parts)
 
 
 def register(router: Router) -> None:
