@@ -1,0 +1,460 @@
+"""Ack latency: signed button clicks against `medpuls serve`, side by side with a bare Bolt app.
+
+    python bench/ack.py [--clicks 50] [--rounds 10] [--warmup 1] [--no-worker]
+
+Sets up a pulse round with the real flows on a throw-away PostgreSQL database (a unit of
+`--clicks` members, `run_now`, the real delivery loop posting the DMs to the fake Slack Web API),
+then starts, each as its own process on 127.0.0.1:
+  * the fake Slack Web API (tests/fakes/slack_api.py), which the servers call after the ack,
+  * `medpuls serve` itself (DATABASE_URL on the bench database, SLACK_API_URL on the fake),
+  * a bare slack_bolt AsyncApp with the same signing secret and one `@app.action(".*")` that
+    only calls ack(), behind the same aiohttp adapter functions as ours.
+Each round sends one click per member at once (real block_actions payloads for the DMs that were
+posted: every member answers the round's first question), the same bodies to both servers from
+the same client, and times each request until its response has arrived. Between rounds the
+bench waits until MEDpuls has handled every click so far, so each burst starts from quiet.
+Afterwards `medpuls serve` is stopped gracefully (it drains its background work), and the
+answers are counted: one per member, holding the value of the last round's click.
+
+Prints the aggregate over the measured rounds on the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import ROOT, UNIT, bench_database, seed_unit
+
+MEDPULS = str(ROOT / ".venv" / "bin" / "medpuls")
+SECRET = "bench-ack-signing-secret"
+TEAM = "T0MEDPULS"
+# Every child process and request gives up after this; the bench never hangs.
+REQUEST_TIMEOUT = 10.0
+START_TIMEOUT = 30.0
+SETTLE_TIMEOUT = 60.0
+
+
+def slack_id(i: int) -> str:
+    return f"U{i:08d}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest rank: the smallest value with at least `share` of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+# --- the children -------------------------------------------------------------------------------
+
+
+def serve_fake_slack(members: int) -> None:
+    """The fake Slack Web API on a free port; prints its base URL, runs until SIGTERM."""
+    from tests.fakes.slack_api import FakeSlack
+
+    async def run() -> None:
+        fake = FakeSlack(team_id=TEAM)
+        for i in range(1, members + 1):
+            fake.add_user(slack_id(i), f"m{i}@bench.invalid", name=f"Medarbejder {i}")
+        await fake.start()
+        print(fake.api_url, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        while not stop.is_set():
+            # Thousands of calls: the bench counts in the database, not here.
+            fake.calls.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+        await fake.stop()
+
+    asyncio.run(run())
+
+
+def serve_bare_bolt(port: int, api_url: str) -> None:
+    """The reference: Bolt with one listener that only acknowledges, behind the same adapter."""
+    import re
+
+    from aiohttp import web
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+    from slack_bolt.async_app import AsyncAck, AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    token = "xoxb-fake-bot-token"
+    bolt = AsyncApp(
+        signing_secret=SECRET, token=token, client=AsyncWebClient(token=token, base_url=api_url)
+    )
+
+    @bolt.action(re.compile(".*"))
+    async def only_ack(ack: AsyncAck) -> None:
+        await ack()
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/slack/events", events)
+    app.router.add_get("/healthz", healthz)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# --- the parent -----------------------------------------------------------------------------------
+
+
+class Child:
+    """A process of ours, stopped by its own pid (SIGTERM, then SIGKILL if it will not go)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log.open("wb")
+        self.proc = subprocess.Popen(
+            args, env=env, stdout=subprocess.PIPE, stderr=self.log, cwd=ROOT
+        )
+
+    def first_line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode().strip()
+        if not line:
+            raise SystemExit(f"child {self.proc.args} did not start (see {self.log.name})")
+        return line
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return int(self.proc.returncode)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+async def wait_ready(session: Any, url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            async with session.get(url) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not come up within {START_TIMEOUT:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+async def open_round(url: str, members: int) -> tuple[int, list[dict[str, Any]]]:
+    """A round opened and delivered with the real flows; the posted DMs (channel, ts, blocks)."""
+    from bot.app import build
+    from bot.config import Settings
+    from flows.pulse import run_now, sync_bank
+    from storage.models import utcnow
+    from tests.fakes.slack_api import FakeSlack
+
+    async def deliver() -> list[dict[str, Any]]:
+        async with FakeSlack(team_id=TEAM) as fake:
+            for i in range(1, members + 1):
+                fake.add_user(slack_id(i), f"m{i}@bench.invalid")
+            bot = build(
+                Settings(
+                    DATABASE_URL=url,
+                    SLACK_BOT_TOKEN=fake.bot_token,
+                    SLACK_SIGNING_SECRET=SECRET,
+                    SLACK_API_URL=fake.api_url,
+                )
+            )
+            while await bot.delivery.run_once():
+                pass
+            bot.db.dispose()
+            return [
+                {"user": c.args["channel"], **c.result, "blocks": c.blocks()}
+                for c in fake.calls_to("chat.postMessage")
+            ]
+
+    from storage.db import Database
+
+    db = Database(url)
+    seed_unit(db, members)
+    settings = Settings(DATABASE_URL=url)
+    with db.session() as session:
+        sync_bank(session)
+    with db.session() as session:
+        [opened] = run_now(session, UNIT, now=utcnow(), settings=settings)
+    db.dispose()
+    posts = await deliver()
+    return opened.round_id, posts
+
+
+def answer_buttons(blocks: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The first question's buttons of a pulse DM, by the value they answer."""
+    first_question: str | None = None
+    buttons: dict[int, dict[str, Any]] = {}
+    for block in blocks:
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            kind, _, packed = str(element.get("value", "")).partition("|")
+            if kind != "pulse.answer":
+                continue
+            data = json.loads(packed)
+            first_question = first_question or data["q"]
+            if data["q"] == first_question:
+                buttons[int(data["v"])] = element
+    return buttons
+
+
+def click_payload(post: dict[str, Any], button: dict[str, Any], n: int) -> dict[str, Any]:
+    """A block_actions payload as Slack sends it when the DM's addressee presses `button`."""
+    from tests.fakes.slack_api import fixture
+
+    payload = fixture("block_actions")
+    user = post["user"]
+    payload["user"] = {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM}
+    payload["channel"] = {"id": post["channel"], "name": "directmessage"}
+    payload["container"].update(channel_id=post["channel"], message_ts=post["ts"])
+    payload["message"]["ts"] = post["ts"]
+    payload["message"]["blocks"] = post["blocks"]
+    payload["trigger_id"] = f"{int(time.time())}.{n}.{'a' * 32}"
+    payload["actions"][0].update(
+        action_id=button["action_id"],
+        value=button["value"],
+        text=button["text"],
+        block_id=f"b{n}",
+        action_ts=f"{time.time():.6f}{n:06d}",
+    )
+    return payload
+
+
+def burst_bodies(posts: list[dict[str, Any]], round_no: int) -> tuple[list[str], list[int]]:
+    """One click per member, each on a value that moves with the round: fresh clicks each time."""
+    from tests.fakes.slack_api import interaction_body
+
+    bodies, values = [], []
+    for i, post in enumerate(posts):
+        buttons = answer_buttons(post["blocks"])
+        value = sorted(buttons)[(i + round_no) % len(buttons)]
+        payload = click_payload(post, buttons[value], round_no * 10_000 + i)
+        bodies.append(interaction_body(payload)[0])
+        values.append(value)
+    return bodies, values
+
+
+async def burst(session: Any, url: str, bodies: list[str]) -> list[float]:
+    """All bodies at once; milliseconds from sending each until its response has arrived."""
+    from tests.fakes.slack_api import signed_headers
+
+    async def one(body: str) -> float:
+        headers = signed_headers(SECRET, body, "application/x-www-form-urlencoded")
+        started = time.perf_counter()
+        async with session.post(url, data=body.encode(), headers=headers) as resp:
+            await resp.read()
+            if resp.status != 200:
+                raise SystemExit(f"{url} answered {resp.status}")
+        return (time.perf_counter() - started) * 1000
+
+    return list(await asyncio.gather(*(one(b) for b in bodies)))
+
+
+def count_processed(url: str) -> Callable[[], int]:
+    from sqlalchemy import func, select
+
+    from storage.db import Database
+    from storage.models import ProcessedEvent
+
+    db = Database(url)
+
+    def processed() -> int:
+        with db.session() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(ProcessedEvent)
+                    .where(ProcessedEvent.key.like("slack:%"))
+                )
+                or 0
+            )
+
+    return processed
+
+
+async def settle(processed: Callable[[], Awaitable[int]], expected: int) -> None:
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while await processed() < expected:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"MEDpuls handled {await processed()} of {expected} clicks")
+        await asyncio.sleep(0.05)
+
+
+def recorded(url: str, round_id: int) -> tuple[str, Counter[int]]:
+    """The round's answers to its first question, as a count per value (answers are anonymous)."""
+    from sqlalchemy import select
+
+    from storage.db import Database
+    from storage.models import Answer, RoundQuestion
+
+    db = Database(url)
+    with db.session() as session:
+        first = session.scalars(
+            select(RoundQuestion.question_id)
+            .where(RoundQuestion.round_id == round_id)
+            .order_by(RoundQuestion.position)
+        ).first()
+        values = session.scalars(
+            select(Answer.value).where(Answer.round_id == round_id, Answer.question_id == first)
+        ).all()
+    db.dispose()
+    return str(first), Counter(int(v) for v in values)
+
+
+async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
+    import aiohttp
+
+    round_id, posts = await open_round(url, args.clicks)
+    if len(posts) != args.clicks:
+        raise SystemExit(f"{len(posts)} DMs posted for {args.clicks} members")
+    fake = Child(
+        [sys.executable, __file__, "--serve-fake-slack", str(args.clicks)],
+        child_env(),
+        logs / "fake_slack.log",
+    )
+    children = [fake]
+    try:
+        api_url = fake.first_line()
+        medpuls_port, bolt_port = free_port(), free_port()
+        medpuls = Child(
+            [MEDPULS, "serve", "--host", "127.0.0.1", "--port", str(medpuls_port)],
+            child_env(
+                DATABASE_URL=url,
+                SLACK_BOT_TOKEN="xoxb-fake-bot-token",
+                SLACK_SIGNING_SECRET=SECRET,
+                SLACK_API_URL=api_url,
+                MEDPULS_IN_PROCESS_WORKER="false" if args.no_worker else "true",
+            ),
+            logs / "medpuls.log",
+        )
+        children.append(medpuls)
+        bolt = Child(
+            [sys.executable, __file__, "--serve-bare-bolt", str(bolt_port), api_url],
+            child_env(),
+            logs / "bolt.log",
+        )
+        children.append(bolt)
+        targets = {
+            "medpuls": f"http://127.0.0.1:{medpuls_port}",
+            "bolt": f"http://127.0.0.1:{bolt_port}",
+        }
+        processed = count_processed(url)
+        latencies: dict[str, list[float]] = {"medpuls": [], "bolt": []}
+        connector = aiohttp.TCPConnector(limit=0)
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            for base in targets.values():
+                await wait_ready(session, base + "/healthz")
+            values: list[int] = []
+            for round_no in range(args.warmup + args.rounds):
+                bodies, values = burst_bodies(posts, round_no)
+                # Alternate who goes first, so neither always meets a just-woken peer.
+                this_round: dict[str, list[float]] = {}
+                order = ["medpuls", "bolt"] if round_no % 2 == 0 else ["bolt", "medpuls"]
+                for name in order:
+                    taken = await burst(session, targets[name] + "/slack/events", bodies)
+                    if name == "medpuls":
+                        handled = len(bodies) * (round_no + 1)
+                        await settle(lambda: asyncio.to_thread(processed), handled)
+                    if round_no >= args.warmup:
+                        latencies[name].extend(taken)
+                    await asyncio.sleep(0.2)
+                    this_round[name] = taken
+                print(
+                    f"round {round_no + 1}{' (warm-up)' if round_no < args.warmup else ''}: "
+                    f"medpuls p50/p99 {percentile(this_round['medpuls'], 0.5):.1f}/"
+                    f"{percentile(this_round['medpuls'], 0.99):.1f} ms, "
+                    f"bolt {percentile(this_round['bolt'], 0.5):.1f}/"
+                    f"{percentile(this_round['bolt'], 0.99):.1f} ms",
+                    flush=True,
+                )
+        # A graceful stop drains the adapter's background work before the process ends.
+        stopped = medpuls.stop()
+        if stopped != 0:
+            raise SystemExit(f"medpuls serve exited with {stopped} (see {medpuls.log.name})")
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+    question, counted = recorded(url, round_id)
+    handled = await asyncio.to_thread(processed)
+    total = args.clicks * (args.warmup + args.rounds)
+    expected = Counter(values)
+    answers = sum(counted.values())
+    print(
+        f"clicks handled {handled}/{total}; answers to {question}: {dict(sorted(counted.items()))}"
+        f" expected {dict(sorted(expected.items()))}",
+        flush=True,
+    )
+    if handled != total or counted != expected:
+        raise SystemExit("answers were lost or doubled")
+    m, b = latencies["medpuls"], latencies["bolt"]
+    m99, b99 = percentile(m, 0.99), percentile(b, 0.99)
+    return (
+        f"ack: n={len(m)} medpuls_p50_ms={percentile(m, 0.5):.1f} medpuls_p99_ms={m99:.1f} "
+        f"bolt_p50_ms={percentile(b, 0.5):.1f} bolt_p99_ms={b99:.1f} "
+        f"ratio_p99={m99 / b99:.2f} answers_recorded={answers}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clicks", type=int, default=50, help="members clicking at once")
+    parser.add_argument("--rounds", type=int, default=10, help="measured bursts")
+    parser.add_argument("--warmup", type=int, default=1, help="bursts before measuring")
+    parser.add_argument(
+        "--no-worker", action="store_true", help="serve without the in-process worker"
+    )
+    parser.add_argument("--serve-fake-slack", type=int, metavar="MEMBERS", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve-bare-bolt", nargs=2, metavar=("PORT", "API"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.serve_fake_slack is not None:
+        serve_fake_slack(args.serve_fake_slack)
+        return
+    if args.serve_bare_bolt is not None:
+        serve_bare_bolt(int(args.serve_bare_bolt[0]), args.serve_bare_bolt[1])
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="medpuls_ack_") as logs, bench_database() as url:
+        print(asyncio.run(measure(args, url, Path(logs))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
