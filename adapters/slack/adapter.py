@@ -5,6 +5,12 @@ first and hand the rest to `SlackAdapter.spawn`, which keeps the task so that sh
 can `await adapter.drain()`. Only a modal submission waits for the flow before acknowledging,
 because its errors travel in the acknowledgement; if the flow is slow, the modal closes and
 the work finishes in the background.
+
+Acknowledgements go before work: the web route counts the requests it is answering
+(`acknowledging`), and background work starts once none has been left for `LULL` (the requests
+of a burst arrive a little apart), or after `ACKS_FIRST_WAIT` at the latest. On a burst of clicks (a pulse round landing in 50 DMs at once) the database
+work and Web API calls of the first clicks would otherwise share the event loop and the GIL
+with the acknowledgements of the later ones.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -39,6 +45,10 @@ from bot.messages import Reply
 
 # A submitted modal waits this long for the flow before Slack's three seconds run out.
 SUBMISSION_WAIT = 2.0
+# Background work starts when no request has been waiting for its acknowledgement this long,
+# and under a steady stream of requests waits no longer than ACKS_FIRST_WAIT for such a lull.
+LULL = 0.02
+ACKS_FIRST_WAIT = 1.0
 
 
 class SlackAdapter:
@@ -48,6 +58,10 @@ class SlackAdapter:
         self.settings = platform.settings
         self._tasks: set[asyncio.Task[Any]] = set()
         self._turns: dict[tuple[str | None, str], tuple[asyncio.Lock, int]] = {}
+        self._answering = 0
+        self._all_answered = asyncio.Event()
+        self._all_answered.set()
+        self._lull: asyncio.TimerHandle | None = None
         self.bolt = self._build_bolt()
 
     # --- Bolt ---------------------------------------------------------------------------------
@@ -122,6 +136,25 @@ class SlackAdapter:
                 extra={"platform": "slack", "reason": type(exc).__name__},
             )
 
+    @contextlib.contextmanager
+    def acknowledging(self) -> Iterator[None]:
+        """Around the handling of one request from Slack, up to its acknowledgement."""
+        self._answering += 1
+        self._all_answered.clear()
+        if self._lull is not None:
+            self._lull.cancel()
+            self._lull = None
+        try:
+            yield
+        finally:
+            self._answering -= 1
+            if self._answering == 0:
+                self._lull = asyncio.get_running_loop().call_later(LULL, self._all_answered.set)
+
+    async def _after_acknowledgements(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._all_answered.wait(), ACKS_FIRST_WAIT)
+
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until every acknowledged interaction has been fully handled."""
         deadline = asyncio.get_running_loop().time() + timeout
@@ -188,21 +221,26 @@ class SlackAdapter:
     # --- the work -----------------------------------------------------------------------------
 
     async def _run(self, event: InboundEvent, origin: Origin) -> None:
-        event, reply = await self._handle(event, origin)
+        event, reply = await self._handle(event, origin, acks_first=True)
         await self._apply(reply, event, origin)
 
-    async def _handle(self, event: InboundEvent, origin: Origin) -> tuple[InboundEvent, Reply]:
-        log.info(
-            "slack interaction",
-            extra={
-                "platform": "slack",
-                "team": origin.team_id,
-                "channel": origin.channel_id,
-                "event": origin.kind,
-                "delivery": origin.ref,
-            },
-        )
+    async def _handle(
+        self, event: InboundEvent, origin: Origin, *, acks_first: bool = False
+    ) -> tuple[InboundEvent, Reply]:
+        # The turn is taken first, so that waiting for a lull keeps a person's order.
         async with self._turn(origin):
+            if acks_first:
+                await self._after_acknowledgements()
+            log.info(
+                "slack interaction",
+                extra={
+                    "platform": "slack",
+                    "team": origin.team_id,
+                    "channel": origin.channel_id,
+                    "event": origin.kind,
+                    "delivery": origin.ref,
+                },
+            )
             event = await self._enrich(event, origin)
             return event, await self.core.handle(event)
 

@@ -80,6 +80,9 @@ MESSAGE_BAD = frozenset(
         "not_allowed_token_type",
     }
 )
+# Web API connections kept open by the web process: enough for a burst of replies.
+POOL_SIZE = 32
+POOL_IDLE_SECONDS = 10.0
 USER_CACHE_SECONDS = 900.0
 USER_CACHE_SIZE = 10_000
 
@@ -449,8 +452,27 @@ class SlackPlatform:
                     extra={"platform": "slack", "reason": str(resp.status)},
                 )
 
+    async def pool_connections(self) -> None:
+        """Keep Web API connections open for this event loop's lifetime (the web process).
+
+        Without a session slack_sdk opens and closes a TCP (and TLS) connection per call; on a
+        burst of clicks that work sits on the same loop that has to acknowledge the next click.
+        Idle connections are dropped well before Slack would drop them, so a write never meets
+        a half-closed connection and turns into an unknown outcome.
+        """
+        if self.writes.session is not None and not self.writes.session.closed:
+            return
+        connector = aiohttp.TCPConnector(limit=POOL_SIZE, keepalive_timeout=POOL_IDLE_SECONDS)
+        session = aiohttp.ClientSession(connector=connector)
+        self.reads.session = session
+        self.writes.session = session
+
     async def close(self) -> None:
-        """Nothing pooled yet: slack_sdk opens a session per request when none is given."""
+        session = self.writes.session
+        self.reads.session = None
+        self.writes.session = None
+        if session is not None and not session.closed:
+            await session.close()
 
 
 def make_slack_platform(settings: Settings, db: Database) -> SlackPlatform:

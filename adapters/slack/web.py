@@ -77,8 +77,9 @@ def mount(app: web.Application, core: Core, platform: Platform) -> None:
                     "reason": request.headers.get("X-Slack-Retry-Reason"),
                 },
             )
-        bolt_request = await to_bolt_request(request)
-        return await to_aiohttp_response(await adapter.bolt.async_dispatch(bolt_request))
+        with adapter.acknowledging():
+            bolt_request = await to_bolt_request(request)
+            return await to_aiohttp_response(await adapter.bolt.async_dispatch(bolt_request))
 
     async def oauth(request: web.Request) -> web.StreamResponse:
         flow = adapter.bolt.oauth_flow
@@ -100,6 +101,7 @@ def mount(app: web.Application, core: Core, platform: Platform) -> None:
 def _lifetime(adapter: SlackAdapter) -> Callable[[web.Application], AsyncIterator[None]]:
     async def run(app: web.Application) -> AsyncIterator[None]:
         handler = None
+        await adapter.platform.pool_connections()
         token = adapter.settings.slack_app_token
         if token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -112,5 +114,6 @@ def _lifetime(adapter: SlackAdapter) -> Callable[[web.Application], AsyncIterato
             with contextlib.suppress(Exception):
                 await handler.close_async()  # type: ignore[no-untyped-call]
         await adapter.close()
+        await adapter.platform.close()
 
     return run
