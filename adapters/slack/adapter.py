@@ -8,9 +8,10 @@ the work finishes in the background.
 
 Acknowledgements go before work: the web route counts the requests it is answering
 (`acknowledging`), and background work starts once none has been left for `LULL` (the requests
-of a burst arrive a little apart), or after `ACKS_FIRST_WAIT` at the latest. On a burst of clicks (a pulse round landing in 50 DMs at once) the database
-work and Web API calls of the first clicks would otherwise share the event loop and the GIL
-with the acknowledgements of the later ones.
+of a burst arrive a little apart), or after `ACKS_FIRST_WAIT` at the latest. On a burst of
+clicks (a pulse round landing in 50 DMs at once) the database work and Web API calls of the
+first clicks would otherwise share the event loop and the GIL with the acknowledgements of the
+later ones.
 """
 
 from __future__ import annotations
