@@ -9,16 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import JSON, Integer, Select, String, cast, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
 
 from bot.events import MessageRef
 from bot.messages import Message
-from storage.models import OutboxMessage, utcnow
+from storage.models import OutboxMessage, UtcDateTime, utcnow
 
 
 @dataclass(frozen=True)
@@ -69,19 +69,39 @@ def still_wanted(session: Session, row: OutboxMessage) -> bool:
     return check is None or check(session, row)
 
 
+def _insert(session: Session) -> Any:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, in the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return pg_insert(OutboxMessage)
+    if dialect == "sqlite":
+        return sqlite_insert(OutboxMessage)
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
+
+
 def queue(session: Session, items: Iterable[Outgoing]) -> int:
     """Insert messages, skipping any whose dedupe key is already queued; returns rows added.
 
-    One multi-row INSERT per 1,000 messages: a round for 50,000 members is 50 statements.
+    One executemany, which SQLAlchemy sends as batched multi-row INSERTs with RETURNING (so
+    the count is exact on both databases); a message object shared by many rows is
+    serialised once.
     """
     now = utcnow()
+    payloads: dict[int, dict[str, Any]] = {}
+
+    def payload(message: Message) -> dict[str, Any]:
+        key = id(message)
+        if key not in payloads:
+            payloads[key] = message.model_dump(mode="json")
+        return payloads[key]
+
     rows = [
         {
             "dedupe_key": o.dedupe_key,
             "op": o.op,
             "address_kind": o.address_kind,
             "address": o.address,
-            "payload": o.message.model_dump(mode="json"),
+            "payload": payload(o.message),
             "purpose": o.purpose,
             "round_id": o.round_id,
             "status": "pending",
@@ -93,26 +113,64 @@ def queue(session: Session, items: Iterable[Outgoing]) -> int:
     ]
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    added = 0
-    for start in range(0, len(rows), 1000):
-        chunk = rows[start : start + 1000]
-        stmt: Executable
-        if dialect == "postgresql":
-            stmt = (
-                pg_insert(OutboxMessage)
-                .values(chunk)
-                .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            )
-        elif dialect == "sqlite":
-            stmt = (
-                sqlite_insert(OutboxMessage)
-                .values(chunk)
-                .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            )
-        else:  # pragma: no cover - only the two databases above are supported
-            keys = {o for (o,) in session.execute(select(OutboxMessage.dedupe_key))}
-            stmt = insert(OutboxMessage).values([r for r in chunk if r["dedupe_key"] not in keys])
-        result = session.execute(stmt)
-        added += max(result.rowcount, 0)  # type: ignore[attr-defined]
-    return added
+    stmt = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    return len(session.execute(stmt, rows).all())
+
+
+def queue_to_members(
+    session: Session,
+    member_ids: Select[Any],
+    *,
+    key_prefix: str,
+    message: Message,
+    purpose: str,
+    round_id: int | None = None,
+    not_before: dt.datetime | None = None,
+) -> int:
+    """The same message to every member `member_ids` selects, as one INSERT ... SELECT.
+
+    The rows never pass through Python: a round for 50,000 members is one statement per
+    message variant. Each row's dedupe key is `key_prefix` followed by the member id.
+    """
+    now = utcnow()
+    ids = member_ids.subquery()
+    member = ids.c[0]
+    source = select(
+        literal(key_prefix, String) + cast(member, String),
+        literal("post"),
+        literal("member"),
+        cast(member, String),
+        literal(message.model_dump(mode="json"), JSON),
+        literal(purpose),
+        literal(round_id, Integer),
+        literal("pending"),
+        literal(0),
+        literal(not_before or now, UtcDateTime()),
+        literal(now, UtcDateTime()),
+    ).where(member.is_not(None))  # SQLite needs a WHERE before ON CONFLICT (its parser)
+    stmt = (
+        _insert(session)
+        .from_select(
+            [
+                "dedupe_key",
+                "op",
+                "address_kind",
+                "address",
+                "payload",
+                "purpose",
+                "round_id",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "created_at",
+            ],
+            source,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    result = session.execute(stmt)
+    return max(int(getattr(result, "rowcount", 0)), 0)

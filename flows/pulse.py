@@ -26,7 +26,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy import case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,7 @@ from bot.actions import ActionData
 from bot.config import Settings
 from bot.errors import InvalidInput, NotAllowed, NotFound, RoundClosed
 from bot.events import ButtonClicked, FormSubmitted
-from bot.i18n import Lang, Translator, translator
+from bot.i18n import LANGUAGES, Lang, Translator, translator
 from bot.messages import (
     Button,
     Buttons,
@@ -46,7 +46,7 @@ from bot.messages import (
     Reply,
     Text,
 )
-from bot.outbox import Outgoing, queue, to_member, to_unit_channel
+from bot.outbox import queue, queue_to_members, to_unit_channel
 from bot.router import Context as FlowContext
 from bot.router import Router
 from bot.telemetry import METRICS
@@ -65,6 +65,7 @@ from storage.models import (
     Answer,
     Committee,
     Member,
+    Membership,
     Participation,
     PulseRound,
     Question,
@@ -203,38 +204,51 @@ def open_round(
     session.add(pulse_round)
     session.flush()
     today = local_today(now, tz)
-    asked = [
-        m for m in members_of(session, unit.id) if not m.unreachable and not is_paused(m, today)
-    ]
-    if asked:
-        session.execute(
-            insert(Participation),
-            [{"round_id": pulse_round.id, "member_id": m.id} for m in asked],
+    # Everything below runs in the database (INSERT ... SELECT): no row per member passes
+    # through Python, so a unit of 50,000 is a handful of statements.
+    eligible = (
+        select(literal(pulse_round.id), Member.id)
+        .join(Membership, Membership.member_id == Member.id)
+        .where(
+            Membership.unit_id == unit.id,
+            Member.erased.is_(False),
+            Member.unreachable.is_(None),
+            or_(Member.paused_until.is_(None), Member.paused_until < today),
         )
+    )
+    session.execute(insert(Participation).from_select(["round_id", "member_id"], eligible))
     questions = [rq.question for rq in pulse_round.questions]
-    messages: list[Outgoing] = []
-    for m in asked:
-        lang = language(m, default_language)
-        first_time = not m.seen_privacy_notice
-        messages.append(
-            to_member(
-                m.id,
-                f"pulse:{pulse_round.id}:ask:{m.id}",
-                ask_message(
-                    pulse_round, unit, questions, translator(lang), {}, tz=tz, rules=first_time
+    asked_here = select(Participation.member_id).where(Participation.round_id == pulse_round.id)
+    for lang in LANGUAGES:
+        speaks = Member.language == lang
+        if lang == default_language:
+            speaks = or_(speaks, Member.language.is_(None), Member.language.not_in(LANGUAGES))
+        for first_time in (True, False):
+            message = ask_message(
+                pulse_round, unit, questions, translator(lang), {}, tz=tz, rules=first_time
+            )
+            queue_to_members(
+                session,
+                select(Member.id).where(
+                    Member.id.in_(asked_here),
+                    speaks,
+                    Member.seen_privacy_notice.is_(not first_time),
                 ),
+                key_prefix=f"pulse:{pulse_round.id}:ask:",
+                message=message,
                 purpose="pulse.ask",
                 round_id=pulse_round.id,
             )
-        )
-        if first_time:
-            m.seen_privacy_notice = True
-    queue(session, messages)
-    METRICS.round_seconds.labels(step="open").observe((utcnow() - started).total_seconds())
-    log.info(
-        "round opened", extra={"round_id": pulse_round.id, "unit": unit.id, "count": len(asked)}
+    session.execute(
+        update(Member)
+        .where(Member.id.in_(asked_here), Member.seen_privacy_notice.is_(False))
+        .values(seen_privacy_notice=True)
+        .execution_options(synchronize_session=False)
     )
-    return Opened(pulse_round.id, unit.id, len(asked))
+    asked = session.scalar(select(func.count()).select_from(asked_here.subquery())) or 0
+    METRICS.round_seconds.labels(step="open").observe((utcnow() - started).total_seconds())
+    log.info("round opened", extra={"round_id": pulse_round.id, "unit": unit.id, "count": asked})
+    return Opened(pulse_round.id, unit.id, asked)
 
 
 def rules_text(t: Translator, *, minimum: int, parent: str | None) -> str:

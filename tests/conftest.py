@@ -7,6 +7,7 @@ MEDPULS_REQUIRE_POSTGRES=1 (CI), where they fail. We never mock our own database
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -50,10 +51,17 @@ _PG_REASON = _postgres_reason()
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in PLATFORM_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+    # `medpuls serve`/`worker` run in-process by a test set up process-wide logging; put it
+    # back so that one test's log lines never end up in another test's CLI output.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
