@@ -24,6 +24,15 @@ class ImportResult:
     updated: int
     unchanged: int
 
+    @staticmethod
+    def of(outcomes: list[str]) -> ImportResult:
+        """From one "created" / "updated" / "unchanged" per row."""
+        return ImportResult(*(outcomes.count(k) for k in ("created", "updated", "unchanged")))
+
+
+def _outcome(new: bool, changed: bool) -> str:
+    return "created" if new else "updated" if changed else "unchanged"
+
 
 def _rows(text: str, required: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
@@ -62,7 +71,7 @@ def ensure_unit(session: Session, path: str) -> tuple[Unit, bool]:
 
 
 def import_units(session: Session, text: str) -> ImportResult:
-    created = updated = unchanged = 0
+    outcomes: list[str] = []
     for line, row in _rows(text, ("unit_path",)):
         try:
             path = clean_path(row["unit_path"])
@@ -84,17 +93,12 @@ def import_units(session: Session, text: str) -> ImportResult:
             elif committee.unit_id != unit.id:
                 raise InvalidInput(f"line {line}: committee {name!r} belongs to another unit")
         session.flush()
-        if new:
-            created += 1
-        elif changed:
-            updated += 1
-        else:
-            unchanged += 1
-    return ImportResult(created, updated, unchanged)
+        outcomes.append(_outcome(new, changed))
+    return ImportResult.of(outcomes)
 
 
 def import_members(session: Session, text: str) -> ImportResult:
-    created = updated = unchanged = 0
+    outcomes: list[str] = []
     for line, row in _rows(text, ("unit_path", "email", "name")):
         path = row["unit_path"].strip().strip("/")
         unit = session.scalars(select(Unit).where(Unit.path == path)).first()
@@ -136,10 +140,5 @@ def import_members(session: Session, text: str) -> ImportResult:
             ms.roles = joined
             changed = True
         session.flush()
-        if new:
-            created += 1
-        elif changed:
-            updated += 1
-        else:
-            unchanged += 1
-    return ImportResult(created, updated, unchanged)
+        outcomes.append(_outcome(new, changed))
+    return ImportResult.of(outcomes)
