@@ -5,28 +5,53 @@ screen: a chat client shows it about 360-400 points wide, so the text is large a
 sits under the plot instead of on top of the lines. Questions rotate, so a dimension is measured
 only some weeks: its line joins the weeks it has a figure for. Weeks without one (not asked, or
 withheld by the disclosure gate) get no marker, so nothing is drawn that was not measured.
+
+A weekly digest draws a chart for every unit a leader reads, two thousand of them in a big
+municipality, and matplotlib takes over 100 ms a chart. `TrendPainter` therefore has matplotlib
+draw what the charts of one digest week, language and legend share (axes, grid, week labels,
+legend) once, as a palette image, and then adds each chart's lines, markers and title with
+Pillow and writes an 8-bit palette PNG: a few milliseconds a chart. It lays out exactly as
+`trend_figure`; only the lines lose matplotlib's anti-aliasing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import math
+import struct
+import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image, ImageDraw, ImageFont
 
 from bot.i18n import Translator
 
-__all__ = ["HEIGHT_PX", "PALETTE", "WIDTH_PX", "Series", "png_of", "trend_figure"]
+__all__ = [
+    "HEIGHT_PX",
+    "PALETTE",
+    "WIDTH_PX",
+    "Series",
+    "TrendPainter",
+    "png_of",
+    "trend_figure",
+]
 
 WIDTH_PX = 900
 HEIGHT_PX = 700
 _DPI = 100
+_LINE_WIDTH_PT = 3
+_MARKER_PT = 8
+_TITLE_PT = 18
 # Colour-blind safe (Okabe-Ito, then Tol's muted): readable on light and dark chat themes.
 PALETTE = (
     "#0072B2",
@@ -69,9 +94,9 @@ def trend_figure(
             [x for x, _ in points],
             [v for _, v in points],
             color=PALETTE[i % len(PALETTE)],
-            linewidth=3,
+            linewidth=_LINE_WIDTH_PT,
             marker="o",
-            markersize=8,
+            markersize=_MARKER_PT,
             label=s.label,
         )
     ax.set_ylim(0, 100)
@@ -82,7 +107,7 @@ def trend_figure(
     ax.tick_params(axis="y", labelsize=14)
     ax.grid(axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(title, fontsize=18, loc="left")
+    ax.set_title(title, fontsize=_TITLE_PT, loc="left")
     if series:
         fig.legend(
             loc="lower left",
@@ -99,3 +124,174 @@ def png_of(fig: Figure) -> bytes:
     fig.savefig(out, format="png", dpi=_DPI)
     return out.getvalue()
 
+
+def _px(points: float) -> float:
+    return points * _DPI / 72
+
+
+def _chart_palette() -> list[tuple[int, int, int]]:
+    """White, 63 greys, and each line colour blended into white at four strengths: enough for
+    matplotlib's anti-aliased text, grid and legend to keep their look in an 8-bit PNG."""
+    colours = [(255, 255, 255)]
+    # Pillow matches colours to a palette at 6 bits a channel: no grey may share white's bucket,
+    # or the background turns grey.
+    colours += [(v, v, v) for v in range(0, 252, 4)]
+    for hex_colour in PALETTE:
+        red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+        for strength in (1.0, 0.75, 0.5, 0.25):
+            colours.append(
+                (
+                    round(red * strength + 255 * (1 - strength)),
+                    round(green * strength + 255 * (1 - strength)),
+                    round(blue * strength + 255 * (1 - strength)),
+                )
+            )
+    return colours
+
+
+_COLOURS = _chart_palette()
+_FLAT_PALETTE = [c for rgb in _COLOURS for c in rgb]
+# Palette index of a line colour at full strength; greys start at 1, colours after them.
+_FIRST_COLOUR = 1 + 63
+# Title text is black: anti-aliasing coverage a (0-255) is the grey 255 - a, or white.
+_GREY_OF_COVERAGE = [0 if a < 4 else 1 + min(62, round((255 - a) / 4)) for a in range(256)]
+_FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+# Distinct legends seen in one digest run are few (the rotation's dimensions, a few gaps).
+_FRAMES_KEPT = 64
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What every chart with one legend shares, and where its data lands in pixels."""
+
+    image: Image.Image
+    # Rows from here down (week labels, legend) are the same in every chart with this frame;
+    # they are compressed once.
+    static_from: int
+    static_rows: bytes
+    static_deflated: bytes
+    xs: tuple[float, ...]
+    y0: float  # the pixel row of score 0
+    y_per_point: float  # rows per score point (negative: up)
+    title_x: int
+    title_baseline: int
+
+
+class TrendPainter:
+    """Trend charts for one digest week and language, drawn fast (see the module docstring)."""
+
+    def __init__(self, weeks: Sequence[dt.date], t: Translator) -> None:
+        self.weeks = list(weeks)
+        self.t = t
+        self._frames: OrderedDict[tuple[str, ...], _Frame] = OrderedDict()
+        self._font = ImageFont.truetype(str(_FONT), size=round(_px(_TITLE_PT)))
+
+    def png(self, series: Sequence[Series], title: str) -> bytes:
+        frame = self._frame(tuple(s.label for s in series))
+        image = frame.image.copy()
+        draw = ImageDraw.Draw(image)
+        width = round(_px(_LINE_WIDTH_PT))
+        # Marker diameter plus its edge line, as matplotlib draws it.
+        radius = (_px(_MARKER_PT) + _px(1.0)) / 2
+        for i, s in enumerate(series):
+            colour = _FIRST_COLOUR + 4 * (i % len(PALETTE))
+            points = [
+                (frame.xs[x], frame.y0 + v * frame.y_per_point)
+                for x, v in enumerate(s.scores)
+                if v is not None
+            ]
+            if len(points) > 1:
+                draw.line(points, fill=colour, width=width, joint="curve")
+            for x, y in points:
+                draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
+        self._title(image, frame, title)
+        return _png(image, frame)
+
+    def _title(self, image: Image.Image, frame: _Frame, title: str) -> None:
+        ascent, descent = self._font.getmetrics()
+        top = frame.title_baseline - ascent
+        coverage = Image.new("L", (WIDTH_PX - frame.title_x, ascent + descent), 0)
+        ImageDraw.Draw(coverage).text((0, ascent), title, font=self._font, fill=255, anchor="ls")
+        greys = Image.frombytes("P", coverage.size, coverage.point(_GREY_OF_COVERAGE).tobytes())
+        inked = coverage.point([0] + [255] * 255)
+        image.paste(greys, (frame.title_x, top), inked)
+
+    def _frame(self, labels: tuple[str, ...]) -> _Frame:
+        if labels in self._frames:
+            self._frames.move_to_end(labels)
+            return self._frames[labels]
+        empty = [Series(label, [None] * len(self.weeks)) for label in labels]
+        fig = trend_figure(self.weeks, empty, self.t, "")
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()  # type: ignore[no-untyped-call]
+        pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+        rgb = Image.frombuffer("RGBA", canvas.get_width_height(), pixels).convert("RGB")
+        palette = Image.new("P", (1, 1))
+        palette.putpalette(_FLAT_PALETTE)
+        image = rgb.quantize(palette=palette, dither=Image.Dither.NONE)
+        ax = fig.axes[0]
+        to_px = ax.transData.transform
+        xs = tuple(float(to_px((x, 0))[0]) for x in range(len(self.weeks)))
+        # Display coordinates count up from the bottom; image rows count down from the top.
+        y0 = HEIGHT_PX - float(to_px((0, 0))[1])
+        y100 = HEIGHT_PX - float(to_px((0, 100))[1])
+        box = ax.get_window_extent()
+        # Below the lowest marker nothing changes from chart to chart.
+        radius = (_px(_MARKER_PT) + _px(1.0)) / 2
+        static_from = min(HEIGHT_PX, math.ceil(y0 + radius + _px(_LINE_WIDTH_PT)) + 1)
+        static_rows = _scanlines(image, static_from, HEIGHT_PX)
+        frame = _Frame(
+            image=image,
+            static_from=static_from,
+            static_rows=static_rows,
+            static_deflated=_deflate(static_rows, zlib.Z_FINISH),
+            xs=xs,
+            y0=y0,
+            y_per_point=(y100 - y0) / 100,
+            title_x=round(box.x0),
+            title_baseline=round(HEIGHT_PX - box.y1 - _px(matplotlib.rcParams["axes.titlepad"])),
+        )
+        self._frames[labels] = frame
+        if len(self._frames) > _FRAMES_KEPT:
+            self._frames.popitem(last=False)
+        return frame
+
+
+def _scanlines(image: Image.Image, start: int, stop: int) -> bytes:
+    """Rows start..stop-1 as PNG scanlines: each row's pixels after a 0 byte (no filter)."""
+    width = image.width
+    raw = image.crop((0, start, width, stop)).tobytes()
+    return b"".join(b"\0" + raw[i : i + width] for i in range(0, len(raw), width))
+
+
+def _deflate(data: bytes, flush: int) -> bytes:
+    # Raw deflate, level 1: a chart is mostly white, so this is nearly as small as level 6 and
+    # several times faster. A full flush ends on a byte boundary with nothing referring back,
+    # so the frame's precompressed rows may follow it.
+    squeeze = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return squeeze.compress(data) + squeeze.flush(flush)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+_HEAD = (
+    b"\x89PNG\r\n\x1a\n"
+    + _chunk(b"IHDR", struct.pack(">IIBBBBB", WIDTH_PX, HEIGHT_PX, 8, 3, 0, 0, 0))
+    + _chunk(b"PLTE", bytes(_FLAT_PALETTE))
+)
+_TAIL = _chunk(b"IEND", b"")
+
+
+def _png(image: Image.Image, frame: _Frame) -> bytes:
+    """An 8-bit palette PNG of the chart, reusing the frame's compressed static rows."""
+    rows = _scanlines(image, 0, frame.static_from)
+    checksum = zlib.adler32(frame.static_rows, zlib.adler32(rows))
+    stream = (
+        b"\x78\x01"  # zlib header: deflate, 32 KiB window, fastest
+        + _deflate(rows, zlib.Z_FULL_FLUSH)
+        + frame.static_deflated
+        + struct.pack(">I", checksum)
+    )
+    return _HEAD + _chunk(b"IDAT", stream) + _TAIL

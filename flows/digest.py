@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sqlalchemy import and_, case, distinct, func, insert, or_, select
+from sqlalchemy import Integer, and_, case, distinct, func, insert, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -36,7 +36,7 @@ from bot.messages import Context, Divider, Fact, Facts, Header, Image, Message, 
 from bot.outbox import Outgoing, queue, to_member, to_unit_channel
 from bot.router import Context as FlowContext
 from bot.router import Router
-from flows.charts import Series, png_of, trend_figure
+from flows.charts import Series, TrendPainter
 from flows.disclosure import Cell, decide
 from flows.question_bank import default_bank
 from storage.db import Database
@@ -230,6 +230,7 @@ class Picture:
         self.min_size = min_size
         self.committees = dict(committees or {})
         self.pipelines = dict(pipelines or {})
+        self._chains: dict[int, tuple[int, ...]] = {}
         self.children: dict[int | None, list[int]] = defaultdict(list)
         for u in sorted(self.units.values(), key=lambda u: u.name):
             self.children[u.parent_id].append(u.id)
@@ -240,14 +241,19 @@ class Picture:
         self.shown_tally: dict[tuple[int, str], frozenset[int]] = {}
         self._decide_all(turnout, tallies)
         self._pulses: dict[int, UnitPulse] = {}
+        self._painters: dict[Lang, TrendPainter] = {}
 
     # -- roll-up -------------------------------------------------------------------------
 
-    def _upwards(self, unit_id: int) -> Iterable[int]:
-        node: int | None = unit_id
-        while node is not None and node in self.units:
-            yield node
-            node = self.units[node].parent_id
+    def _upwards(self, unit_id: int) -> tuple[int, ...]:
+        """The unit and its ancestors, nearest first (kept: every figure walks up a chain)."""
+        chain = self._chains.get(unit_id)
+        if chain is None:
+            parent = self.units[unit_id].parent_id if unit_id in self.units else None
+            above = self._upwards(parent) if parent is not None else ()
+            chain = (unit_id, *above) if unit_id in self.units else ()
+            self._chains[unit_id] = chain
+        return chain
 
     def _roll_up_turnout(
         self, own: Mapping[tuple[int, int], Turnout]
@@ -292,25 +298,29 @@ class Picture:
         own_turnout: Mapping[tuple[int, int], Turnout],
         own_tallies: Mapping[tuple[int, int, str], Tally],
     ) -> None:
+        # Grouped once: scanning every figure for every (week, dimension) was quadratic.
+        answered: dict[int, dict[int, int]] = defaultdict(dict)
+        own_answered: dict[int, dict[int, int]] = defaultdict(dict)
+        for (u, wk), t in self.turnout.items():
+            answered[wk][u] = t.answered
+        for (u, wk), t in own_turnout.items():
+            own_answered[wk][u] = t.answered
+        people: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
+        own_people: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
+        for (u, wk, d), tally in self.tallies.items():
+            people[(d, wk)][u] = tally.people
+        for (u, wk, d), tally in own_tallies.items():
+            own_people[(d, wk)][u] = tally.people
         previous: frozenset[str] = frozenset()
         for w in range(len(self.weeks)):
-            counts = {u: t.answered for (u, wk), t in self.turnout.items() if wk == w}
-            own = {u: t.answered for (u, wk), t in own_turnout.items() if wk == w}
-            cells, published = self._cells(counts, own)
+            cells, published = self._cells(answered[w], own_answered[w])
             shown = _gate(cells, self.min_size, [previous, published])
             previous = shown
             self.shown_turnout.append(frozenset(int(k[1:]) for k in shown if k[0] == "u"))
-        dims = sorted({d for (_, _, d) in self.tallies})
-        for dim in dims:
+        for dim in self._dimensions:
             previous = frozenset()
             for w in range(len(self.weeks)):
-                counts = {
-                    u: t.people for (u, wk, d), t in self.tallies.items() if wk == w and d == dim
-                }
-                own = {
-                    u: t.people for (u, wk, d), t in own_tallies.items() if wk == w and d == dim
-                }
-                cells, published = self._cells(counts, own)
+                cells, published = self._cells(people[(dim, w)], own_people[(dim, w)])
                 shown = _gate(cells, self.min_size, [previous, published])
                 previous = shown
                 self.shown_tally[(w, dim)] = frozenset(
@@ -354,7 +364,12 @@ class Picture:
         lines: list[DimensionLine] = []
         series: dict[str, list[float | None]] = {}
         for dim in self._dimensions:
-            scores = [self.shown_tally_of(unit_id, w, dim) for w in range(len(self.weeks))]
+            scores = [
+                self.tallies.get((unit_id, w, dim))
+                if unit_id in self.shown_tally.get((w, dim), ())
+                else None
+                for w in range(len(self.weeks))
+            ]
             shown_at = [w for w, s in enumerate(scores) if s is not None]
             if not shown_at or shown_at[-1] < first_shown:
                 continue
@@ -380,6 +395,12 @@ class Picture:
             lines=lines,
             series=series,
         )
+
+    def painter(self, t: Translator) -> TrendPainter:
+        """One per language: what its charts share is drawn once and reused."""
+        if t.lang not in self._painters:
+            self._painters[t.lang] = TrendPainter([w.monday for w in self.shown_weeks], t)
+        return self._painters[t.lang]
 
     def week_index(self, monday: dt.date) -> int:
         return next(i for i, w in enumerate(self.weeks) if w.monday == monday)
@@ -519,19 +540,26 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         .subquery()
     )
     c = per_round.c
+    # Integers from the database: PostgreSQL sums sums as NUMERIC, and converting a
+    # hundred thousand Decimals cost more than the query.
     tallies = {
-        (int(row[0]), int(row[1]), str(row[2])): Tally(*(int(v) for v in row[3:]))
-        for row in session.execute(
+        (unit_id, w, dimension): Tally(*figures)
+        for unit_id, w, dimension, *figures in session.execute(
             select(
                 c.unit_id,
                 c.w,
                 c.dimension,
-                func.sum(c.people),
-                func.sum(c.answers),
-                func.sum(c.value_sum),
-                func.sum(c.favourable),
-                func.sum(c.neutral),
-                func.sum(c.unfavourable),
+                *(
+                    func.sum(column).cast(Integer)
+                    for column in (
+                        c.people,
+                        c.answers,
+                        c.value_sum,
+                        c.favourable,
+                        c.neutral,
+                        c.unfavourable,
+                    )
+                ),
             ).group_by(c.unit_id, c.w, c.dimension)
         )
     }
@@ -694,9 +722,8 @@ def chart_png(picture: Picture, pulse: UnitPulse, t: Translator) -> bytes | None
     """The 12-week chart of the unit's dimensions, or None when there is nothing to draw."""
     if not pulse.series:
         return None
-    weeks = [w.monday for w in picture.shown_weeks]
     series = [Series(label, scores) for label, scores in pulse.series.items()]
-    return png_of(trend_figure(weeks, series, t, t("digest.chart_title", unit=pulse.unit.name)))
+    return picture.painter(t).png(series, t("digest.chart_title", unit=pulse.unit.name))
 
 
 def _body(

@@ -181,7 +181,11 @@ class _View:
         self.tree = tree
         self.shown = frozenset(shown)
         self.known = prior | self.shown
+        # Memoised per view: the deepest-first sweep asks about every key, and each key's
+        # regions and states are the same whichever top asks.
         self._below: dict[str, list[str]] = {}
+        self._size: dict[str, int] = {}
+        self._states_of: dict[tuple[str, int], frozenset[tuple[int, bool]]] = {}
 
     def below(self, key: str) -> list[str]:
         if key not in self._below:
@@ -189,7 +193,10 @@ class _View:
         return self._below[key]
 
     def size(self, key: str) -> int:
-        return self.tree.count[key] - sum(self.tree.count[k] for k in self.below(key))
+        if key not in self._size:
+            count = self.tree.count
+            self._size[key] = count[key] - sum(count[k] for k in self.below(key))
+        return self._size[key]
 
     def dangerous(self, top: str, min_size: int) -> bool:
         """Whether some connected set of regions topped by ``top`` holds 1..min_size-1 people and
@@ -201,9 +208,15 @@ class _View:
         states = self._states(top, min_size)
         return any(people >= 1 and (current or top in self.shown) for people, current in states)
 
-    def _states(self, key: str, min_size: int) -> set[tuple[int, bool]]:
+    def _states(self, key: str, min_size: int) -> frozenset[tuple[int, bool]]:
         # (people in T, whether T uses a figure of this round) for connected T topped by key,
         # leaving out key's own figure, which its caller accounts for.
+        memo = (key, min_size)
+        if memo not in self._states_of:
+            self._states_of[memo] = frozenset(self._states_uncached(key, min_size))
+        return self._states_of[memo]
+
+    def _states_uncached(self, key: str, min_size: int) -> set[tuple[int, bool]]:
         own = self.size(key)
         if own >= min_size:
             return set()
@@ -266,8 +279,10 @@ def decide(
     by_depth = sorted(tree.count, key=lambda k: (-tree.depth[k], k))
 
     while True:
+        # One view per sweep: nothing changes within it, so its memos serve every key.
+        view = _View(tree, prior, shown)
         bad = next(
-            (k for k in by_depth if _dangerous_at(tree, k, prior, shown, min_size)),
+            (k for k in by_depth if k in view.known and view.dangerous(k, min_size)),
             None,
         )
         if bad is None:

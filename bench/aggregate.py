@@ -1,0 +1,371 @@
+"""Aggregate: every leader's weekly digest for a 50,000-member municipality with a year of rounds.
+
+    python bench/aggregate.py [--teams 2000] [--team-size 25] [--weeks 52]
+
+Seeds a throw-away PostgreSQL database with a municipality tree (top -> 6 areas (forvaltninger)
+-> 60 departments -> teams of `--team-size`), a leader for every unit, a committee for the top,
+each area and each department, and `--weeks` weekly closed rounds per team of two questions
+each: RoundResult rows per question and a Participation row per member asked (2.6 million for
+50,000 members over 52 weeks), made by `INSERT ... SELECT generate_series` in the database.
+Turnout varies by round; about one round in thirty has fewer than five answers, so the
+disclosure decision has small groups to fold and complements to withhold.
+
+Then it runs the scheduler's job, `send_due_digests`, at a frozen Monday 08:00 (local) in a
+fresh child process, as the worker would: load the figures, decide what may be shown, build
+every leader's message and chart, queue them with the charts and audit rows. Seeding is not
+measured. Time and resident-set growth come from one untraced run; the Python heap's peak
+(tracemalloc) from a second, traced run of the same job after its rows were removed, because
+tracing slows Python code down. The last line holds the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, insert, select, text
+
+from bench._common import bench_database
+
+# Monday 2 March 2026, 08:00 in Copenhagen: the leaders' default digest time.
+NOW = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
+AREAS = 6
+DEPARTMENTS_PER_AREA = 10
+# The rotation asks two dimensions a week; each area runs its own schedule, a week apart.
+DIMENSIONS = (
+    "trust_vertical",
+    "trust_horizontal",
+    "justice_distribution",
+    "justice_conflicts",
+    "justice_voice",
+    "cooperation_core_task",
+    "bonding",
+    "bridging",
+    "linking",
+    "rc_frequent",
+    "rc_timely",
+    "rc_accurate",
+    "rc_problem_solving",
+    "rc_shared_goals",
+    "rc_shared_knowledge",
+    "rc_mutual_respect",
+)
+# Which digests read English: every tenth leader (a chart per unit and language).
+ENGLISH_EVERY = 10
+
+
+def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
+    """The organisation and its year of closed rounds; returns what was made."""
+    from storage.db import Database
+    from storage.models import Committee, Member, Membership, Unit
+
+    db = Database(url)
+    with db.session() as s:
+        top = Unit(path="Bench Kommune", name="Bench Kommune")
+        s.add(top)
+        s.flush()
+        areas = [
+            Unit(path=f"{top.path}/Forvaltning {a}", name=f"Forvaltning {a}", parent_id=top.id)
+            for a in range(AREAS)
+        ]
+        s.add_all(areas)
+        s.flush()
+        departments = [
+            Unit(path=f"{area.path}/Afdeling {a}.{d}", name=f"Afdeling {a}.{d}", parent_id=area.id)
+            for a, area in enumerate(areas)
+            for d in range(DEPARTMENTS_PER_AREA)
+        ]
+        s.add_all(departments)
+        s.flush()
+        s.execute(
+            insert(Unit),
+            [
+                {
+                    "path": f"{dep.path}/Team {i}",
+                    "name": f"Team {i}",
+                    "parent_id": dep.id,
+                }
+                for i in range(teams)
+                for dep in [departments[i % len(departments)]]
+            ],
+        )
+        heads = [top, *areas, *departments]
+        s.add_all(
+            Committee(
+                name=f"MED {u.name}", unit_id=u.id, min_group_size=None, min_comment_group_size=None
+            )
+            for u in heads
+        )
+        # The leaders above the teams are people of their own, not asked in the team rounds.
+        s.execute(
+            insert(Member),
+            [
+                {
+                    "name": f"Chef {u.id}",
+                    "email": f"chef{u.id}@bench.invalid",
+                    "language": "en" if i % ENGLISH_EVERY == 0 else "da",
+                    "erased": False,
+                    "seen_privacy_notice": True,
+                    "created_at": NOW,
+                }
+                for i, u in enumerate(heads)
+            ],
+        )
+        chefs = dict(
+            s.execute(select(Member.email, Member.id).where(Member.email.like("chef%")))
+            .tuples()
+            .all()
+        )
+        s.execute(
+            insert(Membership),
+            [
+                {
+                    "member_id": chefs[f"chef{u.id}@bench.invalid"],
+                    "unit_id": u.id,
+                    "roles": "leader",
+                    "created_at": NOW,
+                }
+                for u in heads
+            ],
+        )
+    db.dispose()
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                """
+                CREATE TEMP TABLE bench_teams ON COMMIT DROP AS
+                SELECT id AS unit_id, row_number() OVER (ORDER BY id) - 1 AS team
+                FROM units WHERE name LIKE 'Team %'
+                """
+            )
+        )
+        conn.execute(
+            text(
+                """
+                INSERT INTO members (name, email, language, erased, seen_privacy_notice,
+                                     created_at)
+                SELECT 'Medarbejder ' || i, 'm' || i || '@bench.invalid',
+                       CASE WHEN i % (:size * :every) = 0 THEN 'en' ELSE 'da' END,
+                       false, true, :now
+                FROM generate_series(0, CAST(:teams AS integer) * :size - 1) AS i
+                """
+            ),
+            {"teams": teams, "size": team_size, "every": ENGLISH_EVERY, "now": NOW},
+        )
+        # Member i is number i % size of team i / size; number 0 leads the team.
+        conn.execute(
+            text(
+                """
+                CREATE TEMP TABLE bench_people ON COMMIT DROP AS
+                SELECT m.id AS member_id, t.unit_id, m.i % :size AS pos
+                FROM (SELECT id, substring(email from 2 for position('@' in email) - 2)::int AS i
+                      FROM members WHERE email LIKE 'm%') m
+                JOIN bench_teams t ON t.team = m.i / :size
+                """
+            ),
+            {"size": team_size},
+        )
+        conn.execute(
+            text(
+                """
+                INSERT INTO memberships (member_id, unit_id, roles, created_at)
+                SELECT member_id, unit_id,
+                       CASE WHEN pos = 0 THEN 'member;leader' ELSE 'member' END, :now
+                FROM bench_people
+                """
+            ),
+            {"now": NOW},
+        )
+        # Closed on the Friday at 14:00 local (13:00 UTC in winter; near enough all year for
+        # a bench) of each of the `weeks` weeks before NOW.
+        conn.execute(
+            text(
+                """
+                INSERT INTO pulse_rounds (unit_id, period, opened_at, closes_at, closed_at,
+                                          min_group_size, min_comment_group_size)
+                SELECT t.unit_id, 'bench-' || w,
+                       :now - make_interval(days => 7 * w - 4) - interval '2 hours',
+                       :now - make_interval(days => 7 * w - 4) + interval '6 hours',
+                       :now - make_interval(days => 7 * w - 4) + interval '6 hours',
+                       5, 5
+                FROM bench_teams t, generate_series(1, :weeks) AS w
+                """
+            ),
+            {"now": NOW, "weeks": weeks},
+        )
+        # Answers per round: mostly 12..size; one round in thirty under five.
+        conn.execute(
+            text(
+                """
+                CREATE TEMP TABLE bench_rounds ON COMMIT DROP AS
+                SELECT r.id AS round_id, r.unit_id,
+                       substring(r.period from 7)::int AS w,
+                       CASE WHEN (r.id * 7919) % 30 = 0 THEN (r.id * 31) % 5
+                            ELSE least(:size, 12 + (r.id * 31) % 14) END AS n
+                FROM pulse_rounds r
+                """
+            ),
+            {"size": team_size},
+        )
+        conn.execute(
+            text(
+                """
+                INSERT INTO participations (round_id, member_id, answered, reminders_sent)
+                SELECT r.round_id, p.member_id, p.pos < r.n, 0
+                FROM bench_rounds r JOIN bench_people p ON p.unit_id = r.unit_id
+                """
+            )
+        )
+        conn.execute(
+            text(
+                """
+                INSERT INTO round_results (round_id, question_id, dimension, respondents,
+                                           value_sum, favourable, neutral, unfavourable)
+                SELECT round_id, dim || '.1', dim, n,
+                       4 * fav + 3 * neu + 2 * (n - fav - neu), fav, neu, n - fav - neu
+                FROM (
+                    SELECT r.round_id, r.n,
+                           (CAST(:dims AS text[]))[1 + (2 * (r.w + a.area) + q) % 16] AS dim,
+                           r.n * (30 + (r.round_id * 17 + q) % 60) / 100 AS fav,
+                           (r.n - r.n * (30 + (r.round_id * 17 + q) % 60) / 100) / 2 AS neu
+                    FROM bench_rounds r
+                    JOIN units t ON t.id = r.unit_id
+                    JOIN units d ON d.id = t.parent_id
+                    JOIN (SELECT id, row_number() OVER (ORDER BY id) AS area
+                          FROM units WHERE name LIKE 'Forvaltning %') a ON a.id = d.parent_id,
+                    generate_series(0, 1) AS q
+                    WHERE r.n > 0
+                ) x
+                """
+            ),
+            {"dims": list(DIMENSIONS)},
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+        made = {
+            name: int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+            for name, table in (
+                ("members", "members"),
+                ("units", "units"),
+                ("rounds", "pulse_rounds"),
+                ("results", "round_results"),
+                ("participations", "participations"),
+            )
+        }
+        made["leaders"] = int(
+            conn.execute(
+                text(
+                    "SELECT count(DISTINCT member_id) FROM memberships WHERE roles LIKE '%leader%'"
+                )
+            ).scalar_one()
+        )
+    engine.dispose()
+    return made
+
+
+def forget_digests(url: str) -> None:
+    """Remove what a run queued, so the next run builds every digest again."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM outbox WHERE purpose = 'digest.leader'"))
+        conn.execute(text("DELETE FROM images"))
+        conn.execute(text("DELETE FROM audit_log WHERE action = 'view.digest'"))
+    engine.dispose()
+
+
+def measure(url: str, traced: bool) -> dict[str, float]:
+    """One run of the scheduler's digest job in this (fresh) process."""
+    import tracemalloc
+
+    from bot.config import Settings
+    from flows.digest import send_due_digests
+    from storage.db import Database
+    from storage.models import OutboxMessage
+
+    settings = Settings(DATABASE_URL=url)
+    db = Database(url)
+    with db.session() as s:  # connect and load the ORM's mappers before the clock starts
+        s.scalar(select(OutboxMessage.id).limit(1))
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if traced:
+        tracemalloc.start()
+    started = time.perf_counter()
+    send_due_digests(db, settings, NOW)
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] if traced else 0
+    tracemalloc.stop()
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Any helper processes' peak too (ru_maxrss of the largest child), in case charts are
+    # ever drawn elsewhere.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with db.session() as s:
+        digests = len(
+            s.scalars(
+                select(OutboxMessage.id).where(OutboxMessage.purpose == "digest.leader")
+            ).all()
+        )
+    db.dispose()
+    return {
+        "seconds": seconds,
+        "peak_mb": peak / 2**20,
+        "rss_mb": (rss_after - rss_before) / 1024,
+        "children_rss_mb": children / 1024,
+        "digests": digests,
+    }
+
+
+def in_child(url: str, traced: bool) -> dict[str, float]:
+    args = [sys.executable, __file__, "--measure", url] + (["--traced"] if traced else [])
+    done = subprocess.run(args, check=True, capture_output=True, text=True, env=os.environ.copy())
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teams", type=int, default=2000)
+    parser.add_argument("--team-size", type=int, default=25)
+    parser.add_argument("--weeks", type=int, default=52)
+    parser.add_argument("--runs", type=int, default=1, help="untraced runs; the best is kept")
+    parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.traced)), flush=True)
+        return
+    with bench_database() as url:
+        started = time.perf_counter()
+        made = seed(url, args.teams, args.team_size, args.weeks)
+        print(f"seeded {made} in {time.perf_counter() - started:.1f} s", flush=True)
+        timed = []
+        for _ in range(args.runs):
+            forget_digests(url)
+            timed.append(in_child(url, traced=False))
+            print(f"untraced run: {timed[-1]}", flush=True)
+        best = min(timed, key=lambda r: r["seconds"])
+        forget_digests(url)
+        traced = in_child(url, traced=True)
+        print(f"traced run: {traced}", flush=True)
+    print(
+        f"aggregate: members={made['members']} units={made['units']} "
+        f"leaders={made['leaders']} rounds={made['rounds']} "
+        f"participations={made['participations']} digests={int(best['digests'])} "
+        f"seconds={best['seconds']:.2f} peak_mb={traced['peak_mb']:.0f} "
+        f"rss_mb={best['rss_mb']:.0f}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
