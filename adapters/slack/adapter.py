@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_callback_options import (
     AsyncCallbackOptions,
     AsyncFailureArgs,
@@ -81,7 +82,19 @@ class SlackAdapter:
         }
         if not settings.slack_bot_token:
             secret = settings.slack_client_secret or ""
-            kwargs["installation_store"] = self.platform.store
+            store = self.platform.store
+            assert store is not None  # no SLACK_BOT_TOKEN: installations live in our store
+            kwargs["installation_store"] = store
+            # Bolt's default authorize asks auth.test on every request, before the ack can go;
+            # the answer for a token does not change, so once per token is enough.
+            kwargs["authorize"] = AsyncInstallationStoreAuthorize(
+                installation_store=store,
+                client_id=settings.slack_client_id,
+                client_secret=secret,
+                logger=sdk_logger(),
+                client=self.platform.reads,
+                cache_enabled=True,
+            )
             kwargs["oauth_settings"] = AsyncOAuthSettings(
                 client_id=settings.slack_client_id,
                 client_secret=secret,
@@ -91,7 +104,7 @@ class SlackAdapter:
                 redirect_uri=(
                     settings.public_url.rstrip("/") + REDIRECT_PATH if settings.public_url else None
                 ),
-                installation_store=self.platform.store,
+                installation_store=store,
                 state_store=SignedStateStore(secret),
                 callback_options=AsyncCallbackOptions(
                     success=self._installed, failure=self._install_failed

@@ -2,9 +2,13 @@
 
 `DbInstallationStore` is slack_sdk's AsyncInstallationStore over storage.models.SlackInstallation:
 one row per workspace (or Enterprise Grid org), the latest install wins. Bot tokens only: the
-app asks for no user scopes. `SignedStateStore` issues OAuth `state` values signed with the
-client secret and valid for ten minutes, so any replica can check them; Bolt also binds the
-state to the installing browser with a cookie.
+app asks for no user scopes. Every Slack request is authorised from the store before it can be
+acknowledged, so found installations are kept in memory for `CACHE_SECONDS`; saving or deleting
+through this store forgets them at once, and another replica's change is seen within that time.
+
+`SignedStateStore` issues OAuth `state` values signed with the client secret and valid for ten
+minutes, so any replica can check them; Bolt also binds the state to the installing browser
+with a cookie.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from storage.db import Database
 from storage.models import SlackInstallation, utcnow
 
 log = logging.getLogger("medpuls.slack.install")
+CACHE_SECONDS = 30.0
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +49,8 @@ def _same(column: InstrumentedAttribute[str | None], value: str | None) -> Colum
 class DbInstallationStore(AsyncInstallationStore):
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._found: dict[tuple[str | None, str | None], tuple[float, dict[str, Any]]] = {}
+        self._generation = 0
 
     @property
     def logger(self) -> logging.Logger:
@@ -108,8 +115,31 @@ class DbInstallationStore(AsyncInstallationStore):
 
     # --- AsyncInstallationStore ---------------------------------------------------------------
 
+    # --- the cache ----------------------------------------------------------------------------
+
+    async def _find_cached(
+        self, enterprise_id: str | None, team_id: str | None
+    ) -> dict[str, Any] | None:
+        key = (enterprise_id, team_id)
+        hit = self._found.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        generation = self._generation
+        data = await asyncio.to_thread(self._find, enterprise_id, team_id)
+        # A miss is not kept (a workspace installed through another replica works at once), nor
+        # a row read while this store was changing it.
+        if data is not None and generation == self._generation:
+            self._found[key] = (time.monotonic() + CACHE_SECONDS, data)
+        return data
+
+    def _forget(self) -> None:
+        self._generation += 1
+        self._found.clear()
+
     async def async_save(self, installation: Installation) -> None:
+        self._forget()
         await asyncio.to_thread(self._save, installation)
+        self._forget()
 
     async def async_save_bot(self, bot: Bot) -> None:
         # Bot-only saves come from token rotation, which this app does not enable.
@@ -123,9 +153,7 @@ class DbInstallationStore(AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        data = await asyncio.to_thread(
-            self._find, enterprise_id, None if is_enterprise_install else team_id
-        )
+        data = await self._find_cached(enterprise_id, None if is_enterprise_install else team_id)
         if data is None:
             return None
         return Installation(**data)
@@ -147,7 +175,9 @@ class DbInstallationStore(AsyncInstallationStore):
         return installation.to_bot()
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        self._forget()
         await asyncio.to_thread(self._delete, enterprise_id, team_id)
+        self._forget()
 
     async def async_delete_installation(
         self,
@@ -156,7 +186,9 @@ class DbInstallationStore(AsyncInstallationStore):
         team_id: str | None,
         user_id: str | None = None,
     ) -> None:
+        self._forget()
         await asyncio.to_thread(self._delete, enterprise_id, team_id)
+        self._forget()
 
 
 class SignedStateStore(AsyncOAuthStateStore):

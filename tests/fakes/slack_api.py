@@ -12,6 +12,8 @@ makes views.open answer expired_trigger_id.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import itertools
@@ -484,7 +486,28 @@ class SlackWorkspace:
         await self.adapter.drain()
 
     async def deliver(self) -> int:
+        """Empty the outbox, waiting out a short Retry-After as the worker's loop would."""
         total = 0
-        while sent := await self.bot.delivery.run_once():
-            total += sent
-        return total
+        while True:
+            while sent := await self.bot.delivery.run_once():
+                total += sent
+            if not self._rate_limited_soon_due():
+                return total
+            await asyncio.sleep(0.05)
+
+    def _rate_limited_soon_due(self) -> bool:
+        from sqlalchemy import func, select
+
+        from storage.models import OutboxMessage, utcnow
+
+        with self.bot.db.session() as s:
+            waiting = s.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.last_error == "slack rate limit",
+                    OutboxMessage.next_attempt_at <= utcnow() + dt.timedelta(seconds=3),
+                )
+            )
+        return bool(waiting)
