@@ -120,11 +120,12 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
                 for i, u in enumerate(heads)
             ],
         )
-        chefs = dict(
-            s.execute(select(Member.email, Member.id).where(Member.email.like("chef%")))
-            .tuples()
-            .all()
-        )
+        chefs = {
+            email: member_id
+            for email, member_id in s.execute(
+                select(Member.email, Member.id).where(Member.email.like("chef%"))
+            )
+        }
         s.execute(
             insert(Membership),
             [
