@@ -139,7 +139,7 @@ class Child:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode().strip()
         if not line:
-            raise SystemExit(f"child {self.proc.args} did not start (see {self.log.name})")
+            raise SystemExit(f"child {self.proc.args!r} did not start (see {self.log.name})")
         return line
 
     def stop(self, timeout: float = 60.0) -> int:
