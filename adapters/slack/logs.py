@@ -1,8 +1,10 @@
-"""Loggers for the Slack SDKs that cannot leak a token.
+"""Loggers for the Slack SDKs that cannot leak a token, nor an answer.
 
 slack_sdk logs requests and responses at DEBUG level, headers and oauth.v2.access answers
 included. Its clients and the Bolt app log through `sdk_logger`, whose filter blanks anything
-shaped like a Slack token or secret before a handler sees it.
+shaped like a Slack token or secret before a handler sees it, and cuts Web API request and
+response bodies down to method and status: a chat.update body holds a DM channel (a person)
+and the answer button they pressed, which no log line may put together.
 """
 
 from __future__ import annotations
@@ -21,10 +23,23 @@ def redact(text: str) -> str:
     return SECRET_FIELD.sub(r"\1[redacted]", TOKEN.sub("[redacted]", text))
 
 
+_BODY_STARTS = {
+    "Sending a request": ", params:",
+    "Received the following response": ", headers:",
+}
+
+
+def without_body(text: str) -> str:
+    for start, cut in _BODY_STARTS.items():
+        if text.startswith(start) and cut in text:
+            return text.split(cut, 1)[0] + " (body not logged)"
+    return text
+
+
 class RedactTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact(message)
+        clean = redact(without_body(message))
         if clean != message:
             record.msg = clean
             record.args = None
