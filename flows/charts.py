@@ -164,13 +164,17 @@ _FRAMES_KEPT = 64
 class _Frame:
     """What every chart with one legend shares, and where its data lands in pixels."""
 
+    # The rows above static_from, where each chart draws, one column wider than the chart:
+    # column 0 stays palette index 0, which is also PNG's "no filter" byte, so the image's raw
+    # bytes are the PNG's scanlines without any copying.
     image: Image.Image
     # Rows from here down (week labels, legend) are the same in every chart with this frame;
     # they are compressed once.
     static_from: int
-    static_rows: bytes
+    static_length: int
     static_deflated: bytes
-    xs: tuple[float, ...]
+    static_adler: int
+    xs: tuple[float, ...]  # pixel columns in `image`, the filter column included
     y0: float  # the pixel row of score 0
     y_per_point: float  # rows per score point (negative: up)
     title_x: int
@@ -228,10 +232,12 @@ class TrendPainter:
         rgb = Image.frombuffer("RGBA", canvas.get_width_height(), pixels).convert("RGB")
         palette = Image.new("P", (1, 1))
         palette.putpalette(_FLAT_PALETTE)
-        image = rgb.quantize(palette=palette, dither=Image.Dither.NONE)
+        image = Image.new("P", (WIDTH_PX + 1, HEIGHT_PX), 0)
+        image.putpalette(_FLAT_PALETTE)
+        image.paste(rgb.quantize(palette=palette, dither=Image.Dither.NONE), (1, 0))
         ax = fig.axes[0]
         to_px = ax.transData.transform
-        xs = tuple(float(to_px((x, 0))[0]) for x in range(len(self.weeks)))
+        xs = tuple(1 + float(to_px((x, 0))[0]) for x in range(len(self.weeks)))
         # Display coordinates count up from the bottom; image rows count down from the top.
         y0 = HEIGHT_PX - float(to_px((0, 0))[1])
         y100 = HEIGHT_PX - float(to_px((0, 100))[1])
@@ -239,16 +245,18 @@ class TrendPainter:
         # Below the lowest marker nothing changes from chart to chart.
         radius = (_px(_MARKER_PT) + _px(1.0)) / 2
         static_from = min(HEIGHT_PX, math.ceil(y0 + radius + _px(_LINE_WIDTH_PT)) + 1)
-        static_rows = _scanlines(image, static_from, HEIGHT_PX)
+        static_rows = image.tobytes()[static_from * (WIDTH_PX + 1) :]
         frame = _Frame(
-            image=image,
+            image=image.crop((0, 0, WIDTH_PX + 1, static_from)),
             static_from=static_from,
-            static_rows=static_rows,
-            static_deflated=_deflate(static_rows, zlib.Z_FINISH),
+            static_length=len(static_rows),
+            # Once per frame, so worth the best compression: smaller images to store.
+            static_deflated=_deflate(static_rows, zlib.Z_FINISH, level=9),
+            static_adler=zlib.adler32(static_rows),
             xs=xs,
             y0=y0,
             y_per_point=(y100 - y0) / 100,
-            title_x=round(box.x0),
+            title_x=1 + round(box.x0),
             title_baseline=round(HEIGHT_PX - box.y1 - _px(matplotlib.rcParams["axes.titlepad"])),
         )
         self._frames[labels] = frame
@@ -257,19 +265,23 @@ class TrendPainter:
         return frame
 
 
-def _scanlines(image: Image.Image, start: int, stop: int) -> bytes:
-    """Rows start..stop-1 as PNG scanlines: each row's pixels after a 0 byte (no filter)."""
-    width = image.width
-    raw = image.crop((0, start, width, stop)).tobytes()
-    return b"".join(b"\0" + raw[i : i + width] for i in range(0, len(raw), width))
-
-
-def _deflate(data: bytes, flush: int) -> bytes:
-    # Raw deflate, level 1: a chart is mostly white, so this is nearly as small as level 6 and
-    # several times faster. A full flush ends on a byte boundary with nothing referring back,
-    # so the frame's precompressed rows may follow it.
-    squeeze = zlib.compressobj(1, zlib.DEFLATED, -15)
+def _deflate(data: bytes | memoryview, flush: int, level: int = 1) -> bytes:
+    # Raw deflate of runs only: a chart is mostly runs of one colour, so this is smaller than
+    # level 1's matching and faster. A full flush ends on a byte boundary with nothing
+    # referring back, so the frame's precompressed rows may follow it.
+    squeeze = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
     return squeeze.compress(data) + squeeze.flush(flush)
+
+
+def _adler32_joined(first: int, second: int, second_length: int) -> int:
+    """The Adler-32 of two byte strings joined, from theirs (zlib's adler32_combine, which
+    Python does not expose): the static rows' checksum is then computed once per frame."""
+    base = 65521
+    low_1, high_1 = first & 0xFFFF, first >> 16
+    low_2, high_2 = second & 0xFFFF, second >> 16
+    low = (low_1 + low_2 - 1) % base
+    high = (high_1 + high_2 + second_length * (low_1 - 1)) % base
+    return (high << 16) | low
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -286,8 +298,8 @@ _TAIL = _chunk(b"IEND", b"")
 
 def _png(image: Image.Image, frame: _Frame) -> bytes:
     """An 8-bit palette PNG of the chart, reusing the frame's compressed static rows."""
-    rows = _scanlines(image, 0, frame.static_from)
-    checksum = zlib.adler32(frame.static_rows, zlib.adler32(rows))
+    rows = image.tobytes()
+    checksum = _adler32_joined(zlib.adler32(rows), frame.static_adler, frame.static_length)
     stream = (
         b"\x78\x01"  # zlib header: deflate, 32 KiB window, fastest
         + _deflate(rows, zlib.Z_FULL_FLUSH)
