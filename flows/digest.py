@@ -24,8 +24,9 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from sqlalchemy import Integer, and_, case, distinct, func, insert, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -273,6 +274,10 @@ class Picture:
         for (unit_id, w, dim), t in own.items():
             for up in self._upwards(unit_id):
                 total[(up, w, dim)].add(t)
+        # The few weeks each unit's dimension was measured, so a view looks only at those.
+        self._measured: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for unit_id, w, dim in sorted(total):
+            self._measured[unit_id][dim].append(w)
         return dict(total)
 
     # -- the disclosure decision ---------------------------------------------------------
@@ -365,20 +370,19 @@ class Picture:
         latest = measured[-1] if measured else None
         lines: list[DimensionLine] = []
         series: dict[str, list[float | None]] = {}
+        measured_dims = self._measured.get(unit_id, {})
         for dim in self._dimensions:
-            scores = [
-                self.tallies.get((unit_id, w, dim))
+            shown_at = [
+                w
+                for w in measured_dims.get(dim, ())
                 if unit_id in self.shown_tally.get((w, dim), ())
-                else None
-                for w in range(len(self.weeks))
             ]
-            shown_at = [w for w, s in enumerate(scores) if s is not None]
             if not shown_at or shown_at[-1] < first_shown:
                 continue
+            scores = {w: self.tallies[(unit_id, w, dim)] for w in shown_at}
             label = dimension_label(dim, lang)
             last = scores[shown_at[-1]]
             before = scores[shown_at[-2]] if len(shown_at) > 1 else None
-            assert last is not None
             lines.append(
                 DimensionLine(
                     dim,
@@ -388,7 +392,10 @@ class Picture:
                     self.weeks[shown_at[-1]].monday,
                 )
             )
-            series[label] = [None if s is None else s.score for s in scores[first_shown:]]
+            series[label] = [
+                scores[w].score if w in scores else None
+                for w in range(first_shown, len(self.weeks))
+            ]
         return UnitPulse(
             unit=unit,
             has_data=latest is not None,
@@ -611,13 +618,39 @@ def load_pipelines(session: Session, now: dt.datetime) -> dict[int, Pipeline]:
 
 # --- the messages ---------------------------------------------------------------------------
 
+# Two thousand digests repeat the same hundred whole numbers and twenty weeks tens of
+# thousands of times; Babel formatting each again was a tenth of a run.
+
+
+@lru_cache(maxsize=1024)
+def _formatted_whole(lang: Lang, number: int) -> str:
+    return translator(lang).number(number, 0)
+
+
+@lru_cache(maxsize=1024)
+def _formatted_day(lang: Lang, day: dt.date) -> str:
+    return translator(lang).date(day)
+
+
+def _whole(t: Translator, value: float) -> str:
+    """t.number(value, 0), formatted once per whole number."""
+    if not 0 <= value < 1e9:
+        return t.number(value, 0)
+    # Babel rounds the decimal shortest repr half to even; a repr ending in .5 is exactly
+    # .5 in binary, so Python's round gives the same whole number.
+    return _formatted_whole(t.lang, round(value))
+
+
+def _short_date(t: Translator, day: dt.date) -> str:
+    return _formatted_day(t.lang, day)
+
 
 def _signed(t: Translator, change: float) -> str:
     rounded = round(change)
     if rounded == 0:
         return "±0"
     # A real minus sign: a hyphen before a number is easy to miss on a phone.
-    return ("+" if rounded > 0 else "−") + t.number(abs(rounded), 0)
+    return ("+" if rounded > 0 else "−") + _whole(t, abs(rounded))
 
 
 def _arrow(change: float | None) -> str:
@@ -627,8 +660,8 @@ def _arrow(change: float | None) -> str:
 
 
 def _line_value(t: Translator, line: DimensionLine) -> str:
-    score = t.number(line.score, 0)
-    when = t.date(line.measured)
+    score = _whole(t, line.score)
+    when = _short_date(t, line.measured)
     if line.change is None:
         return t("digest.dimension_first", score=score, date=when)
     return t(
@@ -642,7 +675,7 @@ def _line_value(t: Translator, line: DimensionLine) -> str:
 
 def _turnout_text(t: Translator, pulse: UnitPulse, minimum: int) -> str:
     assert pulse.week is not None
-    week = t.date(pulse.week)
+    week = _short_date(t, pulse.week)
     if pulse.turnout is None:
         return t("digest.turnout_hidden", week=week, minimum=minimum)
     share = pulse.turnout.answered / pulse.turnout.asked if pulse.turnout.asked else 0.0
@@ -659,7 +692,7 @@ def _callout(t: Translator, pulse: UnitPulse) -> str | None:
     lowest, drop = pulse.lowest, pulse.biggest_drop
     if lowest is None:
         return None
-    low = {"lowest": lowest.label, "low_score": t.number(lowest.score, 0)}
+    low = {"lowest": lowest.label, "low_score": _whole(t, lowest.score)}
     if drop is None or drop.change is None:
         return t("digest.callout_no_drop", **low)
     return t("digest.callout", drop=drop.label, change=_signed(t, drop.change), **low)
@@ -682,7 +715,7 @@ def _units_below(
             folded.append(child.unit.name)
             continue
         scores = [
-            t("digest.unit_score", dimension=line.label, score=t.number(line.score, 0))
+            t("digest.unit_score", dimension=line.label, score=_whole(t, line.score))
             for line in child.lines
             if line.measured == pulse.week
         ]
@@ -690,7 +723,7 @@ def _units_below(
         facts.append(Fact(label=child.unit.name, value=" · ".join([value, *scores])))
     parts: list[Part] = []
     if facts or folded:
-        parts.append(Text(text=t("digest.units_below", week=t.date(pulse.week))))
+        parts.append(Text(text=t("digest.units_below", week=_short_date(t, pulse.week))))
     if facts:
         parts.append(Facts(facts=facts))
     if folded:
@@ -867,45 +900,97 @@ def _sent_keys(session: Session, prefix: str) -> set[str]:
     )
 
 
+# Messages are written in slices: while one slice's rows go to the database (the driver lets go
+# of the interpreter while it waits), the chart thread draws the charts of the slices after it.
+WRITE_SLICE = 256
+
+
+@dataclass
+class _Entry:
+    outgoing: Outgoing
+    audit: dict[str, object]
+    image_id: str | None
+    # Names the leader or committee in the log line if its chart fails.
+    whose: dict[str, object]
+
+
 @dataclass
 class _Batch:
-    """Outgoing messages, charts and audit rows gathered before one bulk write."""
+    """Outgoing messages, charts and audit rows gathered before a bulk write.
+
+    With a `painting` executor the charts are drawn on its thread while the messages are built
+    and written (chart painting is mostly Pillow and zlib, which run without the interpreter
+    lock); without one they are drawn at once.
+    """
 
     picture: Picture
     now: dt.datetime
     image_ids: ImageIds
-    messages: list[Outgoing] = field(default_factory=list)
+    painting: Executor | None = None
+    entries: list[_Entry] = field(default_factory=list)
     images: dict[tuple[int, Lang], str | None] = field(default_factory=dict)
-    pngs: dict[str, bytes] = field(default_factory=dict)
-    audit: list[dict[str, object]] = field(default_factory=list)
+    pngs: dict[str, Future[bytes | None]] = field(default_factory=dict)
+    failed: int = 0
 
     def chart_for(self, unit_id: int, t: Translator) -> str | None:
         key = (unit_id, t.lang)
         if key not in self.images:
-            png = chart_png(self.picture, self.picture.pulse(unit_id, t.lang), t)
-            image_id = None if png is None else self.image_ids()
-            if image_id is not None and png is not None:
-                self.pngs[image_id] = png
+            pulse = self.picture.pulse(unit_id, t.lang)
+            image_id = self.image_ids() if pulse.series else None
+            if image_id is not None:
+                self.pngs[image_id] = self._paint(pulse, t)
             self.images[key] = image_id
         return self.images[key]
 
+    def _paint(self, pulse: UnitPulse, t: Translator) -> Future[bytes | None]:
+        if self.painting is not None:
+            return self.painting.submit(chart_png, self.picture, pulse, t)
+        drawn: Future[bytes | None] = Future()
+        try:
+            drawn.set_result(chart_png(self.picture, pulse, t))
+        except Exception as err:  # reported with the message it belongs to, in write
+            drawn.set_exception(err)
+        return drawn
+
+    def add(
+        self,
+        outgoing: Outgoing,
+        audit: dict[str, object],
+        image_id: str | None,
+        whose: dict[str, object],
+    ) -> None:
+        self.entries.append(_Entry(outgoing, audit, image_id, whose))
+
     def write(self, session: Session) -> int:
-        used = {
-            p.image_id
-            for o in self.messages
-            for p in o.message.parts
-            if isinstance(p, Image)
-        }
-        rows = [{"id": i, "png": png, "created_at": self.now} for i, png in self.pngs.items()]
-        rows = [r for r in rows if r["id"] in used]
-        if rows:
-            session.execute(insert(StoredImage), rows)
-        if self.audit:
-            session.execute(insert(AuditEntry), self.audit)
-        queue(session, self.messages)
-        # Keys already queued were left out before building, so every message here is new;
-        # the insert's own row count is not reliable across drivers.
-        return len(self.messages)
+        """Write every message whose chart could be drawn; returns how many."""
+        written: set[str] = set()
+        added = 0
+        for start in range(0, len(self.entries), WRITE_SLICE):
+            entries: list[_Entry] = []
+            images: list[dict[str, object]] = []
+            for entry in self.entries[start : start + WRITE_SLICE]:
+                if entry.image_id is not None and entry.image_id not in written:
+                    try:
+                        png = self.pngs[entry.image_id].result()
+                    except Exception as err:  # one broken chart must not stop the others
+                        self.failed += 1
+                        log.error(
+                            "digest chart not drawn; digest skipped",
+                            extra={**entry.whose, "error": type(err).__name__},
+                        )
+                        continue
+                    written.add(entry.image_id)
+                    images.append({"id": entry.image_id, "png": png, "created_at": self.now})
+                entries.append(entry)
+            if images:
+                session.execute(insert(StoredImage), images)
+            if entries:
+                session.execute(insert(AuditEntry), [e.audit for e in entries])
+                queue(session, [e.outgoing for e in entries])
+            # Keys already queued were left out before building, so every message here is
+            # new; the insert's own row count is not reliable across drivers.
+            added += len(entries)
+        return added
 
 
 def queue_leader_digests(
@@ -945,7 +1030,29 @@ def queue_leader_digests(
     if not pending:
         return 0
     picture = picture or load_picture(session, settings, now)
-    batch = _Batch(picture, now, image_ids)
+    # One painting thread: charts are drawn while messages are built and written (see _Batch).
+    painting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-charts")
+    try:
+        added, failed = _queue_for_leaders(
+            session, picture, pending, week, now, image_ids, painting
+        )
+    finally:
+        painting.shutdown(wait=True, cancel_futures=True)
+    log.info("leader digests queued", extra={"count": added, "failed": failed, "week": week})
+    return added
+
+
+def _queue_for_leaders(
+    session: Session,
+    picture: Picture,
+    pending: Sequence[tuple[Leader, int]],
+    week: str,
+    now: dt.datetime,
+    image_ids: ImageIds,
+    painting: Executor,
+) -> tuple[int, int]:
+    """Build and write the pending digests; returns how many were queued and how many not."""
+    batch = _Batch(picture, now, image_ids, painting)
     failed = 0
     by_leader: dict[int, tuple[Leader, list[int]]] = {}
     for leader, unit_id in pending:
@@ -955,7 +1062,8 @@ def queue_leader_digests(
         for unit_id in _covered(picture, units):
             try:
                 unit = picture.units[unit_id]
-                message = leader_message(picture, unit_id, t, batch.chart_for(unit_id, t))
+                image_id = batch.chart_for(unit_id, t)
+                message = leader_message(picture, unit_id, t, image_id)
             except Exception as err:  # one leader's broken data must not stop the others
                 failed += 1
                 log.error(
@@ -967,15 +1075,13 @@ def queue_leader_digests(
                     },
                 )
                 continue
-            batch.messages.append(
+            batch.add(
                 to_member(
                     leader.member_id,
                     f"digest:leader:{leader.member_id}:{week}:{unit_id}",
                     message,
                     purpose="digest.leader",
-                )
-            )
-            batch.audit.append(
+                ),
                 {
                     "at": now,
                     "actor_id": leader.member_id,
@@ -983,11 +1089,12 @@ def queue_leader_digests(
                     "subject": unit.path[:200],
                     "allowed": True,
                     "detail": {"week": week, "kind": "leader"},
-                }
+                },
+                image_id,
+                {"member_id": leader.member_id, "unit": unit_id},
             )
     added = batch.write(session)
-    log.info("leader digests queued", extra={"count": added, "failed": failed, "week": week})
-    return added
+    return added, failed + batch.failed
 
 
 def queue_committee_digests(
@@ -1014,24 +1121,21 @@ def queue_committee_digests(
     for meeting in meetings:
         committee = meeting.committee
         try:
-            message = committee_message(
-                picture, committee, meeting, t, batch.chart_for(committee.unit_id, t), settings.tz
-            )
+            image_id = batch.chart_for(committee.unit_id, t)
+            message = committee_message(picture, committee, meeting, t, image_id, settings.tz)
         except Exception as err:  # one committee's broken data must not stop the others
             log.error(
                 "committee digest not built",
                 extra={"committee": committee.id, "error": type(err).__name__},
             )
             continue
-        batch.messages.append(
+        batch.add(
             to_unit_channel(
                 committee.unit_id,
                 f"digest:committee:{meeting.id}",
                 message,
                 purpose="digest.committee",
-            )
-        )
-        batch.audit.append(
+            ),
             {
                 "at": now,
                 "actor_id": None,
@@ -1039,7 +1143,9 @@ def queue_committee_digests(
                 "subject": committee.unit.path[:200],
                 "allowed": True,
                 "detail": {"kind": "committee", "committee": committee.name},
-            }
+            },
+            image_id,
+            {"committee": committee.id},
         )
     return batch.write(session)
 
