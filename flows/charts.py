@@ -10,36 +10,51 @@ A weekly digest draws a chart for every unit a leader reads, two thousand of the
 municipality, and matplotlib takes over 100 ms a chart. `TrendPainter` therefore has matplotlib
 draw what the charts of one digest week, language and legend share (axes, grid, week labels,
 legend) once, as a palette image, and then adds each chart's lines, markers and title with
-Pillow and writes an 8-bit palette PNG: a few milliseconds a chart. It lays out exactly as
-`trend_figure`; only the lines lose matplotlib's anti-aliasing.
+Pillow and writes an 8-bit palette PNG: about a millisecond and a half a chart. It lays out
+exactly as `trend_figure`; only the lines lose matplotlib's anti-aliasing. `ChartProcess` does
+the Pillow part in a child interpreter, so a big digest run uses the machine's second core.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import math
+import pickle
+import queue
 import struct
+import subprocess
+import sys
+import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.i18n import Translator
+# ChartProcess's child loads this file under this name to paint with Pillow alone: matplotlib
+# would cost it some 80 MB. Everyone else imports matplotlib here, not in their first chart.
+_CHILD_MODULE = "medpuls_chart_child"
+if __name__ != _CHILD_MODULE:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from bot.i18n import Translator
 
 __all__ = [
     "HEIGHT_PX",
     "PALETTE",
     "WIDTH_PX",
+    "ChartProcess",
     "Series",
     "TrendPainter",
     "png_of",
@@ -155,7 +170,15 @@ _FLAT_PALETTE = [c for rgb in _COLOURS for c in rgb]
 _FIRST_COLOUR = 1 + 63
 # Title text is black: anti-aliasing coverage a (0-255) is the grey 255 - a, or white.
 _GREY_OF_COVERAGE = [0 if a < 4 else 1 + min(62, round((255 - a) / 4)) for a in range(256)]
-_FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+
+def _font_path() -> Path:
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+
+def _title_font(path: Path | str) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(path), size=round(_px(_TITLE_PT)))
+
 # Distinct legends seen in one digest run are few (the rotation's dimensions, a few gaps).
 _FRAMES_KEPT = 64
 
@@ -188,37 +211,11 @@ class TrendPainter:
         self.weeks = list(weeks)
         self.t = t
         self._frames: OrderedDict[tuple[str, ...], _Frame] = OrderedDict()
-        self._font = ImageFont.truetype(str(_FONT), size=round(_px(_TITLE_PT)))
+        self._font = _title_font(_font_path())
 
     def png(self, series: Sequence[Series], title: str) -> bytes:
         frame = self._frame(tuple(s.label for s in series))
-        image = frame.image.copy()
-        draw = ImageDraw.Draw(image)
-        width = round(_px(_LINE_WIDTH_PT))
-        # Marker diameter plus its edge line, as matplotlib draws it.
-        radius = (_px(_MARKER_PT) + _px(1.0)) / 2
-        for i, s in enumerate(series):
-            colour = _FIRST_COLOUR + 4 * (i % len(PALETTE))
-            points = [
-                (frame.xs[x], frame.y0 + v * frame.y_per_point)
-                for x, v in enumerate(s.scores)
-                if v is not None
-            ]
-            if len(points) > 1:
-                draw.line(points, fill=colour, width=width, joint="curve")
-            for x, y in points:
-                draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
-        self._title(image, frame, title)
-        return _png(image, frame)
-
-    def _title(self, image: Image.Image, frame: _Frame, title: str) -> None:
-        ascent, descent = self._font.getmetrics()
-        top = frame.title_baseline - ascent
-        coverage = Image.new("L", (WIDTH_PX - frame.title_x, ascent + descent), 0)
-        ImageDraw.Draw(coverage).text((0, ascent), title, font=self._font, fill=255, anchor="ls")
-        greys = Image.frombytes("P", coverage.size, coverage.point(_GREY_OF_COVERAGE).tobytes())
-        inked = coverage.point([0] + [255] * 255)
-        image.paste(greys, (frame.title_x, top), inked)
+        return _paint(frame, self._font, [s.scores for s in series], title)
 
     def _frame(self, labels: tuple[str, ...]) -> _Frame:
         if labels in self._frames:
@@ -265,6 +262,45 @@ class TrendPainter:
         return frame
 
 
+def _paint(
+    frame: _Frame,
+    font: ImageFont.FreeTypeFont,
+    series: Sequence[Sequence[float | None]],
+    title: str,
+) -> bytes:
+    """One chart's lines, markers and title on its frame, as PNG bytes (Pillow only)."""
+    image = frame.image.copy()
+    draw = ImageDraw.Draw(image)
+    width = round(_px(_LINE_WIDTH_PT))
+    # Marker diameter plus its edge line, as matplotlib draws it.
+    radius = (_px(_MARKER_PT) + _px(1.0)) / 2
+    for i, scores in enumerate(series):
+        colour = _FIRST_COLOUR + 4 * (i % len(PALETTE))
+        points = [
+            (frame.xs[x], frame.y0 + v * frame.y_per_point)
+            for x, v in enumerate(scores)
+            if v is not None
+        ]
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=width, joint="curve")
+        for x, y in points:
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
+    _paint_title(image, frame, font, title)
+    return _png(image, frame)
+
+
+def _paint_title(
+    image: Image.Image, frame: _Frame, font: ImageFont.FreeTypeFont, title: str
+) -> None:
+    ascent, descent = font.getmetrics()
+    top = frame.title_baseline - ascent
+    coverage = Image.new("L", (WIDTH_PX - frame.title_x, ascent + descent), 0)
+    ImageDraw.Draw(coverage).text((0, ascent), title, font=font, fill=255, anchor="ls")
+    greys = Image.frombytes("P", coverage.size, coverage.point(_GREY_OF_COVERAGE).tobytes())
+    inked = coverage.point([0] + [255] * 255)
+    image.paste(greys, (frame.title_x, top), inked)
+
+
 def _deflate(data: bytes | memoryview, flush: int, level: int = 1) -> bytes:
     # Raw deflate of runs only: a chart is mostly runs of one colour, so this is smaller than
     # level 1's matching and faster. A full flush ends on a byte boundary with nothing
@@ -307,3 +343,177 @@ def _png(image: Image.Image, frame: _Frame) -> bytes:
         + struct.pack(">I", checksum)
     )
     return _HEAD + _chunk(b"IDAT", stream) + _TAIL
+
+
+# --- painting in a child process ------------------------------------------------------------
+
+# The child loads this file on its own (not the flows package, whose imports would cost it tens
+# of megabytes) and paints until its input ends: when the parent closes it, or dies.
+_CHILD = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location(sys.argv[2], sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+spec.loader.exec_module(module)
+module._serve(sys.argv[3])
+"""
+
+# Charts per request batch: a thread switch per chart cost more than the chart.
+_BATCH = 32
+
+_FrameState = tuple[bytes, int, int, bytes, int, tuple[float, ...], float, float, int, int]
+
+
+def _frame_state(frame: _Frame) -> _FrameState:
+    """The frame as plain values: the child must not need this module's classes to unpickle."""
+    return (
+        frame.image.tobytes(),
+        frame.static_from,
+        frame.static_length,
+        frame.static_deflated,
+        frame.static_adler,
+        frame.xs,
+        frame.y0,
+        frame.y_per_point,
+        frame.title_x,
+        frame.title_baseline,
+    )
+
+
+def _frame_of(state: _FrameState) -> _Frame:
+    pixels, static_from, length, deflated, adler, xs, y0, per_point, title_x, baseline = state
+    image = Image.frombytes("P", (WIDTH_PX + 1, static_from), pixels)
+    image.putpalette(_FLAT_PALETTE)
+    return _Frame(image, static_from, length, deflated, adler, xs, y0, per_point, title_x, baseline)
+
+
+def _serve(font_path: str) -> None:
+    font = _title_font(font_path)
+    frames: dict[int, _Frame] = {}
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            batch = pickle.load(requests)
+        except EOFError:
+            return
+        done: list[tuple[int, bytes | None, str | None]] = []
+        for request in batch:
+            if request[0] == "frame":
+                frames[request[1]] = _frame_of(request[2])
+                continue
+            _, job, frame_number, series, title = request
+            try:
+                done.append((job, _paint(frames[frame_number], font, series, title), None))
+            except Exception as err:  # the parent reports it with the chart's digest
+                done.append((job, None, type(err).__name__))
+        pickle.dump(done, replies, protocol=pickle.HIGHEST_PROTOCOL)
+        replies.flush()
+
+
+class ChartProcess:
+    """Paints TrendPainter charts in a child interpreter, on another core than the caller.
+
+    The caller's painter still draws each frame (matplotlib, once per legend) and sends it
+    over; the child only needs Pillow, so it adds some 30 MB. A child process, not a fork: the
+    worker and the web app run threads, which a fork would copy in whatever state they are in.
+    Use it as a context manager: the child is ended on the way out, and ends by itself if the
+    parent dies (its input closes).
+    """
+
+    def __init__(self) -> None:
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, __file__, _CHILD_MODULE, str(_font_path())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._requests: IO[bytes] = self._child.stdin
+        self._replies: IO[bytes] = self._child.stdout
+        self._pending: dict[int, Future[bytes]] = {}
+        self._lock = threading.Lock()
+        # Frames sent, by identity; kept referenced so an identity is never reused.
+        self._frames: dict[int, tuple[int, _Frame]] = {}
+        self._jobs = 0
+        # Requests go in batches (_BATCH), through a queue and a thread of their own: writing
+        # straight into the pipe would stall the caller whenever the child is a pipe's worth
+        # of charts behind.
+        self._batch: list[object] = []
+        self._outbox: queue.SimpleQueue[list[object] | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write, name="chart-requests", daemon=True)
+        self._reader = threading.Thread(target=self._read, name="chart-replies", daemon=True)
+        self._writer.start()
+        self._reader.start()
+
+    def __enter__(self) -> ChartProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def submit(self, painter: TrendPainter, series: Sequence[Series], title: str) -> Future[bytes]:
+        """The chart painter.png(series, title) would draw, drawn in the child; sent with the
+        next batch, so flush() before waiting for it."""
+        frame = painter._frame(tuple(s.label for s in series))
+        sent = self._frames.get(id(frame))
+        if sent is None:
+            sent = (len(self._frames), frame)
+            self._frames[id(frame)] = sent
+            self._send(("frame", sent[0], _frame_state(frame)))
+        self._jobs += 1
+        drawn: Future[bytes] = Future()
+        with self._lock:
+            self._pending[self._jobs] = drawn
+        self._send(("paint", self._jobs, sent[0], [tuple(s.scores) for s in series], title))
+        return drawn
+
+    def _send(self, request: object) -> None:
+        self._batch.append(request)
+        if len(self._batch) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the requests not sent yet."""
+        if self._batch:
+            self._outbox.put(self._batch)
+            self._batch = []
+
+    def _write(self) -> None:
+        try:
+            while (request := self._outbox.get()) is not None:
+                pickle.dump(request, self._requests, protocol=pickle.HIGHEST_PROTOCOL)
+                if self._outbox.empty():
+                    self._requests.flush()
+        except OSError:  # the child is gone; the reader fails what is pending
+            pass
+        with contextlib.suppress(OSError):  # the child may already be gone
+            self._requests.close()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                done = pickle.load(self._replies)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                break
+            for job, png, error in done:
+                with self._lock:
+                    drawn = self._pending.pop(job)
+                if png is None:
+                    drawn.set_exception(RuntimeError(f"chart not painted: {error}"))
+                else:
+                    drawn.set_result(png)
+        with self._lock:
+            left, self._pending = list(self._pending.values()), {}
+        for drawn in left:
+            drawn.set_exception(RuntimeError("chart process ended"))
+
+    def close(self) -> None:
+        self.flush()
+        self._outbox.put(None)
+        self._writer.join()
+        try:
+            self._child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+            self._child.wait()
+        self._reader.join()
+        self._replies.close()

@@ -13,8 +13,9 @@ Each unit's own round (its summary was posted to its channel) is a known figure 
 Speed (bench/aggregate.py, docs/bench.md: 50,000 members, 2,067 units and leaders, a year of
 rounds): the figures come from two GROUP BY queries over RoundResult and Participation for all
 units and weeks; a unit's view and chart are built once and reused by every leader who sees it;
-charts are painted on a frame drawn once per language and legend (flows.charts.TrendPainter);
-everything is queued in one outbox call.
+charts are painted on a frame drawn once per language and legend (flows.charts.TrendPainter),
+for a big run in a child process on the other core (flows.charts.ChartProcess) while this one
+builds the messages and writes them in slices; repeated numbers and dates are formatted once.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -39,7 +40,7 @@ from bot.messages import Context, Divider, Fact, Facts, Header, Image, Message, 
 from bot.outbox import Outgoing, queue, to_member, to_unit_channel
 from bot.router import Context as FlowContext
 from bot.router import Router
-from flows.charts import Series, TrendPainter
+from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
 from flows.question_bank import default_bank
 from storage.db import Database
@@ -757,8 +758,12 @@ def chart_png(picture: Picture, pulse: UnitPulse, t: Translator) -> bytes | None
     """The 12-week chart of the unit's dimensions, or None when there is nothing to draw."""
     if not pulse.series:
         return None
+    return picture.painter(t).png(*_chart(pulse, t))
+
+
+def _chart(pulse: UnitPulse, t: Translator) -> tuple[list[Series], str]:
     series = [Series(label, scores) for label, scores in pulse.series.items()]
-    return picture.painter(t).png(series, t("digest.chart_title", unit=pulse.unit.name))
+    return series, t("digest.chart_title", unit=pulse.unit.name)
 
 
 def _body(
@@ -900,9 +905,12 @@ def _sent_keys(session: Session, prefix: str) -> set[str]:
     )
 
 
-# Messages are written in slices: while one slice's rows go to the database (the driver lets go
-# of the interpreter while it waits), the chart thread draws the charts of the slices after it.
+# Messages are written in slices: while one slice's rows go to the database, the chart process
+# draws the charts of the slices after it.
 WRITE_SLICE = 256
+# From this many digests on, charts are drawn in a child process on the other core; for a few
+# the child's start (a tenth of a second) is not worth it.
+CHART_PROCESS_FROM = 100
 
 
 @dataclass
@@ -918,18 +926,19 @@ class _Entry:
 class _Batch:
     """Outgoing messages, charts and audit rows gathered before a bulk write.
 
-    With a `painting` executor the charts are drawn on its thread while the messages are built
-    and written (chart painting is mostly Pillow and zlib, which run without the interpreter
-    lock); without one they are drawn at once.
+    With a `painting` process the charts are drawn there while the messages are built and
+    written; without one they are drawn at once.
     """
 
     picture: Picture
     now: dt.datetime
     image_ids: ImageIds
-    painting: Executor | None = None
+    painting: ChartProcess | None = None
     entries: list[_Entry] = field(default_factory=list)
     images: dict[tuple[int, Lang], str | None] = field(default_factory=dict)
-    pngs: dict[str, Future[bytes | None]] = field(default_factory=dict)
+    pngs: dict[str, Future[bytes]] = field(default_factory=dict)
+    # How to draw a chart here should the painting process fail it.
+    redraw: dict[str, Callable[[], bytes]] = field(default_factory=dict)
     failed: int = 0
 
     def chart_for(self, unit_id: int, t: Translator) -> str | None:
@@ -938,16 +947,19 @@ class _Batch:
             pulse = self.picture.pulse(unit_id, t.lang)
             image_id = self.image_ids() if pulse.series else None
             if image_id is not None:
-                self.pngs[image_id] = self._paint(pulse, t)
+                self.pngs[image_id] = self._paint(image_id, pulse, t)
             self.images[key] = image_id
         return self.images[key]
 
-    def _paint(self, pulse: UnitPulse, t: Translator) -> Future[bytes | None]:
+    def _paint(self, image_id: str, pulse: UnitPulse, t: Translator) -> Future[bytes]:
+        series, title = _chart(pulse, t)
+        painter = self.picture.painter(t)
         if self.painting is not None:
-            return self.painting.submit(chart_png, self.picture, pulse, t)
-        drawn: Future[bytes | None] = Future()
+            self.redraw[image_id] = lambda: painter.png(series, title)
+            return self.painting.submit(painter, series, title)
+        drawn: Future[bytes] = Future()
         try:
-            drawn.set_result(chart_png(self.picture, pulse, t))
+            drawn.set_result(painter.png(series, title))
         except Exception as err:  # reported with the message it belongs to, in write
             drawn.set_exception(err)
         return drawn
@@ -961,8 +973,20 @@ class _Batch:
     ) -> None:
         self.entries.append(_Entry(outgoing, audit, image_id, whose))
 
+    def _png(self, image_id: str) -> bytes:
+        try:
+            return self.pngs[image_id].result()
+        except Exception:
+            if image_id not in self.redraw:
+                raise
+        # The process failed it (it died, or could not start Python, or the data is broken):
+        # drawn here instead, slower but no digest is lost to the process.
+        return self.redraw.pop(image_id)()
+
     def write(self, session: Session) -> int:
         """Write every message whose chart could be drawn; returns how many."""
+        if self.painting is not None:
+            self.painting.flush()
         written: set[str] = set()
         added = 0
         for start in range(0, len(self.entries), WRITE_SLICE):
@@ -971,7 +995,7 @@ class _Batch:
             for entry in self.entries[start : start + WRITE_SLICE]:
                 if entry.image_id is not None and entry.image_id not in written:
                     try:
-                        png = self.pngs[entry.image_id].result()
+                        png = self._png(entry.image_id)
                     except Exception as err:  # one broken chart must not stop the others
                         self.failed += 1
                         log.error(
@@ -1030,16 +1054,24 @@ def queue_leader_digests(
     if not pending:
         return 0
     picture = picture or load_picture(session, settings, now)
-    # One painting thread: charts are drawn while messages are built and written (see _Batch).
-    painting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-charts")
+    painting = _chart_process() if len(pending) >= CHART_PROCESS_FROM else None
     try:
         added, failed = _queue_for_leaders(
             session, picture, pending, week, now, image_ids, painting
         )
     finally:
-        painting.shutdown(wait=True, cancel_futures=True)
+        if painting is not None:
+            painting.close()
     log.info("leader digests queued", extra={"count": added, "failed": failed, "week": week})
     return added
+
+
+def _chart_process() -> ChartProcess | None:
+    try:
+        return ChartProcess()
+    except OSError as err:  # drawing here is slower, not wrong
+        log.warning("chart process not started", extra={"error": type(err).__name__})
+        return None
 
 
 def _queue_for_leaders(
@@ -1049,7 +1081,7 @@ def _queue_for_leaders(
     week: str,
     now: dt.datetime,
     image_ids: ImageIds,
-    painting: Executor,
+    painting: ChartProcess | None,
 ) -> tuple[int, int]:
     """Build and write the pending digests; returns how many were queued and how many not."""
     batch = _Batch(picture, now, image_ids, painting)
