@@ -307,10 +307,14 @@ class ChildPeaks:
         self._thread.join()
 
     def _watch(self) -> None:
+        own = Path("/proc/self/cmdline").read_bytes()
         while not self._stop.wait(0.02):
             for tasks in Path("/proc/self/task").glob("*/children"):
                 for pid in tasks.read_text().split():
                     try:
+                        # Until it execs, a new child shares this process's memory and peak.
+                        if Path(f"/proc/{pid}/cmdline").read_bytes() == own:
+                            continue
                         status = Path(f"/proc/{pid}/status").read_text()
                     except OSError:
                         continue
