@@ -2,9 +2,11 @@
 
 `DbInstallationStore` is slack_sdk's AsyncInstallationStore over storage.models.SlackInstallation:
 one row per workspace (or Enterprise Grid org), the latest install wins. Bot tokens only: the
-app asks for no user scopes. Every Slack request is authorised from the store before it can be
-acknowledged, so found installations are kept in memory for `CACHE_SECONDS`; saving or deleting
-through this store forgets them at once, and another replica's change is seen within that time.
+app asks for no user scopes, and the manifest leaves token rotation off, so slack_sdk never makes
+the bot-only saves (`async_save_bot`) that rotation needs. Every Slack request is authorised
+from the store before it can be acknowledged, so found installations are kept in memory for
+`CACHE_SECONDS`; saving or deleting through this store forgets them at once, and another
+replica's change is seen within that time.
 
 `SignedStateStore` issues OAuth `state` values signed with the client secret and valid for ten
 minutes, so any replica can check them; Bolt also binds the state to the installing browser
@@ -140,10 +142,6 @@ class DbInstallationStore(AsyncInstallationStore):
         self._forget()
         await asyncio.to_thread(self._save, installation)
         self._forget()
-
-    async def async_save_bot(self, bot: Bot) -> None:
-        # Bot-only saves come from token rotation, which this app does not enable.
-        raise NotImplementedError("token rotation is not enabled for MEDpuls")
 
     async def async_find_installation(
         self,
