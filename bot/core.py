@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.errors import MedpulsError
 from bot.events import InboundEvent
-from bot.i18n import Lang, language_of, translator
+from bot.i18n import Lang, chosen_language, language_of, translator
 from bot.messages import NO_REPLY, Message, Reply, Text
 from bot.router import Context, Router
 from storage.db import Database
@@ -32,9 +32,7 @@ def notice(text: str) -> Reply:
 
 
 def speaks(member: Member | None, locale: str | None, default: Lang) -> Lang:
-    if member is not None and member.language in ("da", "en"):
-        return member.language  # type: ignore[return-value]
-    return language_of(locale, default)
+    return chosen_language(member.language if member else None, language_of(locale, default))
 
 
 class Core:

@@ -43,6 +43,14 @@ def _flatten(tree: dict[str, object], prefix: str = "") -> dict[str, str]:
     return out
 
 
+def chosen_language(value: str | None, default: Lang) -> Lang:
+    """A member's own choice of language, where they made a valid one; else `default`."""
+    for lang in LANGUAGES:
+        if value == lang:
+            return lang
+    return default
+
+
 def language_of(locale: str | None, default: Lang = "da") -> Lang:
     """Slack's "en-US", Teams' "da-DK", a member's "en": the language we speak to them."""
     if not locale:

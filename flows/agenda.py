@@ -34,7 +34,7 @@ from bot.actions import ActionData
 from bot.config import Settings
 from bot.errors import InvalidInput
 from bot.events import ButtonClicked, CommandInvoked, FormSubmitted, MessageRef
-from bot.i18n import Lang, Translator, translator
+from bot.i18n import Lang, Translator, chosen_language, translator
 from bot.messages import (
     Button,
     Buttons,
@@ -368,7 +368,7 @@ def schedule_meeting(
 
 
 def speak(member: Member, default: Lang) -> Translator:
-    return translator(member.language if member.language in ("da", "en") else default)  # type: ignore[arg-type]
+    return translator(chosen_language(member.language, default))
 
 
 def when(t: Translator, value: dt.datetime, tz: dt.tzinfo) -> str:

@@ -34,7 +34,7 @@ from bot.actions import ActionData
 from bot.config import Settings
 from bot.errors import InvalidInput, NotAllowed, NotFound, RoundClosed
 from bot.events import ButtonClicked, FormSubmitted
-from bot.i18n import LANGUAGES, Lang, Translator, translator
+from bot.i18n import LANGUAGES, Lang, Translator, chosen_language, translator
 from bot.messages import (
     Button,
     Buttons,
@@ -119,7 +119,7 @@ def score(mean: float) -> float:
 
 
 def language(member: Member, default: Lang) -> Lang:
-    return member.language if member.language in ("da", "en") else default  # type: ignore[return-value]
+    return chosen_language(member.language, default)
 
 
 def question_text(q: Question, lang: Lang) -> tuple[str, str, str]:

@@ -38,7 +38,7 @@ from adapters.slack.logs import log, sdk_logger
 from bot.config import Settings
 from bot.errors import MedpulsError
 from bot.events import MessageRef
-from bot.i18n import Lang
+from bot.i18n import Lang, chosen_language
 from bot.messages import Form, Message
 from bot.platform import Address, DeliveryError
 from storage.db import Database
@@ -256,8 +256,8 @@ class SlackPlatform:
         if member_id is not None:
             with self.db.session() as session:
                 member = session.get(Member, member_id)
-                if member is not None and member.language in ("da", "en"):
-                    return member.language  # type: ignore[return-value]
+                if member is not None:
+                    return chosen_language(member.language, self.settings.language)
         return self.settings.language
 
     def _image(self, image_id: str) -> bytes | None:
