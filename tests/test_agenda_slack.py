@@ -19,7 +19,14 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Member, OutboxMessage, Proposal
-from tests.fakes.slack_api import Call, FakeSlack, SlackWorkspace, fixture
+from tests.fakes.slack_api import (
+    Call,
+    FakeSlack,
+    SlackWorkspace,
+    fixture,
+    slash_command,
+    view_submission,
+)
 from tests.localchat import cli
 
 TZ = ZoneInfo("Europe/Copenhagen")
@@ -73,38 +80,11 @@ def setup(ws: SlackWorkspace, tmp_path: Path) -> None:
 
 
 def command(member: Member, text: str, channel: str = NORD_CHANNEL) -> dict[str, Any]:
-    fields = fixture("slash_command")
-    fields.update(
-        user_id=slack_id(member.id),
-        text=text,
-        channel_id=channel,
-        channel_name="directmessage" if channel.startswith("D") else "hjemmeplejen-nord",
-        trigger_id=f"{time.time():.6f}.{next(_n)}.command",
-    )
-    return fields
+    return slash_command(slack_id(member.id), text, channel)
 
 
 def submission(member: Member, opened: Call, values: dict[str, Any]) -> dict[str, Any]:
-    view = opened.view()
-    payload = fixture("view_submission")
-    payload["user"]["id"] = slack_id(member.id)
-    payload["trigger_id"] = f"{time.time():.6f}.{next(_n)}.submit"
-    state = {
-        name: {
-            "value": value
-            if isinstance(value, dict)
-            else {"type": "plain_text_input", "value": value}
-        }
-        for name, value in values.items()
-    }
-    payload["view"].update(
-        id=opened.result["view"]["id"],
-        callback_id=view["callback_id"],
-        private_metadata=view["private_metadata"],
-        blocks=view["blocks"],
-        state={"values": state},
-    )
-    return payload
+    return view_submission(slack_id(member.id), opened, values)
 
 
 def click(

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from storage.models import AuditEntry, Member, Proposal
-from tests.fakes.slack_api import Call, FakeSlack, SlackWorkspace, fixture
+from tests.fakes.slack_api import (
+    Call,
+    FakeSlack,
+    SlackWorkspace,
+    fixture,
+    slash_command,
+    view_submission,
+)
 from tests.test_slack_e2e import _buttons, _everyone_on_slack, cli, click, slack_id
 
 
@@ -26,36 +32,11 @@ def _by_name(ws: SlackWorkspace, name: str) -> Member:
 
 
 def _command(member: Member, text: str, *, channel: str = "C0HJEMPLEJE") -> dict[str, Any]:
-    fields = fixture("slash_command")
-    fields.update(
-        user_id=slack_id(member.id),
-        text=text,
-        channel_id=channel,
-        channel_name="directmessage" if channel.startswith("D") else "hjemmeplejen-nord",
-        trigger_id=f"{time.time():.6f}.command",
-    )
-    return fields
+    return slash_command(slack_id(member.id), text, channel)
 
 
 def _submit(member: Member, opened: Call, values: dict[str, Any]) -> dict[str, Any]:
-    view = opened.view()
-    payload = fixture("view_submission")
-    payload["user"]["id"] = slack_id(member.id)
-    payload["trigger_id"] = f"{time.time():.6f}.submit"
-    state: dict[str, Any] = {}
-    for name, value in values.items():
-        if isinstance(value, dict):
-            state[name] = {"value": value}
-        else:
-            state[name] = {"value": {"type": "plain_text_input", "value": value}}
-    payload["view"].update(
-        id=opened.result["view"]["id"],
-        callback_id=view["callback_id"],
-        private_metadata=view["private_metadata"],
-        blocks=view["blocks"],
-        state={"values": state},
-    )
-    return payload
+    return view_submission(slack_id(member.id), opened, values)
 
 
 def _named() -> dict[str, Any]:

@@ -367,6 +367,49 @@ def fixture(name: str) -> dict[str, Any]:
     return data
 
 
+_triggers = itertools.count(1)
+
+
+def slash_command(user_id: str, text: str, channel: str) -> dict[str, Any]:
+    """The form fields Slack posts when `user_id` types `/med <text>` in `channel`."""
+    fields = fixture("slash_command")
+    fields.update(
+        user_id=user_id,
+        text=text,
+        channel_id=channel,
+        channel_name="directmessage" if channel.startswith("D") else "hjemmeplejen-nord",
+        trigger_id=f"{time.time():.6f}.{next(_triggers)}.command",
+    )
+    return fields
+
+
+def view_submission(user_id: str, opened: Call, values: dict[str, Any]) -> dict[str, Any]:
+    """The payload Slack posts when `user_id` submits the modal `opened` (a views.open call).
+
+    A plain string value is a text input; a dict is taken as the element's state as it is.
+    """
+    view = opened.view()
+    payload = fixture("view_submission")
+    payload["user"]["id"] = user_id
+    payload["trigger_id"] = f"{time.time():.6f}.{next(_triggers)}.submit"
+    state = {
+        name: {
+            "value": value
+            if isinstance(value, dict)
+            else {"type": "plain_text_input", "value": value}
+        }
+        for name, value in values.items()
+    }
+    payload["view"].update(
+        id=opened.result["view"]["id"],
+        callback_id=view["callback_id"],
+        private_metadata=view["private_metadata"],
+        blocks=view["blocks"],
+        state={"values": state},
+    )
+    return payload
+
+
 def sign(secret: str, body: str, timestamp: int | str) -> str:
     """Slack's v0 signature: HMAC-SHA256 of "v0:{timestamp}:{body}" under the signing secret."""
     base = f"v0:{timestamp}:{body}".encode()
