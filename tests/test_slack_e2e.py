@@ -412,3 +412,22 @@ async def test_the_outbox_waits_out_rate_limits_and_gives_up_on_people_who_left(
             c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == slack_id(gone.id)
         ]
         assert dm_gone == []
+
+
+async def test_bad_bytes_or_an_unknown_charset_are_refused_before_the_signature_not_a_500(
+    db_url: str, fake: FakeSlack
+) -> None:
+    """Issue 14.5: malformed bodies get 400/401 before authentication, never a 500."""
+    async with SlackWorkspace(db_url, fake) as ws:
+        forged = {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=0"}
+        statuses = []
+        for body, ctype in [
+            (b"\xff\xfe{", "application/json"),
+            (b"{}", "application/json; charset=x-no-such-charset"),
+        ]:
+            async with ws.http.post(
+                ws.url, data=body, headers={**forged, "Content-Type": ctype}
+            ) as resp:
+                statuses.append(resp.status)
+        assert statuses in ([400, 401], [401, 401])
+        assert fake.calls == []

@@ -59,7 +59,12 @@ def mount(app: web.Application, core: Core, platform: Platform) -> None:
             raise web.HTTPRequestEntityTooLarge(
                 max_size=MAX_BODY, actual_size=request.content_length
             )
-        body = await request.text()
+        # Slack sends UTF-8 only: decoding by the request's own charset let bad bytes or an
+        # unknown charset raise (a 500) before the signature was checked.
+        try:
+            body = (await request.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            return web.Response(status=400, text="invalid request")
         if not signed(
             secret,
             body,
