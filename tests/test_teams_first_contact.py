@@ -1,0 +1,58 @@
+"""Teams first contact: installationUpdate and conversationUpdate for one person arrive together.
+
+Both capture the person's conversation reference under the same keys; the unique
+(platform, key) of conversation_refs must be an upsert, never an HTTP 500.
+Runs over real HTTP against the Teams route, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.router import Router
+from storage.models import ConversationReference
+from tests.fakes.bot_connector import FakeBotConnector
+from tests.teams_support import fixture, running, teams_settings
+
+USER = "29:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-personal"
+AAD = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotConnector]:
+    connector = FakeBotConnector().start()
+    connector.members[USER] = {
+        "id": USER,
+        "name": "Mette Hansen",
+        "aadObjectId": AAD,
+        "email": "Mette.Hansen@eksempel.dk",
+    }
+    yield connector
+    connector.stop()
+
+
+async def test_concurrent_install_activities_never_500(db_url: str, fake: FakeBotConnector) -> None:
+    async with running(teams_settings(db_url, fake), fake, Router()) as teams:
+        activities = []
+        for i in range(14):
+            install = fixture("installation_update_personal", fake, id=f"f:install-{i}")
+            update = fixture(
+                "installation_update_personal",
+                fake,
+                id=f"f:update-{i}",
+                type="conversationUpdate",
+                membersAdded=[{"id": USER, "aadObjectId": AAD}],
+            )
+            update.pop("action")
+            activities += [install, update]
+        responses = await asyncio.gather(*(teams.post(a) for a in activities))
+        assert [r.status for r in responses if r.status >= 300] == []
+        with teams.bot.db.session() as s:
+            keys = list(s.scalars(select(ConversationReference.key)))
+            assert len(keys) == len(set(keys))
+            assert f"user:{USER}" in keys and f"user:{AAD}" in keys
+            assert s.scalar(select(func.count()).select_from(ConversationReference)) == len(keys)
