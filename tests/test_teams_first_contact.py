@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from bot.messages import Message, Text
+from bot.platform import Address
 from bot.router import Router
 from storage.models import ConversationReference
 from tests.fakes.bot_connector import FakeBotConnector
@@ -56,3 +58,25 @@ async def test_concurrent_install_activities_never_500(db_url: str, fake: FakeBo
             assert len(keys) == len(set(keys))
             assert f"user:{USER}" in keys and f"user:{AAD}" in keys
             assert s.scalar(select(func.count()).select_from(ConversationReference)) == len(keys)
+
+
+async def test_concurrent_sends_to_a_new_channel_all_succeed(
+    db_url: str, fake: FakeBotConnector
+) -> None:
+    """After a successful send the conversation is remembered (conv:<id>); two sends racing on
+    that insert must both report success, or the outbox would park a delivered row."""
+    async with running(teams_settings(db_url, fake), fake, Router()) as teams:
+        response = await teams.post(fixture("conversation_update_team", fake))
+        assert response.status < 300
+        channel = "19:another-channel@thread.tacv2"
+        message = Message(summary="Pulse", parts=[Text(text="Hello")])
+        refs = await asyncio.gather(
+            *(
+                teams.platform.post(Address("channel", channel), message, dedupe_key=f"k{i}")
+                for i in range(12)
+            )
+        )
+        assert {r.conversation_id for r in refs} == {channel}
+        with teams.bot.db.session() as s:
+            keys = list(s.scalars(select(ConversationReference.key)))
+        assert keys.count(f"conv:{channel}") == 1
