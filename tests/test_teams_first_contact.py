@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from bot.messages import Message, Text
+from bot.events import MemberJoined
+from bot.messages import Message, Reply, Text
 from bot.platform import Address
-from bot.router import Router
+from bot.router import Context, Router
 from storage.models import ConversationReference
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.teams_support import fixture, running, teams_settings
@@ -80,3 +81,33 @@ async def test_concurrent_sends_to_a_new_channel_all_succeed(
         with teams.bot.db.session() as s:
             keys = list(s.scalars(select(ConversationReference.key)))
         assert keys.count(f"conv:{channel}") == 1
+
+
+def _joins_router(seen: list[MemberJoined]) -> Router:
+    router = Router()
+
+    @router.joined
+    def joined(ctx: Context, event: MemberJoined) -> Reply:
+        seen.append(event)
+        return Reply()
+
+    return router
+
+
+async def test_someone_else_joining_a_team_is_not_the_adder_joining(
+    sqlite_url: str, fake: FakeBotConnector
+) -> None:
+    seen: list[MemberJoined] = []
+    async with running(teams_settings(sqlite_url, fake), fake, _joins_router(seen)) as teams:
+        newcomer = "29:1NewcomerInTheTeam0123456789"
+        response = await teams.post(
+            fixture(
+                "conversation_update_team", fake, id="f:newcomer", membersAdded=[{"id": newcomer}]
+            )
+        )
+        assert response.status < 300
+        assert seen == [], "the person who added a colleague did not join"
+        # The bot itself added to the team: the adder installed the app, that is a join.
+        response = await teams.post(fixture("conversation_update_team", fake))
+        assert response.status < 300
+        assert len(seen) == 1
