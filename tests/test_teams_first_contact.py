@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from adapters.teams.platform import NOT_INSTALLED
 from bot.events import MemberJoined
 from bot.messages import Message, Reply, Text
-from bot.platform import Address
+from bot.platform import Address, DeliveryError
 from bot.router import Context, Router
 from storage.models import ConversationReference
 from tests.fakes.bot_connector import FakeBotConnector
@@ -111,3 +112,18 @@ async def test_someone_else_joining_a_team_is_not_the_adder_joining(
         response = await teams.post(fixture("conversation_update_team", fake))
         assert response.status < 300
         assert len(seen) == 1
+
+
+async def test_uninstall_makes_the_person_unreachable(
+    sqlite_url: str, fake: FakeBotConnector
+) -> None:
+    async with running(teams_settings(sqlite_url, fake), fake, Router()) as teams:
+        await teams.post(fixture("installation_update_personal", fake))
+        message = Message(summary="Pulse", parts=[Text(text="Hello")])
+        await teams.platform.post(Address("user", USER), message, dedupe_key="k1")
+        removed = fixture("installation_update_personal", fake, id="f:remove", action="remove")
+        assert (await teams.post(removed)).status < 300
+        for to in (Address("user", USER), Address("user", "", email="mette.hansen@eksempel.dk")):
+            with pytest.raises(DeliveryError) as err:
+                await teams.platform.post(to, message, dedupe_key="k2")
+            assert err.value.reason == NOT_INSTALLED and err.value.permanent

@@ -150,6 +150,18 @@ def _adder_joined(activity: Activity) -> bool:
     return bool(added) and (bot in added or sender in added)
 
 
+def is_uninstall(activity: Activity) -> bool:
+    """The app removed: `installationUpdate` remove, or the bot itself in `membersRemoved`."""
+    kind = activity.get("type")
+    if kind == "installationUpdate":
+        return str(activity.get("action", "")).startswith("remove")
+    if kind == "conversationUpdate":
+        bot = str(_dict(activity.get("recipient")).get("id", ""))
+        removed = activity.get("membersRemoved") or []
+        return any(isinstance(m, dict) and str(m.get("id", "")) == bot for m in removed)
+    return False
+
+
 def classify(activity: Activity, *, email: str | None = None) -> InboundEvent | None:
     """The normalised event for one activity, or None for activities we ignore."""
     kind = activity.get("type")

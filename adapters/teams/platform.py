@@ -21,7 +21,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -131,6 +131,28 @@ class TeamsPlatform:
                 ):
                     row.reference = reference
                     row.updated_at = utcnow()
+
+    def forget(self, activity: dict[str, Any]) -> int:
+        """The app was uninstalled here: drop the references it left, so this person (or team)
+        is reported unreachable (`NOT_INSTALLED`, `missing_references`) instead of written to."""
+        conversation_id = str((activity.get("conversation") or {}).get("id") or "")
+        keys = [*reference_keys(activity), f"conv:{conversation_id}"]
+        with self.db.session() as session:
+            for row in session.scalars(
+                select(ConversationReference).where(
+                    ConversationReference.platform == "teams",
+                    ConversationReference.key.like("email:%"),
+                )
+            ):
+                if (row.reference.get("conversation") or {}).get("id") == conversation_id:
+                    keys.append(row.key)
+            gone = session.execute(
+                delete(ConversationReference).where(
+                    ConversationReference.platform == "teams",
+                    ConversationReference.key.in_([k for k in keys if not k.endswith(":")]),
+                )
+            )
+            return int(getattr(gone, "rowcount", 0) or 0)
 
     def capture(self, activity: dict[str, Any], email: str | None) -> None:
         """Store where this activity came from, so we can write there later."""
