@@ -139,6 +139,29 @@ def _inputs(values: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _adder_joined(activity: Activity) -> bool:
+    """True when the sender of a conversationUpdate is the one who arrived: the bot was added
+    (the sender installed the app) or the sender was. Someone else added to a team is not."""
+    added = {
+        str(m.get("id", "")) for m in activity.get("membersAdded") or [] if isinstance(m, dict)
+    }
+    bot = str(_dict(activity.get("recipient")).get("id", ""))
+    sender = str(_dict(activity.get("from")).get("id", ""))
+    return bool(added) and (bot in added or sender in added)
+
+
+def is_uninstall(activity: Activity) -> bool:
+    """The app removed: `installationUpdate` remove, or the bot itself in `membersRemoved`."""
+    kind = activity.get("type")
+    if kind == "installationUpdate":
+        return str(activity.get("action", "")).startswith("remove")
+    if kind == "conversationUpdate":
+        bot = str(_dict(activity.get("recipient")).get("id", ""))
+        removed = activity.get("membersRemoved") or []
+        return any(isinstance(m, dict) and str(m.get("id", "")) == bot for m in removed)
+    return False
+
+
 def classify(activity: Activity, *, email: str | None = None) -> InboundEvent | None:
     """The normalised event for one activity, or None for activities we ignore."""
     kind = activity.get("type")
@@ -170,7 +193,7 @@ def classify(activity: Activity, *, email: str | None = None) -> InboundEvent | 
         if first in COMMAND_WORDS:
             return CommandInvoked(**common, command="", text=text)
         return MessageReceived(**common, text=text)
-    if kind == "conversationUpdate" and activity.get("membersAdded"):
+    if kind == "conversationUpdate" and _adder_joined(activity):
         return MemberJoined(**common, reference=reference_of(activity))
     if kind == "installationUpdate" and str(activity.get("action", "")).startswith("add"):
         return MemberJoined(**common, reference=reference_of(activity))

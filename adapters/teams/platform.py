@@ -21,7 +21,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from adapters.teams import cards
@@ -100,28 +102,57 @@ class TeamsPlatform:
         if not keys:
             return
         with self.db.session() as session:
-            existing = {
-                r.key: r
-                for r in session.scalars(
-                    select(ConversationReference).where(
-                        ConversationReference.platform == "teams",
-                        ConversationReference.key.in_(keys),
-                    )
+            # Insert-or-skip first: two activities for one person (installationUpdate and
+            # conversationUpdate) arrive together and race on the unique (platform, key).
+            insert = pg_insert if self.db.is_postgres else sqlite_insert
+            now = utcnow()
+            session.execute(
+                insert(ConversationReference)
+                .values(
+                    [
+                        {"platform": "teams", "key": k, "reference": reference, "updated_at": now}
+                        for k in sorted(set(keys))  # one lock order for all
+                    ]
                 )
-            }
-            for key in keys:
-                row = existing.get(key)
-                if row is None:
-                    session.add(
-                        ConversationReference(
-                            platform="teams", key=key, reference=reference, updated_at=utcnow()
-                        )
-                    )
-                elif (personal or not _is_personal_ref(row.reference)) and (
+                .on_conflict_do_nothing(index_elements=["platform", "key"])
+            )
+            rows = session.scalars(
+                select(ConversationReference)
+                .where(
+                    ConversationReference.platform == "teams",
+                    ConversationReference.key.in_(keys),
+                )
+                .order_by(ConversationReference.key)
+                .with_for_update()
+            )
+            for row in rows:
+                if (personal or not _is_personal_ref(row.reference)) and (
                     row.reference != reference
                 ):
                     row.reference = reference
                     row.updated_at = utcnow()
+
+    def forget(self, activity: dict[str, Any]) -> int:
+        """The app was uninstalled here: drop the references it left, so this person (or team)
+        is reported unreachable (`NOT_INSTALLED`, `missing_references`) instead of written to."""
+        conversation_id = str((activity.get("conversation") or {}).get("id") or "")
+        keys = [*reference_keys(activity), f"conv:{conversation_id}"]
+        with self.db.session() as session:
+            for row in session.scalars(
+                select(ConversationReference).where(
+                    ConversationReference.platform == "teams",
+                    ConversationReference.key.like("email:%"),
+                )
+            ):
+                if (row.reference.get("conversation") or {}).get("id") == conversation_id:
+                    keys.append(row.key)
+            gone = session.execute(
+                delete(ConversationReference).where(
+                    ConversationReference.platform == "teams",
+                    ConversationReference.key.in_([k for k in keys if not k.endswith(":")]),
+                )
+            )
+            return int(getattr(gone, "rowcount", 0) or 0)
 
     def capture(self, activity: dict[str, Any], email: str | None) -> None:
         """Store where this activity came from, so we can write there later."""

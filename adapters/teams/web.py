@@ -14,7 +14,13 @@ from aiohttp import web
 
 from adapters.teams import cards
 from adapters.teams.connector import Calls, Unauthorized
-from adapters.teams.normalize import classify, clicked_message, is_personal, tenant_of
+from adapters.teams.normalize import (
+    classify,
+    clicked_message,
+    is_personal,
+    is_uninstall,
+    tenant_of,
+)
 from adapters.teams.platform import TeamsPlatform
 from bot.core import Core
 from bot.events import FormSubmitted
@@ -80,6 +86,10 @@ class TeamsInbound:
         return emails[user_id]
 
     async def on_activity(self, activity: dict[str, Any], calls: Calls) -> dict[str, Any] | None:
+        if is_uninstall(activity):
+            await asyncio.to_thread(self.platform.forget, activity)
+            log.info("uninstalled", extra=_ids(activity))
+            return None
         email = await self._email(activity, calls)
         await asyncio.to_thread(self.platform.capture, activity, email)
         event = classify(activity, email=email)
