@@ -38,6 +38,7 @@ from bot.outbox import queue, still_wanted, to_member
 from bot.platform import Address, DeliveryError, Platform
 from bot.ratelimit import PlatformLimits, Rate, RateLimiter
 from bot.scheduler import acquire_lease, database_now, release_lease
+from bot.shared_ratelimit import SharedRateLimiter
 from bot.telemetry import METRICS
 from storage.db import Database
 from storage.models import Lease, Member, Membership, OutboxMessage, Unit, utcnow
@@ -184,7 +185,12 @@ class Delivery:
         self.worker_id = worker_id
         self.batch = batch
         self.concurrency = concurrency
-        self.limiter = RateLimiter(rate_limits() if limits is None else limits)
+        chosen = rate_limits() if limits is None else limits
+        # PostgreSQL: one limit per platform scope across every worker process; SQLite runs
+        # one worker and keeps the in-process buckets.
+        self.limiter: RateLimiter | SharedRateLimiter = (
+            SharedRateLimiter(db, chosen) if db.is_postgres else RateLimiter(chosen)
+        )
         self.language = language
         self._wake = asyncio.Event()
         self._heartbeat_at = float("-inf")
@@ -368,7 +374,9 @@ class Delivery:
                 )
         except DeliveryError as err:
             if err.retry_after is not None:
-                self.limiter.pause(name, err.retry_after, item.route.conversation)
+                await asyncio.to_thread(
+                    self.limiter.pause, name, err.retry_after, item.route.conversation
+                )
             await asyncio.to_thread(self._failed, item, err, is_idempotent(platform), batch)
             return
         except Exception as err:
