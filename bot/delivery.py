@@ -281,6 +281,8 @@ class Delivery:
         """Rows claimed by workers that died: back to the queue if they never left, else
         parked as unknown (re-queued only for platforms whose posts are idempotent)."""
         idempotent = [name for name, p in self.platforms.items() if is_idempotent(p)]
+        if isinstance(self.limiter, SharedRateLimiter):
+            self.limiter.forget_idle()
         with self.db.session() as session:
             now = database_now(session)
             alive = select(Lease.holder).where(

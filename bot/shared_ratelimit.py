@@ -40,6 +40,9 @@ _PAUSE = text(
     """
 )
 
+# A row whose slot lies in the past behaves exactly like no row (GCRA takes max(tat, now)).
+_FORGET = text("DELETE FROM rate_buckets WHERE tat < extract(epoch FROM clock_timestamp()) - :idle")
+
 
 def slot_start(tat: float, rate: Rate) -> float:
     """When the send that moved the bucket to `tat` may go (GCRA): up to `burst` slots may
@@ -104,3 +107,11 @@ class SharedRateLimiter:
             self.pause_scope(self.scope(platform), seconds, lim.overall)
         if conversation is not None and lim.per_conversation is not None:
             self.pause_scope(self.scope(platform, conversation), seconds, lim.per_conversation)
+
+    def forget_idle(self, idle_seconds: float = 60.0) -> int:
+        """Drop the rows of scopes quiet for `idle_seconds` (one per conversation ever sent to
+        would otherwise pile up); a dropped row and a full bucket are the same thing."""
+        with self.db.engine.connect() as conn:
+            gone = conn.execute(_FORGET, {"idle": idle_seconds}).rowcount
+            conn.commit()
+        return int(gone)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import text
 
 from bot.ratelimit import PlatformLimits, Rate
 from bot.shared_ratelimit import SharedRateLimiter
@@ -67,3 +68,14 @@ def test_a_429_seen_by_one_worker_pauses_the_other(workers: list[SharedRateLimit
     # A conversation nobody was told about only waits its own turn.
     start, now = second.reserve_slot(SharedRateLimiter.scope("slack", "D2"), Rate(1.0, 1.0))
     assert start - now <= 0.0
+
+
+def test_quiet_scopes_are_forgotten_busy_ones_kept(workers: list[SharedRateLimiter]) -> None:
+    first, _ = workers
+    first.reserve_slot(SharedRateLimiter.scope("slack", "busy"), Rate(1.0, 1.0))
+    with first.db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO rate_buckets (scope, tat) VALUES ('slack:c:old', 1.0)"))
+    assert first.forget_idle(60.0) == 1
+    with first.db.engine.connect() as conn:
+        left = list(conn.execute(text("SELECT scope FROM rate_buckets")).scalars())
+    assert left == ["slack:c:busy"]
