@@ -14,12 +14,16 @@ SQLite deployments run one worker and keep bot.ratelimit's in-process buckets.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bot.ratelimit import PlatformLimits, Rate
 from storage.db import Database
+
+log = logging.getLogger("medpuls.ratelimit")
 
 _RESERVE = text(
     """
@@ -85,11 +89,25 @@ class SharedRateLimiter:
         ):
             if rate is None:
                 continue
-            wait = await asyncio.to_thread(self.reserve, scope, rate)
+            wait = await self._reserve_until_reachable(scope, rate)
             if wait > 0:
                 await asyncio.sleep(wait)
                 waited += wait
         return waited
+
+    async def _reserve_until_reachable(self, scope: str, rate: Rate) -> float:
+        """The database may be failing over: the row is claimed by this live worker, so it is
+        not handed back; wait for the database (never send unpaced) and try again."""
+        backoff = 0.5
+        while True:
+            try:
+                return await asyncio.to_thread(self.reserve, scope, rate)
+            except DBAPIError:
+                log.warning(
+                    "rate limit unreachable, retrying", extra={"platform": scope.split(":")[0]}
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     def pause_scope(self, scope: str, seconds: float, rate: Rate) -> None:
         # The burst allowance is pushed past the pause too: the first send after it waits
@@ -103,10 +121,14 @@ class SharedRateLimiter:
         """The platform said 429: every worker waits `seconds` on this platform (and
         conversation) before its next send there."""
         lim = self.limits.get(platform, PlatformLimits())
-        if lim.overall is not None:
-            self.pause_scope(self.scope(platform), seconds, lim.overall)
-        if conversation is not None and lim.per_conversation is not None:
-            self.pause_scope(self.scope(platform, conversation), seconds, lim.per_conversation)
+        try:
+            if lim.overall is not None:
+                self.pause_scope(self.scope(platform), seconds, lim.overall)
+            if conversation is not None and lim.per_conversation is not None:
+                self.pause_scope(self.scope(platform, conversation), seconds, lim.per_conversation)
+        except DBAPIError:
+            # The row is rescheduled after Retry-After anyway; the next sends may meet a 429.
+            log.warning("rate limit pause not shared", extra={"platform": platform})
 
     def forget_idle(self, idle_seconds: float = 60.0) -> int:
         """Drop the rows of scopes quiet for `idle_seconds` (one per conversation ever sent to

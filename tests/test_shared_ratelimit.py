@@ -4,6 +4,7 @@ separate processes would."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,3 +80,27 @@ def test_quiet_scopes_are_forgotten_busy_ones_kept(workers: list[SharedRateLimit
     with first.db.engine.connect() as conn:
         left = list(conn.execute(text("SELECT scope FROM rate_buckets")).scalars())
     assert left == ["slack:c:busy"]
+
+
+def test_a_worker_waits_for_an_unreachable_limit_instead_of_sending_unpaced(
+    workers: list[SharedRateLimiter],
+) -> None:
+    """While the table cannot be reached (a failover, here a renamed table), acquire keeps
+    trying; it neither raises (the claimed row would be stranded) nor lets the send go."""
+    first, second = workers
+
+    def rename(a: str, b: str) -> None:
+        with second.db.engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {a} RENAME TO {b}"))
+
+    async def scenario() -> None:
+        rename("rate_buckets", "rate_buckets_away")
+        task = asyncio.create_task(first.acquire("slack", "D9"))
+        await asyncio.sleep(1.0)
+        assert not task.done()
+        await asyncio.to_thread(rename, "rate_buckets_away", "rate_buckets")
+        await asyncio.wait_for(task, timeout=30)
+
+    asyncio.run(scenario())
+    with first.db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM rate_buckets")).scalar_one() == 2
