@@ -58,13 +58,19 @@ FINAL = ("sent", "skipped", "forgotten")
 
 def rate_limits(settings: Settings | None = None) -> dict[str, PlatformLimits]:
     """Slack: a configurable rate across DMs (chat.postMessage's workspace limit) and about one
-    message a second in any one conversation. Teams paces itself in its adapter (per tenant and
-    conversation, with its own tokens); the local chat is ours and needs no pacing."""
+    message a second in any one conversation. Teams: 25 a second per tenant, 7 per conversation
+    (its adapter paces itself too, per process); the local chat is ours and needs no pacing."""
     per_second = settings.slack_rate_per_second if settings is not None else 50.0
     return {
         "slack": PlatformLimits(
             overall=Rate(per_second, burst=max(1.0, per_second / 10)),
             per_conversation=Rate(1.0, burst=3.0),
+        ),
+        # Bot Connector's published limits (the adapter also paces itself in its process); here
+        # so that on PostgreSQL every worker shares them. One tenant per deployment.
+        "teams": PlatformLimits(
+            overall=Rate(25.0, burst=5.0),
+            per_conversation=Rate(7.0, burst=7.0),
         ),
     }
 
