@@ -1,7 +1,7 @@
 """Crash safety: kill -9 a real `medpuls worker` during a 10,000-member fan-out, restart it,
 and count duplicates and lost messages at the receiving platform.
 
-    python bench/crash.py [--runs 20] [--members 10000] [--kills 2]
+    python bench/crash.py [--runs 20] [--members 10000] [--kills 2] [--workers 3]
 
 The worker runs as a subprocess on a throw-away PostgreSQL database with the local platform,
 whose receiving side (the local_messages table) records every message it is given. Each run
@@ -9,6 +9,8 @@ opens a fresh round, kills the worker at random moments (claiming, sending, mark
 kill lands wherever it lands), starts a new one each time, and waits until the outbox has
 settled: the dead worker's heartbeat runs out, its claimed rows go back to the queue and its
 in-flight ones are re-sent by dedupe key (the local platform declares idempotent posts).
+With `--workers K`, K workers share the fan-out (and the rate limit, through PostgreSQL) and each
+kill picks one of them at random; the others keep sending while its lease runs out.
 Duplicates are conversations that got a run's DM more than once; lost are members asked who
 got nothing and whose row is not surfaced as unknown.
 """
@@ -42,7 +44,12 @@ def start_worker(url: str) -> subprocess.Popen[bytes]:
 
 
 def one_run(
-    url: str, members: list[int], kills: int, rng: random.Random, deadline: float
+    url: str,
+    members: list[int],
+    kills: int,
+    rng: random.Random,
+    deadline: float,
+    workers: int = 1,
 ) -> dict[str, int]:
     from bot.config import Settings
     from flows.pulse import run_now
@@ -74,25 +81,28 @@ def one_run(
             )
         return int(busy or 0), int(done or 0)
 
-    worker = start_worker(url)
+    pool = [start_worker(url) for _ in range(workers)]
     for _ in range(kills):
         # Kill somewhere in the fan-out: after between 2 % and 80 % has gone out.
         target = rng.uniform(0.02, 0.8) * len(members)
         t0 = time.monotonic()
         while settled()[1] < target and time.monotonic() - t0 < deadline:
             time.sleep(rng.uniform(0.0, 0.05))
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        worker = start_worker(url)
+        victim = rng.randrange(len(pool))
+        pool[victim].send_signal(signal.SIGKILL)
+        pool[victim].wait()
+        pool[victim] = start_worker(url)
     t0 = time.monotonic()
     while settled()[0] and time.monotonic() - t0 < deadline:
         time.sleep(0.5)
-    worker.send_signal(signal.SIGINT)
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+    for worker in pool:
+        worker.send_signal(signal.SIGINT)
+    for worker in pool:
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
     with db.session() as session:
         per_conversation = dict(
@@ -132,6 +142,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--kills", type=int, default=2, help="kill -9s per run")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--deadline", type=float, default=240.0, help="per wait (s)")
     args = parser.parse_args()
@@ -148,12 +159,13 @@ def main() -> None:
             sync_bank(session)
         db.dispose()
         for run in range(1, args.runs + 1):
-            result = one_run(url, members, args.kills, rng, args.deadline)
+            result = one_run(url, members, args.kills, rng, args.deadline, args.workers)
             for key, value in result.items():
                 totals[key] += value
             print(f"run {run}: " + " ".join(f"{k}={v}" for k, v in result.items()), flush=True)
     print(
-        f"crash runs={args.runs} members={args.members} kills={args.runs * args.kills} "
+        f"crash runs={args.runs} workers={args.workers} members={args.members} "
+        + f"kills={args.runs * args.kills} "
         + " ".join(f"{k}={v}" for k, v in totals.items())
         + f" seconds={time.monotonic() - started:.0f}",
         flush=True,

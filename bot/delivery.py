@@ -38,6 +38,7 @@ from bot.outbox import queue, still_wanted, to_member
 from bot.platform import Address, DeliveryError, Platform
 from bot.ratelimit import PlatformLimits, Rate, RateLimiter
 from bot.scheduler import acquire_lease, database_now, release_lease
+from bot.shared_ratelimit import SharedRateLimiter
 from bot.telemetry import METRICS
 from storage.db import Database
 from storage.models import Lease, Member, Membership, OutboxMessage, Unit, utcnow
@@ -57,13 +58,19 @@ FINAL = ("sent", "skipped", "forgotten")
 
 def rate_limits(settings: Settings | None = None) -> dict[str, PlatformLimits]:
     """Slack: a configurable rate across DMs (chat.postMessage's workspace limit) and about one
-    message a second in any one conversation. Teams paces itself in its adapter (per tenant and
-    conversation, with its own tokens); the local chat is ours and needs no pacing."""
+    message a second in any one conversation. Teams: 25 a second per tenant, 7 per conversation
+    (its adapter paces itself too, per process); the local chat is ours and needs no pacing."""
     per_second = settings.slack_rate_per_second if settings is not None else 50.0
     return {
         "slack": PlatformLimits(
             overall=Rate(per_second, burst=max(1.0, per_second / 10)),
             per_conversation=Rate(1.0, burst=3.0),
+        ),
+        # Bot Connector's published limits (the adapter also paces itself in its process); here
+        # so that on PostgreSQL every worker shares them. One tenant per deployment.
+        "teams": PlatformLimits(
+            overall=Rate(25.0, burst=5.0),
+            per_conversation=Rate(7.0, burst=7.0),
         ),
     }
 
@@ -184,7 +191,12 @@ class Delivery:
         self.worker_id = worker_id
         self.batch = batch
         self.concurrency = concurrency
-        self.limiter = RateLimiter(rate_limits() if limits is None else limits)
+        chosen = rate_limits() if limits is None else limits
+        # PostgreSQL: one limit per platform scope across every worker process; SQLite runs
+        # one worker and keeps the in-process buckets.
+        self.limiter: RateLimiter | SharedRateLimiter = (
+            SharedRateLimiter(db, chosen) if db.is_postgres else RateLimiter(chosen)
+        )
         self.language = language
         self._wake = asyncio.Event()
         self._heartbeat_at = float("-inf")
@@ -275,6 +287,8 @@ class Delivery:
         """Rows claimed by workers that died: back to the queue if they never left, else
         parked as unknown (re-queued only for platforms whose posts are idempotent)."""
         idempotent = [name for name, p in self.platforms.items() if is_idempotent(p)]
+        if isinstance(self.limiter, SharedRateLimiter):
+            self.limiter.forget_idle()
         with self.db.session() as session:
             now = database_now(session)
             alive = select(Lease.holder).where(
@@ -368,7 +382,9 @@ class Delivery:
                 )
         except DeliveryError as err:
             if err.retry_after is not None:
-                self.limiter.pause(name, err.retry_after, item.route.conversation)
+                await asyncio.to_thread(
+                    self.limiter.pause, name, err.retry_after, item.route.conversation
+                )
             await asyncio.to_thread(self._failed, item, err, is_idempotent(platform), batch)
             return
         except Exception as err:

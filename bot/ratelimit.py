@@ -4,8 +4,8 @@ Platforms publish their limits per workspace or tenant and per conversation (Sla
 message a second in a channel, a few hundred a minute across DMs; Teams: 7 a second per
 conversation, more per tenant). Waiting here in the process is cheaper than being told 429 by
 the platform, and a 429 that comes anyway pauses the whole bucket for its Retry-After, so the
-other sends in flight stop knocking too. The buckets are per process: several delivery workers
-share a platform's limit only by being configured to a share of it each.
+other sends in flight stop knocking too. These buckets are per process, for SQLite (one
+worker); on PostgreSQL delivery uses bot.shared_ratelimit, one limit across all workers.
 """
 
 from __future__ import annotations

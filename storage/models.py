@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     LargeBinary,
@@ -409,6 +410,19 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     holder: Mapped[str] = mapped_column(String(120))
     expires_at: Mapped[dt.datetime]
+
+
+class RateBucket(Base):
+    """A shared rate limit (one platform scope: workspace, tenant, conversation), as GCRA.
+
+    `tat` is the theoretical arrival time (epoch seconds, the database's clock): each send
+    reserves the next slot in one short UPDATE, so several workers share the limit without
+    session-level locks (works behind a transaction-pooling pgbouncer). A 429 moves `tat` past
+    the pause, which every worker then waits out."""
+
+    __tablename__ = "rate_buckets"
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)
 
 
 class LocalMessage(Base):

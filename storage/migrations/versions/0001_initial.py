@@ -103,6 +103,11 @@ def upgrade() -> None:
     sa.Column('at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_processed_events'))
     )
+    op.create_table('rate_buckets',
+    sa.Column('scope', sa.String(length=300), nullable=False),
+    sa.Column('tat', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('scope', name=op.f('pk_rate_buckets'))
+    )
     op.create_table('slack_installations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('enterprise_id', sa.String(length=40), nullable=True),
@@ -374,6 +379,7 @@ def downgrade() -> None:
 
     op.drop_table('units')
     op.drop_table('slack_installations')
+    op.drop_table('rate_buckets')
     op.drop_table('processed_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_round_id'))
