@@ -116,7 +116,8 @@ class Dimension(_Frozen):
     def _dialogue_count(cls, value: tuple[Texts, ...]) -> tuple[Texts, ...]:
         if value and not DIALOGUE_MIN <= len(value) <= DIALOGUE_MAX:
             raise ValueError(
-                f"a dimension has {DIALOGUE_MIN}-{DIALOGUE_MAX} dialogue questions, not {len(value)}"
+                f"a dimension has {DIALOGUE_MIN}-{DIALOGUE_MAX} dialogue questions,"
+                f" not {len(value)}"
             )
         return value
 

@@ -67,9 +67,7 @@ def test_dialogue_may_be_left_out(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("count", [1, 4])
-def test_wrong_number_of_dialogue_questions_names_file_and_line(
-    tmp_path: Path, count: int
-) -> None:
+def test_wrong_number_of_dialogue_questions_names_file_and_line(tmp_path: Path, count: int) -> None:
     with pytest.raises(BankError) as info:
         load_bank([_bank(tmp_path, _items(count))])
     message = str(info.value)
@@ -82,6 +80,5 @@ def test_missing_english_dialogue_text_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(BankError) as info:
         load_bank([_bank(tmp_path, text)])
     assert str(info.value) == (
-        f"{tmp_path / 'bank.yaml'}:8: dimensions[0].dialogue[1].en: "
-        "English text ('en') is missing"
+        f"{tmp_path / 'bank.yaml'}:8: dimensions[0].dialogue[1].en: English text ('en') is missing"
     )
