@@ -19,7 +19,16 @@ from flows.disclosure import Cell, decide
 from flows.question_bank import QuestionBank, default_bank
 from storage.models import Participation, PulseRound, RoundResult
 
-__all__ = ["GUIDE_SIZE", "DimensionScore", "dialogue_guide", "shown_dimension_scores"]
+__all__ = [
+    "GUIDE_SIZE",
+    "DialogueGuide",
+    "DimensionScore",
+    "GuideSection",
+    "build_guide",
+    "dialogue_guide",
+    "guide_message",
+    "shown_dimension_scores",
+]
 
 # Two strongest and two weakest: enough for one team meeting.
 GUIDE_SIZE = 2
@@ -61,6 +70,68 @@ def shown_dimension_scores(session: Session, pulse_round: PulseRound) -> list[Di
     return sorted(scores, key=lambda s: -s.mean)  # stable: round order breaks ties
 
 
+@dataclass(frozen=True)
+class GuideSection:
+    """Strongest or weakest: each dimension's heading and its open questions."""
+
+    title: str
+    dimensions: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class DialogueGuide:
+    """One guide feeds the chat message and the .docx, so they cannot disagree."""
+
+    title: str
+    intro: str
+    sections: tuple[GuideSection, ...]
+    footer: str
+
+
+def build_guide(
+    session: Session,
+    pulse_round: PulseRound,
+    t: Translator,
+    *,
+    bank: QuestionBank | None = None,
+) -> DialogueGuide:
+    """The guide's content; no sections (and a plain reason) when too little may be shown."""
+    bank = bank or default_bank()
+    title = t("dialogue.title", unit=pulse_round.unit.name)
+    footer = t("dialogue.footer", minimum=pulse_round.min_group_size)
+    scores = [
+        s for s in shown_dimension_scores(session, pulse_round) if s.dimension in bank.dimensions
+    ]
+    if len(scores) < 2:
+        return DialogueGuide(
+            title, t("dialogue.too_few", minimum=pulse_round.min_group_size), (), footer
+        )
+    strong = scores[: min(GUIDE_SIZE, len(scores) // 2)]
+    weak = list(reversed(scores[len(strong) :]))[: len(strong)]
+    sections = []
+    for title_key, chosen in (("dialogue.strongest", strong), ("dialogue.weakest", weak)):
+        entries = []
+        for s in chosen:
+            dim = bank.dimensions[s.dimension]
+            heading = t("dialogue.dimension", label=dim.label.get(t.lang), mean=t.number(s.mean))
+            entries.append((heading, dim.dialogue_questions(t.lang)))
+        sections.append(GuideSection(t(title_key), tuple(entries)))
+    return DialogueGuide(title, t("dialogue.intro"), tuple(sections), footer)
+
+
+def guide_message(guide: DialogueGuide) -> Message:
+    """The guide as a chat message for the leader (or, posted, for the unit's channel)."""
+    parts: list[Part] = [Header(text=guide.title), Text(text=guide.intro)]
+    for section in guide.sections:
+        parts += [Divider(), Text(text=section.title)]
+        for heading, questions in section.dimensions:
+            lines = "\n".join(f"• {q}" for q in questions)
+            parts.append(Text(text=f"{heading}\n{lines}" if lines else heading))
+    if guide.sections:
+        parts.append(Context(text=guide.footer))
+    return Message(summary=guide.intro, parts=parts)
+
+
 def dialogue_guide(
     session: Session,
     pulse_round: PulseRound,
@@ -69,25 +140,4 @@ def dialogue_guide(
     bank: QuestionBank | None = None,
 ) -> Message:
     """The guide for the unit's leader; says so plainly when too little may be shown."""
-    bank = bank or default_bank()
-    parts: list[Part] = [Header(text=t("dialogue.title", unit=pulse_round.unit.name))]
-    scores = [
-        s for s in shown_dimension_scores(session, pulse_round) if s.dimension in bank.dimensions
-    ]
-    if len(scores) < 2:
-        text = t("dialogue.too_few", minimum=pulse_round.min_group_size)
-        parts.append(Text(text=text))
-        return Message(summary=text, parts=parts)
-    strong = scores[: min(GUIDE_SIZE, len(scores) // 2)]
-    weak = list(reversed(scores[len(strong) :]))[: len(strong)]
-    intro = t("dialogue.intro")
-    parts.append(Text(text=intro))
-    for title_key, chosen in (("dialogue.strongest", strong), ("dialogue.weakest", weak)):
-        parts += [Divider(), Text(text=t(title_key))]
-        for s in chosen:
-            dim = bank.dimensions[s.dimension]
-            questions = "\n".join(f"• {q}" for q in dim.dialogue_questions(t.lang))
-            heading = t("dialogue.dimension", label=dim.label.get(t.lang), mean=t.number(s.mean))
-            parts.append(Text(text=f"{heading}\n{questions}" if questions else heading))
-    parts.append(Context(text=t("dialogue.footer", minimum=pulse_round.min_group_size)))
-    return Message(summary=intro, parts=parts)
+    return guide_message(build_guide(session, pulse_round, t, bank=bank))

@@ -3,9 +3,15 @@ each with the bank's open questions, in Danish and English."""
 
 from __future__ import annotations
 
+import io
+
+import docx
+from docx.oxml.ns import qn
+
 from adapters.local.html import render_message
 from bot.i18n import translator
-from flows.dialogue import dialogue_guide, shown_dimension_scores
+from flows.dialogue import build_guide, dialogue_guide, shown_dimension_scores
+from flows.dialogue_export import guide_docx
 from flows.question_bank import default_bank
 from storage.db import Database
 from tests.localchat import text_of
@@ -70,4 +76,36 @@ def test_guide_says_too_few_when_nothing_may_be_shown(db_url: str) -> None:
     assert "for få viste resultater" in text
     for label in _labels("da", "trust_vertical", "bonding"):
         assert label not in text
+    db.dispose()
+
+
+def test_docx_export_is_one_a4_page_in_danish(db_url: str) -> None:
+    db = Database(db_url)
+    with db.session() as s:
+        org = Org(s)
+        org.unit("K", members=10)
+        r = org.round(
+            "K",
+            weeks_ago(1),
+            {
+                "justice_distribution.1": [5] * 6,
+                "justice_conflicts.1": [4] * 6,
+                "trust_vertical.1": [2] * 6,
+                "rc_timely.1": [1] * 6,
+            },
+        )
+        guide = build_guide(s, r, translator("da"))
+    document = docx.Document(io.BytesIO(guide_docx(guide)))
+    section = document.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+    lang = document.styles["Normal"].element.rPr.find(qn("w:lang"))
+    assert lang.get(qn("w:val")) == "da-DK"
+    assert document.core_properties.language == "da-DK"
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert guide.title in text and "*" not in text
+    assert "Hvem får de svære opgaver hos os, og hvordan bliver det besluttet?" in text
+    # One page: the largest guide (four dimensions with three questions each) stays within a
+    # line budget that fits 257 mm of 10.5 pt text with headings.
+    assert len(document.paragraphs) <= 24
+    assert all(len(p.text) <= 200 for p in document.paragraphs)
     db.dispose()
