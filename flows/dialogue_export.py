@@ -2,7 +2,8 @@
 
 It is built from the same `DialogueGuide` as the chat message. The guide is short by design
 (two strongest and two weakest dimensions, at most three questions each), and the page is set
-with compact margins and type, so it fits one A4 page.
+with compact margins and type, sized for one A4 page (the test bounds the paragraphs; no
+test renders the page).
 """
 
 from __future__ import annotations
