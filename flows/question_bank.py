@@ -33,6 +33,8 @@ __all__ = [
     "BANK_ID_PATTERN",
     "CUSTOM_DIMENSION",
     "CUSTOM_ID_PATTERN",
+    "DIALOGUE_MAX",
+    "DIALOGUE_MIN",
     "BankError",
     "Dimension",
     "Group",
@@ -96,10 +98,32 @@ class ScaleEnd(Texts):
     en: _End
 
 
+# A team meeting has time for a few open questions per dimension, and one is too few to choose.
+DIALOGUE_MIN = 2
+DIALOGUE_MAX = 3
+
+
 class Dimension(_Frozen):
     id: _Slug
     label: Texts
     group: Group
+    # Open questions for the team's dialogue about this dimension (the leader's meeting guide);
+    # none, or DIALOGUE_MIN to DIALOGUE_MAX of them, each in Danish and English.
+    dialogue: tuple[Texts, ...] = ()
+
+    @field_validator("dialogue")
+    @classmethod
+    def _dialogue_count(cls, value: tuple[Texts, ...]) -> tuple[Texts, ...]:
+        if value and not DIALOGUE_MIN <= len(value) <= DIALOGUE_MAX:
+            raise ValueError(
+                f"a dimension has {DIALOGUE_MIN}-{DIALOGUE_MAX} dialogue questions,"
+                f" not {len(value)}"
+            )
+        return value
+
+    def dialogue_questions(self, lang: Lang) -> tuple[str, ...]:
+        """The dimension's open dialogue questions in `lang`, in file order."""
+        return tuple(text.get(lang) for text in self.dialogue)
 
 
 class Question(_Frozen):
