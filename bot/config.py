@@ -6,7 +6,7 @@ from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_GROUP_FLOOR = 3
@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     slack_rate_per_second: float = Field(50.0, gt=0, alias="MEDPULS_SLACK_RATE")
     # A directory of question bank YAML files used instead of the shipped flows/questions.
     question_bank_dir: str | None = Field(None, alias="MEDPULS_QUESTION_BANK_DIR")
+    # The key kept outside the database (bot/secret_key.py); never logged, never stored.
+    secret_key: SecretStr | None = Field(None, alias="MEDPULS_SECRET_KEY")
 
     slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")

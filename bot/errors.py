@@ -21,3 +21,7 @@ class NotAllowed(MedpulsError):
 
 class RoundClosed(MedpulsError):
     """A click on a round that has closed."""
+
+
+class ConfigError(MedpulsError):
+    """A setting that is missing, half-set or malformed; start-up stops with exit 2."""
