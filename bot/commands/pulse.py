@@ -14,6 +14,7 @@ from flows.pulse import close_now, run_now
 from flows.schedule import ScheduleSpec
 from storage.models import Schedule, utcnow
 from storage.queries import unit_by_path
+from storage.scrub import scrub_after_close
 
 NAME = "pulse"
 app = typer.Typer(help="Pulse rounds: by hand and by schedule.", no_args_is_help=True)
@@ -39,6 +40,8 @@ def pulse_close_now(unit: Annotated[str, typer.Option("--unit", help="Unit path.
     s, db = database()
     with db.session() as session:
         closed = close_now(session, unit, now=utcnow(), settings=s)
+    if closed:
+        scrub_after_close(db)
     typer.echo(f"{closed} round(s) closed")
 
 
