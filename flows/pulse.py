@@ -84,6 +84,7 @@ from storage.models import (
     utcnow,
 )
 from storage.queries import ancestors, members_of, subtree, unit_by_path
+from storage.scrub import WAIT_SECONDS as SCRUB_WAIT
 from storage.scrub import scrub_after_close
 
 log = logging.getLogger("medpuls.pulse")
@@ -581,6 +582,7 @@ def close_round(
     unlink_answers(session, pulse_round.id)
     pulse_round.nonce = None
     pulse_round.closed_at = now
+    pulse_round.scrub_pending = True
     # The round's click de-duplication rows go with it (those of the last hour stay until
     # their hour is up: a retried click must still find its row; they name nobody).
     forget_processed_events(session, now)
@@ -904,8 +906,30 @@ def close_due_rounds(db: Database, settings: Settings, now: dt.datetime) -> None
             r = session.get(PulseRound, round_id, with_for_update=db.is_postgres)
             if r is not None and r.closed_at is None:
                 close_round(session, r, now=now, default_language=settings.language, key=key)
-    scrub_after_close(db)
+    scrub_closed_rounds(db, settings, now)
+
+
+def scrub_closed_rounds(
+    db: Database, settings: Settings, now: dt.datetime, *, wait: float = SCRUB_WAIT
+) -> None:
+    """Scheduler job: remove closed rounds' old row versions from the database files, when a
+    close left some (storage.scrub); a no-op query otherwise."""
+    with db.session() as session:
+        pending = session.scalars(
+            select(PulseRound.id).where(PulseRound.scrub_pending.is_(True)).limit(1)
+        ).first()
+    if pending is None:
+        return
+    if scrub_after_close(db, wait=wait):
+        with db.session() as session:
+            session.execute(
+                update(PulseRound)
+                .where(PulseRound.scrub_pending.is_(True))
+                .values(scrub_pending=False)
+                .execution_options(synchronize_session=False)
+            )
+        log.info("closed rounds scrubbed from the database files")
 
 
 # Closing first: a unit's next round waits for its previous one to close (open_scheduled_round).
-JOBS = [close_due_rounds, open_due_rounds]
+JOBS = [close_due_rounds, open_due_rounds, scrub_closed_rounds]

@@ -214,6 +214,8 @@ class PulseRound(Base):
     # Per-round nonce mixed into the answers' keys. Useless without MEDPULS_SECRET_KEY, which
     # never enters the database; set to None when the round closes (flows.pulse.close_round).
     nonce: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    # Closed, but its old row versions may still be in the database files (storage.scrub).
+    scrub_pending: Mapped[bool] = mapped_column(default=False)
     min_group_size: Mapped[int]
     min_comment_group_size: Mapped[int]
     unit: Mapped[Unit] = relationship()

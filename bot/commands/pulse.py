@@ -10,11 +10,10 @@ from sqlalchemy import select
 
 from bot.commands._common import database, user_errors
 from bot.errors import InvalidInput, NotFound
-from flows.pulse import close_now, run_now
+from flows.pulse import close_now, run_now, scrub_closed_rounds
 from flows.schedule import ScheduleSpec
 from storage.models import Schedule, utcnow
 from storage.queries import unit_by_path
-from storage.scrub import scrub_after_close
 
 NAME = "pulse"
 app = typer.Typer(help="Pulse rounds: by hand and by schedule.", no_args_is_help=True)
@@ -41,7 +40,7 @@ def pulse_close_now(unit: Annotated[str, typer.Option("--unit", help="Unit path.
     with db.session() as session:
         closed = close_now(session, unit, now=utcnow(), settings=s)
     if closed:
-        scrub_after_close(db)
+        scrub_closed_rounds(db, s, utcnow())
     typer.echo(f"{closed} round(s) closed")
 
 

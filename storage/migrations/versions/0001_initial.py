@@ -222,6 +222,7 @@ def upgrade() -> None:
     sa.Column('closes_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('closed_at', storage.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('nonce', sa.LargeBinary(length=64), nullable=True),
+    sa.Column('scrub_pending', sa.Boolean(), nullable=False),
     sa.Column('min_group_size', sa.Integer(), nullable=False),
     sa.Column('min_comment_group_size', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['schedule_id'], ['schedules.id'], name=op.f('fk_pulse_rounds_schedule_id_schedules')),
