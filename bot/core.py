@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.errors import MedpulsError
-from bot.events import InboundEvent
+from bot.events import ButtonClicked, FormSubmitted, InboundEvent
 from bot.i18n import Lang, chosen_language, language_of, translator
 from bot.messages import NO_REPLY, Message, Reply, Text
 from bot.router import Context, Router
@@ -162,9 +162,12 @@ class Core:
         if member is not None and member.erased:
             member = None
         # Remember the platform id so the next event, and delivery, need no look-up; in a
-        # transaction of its own (handle_sync), then this event is handled afresh.
+        # transaction of its own (handle_sync), then this event is handled afresh. Never on a
+        # click or a form: a member row written just before an answer (PostgreSQL's xmin one
+        # below the answer's) would pair the two as surely as one transaction would.
         if (
             remember
+            and not isinstance(event, ButtonClicked | FormSubmitted)
             and member is not None
             and (
                 (actor.platform == "slack" and member.slack_user_id != actor.user_id)
