@@ -16,6 +16,7 @@ from sqlalchemy import select
 from flows.actions import remind_action_owners, send_committee_plan_summaries
 from flows.dialogue import send_dialogue_guides
 from flows.digest import queue_leader_digests
+from storage.db import Database
 from storage.models import (
     AuditEntry,
     Committee,
@@ -64,8 +65,8 @@ class Plan:
     unit = area = leader = owner = other = chair = committee = 0
 
 
-def second_round(chat: LocalChat, ids: Plan, closed_at: dt.datetime) -> None:
-    with chat.bot.db.session() as s:
+def second_round(db: Database, ids: Plan, closed_at: dt.datetime) -> None:
+    with db.session() as s:
         org = Org(s)
         unit = s.get(Unit, ids.unit)
         assert unit is not None
@@ -81,9 +82,9 @@ def second_round(chat: LocalChat, ids: Plan, closed_at: dt.datetime) -> None:
         org.round(unit.path, closed_at, SECOND)
 
 
-def setup_org(chat: LocalChat) -> Plan:
+def setup_org(db: Database) -> Plan:
     ids = Plan()
-    with chat.bot.db.session() as s:
+    with db.session() as s:
         org = Org(s)
         area = org.unit("Område")
         unit = org.unit("Område/K", members=8)
@@ -130,7 +131,7 @@ async def test_results_to_guide_to_plan_to_reminders_to_done_to_digest_to_med(
     db_url: str,
 ) -> None:
     async with local_chat(db_url) as chat:
-        ids = setup_org(chat)
+        ids = setup_org(chat.bot.db)
         channel = f"unit:{ids.unit}"
 
         # Results -> the guide in the leader's DM -> one click to the channel.
@@ -243,7 +244,7 @@ async def test_results_to_guide_to_plan_to_reminders_to_done_to_digest_to_med(
         )
 
         # A new round after the actions; the leader's digest shows status and trend.
-        second_round(chat, ids, cph("2026-03-26", "11:00"))
+        second_round(chat.bot.db, ids, cph("2026-03-26", "11:00"))
         with chat.bot.db.session() as s:
             queue_leader_digests(s, chat.bot.settings, cph("2026-03-30", "08:00"), due_only=False)
         await chat.deliver()
