@@ -446,9 +446,10 @@ def on_comment_submit(ctx: FlowContext, event: FormSubmitted, data: PulseComment
     from flows.replies import seal_author  # issue 19's replies live in their own module
 
     allow = (event.values.get("replies") or "").lower() in ("true", "1", "yes", "on")
-    answers[0].reply_capsule = seal_author(ctx.settings, member.id) if allow else None
+    capsule = seal_author(ctx.settings, member.id) if allow else None
+    answers[0].reply_capsule = capsule
     saved = ctx.t("pulse.comment_saved")
-    on_off = "replies.comment_saved_on" if answers[0].reply_capsule else "replies.comment_saved_off"
+    on_off = "replies.comment_saved_" + ("on" if capsule else "off" if not allow else "unavailable")
     return Reply(notice=_note(f"{saved}\n{ctx.t(on_off)}"))
 
 
