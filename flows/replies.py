@@ -57,6 +57,7 @@ from bot.router import Context as FlowContext
 from bot.router import Router
 from bot.secret_key import derive_key, parse_secret_key
 from flows.agenda import CHAIR_ROLES
+from flows.governance import chaired, publishable_comments
 from flows.pulse import committees_over
 from flows.scrub import scrub
 from storage.models import (
@@ -584,51 +585,66 @@ def on_off(ctx: FlowContext, event: ButtonClicked, data: ReplyOff) -> Reply:
 # --- the leader's list of comments to reply to ---------------------------------------------------
 
 
+def _latest_comments(session: Session, unit_id: int) -> tuple[PulseRound | None, list[Answer]]:
+    latest = session.scalars(
+        select(PulseRound)
+        .where(PulseRound.unit_id == unit_id, PulseRound.closed_at.is_not(None))
+        .order_by(PulseRound.closed_at.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return None, []
+    answers = session.scalars(
+        select(Answer).where(
+            Answer.round_id == latest.id, Answer.comment.is_not(None), Answer.hidden.is_(False)
+        )
+    ).all()
+    return latest, list(answers)
+
+
 def on_replies_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
-    """The latest closed round's shown comments of every unit the member may reply for."""
+    """The comments the member may reply to: as a leader, the latest closed round's comments of
+    each unit they lead; as a chair, the comments shown to their committee. Each has a button,
+    or the plain reason why it cannot be answered."""
     member = ctx.member
     if member is None:
         return _note(ctx.t("common.unknown_user"))
     t = ctx.t
     if _aead(ctx.settings) is None:
         return _note(t("replies.no_key"))
-    units = {
+    sections: list[tuple[str, list[Answer]]] = []
+    led = sorted(
         ms.unit_id
         for ms in ctx.session.scalars(select(Membership).where(Membership.member_id == member.id))
-        if "leader" in ms.role_set or ms.role_set & CHAIR_ROLES
-    }
+        if "leader" in ms.role_set
+    )
+    for unit_id in led:
+        latest, answers = _latest_comments(ctx.session, unit_id)
+        if latest is not None and answers:
+            ctx.audit("comments.view", f"round:{latest.id}", allowed=True, via="replies")
+            sections.append((latest.unit.name, answers))
+    for committee in chaired(ctx.session, member):
+        groups, _ = publishable_comments(ctx.session, committee)
+        if groups:
+            ctx.audit("comments.view", f"committee:{committee.id}", allowed=True, via="replies")
+        sections.extend((f"{committee.name} · {unit.name}", answers) for unit, answers in groups)
     parts: list[Part] = [Header(text=t("replies.list_title"))]
+    names = _names(ctx.session)
+    seen: set[tuple[int, str, str]] = set()
     shown = 0
-    for unit_id in sorted(units):
-        latest = ctx.session.scalars(
-            select(PulseRound)
-            .where(PulseRound.unit_id == unit_id, PulseRound.closed_at.is_not(None))
-            .order_by(PulseRound.closed_at.desc())
-            .limit(1)
-        ).first()
-        if latest is None or not may_reply(ctx.session, member, latest.unit):
-            continue
-        answers = ctx.session.scalars(
-            select(Answer).where(
-                Answer.round_id == latest.id,
-                Answer.comment.is_not(None),
-                Answer.hidden.is_(False),
-            )
-        ).all()
-        if not answers:
-            continue
-        ctx.audit("comments.view", f"round:{latest.id}", allowed=True, via="replies")
-        parts.extend([Divider(), Text(text=f"*{latest.unit.name}*")])
-        if answered_in(ctx.session, latest) < latest.min_comment_group_size:
-            parts.append(Context(text=t("replies.below_threshold")))
-            continue
-        names = _names(ctx.session)
+    for title, answers in sections:
+        parts.extend([Divider(), Text(text=f"*{title}*")])
         for a in sorted(answers, key=lambda a: a.respondent_key):
-            parts.append(Text(text=f"“{scrub(a.comment or '', names)}”", markdown=False))
-            if a.reply_capsule is None:
-                parts.append(Context(text=t("replies.switched_off")))
+            key = (a.round_id, a.question_id, a.respondent_key)
+            if key in seen:
                 continue
-            data = ReplyStart(r=latest.id, q=a.question_id, k=a.respondent_key).pack()
+            seen.add(key)
+            parts.append(Text(text=f"“{scrub(a.comment or '', names)}”", markdown=False))
+            reason = refusal(ctx.session, ctx.session.get(PulseRound, a.round_id), a)
+            if reason is not None:
+                parts.append(Context(text=t(reason)))
+                continue
+            data = ReplyStart(r=a.round_id, q=a.question_id, k=a.respondent_key).pack()
             parts.append(Buttons(buttons=[Button(label=t("replies.reply"), data=data)]))
             shown += 1
     if shown == 0:

@@ -73,6 +73,14 @@ async def test_refusals_each_with_a_plain_reason(db_url: str) -> None:
         assert "Skjult kommentar" not in flat(listed["notice"])
         assert len([a for a in actions(listed["notice"]) if a.startswith("replies.start|")]) == 1
 
+        # The chair sees the comments shown to the committee, with the same buttons and reasons.
+        listed = await chat.say(chair, "svar")
+        assert "Områdets MED · K" in flat(listed["notice"])
+        assert "Lille team" not in flat(listed["notice"])  # not shown to the committee at all
+        assert [a for a in actions(listed["notice"]) if a.startswith("replies.start|")] == [
+            starts["Vi mangler tid"]
+        ]
+
         # A reply that names someone, by name or by e-mail, is refused on the form.
         opened = await chat.click(leader, starts["Vi mangler tid"])
         for text in ("Tak, Carl Formand ser på det", "Skriv til m3@eksempel.dk"):
