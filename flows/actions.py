@@ -29,10 +29,9 @@ from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
 from bot.config import Settings
-from bot.events import ButtonClicked, CommandInvoked, FormSubmitted, MessageReceived
+from bot.events import ButtonClicked, CommandInvoked, FormSubmitted
 from bot.i18n import Translator, chosen_language, translator
 from bot.messages import (
-    NO_REPLY,
     Button,
     Buttons,
     Context,
@@ -802,24 +801,9 @@ ADD_WORDS = ("handling", "action")
 PLAN_WORDS = ("plan", "handlingsplan")
 
 
-def on_message(ctx: FlowContext, event: MessageReceived) -> Reply:
-    """The same words typed where the platform sends them as plain messages (Teams sends only
-    its own few command words as commands)."""
-    word = (event.text.split() or [""])[0].lower()
-    as_command = CommandInvoked(
-        actor=event.actor, conversation=event.conversation, command="", text=event.text
-    )
-    if word in ADD_WORDS:
-        return on_action_command(ctx, as_command)
-    if word in PLAN_WORDS:
-        return on_plan_command(ctx, as_command)
-    return NO_REPLY
-
-
 def register(router: Router) -> None:
     router.command(*ADD_WORDS)(on_action_command)
     router.command(*PLAN_WORDS)(on_plan_command)
-    router.message(on_message)
     router.action(ActionOpen)(on_open)
     router.form(ActionForm)(on_add)
     router.action(ActionMark)(on_mark)

@@ -36,10 +36,9 @@ from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
 from bot.config import Settings
-from bot.events import ButtonClicked, CommandInvoked, FormSubmitted, MessageReceived
+from bot.events import ButtonClicked, CommandInvoked, FormSubmitted
 from bot.i18n import Translator, chosen_language, translator
 from bot.messages import (
-    NO_REPLY,
     Button,
     Buttons,
     Context,
@@ -655,19 +654,8 @@ def on_replies_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
 REPLY_WORDS = ("svar", "replies")
 
 
-def on_message(ctx: FlowContext, event: MessageReceived) -> Reply:
-    """ "svar" typed where the platform sends it as a plain message (Teams)."""
-    if (event.text.split() or [""])[0].lower() not in REPLY_WORDS:
-        return NO_REPLY
-    as_command = CommandInvoked(
-        actor=event.actor, conversation=event.conversation, command="", text=event.text
-    )
-    return on_replies_command(ctx, as_command)
-
-
 def register(router: Router) -> None:
     router.command(*REPLY_WORDS)(on_replies_command)
-    router.message(on_message)
     router.action(ReplyStart)(on_start)
     router.form(ReplierForm)(on_replier_submit)
     router.action(ReplyAgain)(on_again)
