@@ -53,7 +53,7 @@ def flat(html: str) -> str:
     return " ".join(text_of(html).split())
 
 
-def dump(chat: LocalChat) -> dict[str, list[dict[str, Any]]]:
+def dump(chat: Any) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table, bytes as hex."""
     out: dict[str, list[dict[str, Any]]] = {}
     with chat.bot.db.session() as s:

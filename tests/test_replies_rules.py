@@ -62,7 +62,7 @@ async def test_refusals_each_with_a_plain_reason(db_url: str) -> None:
         # A leader of another unit is not the leader here.
         assert "Kun en leder" in await click(small_leader, starts["Vi mangler tid"])
         # The chair of the committee over the unit may reply.
-        assert "Svar anonymt på kommentar" in await click(chair, starts["Vi mangler tid"])
+        assert "Anonymt svar" in await click(chair, starts["Vi mangler tid"])
 
         # The list shows what may be answered, and says why the small unit's may not.
         listed = await chat.say(small_leader, "svar")
