@@ -41,6 +41,8 @@ VOLATILE = {
     "at",
     "attempts",
     "status",
+    # A shared rate limit's next free slot (PostgreSQL): a clock value per conversation.
+    "tat",
 }
 
 
@@ -80,7 +82,8 @@ def mentions(table: str, row: dict[str, Any], member: int) -> bool:
     if table == "outbox" and row["address_kind"] == "member" and row["address"] == str(member):
         return True
     text = as_text(row)
-    return re.search(rf"(member:|:m){member}\b", text) is not None
+    # (Not "m7@…": e-mail addresses are not member ids.)
+    return re.search(rf"(member:|:m){member}\b(?!@)", text) is not None
 
 
 def profile(dumped: dict[str, list[dict[str, Any]]], member: int) -> list[str]:
