@@ -664,7 +664,13 @@ def on_mark_submit(ctx: FlowContext, event: FormSubmitted, data: ActionMarkForm)
             errors["date"] = t("actions.error_new_date")
     if errors:
         return Reply(errors=errors)
-    detail: dict[str, Any] = {"status": data.s, "was_due": action.due_on.isoformat()}
+    # The line on what happened is plan content, not an answer: kept, since a later change
+    # (continued, then done) replaces it on the action.
+    detail: dict[str, Any] = {
+        "status": data.s,
+        "was_due": action.due_on.isoformat(),
+        "outcome": outcome,
+    }
     action.outcome = outcome
     action.version += 1
     if data.s == "continued":
