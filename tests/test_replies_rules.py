@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.secret_key import generate_secret_key
-from flows.replies import ReplyStart, seal_author
-from storage.models import Answer, AuditEntry, Committee
+from flows.replies import ReplyEnd, ReplyStart, seal_author
+from storage.models import Answer, AuditEntry, CommentThread, Committee
 from tests.localchat import actions, local_chat, text_of
 from tests.test_digest_data import Org, weeks_ago
 from tests.test_replies_chat import flat, form_data
@@ -48,7 +48,7 @@ async def test_refusals_each_with_a_plain_reason(db_url: str) -> None:
                 a.comment: a for a in s.scalars(select(Answer).where(Answer.comment.is_not(None)))
             }
             for text in ("Vi mangler tid", "Skjult kommentar", "Lille team"):
-                rows[text].reply_capsule = seal_author(settings, 1)
+                rows[text].reply_capsule = seal_author(settings, member)
             starts = {text: _start(a) for text, a in rows.items()}
 
         async def click(who: int, data: str) -> str:
@@ -86,7 +86,20 @@ async def test_refusals_each_with_a_plain_reason(db_url: str) -> None:
         for text in ("Tak, Carl Formand ser på det", "Skriv til m3@eksempel.dk"):
             named = await chat.submit(leader, form_data(opened), {"text": text})
             assert "nævner en person" in named["errors"]["text"]
+        # A good reply goes; the leader ends the conversation; the author can then add nothing.
+        await chat.submit(leader, form_data(opened), {"text": "Tak, vi tager det op"})
+        await chat.deliver()
+        [notice] = [m for m in await chat.dm(member) if "replies.read|" in m["html"]]
+        view = await chat.click(member, actions(notice["html"])[0])
+        answer_open, _end, _off = actions(view["notice"])
         with chat.bot.db.session() as s:
+            [thread] = s.scalars(select(CommentThread)).all()
+            end = ReplyEnd(t=thread.id).pack()
+        assert "ikke er din" in flat((await chat.click(small_leader, end))["notice"])
+        assert "afsluttet" in flat((await chat.click(leader, end))["notice"])
+        assert "afsluttet" in flat((await chat.click(member, answer_open))["notice"])
+        with chat.bot.db.session() as s:
+            assert s.scalars(select(CommentThread.ended_by)).one() == "replier"
             refused = s.scalars(
                 select(AuditEntry).where(
                     AuditEntry.action == "reply.start", AuditEntry.allowed.is_(False)
