@@ -372,6 +372,8 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     purpose: Mapped[str] = mapped_column(String(40), default="")
     round_id: Mapped[int | None] = mapped_column(index=True)
+    # A reply to the addressee's own action: goes out at any hour (MEDPULS_WORKING_HOURS).
+    reply: Mapped[bool] = mapped_column(default=False)
     # pending, sending, sent, unknown, dead, skipped
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

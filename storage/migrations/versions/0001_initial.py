@@ -82,6 +82,7 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON(), nullable=True),
     sa.Column('purpose', sa.String(length=40), nullable=False),
     sa.Column('round_id', sa.Integer(), nullable=True),
+    sa.Column('reply', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', storage.models.UtcDateTime(timezone=True), nullable=False),
