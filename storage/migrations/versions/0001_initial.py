@@ -57,6 +57,7 @@ def upgrade() -> None:
     sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('language', sa.String(length=5), nullable=True),
+    sa.Column('language_chosen', sa.Boolean(), nullable=False),
     sa.Column('slack_user_id', sa.String(length=40), nullable=True),
     sa.Column('slack_team_id', sa.String(length=40), nullable=True),
     sa.Column('teams_user_id', sa.String(length=200), nullable=True),
