@@ -50,7 +50,7 @@ from bot.router import Router
 from flows.agenda import bring_to_committee, committee_of_unit, units_served
 from flows.dialogue import leaders_of, shown_dimension_scores
 from flows.question_bank import default_bank
-from flows.schedule import is_working_day
+from flows.schedule import next_working_hours
 from storage.db import Database
 from storage.models import (
     Meeting,
@@ -97,25 +97,14 @@ STATUSES = ("done", "continued", "dropped")
 # --- working hours ------------------------------------------------------------------------------
 
 
-def _local(now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
-    return now.astimezone(tz)
-
-
 def in_working_hours(now: dt.datetime, tz: dt.tzinfo) -> bool:
     """07:30 (inclusive) to 17:00 (exclusive), local time, on a Danish working day."""
-    local = _local(now, tz)
-    return is_working_day(local.date()) and WORK_START <= local.time() < WORK_END
+    return next_working_moment(now, tz) == now
 
 
 def next_working_moment(when: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     """`when` itself within working hours, else the next working morning at 07:30."""
-    if in_working_hours(when, tz):
-        return when
-    local = _local(when, tz)
-    day = local.date() if local.time() < WORK_START else local.date() + dt.timedelta(days=1)
-    while not is_working_day(day):
-        day += dt.timedelta(days=1)
-    return dt.datetime.combine(day, WORK_START, tzinfo=tz).astimezone(dt.UTC)
+    return next_working_hours(when, WORK_START, WORK_END, _zone(tz))
 
 
 def reminder_slots(due_on: dt.date, tz: dt.tzinfo) -> list[dt.datetime]:
