@@ -7,7 +7,8 @@ import time_machine
 from sqlalchemy import select
 
 from flows.actions import in_working_hours, next_working_moment, reminder_slots
-from storage.models import AuditEntry, OutboxMessage, TeamAction
+from flows.privacy import export_person
+from storage.models import AuditEntry, Member, OutboxMessage, TeamAction, utcnow
 from tests.localchat import actions, local_chat
 from tests.test_actions_chat import CPH, add_action, cph, form_data, setup_org, tick
 
@@ -91,5 +92,10 @@ async def test_continued_gets_a_new_date_and_fresh_reminders_dropped_ends_it(
                 (a.action, (a.detail or {}).get("due"))
                 for a in s.scalars(select(AuditEntry).where(AuditEntry.action.like("action.%")))
             ]
+        with chat.bot.db.session() as s:
+            owner = s.get(Member, ids.owner)
+            assert owner is not None
+            exported = export_person(s, str(owner.email), now=utcnow())
+        assert sorted(a["text"] for a in exported["actions"]) == ["Kort morgenmøde", "Ny vagtplan"]
         assert ("action.continued", "2026-03-20") in audit
         assert ("action.dropped", None) in audit

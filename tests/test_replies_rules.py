@@ -4,11 +4,14 @@ someone, someone who is neither the unit's leader nor the committee's chair, no 
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 
 from bot.secret_key import generate_secret_key
+from flows.privacy import export_person
 from flows.replies import ReplyEnd, ReplyStart, seal_author
-from storage.models import Answer, AuditEntry, CommentThread, Committee
+from storage.models import Answer, AuditEntry, CommentThread, Committee, Member, utcnow
 from tests.localchat import actions, local_chat, text_of
 from tests.test_digest_data import Org, weeks_ago
 from tests.test_replies_chat import flat, form_data
@@ -100,6 +103,15 @@ async def test_refusals_each_with_a_plain_reason(db_url: str) -> None:
         assert "afsluttet" in flat((await chat.click(member, answer_open))["notice"])
         with chat.bot.db.session() as s:
             assert s.scalars(select(CommentThread.ended_by)).one() == "replier"
+            # The replier's export holds their conversation; the author's holds nothing of it.
+            leader_mail = s.scalars(select(Member.email).where(Member.id == leader)).one()
+            author_mail = s.scalars(select(Member.email).where(Member.id == member)).one()
+            mine = export_person(s, str(leader_mail), now=utcnow())
+            theirs = export_person(s, str(author_mail), now=utcnow())
+        assert mine["comment_replies"][0]["your_messages"] == ["Tak, vi tager det op"]
+        assert theirs["comment_replies"] == []
+        assert "Tak, vi tager det op" not in json.dumps(theirs, ensure_ascii=False, default=str)
+        with chat.bot.db.session() as s:
             refused = s.scalars(
                 select(AuditEntry).where(
                     AuditEntry.action == "reply.start", AuditEntry.allowed.is_(False)
