@@ -175,6 +175,14 @@ class Core:
             )
         ):
             raise _PlatformIdChanged(member.id, actor.platform, actor.user_id, actor.team_id)
+        clicked = isinstance(event, ButtonClicked | FormSubmitted)
+        if member is not None and actor.locale and not member.language_chosen and not clicked:
+            # The client's language, remembered for the messages the person did not ask for.
+            # Never on a click: a member row written in the transaction that records an answer
+            # would carry that transaction's id, next to the answer's (docs/privacy.md).
+            detected = language_of(actor.locale, self.settings.language)
+            if member.language != detected:
+                member.language = detected
         lang = speaks(member, actor.locale, self.settings.language)
         return Context(
             session=session,

@@ -58,6 +58,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
         monkeypatch.delenv(name, raising=False)
     # The key kept outside the database (bot/secret_key.py); tests may compute with it.
     monkeypatch.setenv("MEDPULS_SECRET_KEY", TEST_SECRET_KEY)
+    # Tests run at any hour; the quiet-hours tests set their own working hours and clock.
+    monkeypatch.setenv("MEDPULS_WORKING_HOURS", "always")
     monkeypatch.chdir(tmp_path)
     # `medpuls serve`/`worker` run in-process by a test set up process-wide logging; put it
     # back so that one test's log lines never end up in another test's CLI output.
