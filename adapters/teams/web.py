@@ -20,6 +20,7 @@ from adapters.teams.normalize import (
     is_personal,
     is_uninstall,
     tenant_of,
+    tenant_refusal,
 )
 from adapters.teams.platform import TeamsPlatform
 from bot.core import Core
@@ -62,6 +63,11 @@ class TeamsInbound:
         except Unauthorized as why:
             log.warning("request refused", extra={**_ids(body), "reason": str(why)})
             return web.json_response({"error": "unauthorized"}, status=401)
+        # The token proves the Bot Connector sent it for our app id, not for which tenant.
+        refused = tenant_refusal(body, self.platform.tenants)
+        if refused is not None:
+            log.warning("request refused: tenant", extra={**_ids(body), "reason": refused})
+            return web.json_response({"error": "tenant not allowed"}, status=403)
 
         async def turn(calls: Calls) -> dict[str, Any] | None:
             return await self.on_activity(body, calls)
