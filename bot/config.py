@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     question_bank_dir: str | None = Field(None, alias="MEDPULS_QUESTION_BANK_DIR")
     # The key kept outside the database (bot/secret_key.py); never logged, never stored.
     secret_key: SecretStr | None = Field(None, alias="MEDPULS_SECRET_KEY")
+    # During a key rotation only: the key being replaced, still able to open what it sealed
+    # until `medpuls secret-key rotate` has re-sealed everything under MEDPULS_SECRET_KEY.
+    secret_key_previous: SecretStr | None = Field(None, alias="MEDPULS_SECRET_KEY_PREVIOUS")
 
     slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")

@@ -35,12 +35,14 @@ from adapters.slack.blocks import (
 )
 from adapters.slack.installation_store import DbInstallationStore
 from adapters.slack.logs import log, sdk_logger
+from adapters.slack.tenancy import workspaces_from
 from bot.config import Settings
 from bot.errors import MedpulsError
 from bot.events import MessageRef
 from bot.i18n import Lang, chosen_language
 from bot.messages import Form, Message
 from bot.platform import Address, DeliveryError
+from bot.sealing import sealer
 from storage.db import Database
 from storage.models import Member, StoredImage
 
@@ -93,6 +95,10 @@ class UserInfo:
     email: str | None
     locale: str | None
     name: str | None
+    # The workspace (and Enterprise Grid org) the user belongs to: a Slack Connect guest's is
+    # their own, not the workspace the event came from.
+    team_id: str | None = None
+    enterprise_id: str | None = None
 
 
 def error_code(exc: SlackApiError) -> str:
@@ -142,8 +148,15 @@ class SlackPlatform:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
+        self.workspaces = workspaces_from(settings)
         self.store: DbInstallationStore | None = (
-            None if settings.slack_bot_token else DbInstallationStore(db)
+            None
+            if settings.slack_bot_token
+            else DbInstallationStore(
+                db,
+                self.workspaces,
+                sealer(settings, "slack-tokens", needed_for="Slack OAuth mode (SLACK_CLIENT_ID)"),
+            )
         )
         logger = sdk_logger()
         self.reads = AsyncWebClient(
@@ -175,10 +188,17 @@ class SlackPlatform:
         assert self.store is not None
         bot = await self.store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
         if bot is None:
-            bot = await self.store.async_find_bot(enterprise_id=None, team_id=None)
-        if bot is None:
+            # Never another workspace's token for a known workspace: that workspace would see
+            # the message, or answer for a user who is not theirs.
+            if team_id is not None or enterprise_id is not None:
+                raise DeliveryError("slack: the app is not installed in this workspace")
             raise DeliveryError("slack: the app is not installed in any workspace")
         return bot.bot_token
+
+    async def _installed_workspaces(self) -> list[tuple[str | None, str | None]]:
+        if self.store is None:
+            return [(None, None)]
+        return await asyncio.to_thread(self.store.workspaces_installed)
 
     def _member_team(self, member_id: int | None) -> str | None:
         if member_id is None or self.store is None:
@@ -207,6 +227,8 @@ class SlackPlatform:
                 email=(profile.get("email") or None),
                 locale=user.get("locale"),
                 name=profile.get("display_name") or profile.get("real_name") or user.get("name"),
+                team_id=user.get("team_id"),
+                enterprise_id=(user.get("enterprise_user") or {}).get("enterprise_id"),
             )
         except (TimeoutError, SlackApiError, DeliveryError, aiohttp.ClientError) as exc:
             # Without e-mail and locale the core still matches by Slack id; not fatal.
@@ -221,25 +243,41 @@ class SlackPlatform:
         return info
 
     async def find_user(self, email: str) -> str | None:
-        token = await self.token_for(None)
-        try:
-            resp = await self.reads.users_lookupByEmail(email=email, token=token)
-        except SlackApiError as exc:
-            if error_code(exc) in ("users_not_found", "user_not_found"):
-                return None
-            raise
-        user = resp.get("user") or {}
-        if user.get("deleted"):
-            return None
-        return str(user["id"]) if user.get("id") else None
+        found = await self._lookup(email)
+        return found[0] if found else None
 
-    def _remember_user_id(self, member_id: int, user_id: str) -> None:
+    async def _lookup(self, email: str) -> tuple[str, str | None] | None:
+        """The Slack user with this e-mail and their workspace, in the allowed workspaces
+        (each installation asked in install order)."""
+        installed = await self._installed_workspaces()
+        if not installed:
+            raise DeliveryError("slack: the app is not installed in any workspace")
+        for enterprise_id, team_id in installed:
+            token = await self.token_for(team_id, enterprise_id)
+            try:
+                resp = await self.reads.users_lookupByEmail(email=email, token=token)
+            except SlackApiError as exc:
+                if error_code(exc) in ("users_not_found", "user_not_found"):
+                    continue
+                raise
+            user = resp.get("user") or {}
+            home = user.get("team_id")
+            grid = (user.get("enterprise_user") or {}).get("enterprise_id")
+            if user.get("deleted") or not user.get("id"):
+                continue
+            if not self.workspaces.allows(home, grid):
+                # A Slack Connect guest whose own workspace is not ours: not the member.
+                continue
+            return str(user["id"]), team_id
+        return None
+
+    def _remember_user_id(self, member_id: int, user_id: str, team_id: str | None) -> None:
         try:
             with self.db.session() as session:
                 session.execute(
                     update(Member)
                     .where(Member.id == member_id, Member.slack_user_id.is_(None))
-                    .values(slack_user_id=user_id)
+                    .values(slack_user_id=user_id, slack_team_id=team_id)
                 )
         except IntegrityError:
             # Another member row already holds this Slack id (a duplicate import): leave it.
@@ -277,9 +315,9 @@ class SlackPlatform:
 
     async def post(self, to: Address, message: Message, *, dedupe_key: str) -> MessageRef:
         channel = to.value
-        if to.kind == "user" and not channel:
-            channel = await self._user_by_email(to)
         team = await asyncio.to_thread(self._member_team, to.member_id)
+        if to.kind == "user" and not channel:
+            channel, team = await self._user_by_email(to)
         token = await self.token_for(team)
         rendered = await self._render(message, to.member_id)
         try:
@@ -307,22 +345,24 @@ class SlackPlatform:
             await self._upload_images(rendered, posted_in, token)
         return ref
 
-    async def _user_by_email(self, to: Address) -> str:
+    async def _user_by_email(self, to: Address) -> tuple[str, str | None]:
+        """The member's Slack user id and workspace, looked up by e-mail and remembered."""
         if not to.email:
             raise DeliveryError("slack: no Slack id and no e-mail", permanent=True)
         try:
-            user_id = await self.find_user(to.email)
+            found = await self._lookup(to.email)
         except SlackApiError as exc:
             raise delivery_error(exc) from exc
-        if user_id is None:
+        if found is None:
             if to.member_id is not None:
                 await asyncio.to_thread(
                     self._mark_unreachable, to.member_id, "slack: no user with this e-mail"
                 )
             raise DeliveryError("slack: no user with this e-mail", permanent=True)
+        user_id, team_id = found
         if to.member_id is not None:
-            await asyncio.to_thread(self._remember_user_id, to.member_id, user_id)
-        return user_id
+            await asyncio.to_thread(self._remember_user_id, to.member_id, user_id, team_id)
+        return user_id, team_id
 
     async def _upload_images(self, rendered: Rendered, channel: str, token: str) -> None:
         # After the message, best effort: re-posting the summary to retry a chart would send

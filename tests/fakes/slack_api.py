@@ -94,7 +94,13 @@ class FakeSlack:
     team_id: str = "T0MEDPULS"
     bot_user_id: str = "U0MEDBOT"
     bot_token: str = "xoxb-fake-bot-token"
+    # The Enterprise Grid org of `team_id`, if any (oauth.v2.access says so).
+    enterprise_id: str | None = None
     users: dict[str, FakeUser] = field(default_factory=dict)
+    # Tokens oauth.v2.access issued -> their workspace: as on Slack, a token only finds users
+    # of its own workspace by e-mail. Tokens not in here (SLACK_BOT_TOKEN) see every user.
+    tokens: dict[str, str] = field(default_factory=dict)
+    revoked: list[str] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     expired_triggers: set[str] = field(default_factory=set)
@@ -102,6 +108,8 @@ class FakeSlack:
     _runner: web.AppRunner | None = None
     _port: int = 0
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # The token of the call being answered (handlers run one at a time on the fake's loop).
+    _caller: str | None = None
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -222,6 +230,7 @@ class FakeSlack:
             self.calls.append(Call(method, args, token, failed))
             return web.json_response(failed)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        self._caller = token
         result: dict[str, Any] = (
             handler(args) if handler is not None else {"ok": False, "error": "unknown_method"}
         )
@@ -248,13 +257,19 @@ class FakeSlack:
     def _dm_channel(self, user_id: str) -> str:
         return "D" + user_id.removeprefix("U").removeprefix("W")
 
+    def _m_auth_revoke(self, args: Args) -> dict[str, Any]:
+        if self._caller:
+            self.revoked.append(self._caller)
+            self.tokens.pop(self._caller, None)
+        return {"ok": True, "revoked": True}
+
     def _m_auth_test(self, args: Args) -> dict[str, Any]:
         return {
             "ok": True,
             "url": "https://medpuls-test.slack.com/",
             "team": "MEDpuls test",
             "user": "medpuls",
-            "team_id": self.team_id,
+            "team_id": self.tokens.get(self._caller or "", self.team_id),
             "user_id": self.bot_user_id,
             "bot_id": "B0MEDBOT",
             "is_enterprise_install": False,
@@ -272,7 +287,10 @@ class FakeSlack:
 
     def _m_users_lookupByEmail(self, args: Args) -> dict[str, Any]:
         email = str(args.get("email", "")).lower()
+        team = self.tokens.get(self._caller or "")
         for user in self.users.values():
+            if team is not None and user.team_id != team:
+                continue
             if user.email and user.email.lower() == email:
                 return {"ok": True, "user": user.as_slack(include_locale=False)}
         return {"ok": False, "error": "users_not_found"}
@@ -342,6 +360,10 @@ class FakeSlack:
     def _m_oauth_v2_access(self, args: Args) -> dict[str, Any]:
         if not args.get("code"):
             return {"ok": False, "error": "invalid_code"}
+        self.tokens[self.bot_token] = self.team_id
+        enterprise = (
+            {"id": self.enterprise_id, "name": "MEDpuls org"} if self.enterprise_id else None
+        )
         return {
             "ok": True,
             "app_id": "A0MEDPULS",
@@ -351,7 +373,7 @@ class FakeSlack:
             "access_token": self.bot_token,
             "bot_user_id": self.bot_user_id,
             "team": {"id": self.team_id, "name": "MEDpuls test"},
-            "enterprise": None,
+            "enterprise": enterprise,
             "is_enterprise_install": False,
         }
 
