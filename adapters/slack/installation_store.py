@@ -97,10 +97,9 @@ class DbInstallationStore(AsyncInstallationStore):
     # --- sync work, run in a thread ---------------------------------------------------------
 
     def _seal(self, data: dict[str, Any]) -> dict[str, Any]:
-        secrets = {k: data.pop(k) for k in SECRET_FIELDS if data.get(k) is not None}
-        for key in SECRET_FIELDS:
-            data.pop(key, None)
-        data[SEALED] = self.sealer.seal(json.dumps(secrets))
+        """`data` with its secrets moved into one sealed value."""
+        secret = {k: v for k in SECRET_FIELDS if (v := data.pop(k, None)) is not None}
+        data[SEALED] = self.sealer.seal(json.dumps(secret))
         return data
 
     def _unseal(self, stored: dict[str, Any]) -> dict[str, Any]:
