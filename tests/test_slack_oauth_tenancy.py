@@ -16,8 +16,8 @@ from bot.app import build
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.messages import Message, Text
-from bot.outbox import queue, to_member
-from storage.models import Member, SlackInstallation
+from bot.outbox import queue, to_member, to_unit_channel
+from storage.models import Member, SlackInstallation, Unit
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
 from tests.test_slack_oauth import OAUTH, finish_install, install_callback
 
@@ -188,3 +188,33 @@ async def test_the_oauth_state_is_single_use(sqlite_url: str, fake: FakeSlack) -
         status, _ = await finish_install(ws, url, jar)
         assert status >= 400
         assert len(fake.calls_to("oauth.v2.access")) == 1
+
+
+async def test_channel_posts_go_through_the_channels_own_workspace(
+    sqlite_url: str, fake: FakeSlack
+) -> None:
+    """A unit channel does not say its workspace: the installations are tried, earliest
+    first, until one knows the channel; a later install never takes over the others'."""
+    settings = {**OAUTH, "SLACK_ALLOWED_TEAM_IDS": f"{OURS},{SECOND}"}
+    fake.channels.update({"C0OURS": OURS, "C0THEIRS": SECOND})
+    async with SlackWorkspace(sqlite_url, fake, **settings) as ws:
+        assert (await _install(ws))[0] == 200
+        _as_workspace(fake, SECOND, SECOND_TOKEN)
+        assert (await _install(ws))[0] == 200
+        with ws.bot.db.session() as s:
+            ours = Unit(path="Kommune", name="Kommune", slack_channel_id="C0OURS")
+            theirs = Unit(path="Region", name="Region", slack_channel_id="C0THEIRS")
+            s.add_all([ours, theirs])
+            s.flush()
+            summary = Message(summary="Resultat", parts=[Text(text="Resultat")])
+            queue(s, [to_unit_channel(u.id, f"sum:{u.id}", summary) for u in (ours, theirs)])
+        assert await ws.deliver() == 2
+        delivered = [
+            (c.args["channel"], c.token)
+            for c in fake.calls_to("chat.postMessage")
+            if c.result.get("ok")
+        ]
+        assert sorted(delivered) == [("C0OURS", OURS_TOKEN), ("C0THEIRS", SECOND_TOKEN)]
+        assert ("C0OURS", SECOND_TOKEN) not in [
+            (c.args["channel"], c.token) for c in fake.calls_to("chat.postMessage")
+        ]

@@ -121,6 +121,15 @@ def retry_after(exc: SlackApiError) -> float | None:
         return 30.0
 
 
+def _elsewhere(exc: Exception, *codes: str) -> bool:
+    """Slack's answer when a channel, person or message belongs to another workspace."""
+    return isinstance(exc, SlackApiError) and error_code(exc) in (
+        "channel_not_found",
+        "not_in_channel",
+        *codes,
+    )
+
+
 def delivery_error(exc: Exception, *, to: Address | None = None) -> DeliveryError:
     """What the outbox should do about a failed send."""
     if isinstance(exc, SlackApiError):
@@ -313,32 +322,51 @@ class SlackPlatform:
 
     # --- Platform -----------------------------------------------------------------------------
 
+    async def _tokens_for(self, team_id: str | None) -> list[str]:
+        """Tokens to try, in order, for a message to `team_id`'s workspace.
+
+        A unit channel (or an imported Slack id) does not say which workspace it is in: then
+        every allowed installation, the earliest first, until one knows the channel.
+        """
+        if team_id is not None or self.store is None:
+            return [await self.token_for(team_id)]
+        tokens = [
+            await self.token_for(team, enterprise)
+            for enterprise, team in await self._installed_workspaces()
+        ]
+        return tokens or [await self.token_for(None)]
+
     async def post(self, to: Address, message: Message, *, dedupe_key: str) -> MessageRef:
         channel = to.value
         team = await asyncio.to_thread(self._member_team, to.member_id)
         if to.kind == "user" and not channel:
             channel, team = await self._user_by_email(to)
-        token = await self.token_for(team)
+        tokens = await self._tokens_for(team)
         rendered = await self._render(message, to.member_id)
-        try:
-            # A DM goes to the user id itself: Slack opens the app's DM without conversations.open.
-            resp = await self.writes.chat_postMessage(
-                channel=channel,
-                text=rendered.text,
-                blocks=rendered.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-                token=token,
-            )
-        except Exception as exc:
-            err = delivery_error(exc, to=to)
-            if err.permanent and to.kind == "user" and to.member_id is not None:
-                await asyncio.to_thread(self._mark_unreachable, to.member_id, err.reason)
-            log.warning(
-                "slack post failed",
-                extra={"platform": "slack", "team": team, "reason": err.reason},
-            )
-            raise err from exc
+        for attempt, token in enumerate(tokens, start=1):
+            try:
+                # A DM goes to the user id itself: Slack opens the app's DM without
+                # conversations.open.
+                resp = await self.writes.chat_postMessage(
+                    channel=channel,
+                    text=rendered.text,
+                    blocks=rendered.blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    token=token,
+                )
+                break
+            except Exception as exc:
+                if attempt < len(tokens) and _elsewhere(exc):
+                    continue  # not this workspace's channel: nothing was posted
+                err = delivery_error(exc, to=to)
+                if err.permanent and to.kind == "user" and to.member_id is not None:
+                    await asyncio.to_thread(self._mark_unreachable, to.member_id, err.reason)
+                log.warning(
+                    "slack post failed",
+                    extra={"platform": "slack", "team": team, "reason": err.reason},
+                )
+                raise err from exc
         posted_in = str(resp.get("channel") or channel)
         ref = MessageRef("slack", posted_in, str(resp["ts"]))
         if rendered.images:
@@ -388,18 +416,22 @@ class SlackPlatform:
                 )
 
     async def update(self, ref: MessageRef, message: Message) -> None:
-        token = await self.token_for(None)
+        tokens = await self._tokens_for(None)
         rendered = render_message(message, lang=self.settings.language)
-        try:
-            await self.writes.chat_update(
-                channel=ref.conversation_id,
-                ts=ref.message_id,
-                text=rendered.text,
-                blocks=rendered.blocks,
-                token=token,
-            )
-        except Exception as exc:
-            raise delivery_error(exc) from exc
+        for attempt, token in enumerate(tokens, start=1):
+            try:
+                await self.writes.chat_update(
+                    channel=ref.conversation_id,
+                    ts=ref.message_id,
+                    text=rendered.text,
+                    blocks=rendered.blocks,
+                    token=token,
+                )
+                return
+            except Exception as exc:
+                if attempt < len(tokens) and _elsewhere(exc, "message_not_found"):
+                    continue
+                raise delivery_error(exc) from exc
 
     async def open_form(self, trigger: str, form: Form, *, to: Address) -> None:
         await self.open_modal(

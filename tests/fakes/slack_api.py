@@ -101,6 +101,8 @@ class FakeSlack:
     # of its own workspace by e-mail. Tokens not in here (SLACK_BOT_TOKEN) see every user.
     tokens: dict[str, str] = field(default_factory=dict)
     revoked: list[str] = field(default_factory=list)
+    # Channel id -> its workspace; a token of another workspace gets channel_not_found.
+    channels: dict[str, str] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     expired_triggers: set[str] = field(default_factory=set)
@@ -302,13 +304,17 @@ class FakeSlack:
         return {"ok": True, "channel": {"id": self._dm_channel(users[0])}}
 
     def _channel_for(self, channel: str) -> str | dict[str, Any]:
+        team = self.tokens.get(self._caller or "")
         if channel.startswith(("U", "W")):
             user = self.users.get(channel)
-            if user is None:
+            if user is None or (team is not None and user.team_id != team):
                 return {"ok": False, "error": "channel_not_found"}
             if user.deleted:
                 return {"ok": False, "error": "user_disabled"}
             return self._dm_channel(channel)
+        home = self.channels.get(channel)
+        if team is not None and home is not None and home != team:
+            return {"ok": False, "error": "channel_not_found"}
         return channel
 
     def _m_chat_postMessage(self, args: Args) -> dict[str, Any]:
@@ -320,6 +326,10 @@ class FakeSlack:
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _m_chat_update(self, args: Args) -> dict[str, Any]:
+        home = self.channels.get(str(args.get("channel", "")))
+        team = self.tokens.get(self._caller or "")
+        if team is not None and home is not None and home != team:
+            return {"ok": False, "error": "channel_not_found"}
         return {
             "ok": True,
             "channel": args.get("channel"),
