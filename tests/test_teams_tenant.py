@@ -221,3 +221,22 @@ async def test_first_contact_binds_by_email_and_remembers_the_directory_id(
         member = _member(teams)
         assert seen == [member.id]
         assert (member.teams_user_id, member.teams_aad_id) == (USER, AAD)
+
+
+async def test_a_guest_in_our_tenant_is_not_bound_by_email(
+    db_url: str, fake: FakeBotConnector
+) -> None:
+    """A guest's e-mail comes from their home organisation: it introduces no member."""
+    fake.members[MALLORY].update(
+        userRole="guest", userPrincipalName="mallory_evil.example#EXT#@eksempel.onmicrosoft.com"
+    )
+    seen: list[int | None] = []
+    async with running(teams_settings(db_url, fake), fake, _seeing_router(seen)) as teams:
+        with teams.bot.db.session() as s:
+            s.add(Member(email=EMAIL, name="Mette Hansen"))
+        activity = _mallory("guest-2")
+        activity["serviceUrl"] = fake.service_url
+        assert (await teams.post(activity)).status == 200
+        member = _member(teams)
+        assert (member.teams_user_id, member.teams_aad_id) == (None, None)
+        assert seen == [None]

@@ -86,9 +86,15 @@ class TeamsInbound:
         if user_id not in emails:
             if len(emails) > 50_000:
                 emails.clear()
-            member = await calls.member(conversation_id, user_id)
-            found = (member or {}).get("email") or (member or {}).get("userPrincipalName")
-            emails[user_id] = str(found).lower() if found and "@" in str(found) else None
+            member = await calls.member(conversation_id, user_id) or {}
+            found = member.get("email") or member.get("userPrincipalName")
+            # A guest's e-mail is whatever their home organisation says: it never introduces
+            # a member (the "nOAuth" pattern); guests are found by their object id only.
+            guest = member.get("userRole") == "guest" or "#EXT#" in str(
+                member.get("userPrincipalName") or ""
+            )
+            usable = found and "@" in str(found) and not guest
+            emails[user_id] = str(found).lower() if usable else None
         return emails[user_id]
 
     async def on_activity(self, activity: dict[str, Any], calls: Calls) -> dict[str, Any] | None:
