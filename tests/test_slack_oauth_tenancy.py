@@ -218,3 +218,20 @@ async def test_channel_posts_go_through_the_channels_own_workspace(
         assert ("C0OURS", SECOND_TOKEN) not in [
             (c.args["channel"], c.token) for c in fake.calls_to("chat.postMessage")
         ]
+
+
+async def test_single_workspace_mode_binds_only_its_own_users_by_email(
+    db_url: str, fake: FakeSlack
+) -> None:
+    """SLACK_BOT_TOKEN without an allow-list: the token's own workspace (auth.test) is ours,
+    a Slack Connect guest from elsewhere is not, whatever e-mail their profile shows."""
+    async with SlackWorkspace(db_url, fake) as ws:
+        _members(ws)
+        fake.add_user("U0MALLORY", "bo@eksempel.dk", team_id=EVIL)
+        await ws.event(_home_opened(OURS, "U0MALLORY"))
+        await ws.event(_home_opened(OURS, "U0ANNE"))
+        await ws.drain()
+        with ws.bot.db.session() as s:
+            bound = dict(s.execute(select(Member.email, Member.slack_user_id)).tuples().all())
+        assert bound["anne@eksempel.dk"] == "U0ANNE"
+        assert bound["bo@eksempel.dk"] is None

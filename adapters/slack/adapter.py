@@ -330,11 +330,7 @@ class SlackAdapter:
             return event
         # An e-mail introduces a member only for a user of an allowed workspace: a profile
         # e-mail elsewhere (another workspace, a Slack Connect guest) is anyone's to set.
-        email = (
-            info.email
-            if self.platform.workspaces.allows(info.team_id, info.enterprise_id)
-            else None
-        )
+        email = info.email if await self.platform.ours(info.team_id, info.enterprise_id) else None
         actor = dataclasses.replace(
             event.actor, email=email, locale=info.locale, display_name=info.name
         )

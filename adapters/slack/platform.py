@@ -185,6 +185,8 @@ class SlackPlatform:
             timeout=15,
             retry_handlers=[],
         )
+        # SLACK_BOT_TOKEN's own workspace and Grid org (auth.test), once known.
+        self._home: tuple[str | None, str | None] | None = None
         self._users: OrderedDict[tuple[str | None, str], tuple[float, UserInfo | None]] = (
             OrderedDict()
         )
@@ -203,6 +205,29 @@ class SlackPlatform:
                 raise DeliveryError("slack: the app is not installed in this workspace")
             raise DeliveryError("slack: the app is not installed in any workspace")
         return bot.bot_token
+
+    async def ours(self, team_id: str | None, enterprise_id: str | None) -> bool:
+        """Whether a Slack user of this workspace (or Grid org) may be one of our members.
+
+        The allow-list decides when there is one. Without one (SLACK_BOT_TOKEN only) it is the
+        token's own workspace, asked once (auth.test): a Slack Connect guest from elsewhere is
+        not ours, whatever e-mail their profile shows.
+        """
+        if self.workspaces.restricted or self.store is not None:
+            return self.workspaces.restricted and self.workspaces.allows(team_id, enterprise_id)
+        if self._home is None:
+            try:
+                resp = await self.reads.auth_test(token=self.settings.slack_bot_token)
+            except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+                log.warning(
+                    "auth.test failed", extra={"platform": "slack", "reason": type(exc).__name__}
+                )
+                return False
+            self._home = (resp.get("team_id"), resp.get("enterprise_id"))
+        home_team, home_grid = self._home
+        return (team_id is not None and team_id == home_team) or (
+            enterprise_id is not None and enterprise_id == home_grid
+        )
 
     async def _installed_workspaces(self) -> list[tuple[str | None, str | None]]:
         if self.store is None:
@@ -274,7 +299,7 @@ class SlackPlatform:
             grid = (user.get("enterprise_user") or {}).get("enterprise_id")
             if user.get("deleted") or not user.get("id"):
                 continue
-            if not self.workspaces.allows(home, grid):
+            if not await self.ours(home, grid):
                 # A Slack Connect guest whose own workspace is not ours: not the member.
                 continue
             return str(user["id"]), team_id
