@@ -35,7 +35,7 @@ class Sealer:
             return self._fernet.decrypt(sealed.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError) as err:
             raise ConfigError(
-                f"stored {self.purpose} cannot be opened with MEDPULS_SECRET_KEY (nor "
+                f"stored secrets ({self.purpose}) cannot be opened with MEDPULS_SECRET_KEY (nor "
                 "MEDPULS_SECRET_KEY_PREVIOUS): was the key changed without a rotation?"
             ) from err
 
@@ -45,7 +45,7 @@ class Sealer:
             return self._fernet.rotate(sealed.encode("ascii")).decode("ascii")
         except InvalidToken as err:
             raise ConfigError(
-                f"stored {self.purpose} cannot be opened with MEDPULS_SECRET_KEY nor "
+                f"stored secrets ({self.purpose}) cannot be opened with MEDPULS_SECRET_KEY nor "
                 "MEDPULS_SECRET_KEY_PREVIOUS"
             ) from err
 

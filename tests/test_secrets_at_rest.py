@@ -134,3 +134,14 @@ async def test_charts_expire_with_retention(db_url: str) -> None:
         with ws.bot.db.session() as s:
             assert list(s.scalars(select(StoredImage.id))) == ["fresh"]
             assert s.scalar(select(func.count()).select_from(StoredImage)) == 1
+
+
+async def test_serve_refuses_to_start_with_a_key_that_cannot_open_the_tokens(
+    sqlite_url: str, fake: FakeSlack
+) -> None:
+    async with SlackWorkspace(sqlite_url, fake, **OAUTH) as ws:
+        await _install(ws)
+    other = {**OAUTH, "MEDPULS_SECRET_KEY": generate_secret_key()}
+    with pytest.raises(ConfigError, match="cannot be opened with MEDPULS_SECRET_KEY"):
+        async with SlackWorkspace(sqlite_url, fake, **other):
+            pass

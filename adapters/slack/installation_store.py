@@ -162,6 +162,16 @@ class DbInstallationStore(AsyncInstallationStore):
         """(enterprise id, team id) of every allowed installation, earliest first."""
         return [(r.enterprise_id, r.team_id) for r in self._allowed_rows()]
 
+    def check_key(self) -> None:
+        """Fail at start-up, in one line, when MEDPULS_SECRET_KEY cannot open what is stored
+        (a key changed without `medpuls secret-key rotate`), not at every Slack request."""
+        with self.db.session() as session:
+            stored = list(session.scalars(select(SlackInstallation.data)))
+        for data in stored:
+            sealed = data.get(SEALED)
+            if isinstance(sealed, str):
+                self.sealer.open(sealed)
+
     def reseal_all(self) -> int:
         """Seal every stored installation under the current key (`medpuls secret-key rotate`);
         rows stored before tokens were sealed get sealed too."""
