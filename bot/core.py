@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.errors import MedpulsError
-from bot.events import InboundEvent
+from bot.events import ButtonClicked, FormSubmitted, InboundEvent
 from bot.i18n import Lang, chosen_language, language_of, translator
 from bot.messages import NO_REPLY, Message, Reply, Text
 from bot.router import Context, Router
@@ -121,6 +121,7 @@ class Core:
                 member = found
         if member is not None and member.erased:
             member = None
+        clicked = isinstance(event, ButtonClicked | FormSubmitted)
         if member is not None and actor.platform != "local":
             # Remember the platform id so the next event, and delivery, need no look-up.
             if actor.platform == "slack" and member.slack_user_id != actor.user_id:
@@ -129,8 +130,16 @@ class Core:
             if actor.platform == "teams":
                 if member.teams_user_id != actor.user_id:
                     member.teams_user_id = actor.user_id
-                if member.teams_aad_id is None and actor.directory_id:
+                # Not on a click either (below): an answer's transaction writes no member row.
+                if member.teams_aad_id is None and actor.directory_id and not clicked:
                     member.teams_aad_id = actor.directory_id
+        if member is not None and actor.locale and not member.language_chosen and not clicked:
+            # The client's language, remembered for the messages the person did not ask for.
+            # Never on a click: a member row written in the transaction that records an answer
+            # would carry that transaction's id, next to the answer's (docs/privacy.md).
+            detected = language_of(actor.locale, self.settings.language)
+            if member.language != detected:
+                member.language = detected
         lang = speaks(member, actor.locale, self.settings.language)
         return Context(
             session=session,
