@@ -186,7 +186,9 @@ def round_summary(
     parts.append(Text(text=turnout))
     results = {
         r.question_id: r
-        for r in session.scalars(select(RoundResult).where(RoundResult.round_id == pulse_round.id))
+        for r in session.scalars(
+            select(RoundResult).where(RoundResult.round_id == pulse_round.id)
+        )
     }
     earlier_q, earlier_dim = _earlier_figures(session, pulse_round)
     facts: list[Fact] = []
@@ -215,7 +217,9 @@ def round_summary(
                 unfavourable=t.percent(r.unfavourable / r.respondents),
             ),
         ]
-        change = _change(t, score(mean), earlier_q.get(q.id) or earlier_dim.get(q.dimension), tz)
+        change = _change(
+            t, score(mean), earlier_q.get(q.id) or earlier_dim.get(q.dimension), tz
+        )
         if change:
             lines.append(change)
         facts.append(Fact(label=label, value="\n".join(lines)))
@@ -353,7 +357,9 @@ def pooled_comment_messages(
             PulseRound.closed_at.is_not(None),
             PulseRound.closed_at >= now - POOL_LOOKBACK,
             PulseRound.id.in_(
-                select(Answer.round_id).where(Answer.comment.is_not(None), Answer.hidden.is_(False))
+                select(Answer.round_id).where(
+                    Answer.comment.is_not(None), Answer.hidden.is_(False)
+                )
             ),
         )
         .order_by(PulseRound.id)
