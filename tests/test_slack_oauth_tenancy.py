@@ -235,3 +235,30 @@ async def test_single_workspace_mode_binds_only_its_own_users_by_email(
             bound = dict(s.execute(select(Member.email, Member.slack_user_id)).tuples().all())
         assert bound["anne@eksempel.dk"] == "U0ANNE"
         assert bound["bo@eksempel.dk"] is None
+
+
+async def test_an_org_wide_install_serves_its_workspaces_but_authorises_no_stranger(
+    sqlite_url: str, fake: FakeSlack
+) -> None:
+    from slack_sdk.oauth.installation_store.models.installation import Installation
+
+    from adapters.slack.platform import SlackPlatform
+
+    settings = {**OAUTH, "SLACK_ALLOWED_TEAM_IDS": "", "SLACK_ALLOWED_ENTERPRISE_IDS": "E0KOMMUNE"}
+    async with SlackWorkspace(sqlite_url, fake, **settings) as ws:
+        platform = ws.bot.platforms["slack"]
+        assert isinstance(platform, SlackPlatform) and platform.store is not None
+        await platform.store.async_save(
+            Installation(
+                user_id="U0ADMIN",
+                enterprise_id="E0KOMMUNE",
+                team_id=None,
+                bot_token="xoxb-org-0001",
+                is_enterprise_install=True,
+            )
+        )
+        # A member's remembered workspace of the org: the org install's token.
+        assert await platform.token_for("T0SKOLE") == "xoxb-org-0001"
+        # A request from a workspace outside the org is not authorised by guessing.
+        found = await platform.store.async_find_installation(enterprise_id=None, team_id=EVIL)
+        assert found is None

@@ -158,6 +158,11 @@ class DbInstallationStore(AsyncInstallationStore):
             return self._unseal(rows[0].data)
         return None
 
+    def only_org_install(self) -> tuple[str | None, str | None] | None:
+        """(enterprise id, None) of the one allowed org-wide install, if there is exactly one."""
+        orgs = [r for r in self._allowed_rows() if r.team_id is None]
+        return (orgs[0].enterprise_id, None) if len(orgs) == 1 else None
+
     def workspaces_installed(self) -> list[tuple[str | None, str | None]]:
         """(enterprise id, team id) of every allowed installation, earliest first."""
         return [(r.enterprise_id, r.team_id) for r in self._allowed_rows()]

@@ -198,6 +198,15 @@ class SlackPlatform:
             return self.settings.slack_bot_token
         assert self.store is not None
         bot = await self.store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
+        if bot is None and team_id is not None and enterprise_id is None:
+            # A workspace known by its id alone (a request Bolt has authorised, a member's
+            # remembered workspace): an org-wide Enterprise Grid install serves it. Not in the
+            # store's own look-up, which authorises requests and must not guess.
+            org = await asyncio.to_thread(self.store.only_org_install)
+            if org is not None:
+                bot = await self.store.async_find_bot(
+                    enterprise_id=org[0], team_id=None, is_enterprise_install=True
+                )
         if bot is None:
             # Never another workspace's token for a known workspace: that workspace would see
             # the message, or answer for a user who is not theirs.
