@@ -113,7 +113,7 @@ def signers(session: Session, subject: str) -> dict[Side, Member]:
     for a in signatures(session, subject):
         member = session.get(Member, a.member_id)
         if member is not None and a.side in SIDES:
-            out[a.side] = member  # type: ignore[index]
+            out[a.side] = member
     return out
 
 

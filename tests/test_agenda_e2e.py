@@ -173,6 +173,14 @@ def demo(db_url: str) -> Iterator[Org]:
     yield Org(db_url)
 
 
+def agenda_version(db: Database, meeting_id: int) -> int:
+    """The version of the agenda a chair sees now (approvals are of one version)."""
+    with db.session() as s:
+        meeting = s.get(Meeting, meeting_id)
+        assert meeting is not None
+        return meeting.agenda_version
+
+
 # --- tests --------------------------------------------------------------------------------
 
 
@@ -366,15 +374,17 @@ async def test_agenda_approved_by_both_is_published_on_the_release_date_and_outc
             ).one()
             meeting_id, release, starts = meeting.id, meeting.agenda_release, meeting.starts_at
         # One approval is not enough; a non-chair's approval is refused and changes nothing.
-        refused = await chat.click(lars, Approve(m=meeting_id).pack())
+        refused = await chat.click(
+            lars, Approve(m=meeting_id, v=agenda_version(db, meeting_id)).pack()
+        )
         assert "Kun udvalgets formand og næstformand" in text_of(refused["notice"])
         before = last_outbox_id(db)
-        await chat.click(inger, Approve(m=meeting_id).pack())
+        await chat.click(inger, Approve(m=meeting_id, v=agenda_version(db, meeting_id)).pack())
         assert dm_rows(outbox_since(db, before)) == {bo: ["agenda.chair"]}
         publish_due_agendas(db, settings, release + dt.timedelta(minutes=1))
         assert not [r for r in outbox_since(db, before) if r[0] == "agenda.published"]
         before = last_outbox_id(db)
-        await chat.click(bo, Approve(m=meeting_id).pack())
+        await chat.click(bo, Approve(m=meeting_id, v=agenda_version(db, meeting_id)).pack())
         assert dm_rows(outbox_since(db, before)) == {inger: ["agenda.chair"]}
 
         # Not before the release date; then once, to the committee's and the served units' channels.
