@@ -770,6 +770,10 @@ def bring_to_committee(ctx: FlowContext, proposal: Proposal, unit: Unit) -> str:
         for member in proposer_side(ctx.session, proposal)
     ]
     ctx.send(*receipts)
+    # Imported here: flows.agenda_alerts builds on this module (its triage buttons, chairs).
+    from flows.agenda_alerts import alert_chairs
+
+    ctx.send(*alert_chairs(ctx.session, proposal, ctx.settings))
     log.info(
         "proposal made",
         extra={

@@ -323,6 +323,14 @@ class Proposal(Base):
     meeting: Mapped[Meeting | None] = relationship()
 
 
+class ProposalAlerts(Base):
+    """How a chair or vice-chair hears of new proposals: "each" (a DM per proposal) or "daily"."""
+
+    __tablename__ = "proposal_alerts"
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10), default="each")
+
+
 class Support(Base):
     __tablename__ = "supports"
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), primary_key=True)

@@ -228,8 +228,14 @@ async def test_named_and_anonymous_proposals_support_and_the_chairs_view(
         assert re.search(r"MED-\d{4}-\d{3}", text_of(named["notice"]))
         await propose(chat, soeren, title="Tunge løft", identity="anonymous")
         rows = outbox_since(db, before)
-        # A receipt to each proposer and one post in their unit's channel; nobody else is told.
-        assert dm_rows(rows) == {anne: ["agenda.proposer"], soeren: ["agenda.proposer"]}
+        # A receipt to each proposer, one post in their unit's channel, and the chairs hear at
+        # once (issue 18); nobody else is told.
+        assert dm_rows(rows) == {
+            anne: ["agenda.proposer"],
+            soeren: ["agenda.proposer"],
+            inger: ["agenda.alert", "agenda.alert"],
+            bo: ["agenda.alert", "agenda.alert"],
+        }
         assert [(p, a) for p, k, a in rows if k == "unit"] == [
             ("agenda.post", str(demo.unit(NORD))),
             ("agenda.post", str(demo.unit(NORD))),
@@ -495,7 +501,11 @@ async def test_a_proposal_through_the_rep_is_presented_in_the_reps_name(
         again = await chat.click(bo, present, message_id=request["id"])
         assert "allerede fremsat" in text_of(again["notice"])
         rows = outbox_since(db, before)
-        assert dm_rows(rows) == {niels: ["agenda.proposer"], bo: ["agenda.proposer"]}
+        assert dm_rows(rows) == {
+            niels: ["agenda.proposer"],
+            bo: ["agenda.proposer"],
+            inger: ["agenda.alert"],
+        }
         assert [a for p, k, a in rows if k == "unit"] == [str(demo.unit(NORD))]
         p = proposal_by_title(db, "Nattevagter")
         assert p.presenter_id == bo and p.status == "new"

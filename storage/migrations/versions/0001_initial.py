@@ -190,6 +190,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_memberships_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_memberships_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('proposal_alerts',
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('mode', sa.String(length=10), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_proposal_alerts_member_id_members')),
+    sa.PrimaryKeyConstraint('member_id', name=op.f('pk_proposal_alerts'))
+    )
     op.create_table('schedules',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -414,6 +420,7 @@ def downgrade() -> None:
 
     op.drop_table('approvals')
     op.drop_table('schedules')
+    op.drop_table('proposal_alerts')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_memberships_unit_id'))
         batch_op.drop_index(batch_op.f('ix_memberships_member_id'))
