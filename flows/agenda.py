@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import holidays
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -58,7 +59,7 @@ from flows.agenda_export import agenda_message, build_agenda, shown_as
 from flows.approvals import CannotSign, is_approved, sign, signatures, signers
 from flows.approvals import sides_of as approval_sides
 from flows.question_bank import default_bank
-from flows.schedule import working_days_before
+from flows.schedule import is_working_day, working_days_before
 from storage.db import Database
 from storage.models import (
     Committee,
@@ -291,6 +292,33 @@ def parse_when(value: str, tz: dt.tzinfo) -> dt.datetime:
     return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed
 
 
+class OffDay(InvalidInput):
+    """A meeting on a weekend or public holiday, not confirmed; `reason` names the day."""
+
+    def __init__(self, day: dt.date, reason: str) -> None:
+        super().__init__(f"{day.isoformat()} is not a working day ({reason})")
+        self.day = day
+        self.reason = reason
+
+
+def off_day_reason(day: dt.date, t: Translator) -> str | None:
+    """Why a meeting should not be held on `day` (a holiday's name, or weekend), or None."""
+    if is_working_day(day):
+        return None
+    language = "da" if t.lang == "da" else "en_US"
+    name = holidays.country_holidays("DK", years=day.year, language=language).get(day)
+    if name:
+        return str(name)
+    for month, date, key in (
+        (6, 5, "constitution_day"),
+        (12, 24, "christmas_eve"),
+        (12, 31, "new_years_eve"),
+    ):
+        if (day.month, day.day) == (month, date):
+            return t(f"agenda.off_{key}")
+    return t("agenda.off_weekend")
+
+
 def schedule_meeting(
     session: Session,
     committee: Committee,
@@ -302,14 +330,22 @@ def schedule_meeting(
     proposal_deadline: dt.datetime | None = None,
     agenda_release: dt.datetime | None = None,
     by: Member | None = None,
+    off_day_confirmed: bool = False,
 ) -> Meeting:
-    """Set a meeting, bring waiting proposals to it, and call for proposals."""
+    """Set a meeting, bring waiting proposals to it, and call for proposals.
+
+    A meeting on a weekend or a Danish public holiday needs `off_day_confirmed` (raises OffDay).
+    """
     deadline = proposal_deadline or starts_at - dt.timedelta(days=committee.proposal_deadline_days)
     release = agenda_release or starts_at - dt.timedelta(days=committee.agenda_release_days)
     if starts_at <= now:
         raise InvalidInput("the meeting must be in the future")
     if not deadline <= release <= starts_at:
         raise InvalidInput("the proposal deadline must come before the agenda release")
+    day = starts_at.astimezone(settings.tz).date()
+    reason = off_day_reason(day, translator("en"))
+    if reason is not None and not off_day_confirmed:
+        raise OffDay(day, reason)
     meeting = Meeting(
         committee_id=committee.id,
         starts_at=starts_at,
@@ -1767,6 +1803,13 @@ def on_meeting_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
                 required=False,
                 hint=t("agenda.release_hint", days=first.agenda_release_days),
             ),
+            Field_(
+                name="off_day",
+                label=t("agenda.field_off_day"),
+                kind="checkbox",
+                required=False,
+                hint=t("agenda.off_day_hint"),
+            ),
         ]
     )
     return Reply(
@@ -1819,6 +1862,16 @@ def on_meeting_submit(ctx: FlowContext, event: FormSubmitted, data: MeetingForm)
             proposal_deadline=parsed["deadline"],
             agenda_release=parsed["release"],
             by=ctx.member,
+            off_day_confirmed=values.get("off_day", "").lower() in ("true", "on", "1", "yes"),
+        )
+    except OffDay as off:
+        reason = off_day_reason(off.day, t) or off.reason
+        return Reply(
+            errors={
+                "starts_at": t(
+                    "agenda.error_off_day", day=t.date(off.day, "d. MMMM y"), reason=reason
+                )
+            }
         )
     except InvalidInput:
         return Reply(errors={"starts_at": t("agenda.error_meeting_times")})

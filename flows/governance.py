@@ -543,6 +543,159 @@ def _settled(ctx: FlowContext) -> Reply:
     return Reply(update=Message(summary=text, parts=[Text(text=text)]))
 
 
+# --- the committee's deadlines ------------------------------------------------------------
+
+MAX_DEADLINE_DAYS = 90
+
+
+class DeadlinesApprove(ActionData):
+    """Approve deadlines `p`/`r` for committee `c`, as asked in request `n` (its time stamp)."""
+
+    kind = "governance.deadlines"
+    c: int
+    p: int
+    r: int
+    n: str
+
+
+def check_deadlines(proposal_days: int, release_days: int) -> None:
+    """Proposals due before the agenda goes out, which goes out before the meeting."""
+    if not 0 <= release_days <= proposal_days <= MAX_DEADLINE_DAYS:
+        raise InvalidInput(
+            f"need 0 <= release days ({release_days}) <= proposal days ({proposal_days}) "
+            f"<= {MAX_DEADLINE_DAYS}"
+        )
+
+
+def deadlines_subject(c: int, p: int, r: int, n: str) -> str:
+    return f"deadlines:{c}:{p}:{r}:{n}"
+
+
+def on_deadlines(ctx: FlowContext, event: CommandInvoked) -> Reply:
+    """`frister 21 10 [udvalg]`: one side asks, the other approves; then meetings use them."""
+    t = ctx.t
+    member = ctx.member
+    if member is None:
+        raise NotAllowed(t("common.unknown_user"))
+    words = event.text.split()
+    if len(words) < 3 or not words[1].isdigit() or not words[2].isdigit():
+        lines = [t("governance.deadlines_usage")]
+        for c in committees_led_by(ctx.session, member):
+            lines.append(
+                t(
+                    "governance.deadlines_current",
+                    committee=c.name,
+                    proposal=c.proposal_deadline_days,
+                    release=c.agenda_release_days,
+                )
+            )
+        return _notice("\n".join(lines))
+    proposal, release = int(words[1]), int(words[2])
+    try:
+        check_deadlines(proposal, release)
+    except InvalidInput:
+        raise InvalidInput(t("governance.deadlines_invalid", most=MAX_DEADLINE_DAYS)) from None
+    committee = _committee_for(ctx, member, " ".join(words[3:]))
+    stamp = ctx.now.strftime("%Y%m%dT%H%M%S%f")
+    subject = deadlines_subject(committee.id, proposal, release, stamp)
+    try:
+        sign(ctx.session, committee, subject, member, ctx.now)
+    except CannotSign:
+        raise refuse(
+            ctx.session,
+            t("governance.not_chair"),
+            member,
+            "deadlines.request",
+            f"committee:{committee.id}",
+            now=ctx.now,
+        ) from None
+    ctx.session.add(
+        audit_entry(
+            member,
+            "deadlines.request",
+            f"committee:{committee.id}",
+            allowed=True,
+            now=ctx.now,
+            proposal=proposal,
+            release=release,
+        )
+    )
+    [needed] = missing_sides(ctx.session, subject)
+    approvers = who_may_sign(ctx.session, committee, needed, exclude=[member.id])
+    word = SIDE_WORD[needed]
+    if not approvers:
+        raise InvalidInput(t(f"governance.no_{word}", committee=committee.name))
+    data = DeadlinesApprove(c=committee.id, p=proposal, r=release, n=stamp).pack()
+    for approver in approvers:
+        tt = translator(language(approver, ctx.settings.language))
+        text = tt(
+            "governance.deadlines_ask",
+            requester=member.name,
+            committee=committee.name,
+            proposal=proposal,
+            release=release,
+        )
+        ctx.send(
+            to_member(
+                approver.id,
+                f"governance:deadlines:{committee.id}:{stamp}:ask:{approver.id}",
+                Message(
+                    summary=text,
+                    parts=[
+                        Text(text=text),
+                        Buttons(
+                            buttons=[
+                                Button(label=tt("governance.approve"), data=data, style="primary")
+                            ]
+                        ),
+                    ],
+                ),
+                purpose="governance.approval",
+            )
+        )
+    return _notice(t(f"governance.deadlines_requested_{word}", committee=committee.name))
+
+
+def on_deadlines_approve(ctx: FlowContext, event: ButtonClicked, data: DeadlinesApprove) -> Reply:
+    committee = ctx.session.get(Committee, data.c)
+    subject = deadlines_subject(data.c, data.p, data.r, data.n)
+    if committee is None or is_approved(ctx.session, subject):
+        return _settled(ctx)
+    if ctx.member is None:
+        raise NotAllowed(ctx.t("common.unknown_user"))
+    try:
+        sign(ctx.session, committee, subject, ctx.member, ctx.now)
+    except CannotSign:
+        raise refuse(
+            ctx.session,
+            ctx.t("governance.not_yours"),
+            ctx.member,
+            "deadlines.approve",
+            f"committee:{committee.id}",
+            now=ctx.now,
+        ) from None
+    if not is_approved(ctx.session, subject):
+        # Signed for a side, but the request it answers was never made by the other side.
+        return _settled(ctx)
+    check_deadlines(data.p, data.r)
+    committee.proposal_deadline_days, committee.agenda_release_days = data.p, data.r
+    ctx.session.add(
+        audit_entry(
+            ctx.member,
+            "deadlines.change",
+            f"committee:{committee.id}",
+            allowed=True,
+            now=ctx.now,
+            proposal=data.p,
+            release=data.r,
+        )
+    )
+    text = ctx.t(
+        "governance.deadlines_set", committee=committee.name, proposal=data.p, release=data.r
+    )
+    return Reply(update=Message(summary=text, parts=[Text(text=text)]))
+
+
 # --- comments -----------------------------------------------------------------------------
 
 
@@ -906,6 +1059,8 @@ def _notice(text: str) -> Reply:
 def register(router: Router) -> None:
     router.command("grænse", "graense", "threshold")(on_threshold)
     router.command("kommentarer", "comments")(on_comments)
+    router.command("frister", "deadlines")(on_deadlines)
+    router.action(DeadlinesApprove)(on_deadlines_approve)
     router.action(ThresholdApprove)(on_approve)
     router.action(ThresholdReject)(on_reject)
     router.action(CommentHide)(on_hide)

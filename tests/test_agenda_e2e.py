@@ -29,7 +29,7 @@ from flows.agenda import (
     remind_deadlines,
     remind_follow_ups,
 )
-from flows.schedule import working_days_before
+from flows.schedule import next_working_day, working_days_before
 from storage.db import Database
 from storage.models import (
     Committee,
@@ -92,8 +92,9 @@ def set_meeting(db_url: str, starts: dt.datetime, place: str = "Mødelokale 1") 
 
 
 def meeting_day(days: int = 30) -> dt.datetime:
-    local = dt.datetime.now(TZ) + dt.timedelta(days=days)
-    return local.replace(hour=13, minute=0, second=0, microsecond=0)
+    """A working day about `days` ahead, 13:00 (meetings on holidays need a confirmation)."""
+    day = next_working_day((dt.datetime.now(TZ) + dt.timedelta(days=days)).date())
+    return dt.datetime.combine(day, dt.time(13, 0), tzinfo=TZ)
 
 
 async def propose(
