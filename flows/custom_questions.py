@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
@@ -49,7 +49,7 @@ from flows.approvals import (
 )
 from flows.approvals import sides_of as approval_sides
 from flows.question_bank import CUSTOM_DIMENSION, BankError, custom_question
-from storage.models import Committee, Member, Membership, Question
+from storage.models import Approval, Committee, Member, Membership, Question
 
 EDITOR_ROLES = frozenset({"chair", "vice_chair"})
 
@@ -296,7 +296,8 @@ def on_questions_submit(ctx: Context, event: FormSubmitted, data: QuestionsForm)
             ctx.send(
                 to_member(
                     approver.id,
-                    f"questions:{qid}:{text_digest(row)}:ask:{approver.id}",
+                    # The time makes each request's message its own, also for a name reused.
+                    f"questions:{qid}:{ctx.now:%Y%m%dT%H%M%S%f}:ask:{approver.id}",
                     approval_message(row, committee, ctx.member, t),
                     purpose="questions.approval",
                 )
@@ -357,7 +358,7 @@ def _tell_author(ctx: Context, q: Question, committee: Committee, outcome: str) 
     ctx.send(
         to_member(
             author.id,
-            f"questions:{q.id}:{text_digest(q)}:{outcome}",
+            f"questions:{q.id}:{ctx.now:%Y%m%dT%H%M%S%f}:{outcome}",
             Message(summary=text, parts=[Text(text=text)]),
             purpose="questions.outcome",
         )
@@ -401,7 +402,10 @@ def on_question_reject(ctx: Context, event: ButtonClicked, data: QuestionReject)
         return _notice(ctx.t("pulse.questions_not_yours"))
     ctx.audit("questions.reject", q.id, committee=committee.name)
     _tell_author(ctx, q, committee, "rejected")
-    # Never asked, so nothing refers to it: the name is free again.
+    # Never asked, so nothing refers to it: the name is free again, and the signatures of this
+    # request go with it (the audit log keeps who did what), so a later question with the same
+    # name and text starts from no signatures.
+    ctx.session.execute(delete(Approval).where(Approval.subject == subject))
     ctx.session.delete(q)
     return _update(ctx.t("pulse.questions_rejected_here", id=q.id, committee=committee.name))
 

@@ -113,6 +113,13 @@ def test_the_other_side_may_reject_and_the_question_is_gone(bot: Bot) -> None:
     assert "Afvist" in click(bot, "Inger Holm", shown(ask)[1][1])
     assert active(bot, "custom.tryghed") is None
     assert "afgjort" in click(bot, "Inger Holm", shown(ask)[1][0])
+    # The same question again starts afresh: Inger's earlier click counts for nothing.
+    add_question(bot, "Bo Dahl")
+    assert active(bot, "custom.tryghed") is False
+    _, again = outbox(bot, "questions.approval")
+    assert again.address == str(member_id(bot, "Inger Holm"))
+    assert "rotationen" in click(bot, "Inger Holm", shown(again)[1][0])
+    assert active(bot, "custom.tryghed") is True
 
 
 def test_one_person_holding_both_chairs_cannot_add_a_question_alone(bot: Bot) -> None:
