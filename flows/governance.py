@@ -20,12 +20,13 @@ to nobody.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
@@ -65,10 +66,13 @@ from flows.disclosure import (
     check_threshold,
     comment_home,
 )
+from flows.privacy import months_before
 from flows.pulse import language, thresholds_for
 from flows.scrub import scrub
+from storage.db import Database
 from storage.models import (
     Answer,
+    Approval,
     Committee,
     HideRequest,
     Member,
@@ -1050,6 +1054,25 @@ def on_hide_reject(ctx: FlowContext, event: ButtonClicked, data: HideReject) -> 
     _tell_hide_requester(ctx, request, "kept")
     text = ctx.t("governance.hide_kept_here", committee=committee.name)
     return Reply(update=Message(summary=text, parts=[Text(text=text)]))
+
+
+def forget_expired_hide_requests(db: Database, settings: Settings, now: dt.datetime) -> None:
+    """Scheduler job: a hide request (its reason may quote the comment) goes when the retention
+    period takes the round's answers (flows.privacy.delete_expired_answers); safe to run twice."""
+    cutoff = months_before(now, settings.retention_months)
+    expired = select(PulseRound.id).where(
+        PulseRound.closed_at.is_not(None), PulseRound.closed_at < cutoff
+    )
+    with db.session() as session:
+        ids = list(session.scalars(select(HideRequest.id).where(HideRequest.round_id.in_(expired))))
+        if not ids:
+            return
+        session.execute(delete(Approval).where(Approval.subject.in_([f"hide:{i}" for i in ids])))
+        session.execute(delete(HideRequest).where(HideRequest.id.in_(ids)))
+    log.info("expired hide requests forgotten", extra={"count": len(ids)})
+
+
+JOBS = [forget_expired_hide_requests]
 
 
 def _notice(text: str) -> Reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from html import unescape
@@ -10,9 +11,18 @@ from sqlalchemy import select
 
 from bot.app import build
 from bot.config import Settings
-from flows.governance import HideApprove, HideReject
+from flows.governance import HideApprove, HideReject, forget_expired_hide_requests
 from flows.pulse import record_answer, respondent_key
-from storage.models import Answer, AuditEntry, Member, Participation, PulseRound, Unit
+from storage.models import (
+    Answer,
+    Approval,
+    AuditEntry,
+    HideRequest,
+    Member,
+    Participation,
+    PulseRound,
+    Unit,
+)
 from tests.localchat import actions, cli, local_chat, text_of
 
 SOCIAL = "Eksempel Kommune/Social og Sundhed"
@@ -152,3 +162,26 @@ def _comment_of(chat, packed: str) -> str:  # type: ignore[no-untyped-def]
     with chat.bot.db.session() as s:
         answer = s.get(Answer, (data["r"], data["q"], data["k"]))
         return answer.comment or ""
+
+
+async def test_a_hide_request_and_its_reason_go_with_the_rounds_answers(db_url: str) -> None:
+    prepare(db_url)
+    async with local_chat(db_url) as chat:
+        with chat.bot.db.session() as s:
+            inger = s.scalars(select(Member.id).where(Member.name == "Inger Holm")).one()
+        html = (await chat.say(inger, "kommentarer"))["notice"]
+        target = next(a for a in actions(html) if a.startswith("governance.hide|"))
+        form = await chat.click(inger, target)
+        await chat.submit(inger, _form_data(form["form"]), {"reason": "Nævner Søren"})
+        settings = chat.bot.settings
+        with chat.bot.db.session() as s:
+            closed = max(r.closed_at for r in s.scalars(select(PulseRound)) if r.closed_at)
+        forget_expired_hide_requests(chat.bot.db, settings, closed + dt.timedelta(days=30))
+        with chat.bot.db.session() as s:
+            assert len(s.scalars(select(HideRequest)).all()) == 1
+        later = closed + dt.timedelta(days=31 * (settings.retention_months + 1))
+        forget_expired_hide_requests(chat.bot.db, settings, later)
+        forget_expired_hide_requests(chat.bot.db, settings, later)
+        with chat.bot.db.session() as s:
+            assert s.scalars(select(HideRequest)).all() == []
+            assert s.scalars(select(Approval).where(Approval.subject.like("hide:%"))).all() == []
