@@ -8,6 +8,7 @@ holding both chairs. Driven through the real core and CLI on SQLite and PostgreS
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -273,3 +274,14 @@ def workday(days: int) -> dt.date:
     while day.weekday() >= 5 or day in dk:
         day += dt.timedelta(days=1)
     return day
+
+
+def test_a_persons_approvals_are_in_their_gdpr_export(bot: Bot, db_url: str) -> None:
+    say(bot, "Karen Lund", "grænse svar 4")
+    [ask] = outbox(bot, "governance.approval")
+    click(bot, "Ole Vestergaard", shown(ask)[1][0])
+    code, out = cli(db_url, "gdpr", "export", "--email", "ole.vestergaard@eksempel.dk")
+    assert code == 0, out
+    [signed] = json.loads(out)["approvals"]
+    assert (signed["committee"], signed["side"]) == ("Hoved-MED", "employee")
+    assert signed["approved"].endswith(":score=4")
