@@ -758,6 +758,16 @@ def publishable_comments(
     return groups, hidden
 
 
+def pending_hides(session: Session, committee: Committee) -> set[tuple[int, str, str]]:
+    """The answers of the committee's comments that wait for the other side's answer."""
+    rows = session.scalars(
+        select(HideRequest).where(
+            HideRequest.committee_id == committee.id, HideRequest.outcome.is_(None)
+        )
+    )
+    return {(h.round_id, h.question_id, h.respondent_key) for h in rows}
+
+
 def comments_message(session: Session, committee: Committee, t: Translator) -> Message:
     groups, hidden = publishable_comments(session, committee)
     names = list(session.scalars(select(Member.name).where(Member.erased.is_(False))))
@@ -765,10 +775,14 @@ def comments_message(session: Session, committee: Committee, t: Translator) -> M
     parts: list[Any] = [Header(text=t("governance.comments_title", committee=committee.name))]
     if not groups:
         parts.append(Text(text=t("governance.no_comments")))
+    waiting = pending_hides(session, committee)
     for unit, answers in groups:
         parts.extend([Divider(), Text(text=f"*{unit.name}*")])
         for answer in answers:
             parts.append(Text(text=scrub(answer.comment or "", names, placeholder), markdown=False))
+            if (answer.round_id, answer.question_id, answer.respondent_key) in waiting:
+                parts.append(Context(text=t("governance.hide_waiting")))
+                continue
             parts.append(
                 Buttons(
                     buttons=[
@@ -874,6 +888,10 @@ def on_hide_submit(ctx: FlowContext, event: FormSubmitted, data: HideForm) -> Re
     reason = (event.values.get("reason") or "").strip()[:REASON_MAX]
     if not reason:
         return Reply(errors={"reason": t("governance.hide_reason_required")})
+    if (answer.round_id, answer.question_id, answer.respondent_key) in pending_hides(
+        ctx.session, committee
+    ):
+        return _notice(t("governance.hide_waiting"))
     request = HideRequest(
         committee_id=committee.id,
         round_id=answer.round_id,

@@ -94,7 +94,10 @@ async def test_chair_sees_cleared_comments_scrubbed_and_hides_one(db_url: str) -
         sent = text_of((await chat.submit(inger, submit, {"reason": "Nævner en borger"}))["notice"])
         assert "sendt til næstformanden" in sent
         still = text_of((await chat.say(inger, "kommentarer"))["notice"])
-        assert "Godt team" in still
+        assert "Godt team" in still and "Venter på svar fra medarbejdersiden" in still
+        # No second request for the same comment while the first waits.
+        again = await chat.submit(inger, submit, {"reason": "Igen"})
+        assert "Venter på svar" in text_of(again["notice"])
         await chat.deliver()
         [ask] = [m for m in await chat.dm(bo) if "Nævner en borger" in m["html"]]
         assert "Godt team" in text_of(ask["html"]) and "Inger Holm" in text_of(ask["html"])
