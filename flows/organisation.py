@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput
+from flows.approvals import role_conflict
 from flows.csv_table import rows as table_rows
 from storage.models import Committee, Member, Membership, Unit
 
@@ -130,6 +131,13 @@ def import_units(session: Session, text: str) -> ImportResult:
     return ImportResult.of(outcomes)
 
 
+def check_sides(line: int, email: str, roles: Iterable[str]) -> None:
+    """One person, one side of a MED committee (flows.approvals): refuse the row otherwise."""
+    conflict = role_conflict(roles)
+    if conflict:
+        raise InvalidInput(f"row {line}, column role ({email}): {conflict}")
+
+
 def import_members(session: Session, text: str) -> ImportResult:
     outcomes: list[str] = []
     rows = _rows(text, ("unit_path", "email", "name"), MEMBER_LIMITS)
@@ -149,6 +157,7 @@ def import_members(session: Session, text: str) -> ImportResult:
                 f"row {line}, column role: unknown role {unknown[0]!r} "
                 f"(use {', '.join(sorted(ROLES))})"
             )
+        check_sides(line, email, roles)
         member = session.scalars(select(Member).where(Member.email == email)).first()
         changed = new = False
         if member is None:
