@@ -352,6 +352,7 @@ class TeamAction(Base):
     and who added it, never anyone's answers; every change is an audit entry."""
 
     __tablename__ = "team_actions"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids in buttons and reminder keys
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     text: Mapped[str] = mapped_column(Text)

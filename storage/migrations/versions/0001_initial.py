@@ -425,7 +425,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['owner_id'], ['members.id'], name=op.f('fk_team_actions_owner_id_members')),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_team_actions_proposal_id_proposals')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_team_actions_unit_id_units')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_actions'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_actions')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('team_actions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_team_actions_unit_id'), ['unit_id'], unique=False)
