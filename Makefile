@@ -24,7 +24,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/medpuls db upgrade
 	$(BIN)/medpuls demo
-	$(BIN)/medpuls serve
+	MEDPULS_LOCAL_CHAT=1 $(BIN)/medpuls serve
 
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browser-deps:
