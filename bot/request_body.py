@@ -20,6 +20,22 @@ MIB = 1024 * 1024
 SLACK_LIMIT = MIB
 TEAMS_LIMIT = MIB
 LOCAL_LIMIT = 64 * 1024
+# All bodies being read at once, per process: the per-route limits alone let N connections
+# hold N MiB. Past this, a request is told to come back (Slack and the Bot Connector retry)
+# rather than the process growing; connection counts are the reverse proxy's to limit.
+BUDGET = 32 * MIB
+
+
+class _InFlight:
+    """Bytes held by bodies being read; one event loop per process, so no lock."""
+
+    held = 0
+
+
+def _busy() -> web.HTTPServiceUnavailable:
+    return web.HTTPServiceUnavailable(
+        headers={"Connection": "close", "Retry-After": "1"}, text="busy, try again"
+    )
 
 
 def too_large(limit: int, seen: int) -> web.HTTPRequestEntityTooLarge:
@@ -42,13 +58,18 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         while chunk := await request.content.readany():
             total += len(chunk)
             if total > limit:
-                chunks.clear()
                 raise too_large(limit, total)
+            if _InFlight.held + len(chunk) > BUDGET:
+                raise _busy()
+            _InFlight.held += len(chunk)
             chunks.append(chunk)
+        return b"".join(chunks)
     except HttpProcessingError:
         # Broken chunked framing, a body shorter than its Content-Length: the client's fault.
         raise web.HTTPBadRequest(text="malformed request body") from None
-    return b"".join(chunks)
+    finally:
+        _InFlight.held -= sum(len(c) for c in chunks)
+        chunks.clear()
 
 
 def utf8(body: bytes) -> str:
