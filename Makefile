@@ -21,10 +21,12 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP) $@
 
+# The local chat has no login: it runs only when asked for (docs/security.md).
+run: export MEDPULS_LOCAL_CHAT := 1
 run: $(STAMP)
 	$(BIN)/medpuls db upgrade
 	$(BIN)/medpuls demo
-	MEDPULS_LOCAL_CHAT=1 $(BIN)/medpuls serve
+	$(BIN)/medpuls serve
 
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browser-deps:
