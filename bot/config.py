@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import os
 from collections.abc import Mapping
@@ -30,6 +31,19 @@ _TEAMS_OTHER = (
 )
 
 
+def parse_hours(value: str) -> tuple[dt.time, dt.time]:
+    """ "07:30-17:00" as two times; a clear error for anything else."""
+    try:
+        first, second = (dt.time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise ValueError(
+            f"MEDPULS_WORKING_HOURS must look like 07:30-17:00 or be 'always', not {value!r}"
+        ) from None
+    if not first < second:
+        raise ValueError(f"MEDPULS_WORKING_HOURS must start before it ends, not {value!r}")
+    return first, second
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -47,6 +61,9 @@ class Settings(BaseSettings):
     slack_rate_per_second: float = Field(50.0, gt=0, alias="MEDPULS_SLACK_RATE")
     # A directory of question bank YAML files used instead of the shipped flows/questions.
     question_bank_dir: str | None = Field(None, alias="MEDPULS_QUESTION_BANK_DIR")
+    # When the bot may reach people unasked: local hours on Danish working days, or "always".
+    # Outside them only a direct reply to a person's own action goes out; the rest waits.
+    working_hours: str = Field("07:30-17:00", alias="MEDPULS_WORKING_HOURS")
     # The key kept outside the database (bot/secret_key.py); never logged, never stored.
     secret_key: SecretStr | None = Field(None, alias="MEDPULS_SECRET_KEY")
     # The local try-out chat has no login: it runs only when asked for, never next to a real
@@ -92,6 +109,19 @@ class Settings(BaseSettings):
                 f"MEDPULS_MIN_COMMENT_GROUP_SIZE may not be below {MIN_COMMENT_GROUP_FLOOR}"
             )
         return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value != "always":
+            parse_hours(value)
+        return value
+
+    @property
+    def quiet_hours(self) -> tuple[dt.time, dt.time] | None:
+        """(start, end) of working hours, or None when the bot may speak at any time."""
+        return None if self.working_hours == "always" else parse_hours(self.working_hours)
 
     @field_validator("timezone")
     @classmethod
