@@ -42,6 +42,8 @@ from bot.router import Context as FlowContext
 from bot.router import Router
 from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
+from flows.ledger import Ledger, round_week, turnout_cell
+from flows.ledger import cell as ledger_cell
 from flows.question_bank import default_bank
 from storage.db import Database
 from storage.models import (
@@ -249,6 +251,10 @@ class Picture:
 
     # -- roll-up -------------------------------------------------------------------------
 
+    def chain(self, unit_id: int) -> tuple[int, ...]:
+        """The unit and its ancestors, nearest first."""
+        return self._upwards(unit_id)
+
     def _upwards(self, unit_id: int) -> tuple[int, ...]:
         """The unit and its ancestors, nearest first (kept: every figure walks up a chain)."""
         chain = self._chains.get(unit_id)
@@ -331,9 +337,7 @@ class Picture:
                 cells, published = self._cells(people[(dim, w)], own_people[(dim, w)])
                 shown = _gate(cells, self.min_size, [previous, published])
                 previous = shown
-                self.shown_tally[(w, dim)] = frozenset(
-                    int(k[1:]) for k in shown if k[0] == "u"
-                )
+                self.shown_tally[(w, dim)] = frozenset(int(k[1:]) for k in shown if k[0] == "u")
 
     def shown_turnout_of(self, unit_id: int, w: int) -> Turnout | None:
         if unit_id in self.shown_turnout[w]:
@@ -365,9 +369,7 @@ class Picture:
     def _build_pulse(self, unit_id: int, lang: Lang) -> UnitPulse:
         unit = self.units[unit_id]
         first_shown = len(self.weeks) - len(self.shown_weeks)
-        measured = [
-            w for w in range(first_shown, len(self.weeks)) if (unit_id, w) in self.turnout
-        ]
+        measured = [w for w in range(first_shown, len(self.weeks)) if (unit_id, w) in self.turnout]
         latest = measured[-1] if measured else None
         lines: list[DimensionLine] = []
         series: dict[str, list[float | None]] = {}
@@ -578,7 +580,7 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         for i, p, n, pid in session.execute(select(Unit.id, Unit.path, Unit.name, Unit.parent_id))
     ]
     committees = {c.unit_id: c for c in session.scalars(select(Committee))}
-    return Picture(
+    picture = Picture(
         units,
         weeks,
         turnout,
@@ -587,6 +589,61 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         committees={k: v for k, v in committees.items()},
         pipelines=load_pipelines(session, now),
     )
+    gate_with_ledger(session, picture, settings.tz, in_window)
+    return picture
+
+
+def gate_with_ledger(
+    session: Session, picture: Picture, tz: dt.tzinfo, in_window: ColumnElement[bool]
+) -> None:
+    """Decide every figure the tree gate let through against the ledger (flows.ledger): what
+    channel summaries, results views and earlier digests showed, to anyone.
+
+    A unit's figure covers the cells of every round in its subtree in that week (the turnout
+    cells for participation, the dimension's question cells for a score). Smaller figures are
+    decided first, so a parent, not its children, gives way when the two together would
+    reveal a small group.
+    """
+    weeks = picture.weeks
+    if not weeks:
+        return
+    ledger = Ledger(session, picture.min_size, since=weeks[0].start, until=weeks[-1].end, tz=tz)
+    turnout_cells: dict[tuple[int, int], list[str]] = defaultdict(list)
+    score_cells: dict[tuple[int, int, str], list[str]] = defaultdict(list)
+    rounds = select(PulseRound.id, PulseRound.unit_id, _week_of(PulseRound.closed_at, weeks))
+    for rid, unit_id, w in session.execute(rounds.where(in_window)):
+        for up in picture.chain(int(unit_id)):
+            turnout_cells[(up, int(w))].append(turnout_cell(int(rid)))
+    for rid, qid, dim, unit_id, w in session.execute(
+        select(
+            RoundResult.round_id,
+            RoundResult.question_id,
+            RoundResult.dimension,
+            PulseRound.unit_id,
+            _week_of(PulseRound.closed_at, weeks),
+        )
+        .join(PulseRound, PulseRound.id == RoundResult.round_id)
+        .where(in_window)
+    ):
+        for up in picture.chain(int(unit_id)):
+            score_cells[(up, int(w), dim)].append(ledger_cell(int(rid), qid))
+    names = [round_week(w.start, tz) for w in weeks]
+    for w in range(len(weeks)):
+        shown = picture.shown_turnout[w]
+        kept = {
+            u
+            for u in sorted(shown, key=lambda u: len(turnout_cells[(u, w)]))
+            if ledger.decide("digest", turnout_cells[(u, w)], week=names[w]).shown
+        }
+        picture.shown_turnout[w] = frozenset(kept)
+    for (w, dim), shown in sorted(picture.shown_tally.items()):
+        kept = {
+            u
+            for u in sorted(shown, key=lambda u: len(score_cells[(u, w, dim)]))
+            if ledger.decide("digest", score_cells[(u, w, dim)], week=names[w]).shown
+        }
+        picture.shown_tally[(w, dim)] = frozenset(kept)
+    ledger.flush()
 
 
 def load_pipelines(session: Session, now: dt.datetime) -> dict[int, Pipeline]:
@@ -699,9 +756,7 @@ def _callout(t: Translator, pulse: UnitPulse) -> str | None:
     return t("digest.callout", drop=drop.label, change=_signed(t, drop.change), **low)
 
 
-def _units_below(
-    t: Translator, picture: Picture, pulse: UnitPulse, lang: Lang
-) -> list[Part]:
+def _units_below(t: Translator, picture: Picture, pulse: UnitPulse, lang: Lang) -> list[Part]:
     if pulse.week is None:
         return []
     w = picture.week_index(pulse.week)
@@ -729,9 +784,7 @@ def _units_below(
         parts.append(Facts(facts=facts))
     if folded:
         parts.append(
-            Context(
-                text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name)
-            )
+            Context(text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name))
         )
     return parts
 
@@ -792,9 +845,7 @@ def _body(
     return parts
 
 
-def leader_message(
-    picture: Picture, unit_id: int, t: Translator, image_id: str | None
-) -> Message:
+def leader_message(picture: Picture, unit_id: int, t: Translator, image_id: str | None) -> Message:
     pulse = picture.pulse(unit_id, t.lang)
     parts: list[Part] = [Header(text=t("digest.title", unit=pulse.unit.name))]
     parts.extend(_body(t, picture, pulse, image_id, t.lang))

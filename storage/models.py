@@ -337,6 +337,28 @@ class ThresholdChange(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class Publication(Base):
+    """One figure shown (or withheld) by any path: the set of cells it covers, never a value.
+
+    A cell is a round's turnout ("<round id>:") or a round's answers to one question
+    ("<round id>:<question id>"); flows.ledger decides every new figure against all shown ones.
+    """
+
+    __tablename__ = "publications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A digest of the sorted cells: the same set published twice is one publication.
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    # The local ISO week ("2026-W10") of the figure's rounds: what is loaded to decide the next.
+    week: Mapped[str] = mapped_column(String(10), index=True)
+    path: Mapped[str] = mapped_column(String(20))
+    cells: Mapped[list[str]] = mapped_column(JSON)
+    people: Mapped[int]
+    shown: Mapped[bool]
+    # Why it was withheld: the rule, never the other figures (flows.disclosure reasons).
+    reason: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class DigestPreference(Base):
     __tablename__ = "digest_preferences"
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
