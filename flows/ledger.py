@@ -32,7 +32,16 @@ from flows.derivable import Span, people_lower_bound
 from flows.disclosure import BELOW_THRESHOLD, COMPLEMENTARY
 from storage.models import Participation, Publication, PulseRound, RoundResult
 
-__all__ = ["Ledger", "Verdict", "cell", "decided_before", "round_week", "turnout_cell"]
+__all__ = [
+    "Ledger",
+    "Verdict",
+    "cell",
+    "decided_before",
+    "round_figures",
+    "round_ledger",
+    "round_week",
+    "turnout_cell",
+]
 
 
 def cell(round_id: int, question_id: str) -> str:
@@ -209,6 +218,28 @@ class Ledger:
         self.session.add_all(p for p in self._new if p.key not in known)
         self.session.flush()
         self._new = []
+
+
+def round_ledger(session: Session, pulse_round: PulseRound, tz: dt.tzinfo) -> Ledger:
+    """The ledger around a closed round, at the round's own threshold."""
+    when = pulse_round.closed_at or pulse_round.closes_at
+    return Ledger(session, pulse_round.min_group_size, since=when, until=when, tz=tz)
+
+
+def round_figures(
+    session: Session,
+    pulse_round: PulseRound,
+    figures: Iterable[Collection[str]],
+    *,
+    path: str,
+    tz: dt.tzinfo,
+) -> list[bool]:
+    """Decide figures of one closed round (each a set of its cells); recorded at once."""
+    ledger = round_ledger(session, pulse_round, tz)
+    week = round_week(pulse_round.closed_at or pulse_round.closes_at, tz)
+    verdicts = [ledger.decide(path, cells, week=week).shown for cells in figures]
+    ledger.flush()
+    return verdicts
 
 
 def decided_before(session: Session, cells: Collection[str]) -> bool | None:

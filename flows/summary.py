@@ -43,7 +43,7 @@ from bot.messages import (
 from bot.outbox import Outgoing, queue, to_unit_channel
 from flows.agenda import BringToMed
 from flows.disclosure import comment_home
-from flows.ledger import Ledger, cell, decided_before, round_week, turnout_cell
+from flows.ledger import cell, decided_before, round_ledger, round_week, turnout_cell
 from flows.schedule import DEFAULT_TZ
 from flows.scrub import scrub
 from storage.db import Database
@@ -238,12 +238,6 @@ def round_summary(
         parts.append(button)
     parts.append(Context(text=t("summary.footer", minimum=threshold)))
     return Message(summary=turnout, parts=parts)
-
-
-def round_ledger(session: Session, pulse_round: PulseRound, tz: dt.tzinfo) -> Ledger:
-    """The ledger around a closed round, at the round's own threshold."""
-    when = pulse_round.closed_at or pulse_round.closes_at
-    return Ledger(session, pulse_round.min_group_size, since=when, until=when, tz=tz)
 
 
 # --- comments -------------------------------------------------------------------------------
