@@ -41,16 +41,21 @@ __all__ = ["MAX_COMPONENT_ROWS", "Span", "people_lower_bound"]
 # 2**15 subsets of at most this many rows; real organisations stay far below it.
 MAX_COMPONENT_ROWS = 16
 
-Vector = dict[str, Fraction]
+# Coefficients stay integers while they can (a tree of figures reduces to +-1 rows), which is
+# several times faster than Fraction; division makes a Fraction only where needed.
+Number = int | Fraction
+Vector = dict[str, Number]
 
 
 def people_lower_bound(
     cells: Iterable[str], size: Mapping[str, int], group: Mapping[str, str]
 ) -> int:
-    """The fewest distinct people the cells can hold: per group its largest cell, summed."""
+    """The fewest distinct people the cells can hold: per group its largest cell, summed.
+
+    A cell without a group is its round's ("<round>:..."), or its own if it names none."""
     most: dict[str, int] = {}
     for cell in cells:
-        g = group.get(cell, cell)
+        g = group.get(cell) or cell.split(":", 1)[0]
         most[g] = max(most.get(g, 0), size.get(cell, 0))
     return sum(most.values())
 
@@ -83,7 +88,7 @@ class Span:
 
     def _live(self, cells: Iterable[str]) -> Vector:
         # A cell nobody is in adds nothing to any sum; leaving it out keeps vectors short.
-        return {c: Fraction(1) for c in cells if self.size.get(c, 0) > 0}
+        return {c: 1 for c in cells if self.size.get(c, 0) > 0}
 
     def _reduce(self, vector: Vector) -> Vector:
         v = dict(vector)
@@ -103,7 +108,7 @@ class Span:
             if not factor:
                 continue
             for cell, value in row.items():
-                new = v.get(cell, Fraction(0)) - factor * value
+                new = v.get(cell, 0) - factor * value
                 if new:
                     v[cell] = new
                     at = self._pivot.get(cell)
@@ -128,8 +133,11 @@ class Span:
     @staticmethod
     def _normalised(vector: Vector, pivot: str) -> Vector:
         factor = vector[pivot]
-        row = {pivot: Fraction(1)}
-        row.update((c, v / factor) for c, v in vector.items() if c != pivot)
+        row: Vector = {pivot: 1}
+        if factor in (1, -1):
+            row.update((c, v * factor) for c, v in vector.items() if c != pivot)
+        else:
+            row.update((c, Fraction(v) / factor) for c, v in vector.items() if c != pivot)
         return row
 
     # -- the question ------------------------------------------------------------------------
@@ -151,11 +159,17 @@ class Span:
 
     def admit(self, cells: Iterable[str]) -> bool:
         """Learn the figure if it exposes nobody; return whether it may be published."""
+        return self.offer(cells) != "refused"
+
+    def offer(self, cells: Iterable[str]) -> str:
+        """Like `admit`: "known" (computable already), "new" (learnt) or "refused"."""
         exposed, rest = self._plan(cells)
         if exposed:
-            return False
+            return "refused"
+        if not rest:
+            return "known"
         self._commit(rest)
-        return True
+        return "new"
 
     def _plan(self, cells: Iterable[str]) -> tuple[bool, Vector]:
         rest = self._reduce(self._live(cells))
@@ -203,7 +217,7 @@ class Span:
                 total: Vector = {}
                 for r in chosen:
                     for c, v in r.items():
-                        s = total.get(c, Fraction(0)) + v
+                        s = total.get(c, 0) + v
                         if s:
                             total[c] = s
                         else:
@@ -215,10 +229,10 @@ class Span:
         return False
 
 
-def _minus(row: Vector, factor: Fraction, other: Vector) -> Vector:
+def _minus(row: Vector, factor: Number, other: Vector) -> Vector:
     out = dict(row)
     for c, v in other.items():
-        new = out.get(c, Fraction(0)) - factor * v
+        new = out.get(c, 0) - factor * v
         if new:
             out[c] = new
         else:

@@ -605,45 +605,67 @@ def gate_with_ledger(
     reveal a small group.
     """
     weeks = picture.weeks
+    names = [round_week(w.start, tz) for w in weeks]
+    dims = sorted({dim for (_, dim) in picture.shown_tally})
+    # Week by week: a figure of one week covers only that week's rounds, and deciding one
+    # week at a time keeps the ledger's memory to a week (bench/aggregate.py: 50,000 people).
     if not weeks:
         return
     ledger = Ledger(session, picture.min_size, since=weeks[0].start, until=weeks[-1].end, tz=tz)
-    turnout_cells: dict[tuple[int, int], list[str]] = defaultdict(list)
-    score_cells: dict[tuple[int, int, str], list[str]] = defaultdict(list)
-    rounds = select(PulseRound.id, PulseRound.unit_id, _week_of(PulseRound.closed_at, weeks))
-    for rid, unit_id, w in session.execute(rounds.where(in_window)):
-        for up in picture.chain(int(unit_id)):
-            turnout_cells[(up, int(w))].append(turnout_cell(int(rid)))
-    for rid, qid, dim, unit_id, w in session.execute(
-        select(
-            RoundResult.round_id,
-            RoundResult.question_id,
-            RoundResult.dimension,
-            PulseRound.unit_id,
-            _week_of(PulseRound.closed_at, weeks),
+    for w, week in enumerate(weeks):
+        ledger.focus(round_week(week.start + dt.timedelta(days=d), tz) for d in (-7, 0, 7))
+        this_week = and_(
+            in_window, PulseRound.closed_at >= week.start, PulseRound.closed_at < week.end
         )
-        .join(PulseRound, PulseRound.id == RoundResult.round_id)
-        .where(in_window)
-    ):
-        for up in picture.chain(int(unit_id)):
-            score_cells[(up, int(w), dim)].append(ledger_cell(int(rid), qid))
-    names = [round_week(w.start, tz) for w in weeks]
-    for w in range(len(weeks)):
+        turnout_cells: dict[int, list[str]] = defaultdict(list)
+        score_cells: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for rid, unit_id in session.execute(
+            select(PulseRound.id, PulseRound.unit_id).where(this_week)
+        ):
+            name = turnout_cell(int(rid))
+            for up in picture.chain(int(unit_id)):
+                turnout_cells[up].append(name)
+        for rid, qid, dim, unit_id in session.execute(
+            select(
+                RoundResult.round_id,
+                RoundResult.question_id,
+                RoundResult.dimension,
+                PulseRound.unit_id,
+            )
+            .join(PulseRound, PulseRound.id == RoundResult.round_id)
+            .where(this_week)
+        ):
+            name = ledger_cell(int(rid), qid)
+            for up in picture.chain(int(unit_id)):
+                score_cells[(up, dim)].append(name)
         shown = picture.shown_turnout[w]
-        kept = {
+        picture.shown_turnout[w] = frozenset(
             u
-            for u in sorted(shown, key=lambda u: len(turnout_cells[(u, w)]))
-            if ledger.decide("digest", turnout_cells[(u, w)], week=names[w]).shown
-        }
-        picture.shown_turnout[w] = frozenset(kept)
-    for (w, dim), shown in sorted(picture.shown_tally.items()):
-        kept = {
-            u
-            for u in sorted(shown, key=lambda u: len(score_cells[(u, w, dim)]))
-            if ledger.decide("digest", score_cells[(u, w, dim)], week=names[w]).shown
-        }
-        picture.shown_tally[(w, dim)] = frozenset(kept)
-    ledger.flush()
+            for u in sorted(shown, key=lambda u: len(turnout_cells[u]))
+            if ledger.decide(
+                "digest",
+                turnout_cells[u],
+                week=names[w],
+                record_known=False,
+                batch=f"digest:{names[w]}:turnout",
+            ).shown
+        )
+        for dim in dims:
+            shown = picture.shown_tally.get((w, dim), frozenset())
+            if not shown:
+                continue
+            picture.shown_tally[(w, dim)] = frozenset(
+                u
+                for u in sorted(shown, key=lambda u: len(score_cells[(u, dim)]))
+                if ledger.decide(
+                    "digest",
+                    score_cells[(u, dim)],
+                    week=names[w],
+                    record_known=False,
+                    batch=f"digest:{names[w]}:{dim}",
+                ).shown
+            )
+        ledger.flush()
 
 
 def load_pipelines(session: Session, now: dt.datetime) -> dict[int, Pipeline]:

@@ -24,13 +24,17 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from flows.derivable import Span, people_lower_bound
 from flows.disclosure import BELOW_THRESHOLD, COMPLEMENTARY
-from storage.models import Participation, Publication, PulseRound, RoundResult
+from storage.models import Participation, Publication, PulseRound, RoundResult, utcnow
 
 __all__ = [
     "Ledger",
@@ -57,8 +61,10 @@ def round_week(when: dt.datetime, tz: dt.tzinfo) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _key(cells: Collection[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(cells)).encode()).hexdigest()
+def _key(sets: Iterable[Collection[str]]) -> str:
+    """The row's identity: its sets of cells (each set sorted, in order)."""
+    text = "\n\n".join("\n".join(sorted(cells)) for cells in sets)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class Ledger:
         since: dt.datetime,
         until: dt.datetime,
         tz: dt.tzinfo,
+        margin: dt.timedelta = dt.timedelta(days=8),
     ) -> None:
         self.session = session
         self.min_size = min_size
@@ -96,44 +103,66 @@ class Ledger:
             day += dt.timedelta(days=7)
         weeks.append(round_week(hi, tz))
         self.size: dict[str, int] = {}
-        round_unit: dict[int, int] = {}
-        closed = (PulseRound.closed_at.is_not(None), PulseRound.closed_at >= lo)
-        in_range = (*closed, PulseRound.closed_at < hi)
+        self._round_unit: dict[int, int] = {}
+        closed = (PulseRound.closed_at.is_not(None), PulseRound.closed_at >= since - margin)
+        self._load((*closed, PulseRound.closed_at <= until + margin))
+        self.group: dict[str, str] = {}
+        self._grouped = False
+        self._keys: set[str] = set()
+        self.span = Span(self.size, self.group, min_size)
+        self.focus(weeks)
+        self._new: list[tuple[str | None, str, str, list[str], int, Verdict]] = []
+
+    def focus(self, weeks: Iterable[str]) -> None:
+        """Start over from what was published for rounds of these weeks (a digest decides one
+        week at a time, so only one week's figures are held at once)."""
+        prior = self.session.execute(
+            select(Publication.key, Publication.cells, Publication.shown).where(
+                Publication.week.in_(sorted(set(weeks)))
+            )
+        ).all()
+        figures: list[list[str]] = []
+        for key, sets, shown in prior:
+            self._keys.add(key)
+            if shown:
+                figures.extend(sets)
+        # Every round an earlier figure covers must be known, even outside the range loaded
+        # (a results view's batch may reach into the next week).
+        missing = sorted(
+            {int(c.split(":", 1)[0]) for cells in figures for c in cells} - set(self._round_unit)
+        )
+        for start in range(0, len(missing), 500):
+            self._load((PulseRound.id.in_(missing[start : start + 500]),))
+        if missing or not self._grouped:
+            self._grouped = True
+            self.group.clear()
+            self.group.update(self._groups(self._round_unit))
+        self.span = Span(self.size, self.group, self.min_size)
+        # Smallest first: a tree of figures then reduces to its difference regions cheaply.
+        for cells in sorted(figures, key=len):
+            self.span.learn(cells)
+
+    def _load(self, where: tuple[ColumnElement[bool], ...]) -> None:
+        """Cell sizes of the rounds matching ``where``: answers per question, and turnout."""
+        session = self.session
+        round_unit = self._round_unit
         for rid, unit_id in session.execute(
-            select(PulseRound.id, PulseRound.unit_id).where(*in_range)
+            select(PulseRound.id, PulseRound.unit_id).where(*where)
         ):
             round_unit[int(rid)] = int(unit_id)
         for rid, qid, n in session.execute(
             select(RoundResult.round_id, RoundResult.question_id, RoundResult.respondents)
             .join(PulseRound, PulseRound.id == RoundResult.round_id)
-            .where(*in_range)
+            .where(*where)
         ):
             self.size[cell(int(rid), qid)] = int(n)
         for rid, n in session.execute(
             select(Participation.round_id, func.count())
             .join(PulseRound, PulseRound.id == Participation.round_id)
-            .where(*in_range, Participation.answered.is_(True))
+            .where(*where, Participation.answered.is_(True))
             .group_by(Participation.round_id)
         ):
             self.size[turnout_cell(int(rid))] = int(n)
-        self.group = self._groups(round_unit)
-        self.span = Span(self.size, self.group, min_size)
-        self._decided: dict[str, Verdict] = {}
-        prior = session.execute(
-            select(
-                Publication.key,
-                Publication.cells,
-                Publication.people,
-                Publication.shown,
-                Publication.reason,
-            ).where(Publication.week.in_(sorted(set(weeks))))
-        ).all()
-        # Smallest first: a tree of figures then reduces to its difference regions cheaply.
-        for key, cells, people, shown, reason in sorted(prior, key=lambda p: len(p[1])):
-            self._decided[key] = Verdict(bool(shown), int(people), reason)
-            if shown:
-                self.span.learn(cells)
-        self._new: list[Publication] = []
 
     def _groups(self, round_unit: dict[int, int]) -> dict[str, str]:
         """Rounds that may share respondents: the same unit, or a respondent in common."""
@@ -167,56 +196,82 @@ class Ledger:
                 )
             ):
                 union(int(rid), first_of_member.setdefault(int(member_id), int(rid)))
+        # Only small cells ever meet in an exposure; a big cell's group does not matter (any set
+        # holding it is big), so the map stays as small as the small rounds.
         group: dict[str, str] = {}
+        small_rounds = {str(r) for r in small}
         for c in self.size:
-            rid = int(c.split(":", 1)[0])
-            group[c] = f"g{find(rid)}"
+            prefix = c.split(":", 1)[0]
+            if prefix in small_rounds:
+                group[c] = f"g{find(int(prefix))}"
         return group
 
     def people(self, cells: Iterable[str]) -> int:
         return people_lower_bound(cells, self.size, self.group)
 
-    def decide(self, path: str, cells: Iterable[str], *, week: str) -> Verdict:
-        """Whether the figure over ``cells`` may be shown; recorded either way."""
-        cells = sorted(set(cells))
-        key = _key(cells)
-        if key in self._decided:
-            return self._decided[key]
+    def decide(
+        self,
+        path: str,
+        cells: Iterable[str],
+        *,
+        week: str,
+        record_known: bool = True,
+        batch: str | None = None,
+    ) -> Verdict:
+        """Whether the figure over ``cells`` may be shown; recorded either way, except a figure
+        already computable from recorded ones when ``record_known`` is False (it adds nothing
+        to what the ledger knows: the digest's parents are sums of their children). Figures
+        given the same ``batch`` label are written as one row (a digest's week and dimension).
+        """
+        cells = set(cells)
         people = self.people(cells)
         if people < self.min_size:
             verdict = Verdict(False, people, BELOW_THRESHOLD)
-        elif self.span.admit(cells):
-            verdict = Verdict(True, people)
         else:
-            verdict = Verdict(False, people, COMPLEMENTARY)
-        self._decided[key] = verdict
-        self._new.append(
-            Publication(
-                key=key,
-                week=week,
-                path=path,
-                cells=cells,
-                people=people,
-                shown=verdict.shown,
-                reason=verdict.reason,
-            )
-        )
+            outcome = self.span.offer(cells)
+            if outcome == "refused":
+                verdict = Verdict(False, people, COMPLEMENTARY)
+            else:
+                verdict = Verdict(True, people)
+                if outcome == "known" and not record_known:
+                    return verdict
+        ordered = sorted(cells)
+        key = _key([ordered])
+        if key not in self._keys:
+            self._keys.add(key)
+            self._new.append((batch, week, path, ordered, people, verdict))
         return verdict
 
     def flush(self) -> None:
-        """Write the new decisions (the caller's transaction commits them with what it shows)."""
+        """Write the new decisions (the caller's transaction commits them with what it shows),
+        skipping a row another process wrote meanwhile."""
         if not self._new:
             return
-        keys = [p.key for p in self._new]
-        known: set[str] = set()
-        for start in range(0, len(keys), 500):
-            known.update(
-                self.session.scalars(
-                    select(Publication.key).where(Publication.key.in_(keys[start : start + 500]))
-                )
+        rows: dict[tuple[str, ...], dict[str, Any]] = {}
+        for batch, week, path, cells, people, verdict in self._new:
+            label = (batch or _key([cells]), week, path, str(verdict.shown), verdict.reason or "")
+            row = rows.setdefault(
+                label,
+                {
+                    "week": week,
+                    "path": path,
+                    "cells": [],
+                    "people": people,
+                    "shown": verdict.shown,
+                    "reason": verdict.reason,
+                    "created_at": utcnow(),
+                },
             )
-        self.session.add_all(p for p in self._new if p.key not in known)
-        self.session.flush()
+            row["cells"].append(cells)
+            row["people"] = min(row["people"], people)
+        for row in rows.values():
+            row["key"] = _key(row["cells"])
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        for row in rows.values():
+            self.session.execute(
+                insert(Publication).values(row).on_conflict_do_nothing(index_elements=["key"])
+            )
         self._new = []
 
 
@@ -244,7 +299,7 @@ def round_figures(
 
 def decided_before(session: Session, cells: Collection[str]) -> bool | None:
     """Whether the figure over ``cells`` was shown (None: never decided)."""
-    shown = session.scalar(select(Publication.shown).where(Publication.key == _key(cells)))
+    shown = session.scalar(select(Publication.shown).where(Publication.key == _key([cells])))
     return None if shown is None else bool(shown)
 
 

@@ -325,7 +325,7 @@ def comments_shown(session: Session, rounds: Sequence[PulseRound], tz: dt.tzinfo
             Publication.week.in_(sorted(weeks)),
         )
     ):
-        shown.update(wanted[c] for c in cells if c in wanted)
+        shown.update(wanted[c] for figure in cells for c in figure if c in wanted)
     return shown
 
 
@@ -366,7 +366,7 @@ def record_comments(
             key=key,
             week=_comment_week(rounds, tz),
             path="comments",
-            cells=cells,
+            cells=[cells],
             people=people,
             shown=shown,
             reason=None if shown else "below_threshold",
