@@ -113,6 +113,11 @@ class Core:
                 member.slack_team_id = actor.team_id
             if actor.platform == "teams" and member.teams_user_id != actor.user_id:
                 member.teams_user_id = actor.user_id
+        if member is not None and actor.locale and not member.language_chosen:
+            # The client's language, remembered for the messages the person did not ask for.
+            detected = language_of(actor.locale, self.settings.language)
+            if member.language != detected:
+                member.language = detected
         lang = speaks(member, actor.locale, self.settings.language)
         return Context(
             session=session,

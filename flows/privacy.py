@@ -311,6 +311,7 @@ def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
     m.name = ERASED_NAME
     m.email = None
     m.language = None
+    m.language_chosen = False
     m.slack_user_id = m.slack_team_id = None
     m.teams_user_id = m.teams_aad_id = None
     m.paused_until = None

@@ -109,7 +109,10 @@ class Member(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The language we write in: the person's own choice (`sprog en`), else what their Slack or
+    # Teams client last told us, kept so that messages they did not ask for use it too.
     language: Mapped[str | None] = mapped_column(String(5))
+    language_chosen: Mapped[bool] = mapped_column(default=False)
     slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     slack_team_id: Mapped[str | None] = mapped_column(String(40))
     teams_user_id: Mapped[str | None] = mapped_column(String(200), unique=True)
@@ -397,6 +400,8 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     purpose: Mapped[str] = mapped_column(String(40), default="")
     round_id: Mapped[int | None] = mapped_column(index=True)
+    # A reply to the addressee's own action: goes out at any hour (MEDPULS_WORKING_HOURS).
+    reply: Mapped[bool] = mapped_column(default=False)
     # pending, sending, sent, unknown, dead, skipped
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
