@@ -8,7 +8,8 @@ closes (DESIGN.md, anonymity 2), so neither the export nor erasure can find them
 leaves them, like the aggregates, in place.
 
 Raw answers and comments are deleted `MEDPULS_RETENTION_MONTHS` after their round closed; the
-aggregates (RoundResult) are kept.
+aggregates (RoundResult) are kept. Chart images (served at /images/<id>.png to Teams and the
+local chat) are deleted, and no longer served, `MEDPULS_RETENTION_MONTHS` after they were made.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from storage.models import (
     Proposal,
     ProposalAlerts,
     PulseRound,
+    StoredImage,
     Support,
     TeamAction,
     ThreadMessage,
@@ -427,14 +429,32 @@ def delete_expired_answers(session: Session, *, now: dt.datetime, months: int) -
     return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
 
 
+def image_expired(created_at: dt.datetime, *, now: dt.datetime, months: int) -> bool:
+    """A chart made before the retention period: deleted by the job, never served."""
+    return created_at < months_before(now, months)
+
+
+def delete_expired_images(session: Session, *, now: dt.datetime, months: int) -> int:
+    """Delete chart images made more than `months` ago; returns rows gone.
+
+    A chart's link lives on in old Teams cards and chats; its picture does not outlive the
+    answers it was drawn from.
+    """
+    cutoff = months_before(now, months)
+    result = session.execute(delete(StoredImage).where(StoredImage.created_at < cutoff))
+    return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
+
+
 def apply_retention(db: Database, settings: Settings, now: dt.datetime) -> None:
     """Scheduler job: safe to run twice, the second run finds nothing left to delete."""
+    months = settings.retention_months
     with db.session() as session:
-        deleted = delete_expired_answers(session, now=now, months=settings.retention_months)
-    if deleted:
+        deleted = delete_expired_answers(session, now=now, months=months)
+        images = delete_expired_images(session, now=now, months=months)
+    if deleted or images:
         log.info(
             "retention applied",
-            extra={"answers_deleted": deleted, "months": settings.retention_months},
+            extra={"answers_deleted": deleted, "images_deleted": images, "months": months},
         )
 
 

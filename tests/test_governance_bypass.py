@@ -260,7 +260,7 @@ def test_an_import_giving_one_person_both_chairs_is_refused_naming_the_row(
     assert code == 2
     lines = [line for line in out.strip().splitlines() if line]
     assert len(lines) == 1
-    assert "line 3" in lines[0] and "chair" in lines[0] and "vice_chair" in lines[0]
+    assert "row 3, column role" in lines[0] and "chair" in lines[0] and "vice_chair" in lines[0]
     db = Database(db_url)
     with db.session() as s:
         assert s.scalars(select(Member).where(Member.email == "ny@eksempel.dk")).first() is None
