@@ -43,6 +43,8 @@ from bot.router import Router
 from flows.actions import PlanLine, load_plans, plan_parts
 from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
+from flows.ledger import Ledger, round_week, turnout_cell
+from flows.ledger import cell as ledger_cell
 from flows.question_bank import default_bank
 from storage.db import Database
 from storage.models import (
@@ -252,6 +254,10 @@ class Picture:
 
     # -- roll-up -------------------------------------------------------------------------
 
+    def chain(self, unit_id: int) -> tuple[int, ...]:
+        """The unit and its ancestors, nearest first."""
+        return self._upwards(unit_id)
+
     def _upwards(self, unit_id: int) -> tuple[int, ...]:
         """The unit and its ancestors, nearest first (kept: every figure walks up a chain)."""
         chain = self._chains.get(unit_id)
@@ -334,9 +340,7 @@ class Picture:
                 cells, published = self._cells(people[(dim, w)], own_people[(dim, w)])
                 shown = _gate(cells, self.min_size, [previous, published])
                 previous = shown
-                self.shown_tally[(w, dim)] = frozenset(
-                    int(k[1:]) for k in shown if k[0] == "u"
-                )
+                self.shown_tally[(w, dim)] = frozenset(int(k[1:]) for k in shown if k[0] == "u")
 
     def shown_turnout_of(self, unit_id: int, w: int) -> Turnout | None:
         if unit_id in self.shown_turnout[w]:
@@ -368,9 +372,7 @@ class Picture:
     def _build_pulse(self, unit_id: int, lang: Lang) -> UnitPulse:
         unit = self.units[unit_id]
         first_shown = len(self.weeks) - len(self.shown_weeks)
-        measured = [
-            w for w in range(first_shown, len(self.weeks)) if (unit_id, w) in self.turnout
-        ]
+        measured = [w for w in range(first_shown, len(self.weeks)) if (unit_id, w) in self.turnout]
         latest = measured[-1] if measured else None
         lines: list[DimensionLine] = []
         series: dict[str, list[float | None]] = {}
@@ -590,8 +592,84 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         committees={k: v for k, v in committees.items()},
         pipelines=load_pipelines(session, now),
     )
+    gate_with_ledger(session, picture, settings.tz, in_window)
     picture.plans = load_plans(session, now)
     return picture
+
+
+def gate_with_ledger(
+    session: Session, picture: Picture, tz: dt.tzinfo, in_window: ColumnElement[bool]
+) -> None:
+    """Decide every figure the tree gate let through against the ledger (flows.ledger): what
+    channel summaries, results views and earlier digests showed, to anyone.
+
+    A unit's figure covers the cells of every round in its subtree in that week (the turnout
+    cells for participation, the dimension's question cells for a score). Smaller figures are
+    decided first, so a parent, not its children, gives way when the two together would
+    reveal a small group.
+    """
+    weeks = picture.weeks
+    names = [round_week(w.start, tz) for w in weeks]
+    dims = sorted({dim for (_, dim) in picture.shown_tally})
+    # Week by week: a figure of one week covers only that week's rounds, and deciding one
+    # week at a time keeps the ledger's memory to a week (bench/aggregate.py: 50,000 people).
+    if not weeks:
+        return
+    ledger = Ledger(session, picture.min_size, since=weeks[0].start, until=weeks[-1].end, tz=tz)
+    for w, week in enumerate(weeks):
+        ledger.focus(round_week(week.start + dt.timedelta(days=d), tz) for d in (-7, 0, 7))
+        this_week = and_(
+            in_window, PulseRound.closed_at >= week.start, PulseRound.closed_at < week.end
+        )
+        turnout_cells: dict[int, list[str]] = defaultdict(list)
+        score_cells: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for rid, unit_id in session.execute(
+            select(PulseRound.id, PulseRound.unit_id).where(this_week)
+        ):
+            name = turnout_cell(int(rid))
+            for up in picture.chain(int(unit_id)):
+                turnout_cells[up].append(name)
+        for rid, qid, dim, unit_id in session.execute(
+            select(
+                RoundResult.round_id,
+                RoundResult.question_id,
+                RoundResult.dimension,
+                PulseRound.unit_id,
+            )
+            .join(PulseRound, PulseRound.id == RoundResult.round_id)
+            .where(this_week)
+        ):
+            name = ledger_cell(int(rid), qid)
+            for up in picture.chain(int(unit_id)):
+                score_cells[(up, dim)].append(name)
+        shown = picture.shown_turnout[w]
+        picture.shown_turnout[w] = frozenset(
+            u
+            for u in sorted(shown, key=lambda u: len(turnout_cells[u]))
+            if ledger.decide(
+                "digest",
+                turnout_cells[u],
+                week=names[w],
+                record_known=False,
+                batch=f"digest:{names[w]}:turnout",
+            ).shown
+        )
+        for dim in dims:
+            shown = picture.shown_tally.get((w, dim), frozenset())
+            if not shown:
+                continue
+            picture.shown_tally[(w, dim)] = frozenset(
+                u
+                for u in sorted(shown, key=lambda u: len(score_cells[(u, dim)]))
+                if ledger.decide(
+                    "digest",
+                    score_cells[(u, dim)],
+                    week=names[w],
+                    record_known=False,
+                    batch=f"digest:{names[w]}:{dim}",
+                ).shown
+            )
+        ledger.flush()
 
 
 def load_pipelines(session: Session, now: dt.datetime) -> dict[int, Pipeline]:
@@ -704,9 +782,7 @@ def _callout(t: Translator, pulse: UnitPulse) -> str | None:
     return t("digest.callout", drop=drop.label, change=_signed(t, drop.change), **low)
 
 
-def _units_below(
-    t: Translator, picture: Picture, pulse: UnitPulse, lang: Lang
-) -> list[Part]:
+def _units_below(t: Translator, picture: Picture, pulse: UnitPulse, lang: Lang) -> list[Part]:
     if pulse.week is None:
         return []
     w = picture.week_index(pulse.week)
@@ -734,9 +810,7 @@ def _units_below(
         parts.append(Facts(facts=facts))
     if folded:
         parts.append(
-            Context(
-                text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name)
-            )
+            Context(text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name))
         )
     return parts
 
@@ -797,9 +871,7 @@ def _body(
     return parts
 
 
-def leader_message(
-    picture: Picture, unit_id: int, t: Translator, image_id: str | None
-) -> Message:
+def leader_message(picture: Picture, unit_id: int, t: Translator, image_id: str | None) -> Message:
     pulse = picture.pulse(unit_id, t.lang)
     parts: list[Part] = [Header(text=t("digest.title", unit=pulse.unit.name))]
     parts.extend(_body(t, picture, pulse, image_id, t.lang))
