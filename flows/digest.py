@@ -331,9 +331,7 @@ class Picture:
                 cells, published = self._cells(people[(dim, w)], own_people[(dim, w)])
                 shown = _gate(cells, self.min_size, [previous, published])
                 previous = shown
-                self.shown_tally[(w, dim)] = frozenset(
-                    int(k[1:]) for k in shown if k[0] == "u"
-                )
+                self.shown_tally[(w, dim)] = frozenset(int(k[1:]) for k in shown if k[0] == "u")
 
     def shown_turnout_of(self, unit_id: int, w: int) -> Turnout | None:
         if unit_id in self.shown_turnout[w]:
@@ -365,9 +363,7 @@ class Picture:
     def _build_pulse(self, unit_id: int, lang: Lang) -> UnitPulse:
         unit = self.units[unit_id]
         first_shown = len(self.weeks) - len(self.shown_weeks)
-        measured = [
-            w for w in range(first_shown, len(self.weeks)) if (unit_id, w) in self.turnout
-        ]
+        measured = [w for w in range(first_shown, len(self.weeks)) if (unit_id, w) in self.turnout]
         latest = measured[-1] if measured else None
         lines: list[DimensionLine] = []
         series: dict[str, list[float | None]] = {}
@@ -699,9 +695,7 @@ def _callout(t: Translator, pulse: UnitPulse) -> str | None:
     return t("digest.callout", drop=drop.label, change=_signed(t, drop.change), **low)
 
 
-def _units_below(
-    t: Translator, picture: Picture, pulse: UnitPulse, lang: Lang
-) -> list[Part]:
+def _units_below(t: Translator, picture: Picture, pulse: UnitPulse, lang: Lang) -> list[Part]:
     if pulse.week is None:
         return []
     w = picture.week_index(pulse.week)
@@ -729,9 +723,7 @@ def _units_below(
         parts.append(Facts(facts=facts))
     if folded:
         parts.append(
-            Context(
-                text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name)
-            )
+            Context(text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name))
         )
     return parts
 
@@ -792,9 +784,7 @@ def _body(
     return parts
 
 
-def leader_message(
-    picture: Picture, unit_id: int, t: Translator, image_id: str | None
-) -> Message:
+def leader_message(picture: Picture, unit_id: int, t: Translator, image_id: str | None) -> Message:
     pulse = picture.pulse(unit_id, t.lang)
     parts: list[Part] = [Header(text=t("digest.title", unit=pulse.unit.name))]
     parts.extend(_body(t, picture, pulse, image_id, t.lang))
