@@ -6,6 +6,7 @@ Flows register handlers per action kind, form kind, command word or event type (
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,8 +44,16 @@ class Context:
     queued: list[Outgoing] = field(default_factory=list)
 
     def send(self, *items: Outgoing) -> None:
-        self.queued.extend(items)
-        queue(self.session, items)
+        # What goes back to the person who acted answers them: quiet hours do not hold it.
+        me = str(self.member.id) if self.member is not None else None
+        marked = [
+            dataclasses.replace(o, reply=True)
+            if o.address_kind == "member" and o.address == me
+            else o
+            for o in items
+        ]
+        self.queued.extend(marked)
+        queue(self.session, marked)
 
     def audit(self, action: str, subject: str = "", *, allowed: bool = True, **detail: Any) -> None:
         self.session.add(
@@ -67,6 +76,21 @@ JoinHandler = Callable[[Context, MemberJoined], Reply]
 F = TypeVar("F", bound=Callable[..., Reply])
 
 
+def command_text(text: str) -> str:
+    """A typed command without the "/med" a Slack habit may put first: "/med digest pause",
+    "med digest pause" and "digest pause" are the same command."""
+    words = text.strip().split()
+    if len(words) > 1 and words[0].lower() in ("/med", "med"):
+        words = words[1:]
+    return " ".join(words).lstrip("/")
+
+
+def command_word(text: str) -> str:
+    """The command a typed message starts with: "Digest pause" and "/med digest pause" alike."""
+    words = command_text(text).lower().split()
+    return words[0] if words else ""
+
+
 class Router:
     def __init__(self) -> None:
         self.actions: dict[str, ActionHandler] = {}
@@ -74,6 +98,8 @@ class Router:
         self.commands: dict[str, CommandHandler] = {}
         self.message_handlers: list[MessageHandler] = []
         self.join_handlers: list[JoinHandler] = []
+        # What a direct message that no handler and no command word takes gets (a short help).
+        self.fallback: MessageHandler | None = None
 
     def action(self, cls: type[ActionData]) -> Callable[[F], F]:
         def register(fn: F) -> F:
@@ -105,6 +131,10 @@ class Router:
         self.join_handlers.append(fn)
         return fn
 
+    def unknown(self, fn: F) -> F:
+        self.fallback = fn
+        return fn
+
     def dispatch(self, ctx: Context, event: InboundEvent) -> Reply:
         """Call the handler for `event`; unknown kinds are a quiet no-op."""
         match event:
@@ -126,11 +156,25 @@ class Router:
                     word = command
                 cmd = self.commands.get(word) or self.commands.get("help")
                 return cmd(ctx, event) if cmd else NO_REPLY
-            case MessageReceived():
+            case MessageReceived(text=text):
                 for on_message in self.message_handlers:
                     reply = on_message(ctx, event)
                     if reply != NO_REPLY:
                         return reply
+                # A command typed as a message means the same on every platform as `/med word`.
+                word = command_word(text)
+                if word in self.commands:
+                    typed = CommandInvoked(
+                        event.actor,
+                        event.conversation,
+                        command="",
+                        text=command_text(text),
+                        delivery_id=event.delivery_id,
+                    )
+                    return self.commands[word](ctx, typed)
+                direct = event.conversation is None or event.conversation.is_direct
+                if direct and self.fallback is not None:
+                    return self.fallback(ctx, event)
                 return NO_REPLY
             case MemberJoined():
                 for join in self.join_handlers:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput
+from flows.approvals import role_conflict
 from storage.models import Committee, Member, Membership, Unit
 
 ROLES = frozenset({"member", "leader", "chair", "vice_chair", "rep", "admin"})
@@ -97,6 +98,13 @@ def import_units(session: Session, text: str) -> ImportResult:
     return ImportResult.of(outcomes)
 
 
+def check_sides(line: int, email: str, roles: Iterable[str]) -> None:
+    """One person, one side of a MED committee (flows.approvals): refuse the row otherwise."""
+    conflict = role_conflict(roles)
+    if conflict:
+        raise InvalidInput(f"line {line} ({email}): {conflict}")
+
+
 def import_members(session: Session, text: str) -> ImportResult:
     outcomes: list[str] = []
     for line, row in _rows(text, ("unit_path", "email", "name")):
@@ -115,6 +123,7 @@ def import_members(session: Session, text: str) -> ImportResult:
             raise InvalidInput(
                 f"line {line}: unknown role {unknown[0]!r} (use {', '.join(sorted(ROLES))})"
             )
+        check_sides(line, email, roles)
         member = session.scalars(select(Member).where(Member.email == email)).first()
         changed = new = False
         if member is None:

@@ -33,18 +33,24 @@ from flows.pulse import language
 from storage.db import Database
 from storage.models import (
     Answer,
+    Approval,
     AuditEntry,
+    CommentThread,
     Committee,
     ConversationReference,
     DigestPreference,
+    HideRequest,
     LocalMessage,
     Member,
     Membership,
     OutboxMessage,
     Participation,
     Proposal,
+    ProposalAlerts,
     PulseRound,
     Support,
+    TeamAction,
+    ThreadMessage,
     ThresholdChange,
 )
 from storage.queries import member_by_email
@@ -174,6 +180,13 @@ def export_person(session: Session, email: str, *, now: dt.datetime) -> dict[str
         select(ThresholdChange).where(ThresholdChange.requested_by == m.id)
     ).all()
     digest = session.get(DigestPreference, m.id)
+    signed = session.scalars(
+        select(Approval).where(Approval.member_id == m.id).order_by(Approval.id)
+    ).all()
+    hides = session.scalars(
+        select(HideRequest).where(HideRequest.requested_by == m.id).order_by(HideRequest.id)
+    ).all()
+    alerts = session.get(ProposalAlerts, m.id)
     messages = session.execute(
         select(OutboxMessage.purpose, OutboxMessage.status, func.count())
         .where(OutboxMessage.address_kind == "member", OutboxMessage.address == str(m.id))
@@ -243,6 +256,26 @@ def export_person(session: Session, email: str, *, now: dt.datetime) -> dict[str
             }
             for c in thresholds
         ],
+        "approvals": [
+            {
+                "committee": _committee_name(session, a.committee_id),
+                "approved": a.subject,
+                "side": a.side,
+                "at": _iso(a.at),
+            }
+            for a in signed
+        ],
+        "comment_hide_requests": [
+            {
+                "committee": _committee_name(session, h.committee_id),
+                "round": h.round_id,
+                "reason": h.reason,
+                "outcome": h.outcome,
+                "created_at": _iso(h.created_at),
+            }
+            for h in hides
+        ],
+        "proposal_alerts": alerts.mode if alerts else None,
         "digest_preference": (
             {"weekday": digest.weekday, "local_time": digest.local_time, "paused": digest.paused}
             if digest
@@ -265,6 +298,48 @@ def export_person(session: Session, email: str, *, now: dt.datetime) -> dict[str
             {"purpose": purpose, "status": status, "count": int(n)}
             for purpose, status, n in messages
         ],
+        **_issue19_export(session, m),
+    }
+
+
+def _issue19_export(session: Session, m: Member) -> dict[str, Any]:
+    """Actions the person owns or added, and conversations they started as a replier. Comments
+    they wrote and their answers in a conversation are not linked to them (flows/replies.py)."""
+    actions = session.scalars(
+        select(TeamAction)
+        .where(or_(TeamAction.owner_id == m.id, TeamAction.created_by == m.id))
+        .order_by(TeamAction.id)
+    ).all()
+    threads = session.scalars(
+        select(CommentThread).where(CommentThread.replier_id == m.id).order_by(CommentThread.id)
+    ).all()
+    return {
+        "actions": [
+            {
+                "id": a.id,
+                "unit": a.unit.path,
+                "text": a.text,
+                "as": "owner" if a.owner_id == m.id else "added",
+                "due_on": _iso(a.due_on),
+                "status": a.status,
+                "outcome": a.outcome,
+            }
+            for a in actions
+        ],
+        "comment_replies": [
+            {
+                "round": th.round_id,
+                "status": th.status,
+                "your_messages": list(
+                    session.scalars(
+                        select(ThreadMessage.text)
+                        .where(ThreadMessage.thread_id == th.id, ThreadMessage.side == "replier")
+                        .order_by(ThreadMessage.seq)
+                    )
+                ),
+            }
+            for th in threads
+        ],
     }
 
 
@@ -276,7 +351,8 @@ def _committee_name(session: Session, committee_id: int) -> str:
 def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
     """Remove the person's identity and keep what is anonymous; returns their member id.
 
-    Name, e-mail and platform ids go; memberships, conversation references, digest settings,
+    Name, e-mail and platform ids go; memberships, conversation references, digest and
+    proposal-alert settings,
     unsent messages and their DM history are deleted. Proposals keep their text but lose the
     link to the proposer or presenter and become anonymous. Participation rows and supports
     stay, pointing at a member row that no longer says who it was, so counts stay right.
@@ -287,6 +363,7 @@ def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
     session.execute(delete(ConversationReference).where(ConversationReference.key.in_(keys)))
     session.execute(delete(Membership).where(Membership.member_id == m.id))
     session.execute(delete(DigestPreference).where(DigestPreference.member_id == m.id))
+    session.execute(delete(ProposalAlerts).where(ProposalAlerts.member_id == m.id))
     session.execute(
         delete(OutboxMessage).where(
             OutboxMessage.address_kind == "member",
@@ -303,6 +380,7 @@ def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
     m.name = ERASED_NAME
     m.email = None
     m.language = None
+    m.language_chosen = False
     m.slack_user_id = m.slack_team_id = None
     m.teams_user_id = m.teams_aad_id = None
     m.paused_until = None

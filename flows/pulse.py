@@ -58,7 +58,7 @@ from flows.question_bank import (
     pick_questions,
 )
 from flows.question_bank import Question as BankQuestion
-from flows.schedule import ScheduleSpec, due_runs
+from flows.schedule import ScheduleSpec, due_runs, period_start, rotation_slot
 from flows.schedule import closes_at as schedule_closes_at
 from storage.db import Database
 from storage.models import (
@@ -410,7 +410,18 @@ def comment_form(pulse_round: PulseRound, t: Translator) -> Form:
         submit=t("pulse.comment_submit"),
         intro=t("pulse.comment_intro"),
         fields=[
-            Field_(name="comment", label=t("pulse.comment_label"), kind="textarea", max_length=1000)
+            Field_(
+                name="comment", label=t("pulse.comment_label"), kind="textarea", max_length=1000
+            ),
+            # Issue 19: the author's first word on replies is here, and they can say no.
+            Field_(
+                name="replies",
+                label=t("replies.allow_label"),
+                kind="checkbox",
+                required=False,
+                initial="true",
+                hint=t("replies.allow_hint"),
+            ),
         ],
     )
 
@@ -432,7 +443,14 @@ def on_comment_submit(ctx: FlowContext, event: FormSubmitted, data: PulseComment
     if not answers:
         return Reply(notice=_note(ctx.t("pulse.comment_needs_answer")))
     answers[0].comment = text
-    return Reply(notice=_note(ctx.t("pulse.comment_saved")))
+    from flows.replies import seal_author  # issue 19's replies live in their own module
+
+    allow = (event.values.get("replies") or "").lower() in ("true", "1", "yes", "on")
+    capsule = seal_author(ctx.settings, member.id) if allow else None
+    answers[0].reply_capsule = capsule
+    saved = ctx.t("pulse.comment_saved")
+    on_off = "replies.comment_saved_" + ("on" if capsule else "off" if not allow else "unavailable")
+    return Reply(notice=_note(f"{saved}\n{ctx.t(on_off)}"))
 
 
 def on_rules(ctx: FlowContext, event: ButtonClicked, data: PulseRules) -> Reply:
@@ -544,10 +562,14 @@ def close_round(
 def unlink_answers(session: Session, round_id: int) -> None:
     """Re-key the round's answers at random and re-insert them in random order."""
     rows = session.execute(
-        select(Answer.question_id, Answer.value, Answer.comment).where(Answer.round_id == round_id)
+        select(Answer.question_id, Answer.value, Answer.comment, Answer.reply_capsule).where(
+            Answer.round_id == round_id
+        )
     ).all()
     session.execute(delete(Answer).where(Answer.round_id == round_id))
-    shuffled = [{"question_id": q, "value": v, "comment": c} for q, v, c in rows]
+    shuffled = [
+        {"question_id": q, "value": v, "comment": c, "reply_capsule": cap} for q, v, c, cap in rows
+    ]
     random.SystemRandom().shuffle(shuffled)
     if shuffled:
         session.execute(
@@ -627,10 +649,16 @@ def unit_bank(session: Session, unit: Unit, bank: QuestionBank | None = None) ->
 
 
 def next_questions(
-    session: Session, unit: Unit, count: int, bank: QuestionBank | None = None
+    session: Session,
+    unit: Unit,
+    count: int,
+    bank: QuestionBank | None = None,
+    *,
+    slot: int | None = None,
 ) -> list[str]:
-    """Rotate through the bank and the committee's own questions: least recently asked
-    dimensions first, no question twice in a row."""
+    """Rotate through the bank and the committee's own questions: with `slot`, on the
+    organisation's shared calendar (issue 17: siblings answer the same dimensions in the same
+    week); without it, least recently asked dimensions first. No question twice in a row."""
     bank = bank or default_bank()
     sync_bank(session, bank)
     recent = session.scalars(
@@ -647,6 +675,7 @@ def next_questions(
         history=history,
         exclude_inactive=inactive,
         seed=unit.id,
+        slot=slot,
     )
 
 
@@ -654,19 +683,30 @@ def next_questions(
 
 
 def thresholds_for(session: Session, unit: Unit, settings: Settings) -> tuple[int, int]:
-    """Score and comment thresholds in force for a unit: its nearest committee's, else global."""
+    """Score and comment thresholds in force for a unit, each field on its own.
+
+    The topmost committee above the unit sets the base (its own value, else the
+    installation's); every committee below it may only raise it: a committee never goes below
+    an ancestor committee's threshold, field by field (issue 13, finding 5).
+    """
+    chain: list[Committee] = []
     current: Unit | None = unit
     while current is not None:
         committee = session.scalars(
             select(Committee).where(Committee.unit_id == current.id)
         ).first()
-        if committee is not None and (committee.min_group_size or committee.min_comment_group_size):
-            return (
-                committee.min_group_size or settings.min_group_size,
-                committee.min_comment_group_size or settings.min_comment_group_size,
-            )
+        if committee is not None:
+            chain.append(committee)
         current = current.parent
-    return settings.min_group_size, settings.min_comment_group_size
+    score, comment = settings.min_group_size, settings.min_comment_group_size
+    for depth, c in enumerate(reversed(chain)):
+        if c.min_group_size is not None:
+            score = c.min_group_size if depth == 0 else max(score, c.min_group_size)
+        if c.min_comment_group_size is not None:
+            comment = (
+                c.min_comment_group_size if depth == 0 else max(comment, c.min_comment_group_size)
+            )
+    return score, comment
 
 
 def has_open_round(session: Session, unit_id: int) -> bool:
@@ -700,7 +740,16 @@ def run_now(
             open_round(
                 session,
                 u,
-                next_questions(session, u, count, bank),
+                next_questions(
+                    session,
+                    u,
+                    count,
+                    bank,
+                    slot=rotation_slot(
+                        ScheduleSpec.from_row(schedule).cadence if schedule else "weekly",
+                        local_today(now, settings.tz),
+                    ),
+                ),
                 now=now,
                 closes_at=now + dt.timedelta(hours=hours),
                 min_group_size=score_min,
@@ -745,7 +794,13 @@ def open_scheduled_round(
     return open_round(
         session,
         unit,
-        next_questions(session, unit, schedule.questions_per_round, question_bank(settings)),
+        next_questions(
+            session,
+            unit,
+            schedule.questions_per_round,
+            question_bank(settings),
+            slot=rotation_slot(spec.cadence, period_start(spec, period)),
+        ),
         now=now,
         closes_at=schedule_closes_at(now, spec, as_zoneinfo(tz)),
         min_group_size=score_min,

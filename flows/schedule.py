@@ -32,12 +32,14 @@ __all__ = [
     "is_working_day",
     "next_period",
     "next_working_day",
+    "next_working_hours",
     "opening_time",
     "period_of",
     "period_start",
     "planned_run",
     "previous_period",
     "reminder_times",
+    "rotation_slot",
     "within_working_hours",
     "working_days_before",
 ]
@@ -175,6 +177,32 @@ def within_working_hours(when: dt.datetime, tz: ZoneInfo = DEFAULT_TZ) -> bool:
     """On a working day and between 08:00 (inclusive) and 16:00 (exclusive), local time."""
     local = _aware(when, "when").astimezone(tz)
     return is_working_day(local.date()) and WORKDAY_START <= local.time() < WORKDAY_END
+
+
+def next_working_hours(
+    when: dt.datetime, start: dt.time, end: dt.time, tz: ZoneInfo = DEFAULT_TZ
+) -> dt.datetime:
+    """`when` itself if it is within [start, end) on a working day, else the next `start`.
+
+    Quiet hours (MEDPULS_WORKING_HOURS): what no one asked for waits until then.
+    """
+    local = _aware(when, "when").astimezone(tz)
+    day = local.date()
+    if is_working_day(day) and start <= local.time() < end:
+        return when
+    if not (is_working_day(day) and local.time() < start):
+        day = next_working_day(day + dt.timedelta(days=1))
+    return _at(day, start, tz)
+
+
+def rotation_slot(cadence: Cadence, day: dt.date) -> int:
+    """The number of the period holding `day` on one calendar for the whole organisation
+    (weeks, fortnights or months since 2024), so every unit with the same cadence asks the same
+    dimensions in the same period (flows.question_bank.pick_questions)."""
+    if cadence == "monthly":
+        return (day.year - _BIWEEKLY_EPOCH.year) * 12 + day.month - 1
+    weeks = (_monday(day) - _BIWEEKLY_EPOCH).days // 7
+    return weeks // 2 if cadence == "biweekly" else weeks
 
 
 # --- periods ----------------------------------------------------------------------------------
