@@ -40,7 +40,11 @@ def start_worker(url: str) -> subprocess.Popen[bytes]:
     env["DATABASE_URL"] = url
     env["MEDPULS_SECRET_KEY"] = SECRET_KEY
     return subprocess.Popen(
-        [MEDPULS, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        # The local platform: the bench counts its stored messages (MEDPULS_LOCAL_CHAT=1).
+        [MEDPULS, "worker"],
+        env={**env, "MEDPULS_LOCAL_CHAT": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 

@@ -47,15 +47,29 @@ _add_command_modules()
 
 def _bot() -> Bot:
     from bot.app import build
+    from bot.config import check_start
 
-    return build(settings())
+    s = settings()
+    # Before anything is built: a half-set platform configuration is a one-line error (exit 2),
+    # never a start with less than was configured (docs/security.md).
+    check_start(s)
+    return build(s)
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @app.command()
 @user_errors
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default $PORT or 3978).")] = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Interface to listen on (default $MEDPULS_HOST; else 127.0.0.1 for the local "
+            "chat and 0.0.0.0 for Slack and Teams)."
+        ),
+    ] = None,
 ) -> None:
     """Run the web process: chat platforms' routes, /healthz, /metrics, the local chat at /."""
     from aiohttp import web
@@ -67,11 +81,18 @@ def serve(
     bot = _bot()
     require_secret_key(bot.settings)  # one line and exit 2 when Slack/Teams run without it
     chosen = port or bot.settings.port
+    bind = host or bot.settings.bind_host
     if "local" in bot.platforms:
         typer.echo(f"MEDpuls local chat: http://localhost:{chosen}/", err=True)
+        if bind not in _LOOPBACK:
+            typer.echo(
+                f"warning: the local chat has no login and listens on {bind}: anyone who "
+                "reaches this port can act as any member and read their messages",
+                err=True,
+            )
     # No access log: a JSON line per request cost ~12 % of an ack (bench/ack.py); our own
     # structured logs and /metrics say what operators need.
-    web.run_app(build_web_app(bot), host=host, port=chosen, print=None, access_log=None)
+    web.run_app(build_web_app(bot), host=bind, port=chosen, print=None, access_log=None)
 
 
 @app.command()
@@ -125,17 +146,27 @@ def demo() -> None:
 
 
 def _import(kind: str, file: Path) -> None:
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    from flows.csv_table import read_file
     from flows.organisation import import_members, import_units
     from storage.db import Database
 
-    text = file.read_text(encoding="utf-8-sig")
     db = Database(settings().database_url)
     loader = import_units if kind == "units" else import_members
-    with db.session() as session:
-        try:
+    try:
+        text = read_file(file)
+        with db.session() as session:
             result = loader(session, text)
-        except MedpulsError as err:
-            raise MedpulsError(f"{file}: {err}; nothing was written") from None
+    except MedpulsError as err:
+        raise MedpulsError(f"{file}: {err}; nothing was written") from None
+    except (IntegrityError, DataError) as err:
+        # The checks above should leave the database nothing to refuse; if it still does, one
+        # line, and the transaction rolled back as a whole.
+        reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+        raise MedpulsError(
+            f"{file}: the database refused the import ({reason[:200]}); nothing was written"
+        ) from None
     typer.echo(
         f"{kind}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged"
     )

@@ -67,6 +67,15 @@ def notice(text: str) -> Reply:
     return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
 
 
+def _bound(member: Member, platform: str) -> bool:
+    """Whether an account on `platform` already holds this member."""
+    if platform == "slack":
+        return member.slack_user_id is not None
+    if platform == "teams":
+        return member.teams_user_id is not None or member.teams_aad_id is not None
+    return False
+
+
 def speaks(member: Member | None, locale: str | None, default: Lang) -> Lang:
     return chosen_language(member.language if member else None, language_of(locale, default))
 
@@ -158,16 +167,23 @@ class Core:
         if member is None and actor.directory_id:
             member = member_by_directory_id(session, actor.directory_id)
         if member is None and actor.email:
-            member = member_by_email(session, actor.email)
+            # An e-mail address is not an identity: another workspace or tenant lets anyone put
+            # any address on a profile (the "nOAuth" pattern). So it only introduces a member
+            # no account on this platform holds yet; from then on only the platform's own ids
+            # match, and a second account with the same address is a stranger.
+            found = member_by_email(session, actor.email)
+            if found is not None and not _bound(found, actor.platform):
+                member = found
         if member is not None and member.erased:
             member = None
+        clicked = isinstance(event, ButtonClicked | FormSubmitted)
         # Remember the platform id so the next event, and delivery, need no look-up; in a
         # transaction of its own (handle_sync), then this event is handled afresh. Never on a
         # click or a form: a member row written just before an answer (PostgreSQL's xmin one
         # below the answer's) would pair the two as surely as one transaction would.
         if (
             remember
-            and not isinstance(event, ButtonClicked | FormSubmitted)
+            and not clicked
             and member is not None
             and (
                 (actor.platform == "slack" and member.slack_user_id != actor.user_id)
@@ -175,7 +191,14 @@ class Core:
             )
         ):
             raise _PlatformIdChanged(member.id, actor.platform, actor.user_id, actor.team_id)
-        clicked = isinstance(event, ButtonClicked | FormSubmitted)
+        if (
+            member is not None
+            and actor.platform == "teams"
+            and member.teams_aad_id is None
+            and actor.directory_id
+            and not clicked
+        ):
+            member.teams_aad_id = actor.directory_id
         if member is not None and actor.locale and not member.language_chosen and not clicked:
             # The client's language, remembered for the messages the person did not ask for.
             # Never on a click: a member row written in the transaction that records an answer

@@ -109,8 +109,9 @@ def _local_key(path: Path) -> bytes:
 def require_secret_key(settings: Settings) -> bytes:
     """The key in force, or a one-line ConfigError naming the setting.
 
-    Slack and Teams need MEDPULS_SECRET_KEY. The local chat (`make run`, the demo) gets a
-    generated key kept in `local_key_path`, so trying MEDpuls needs no setting.
+    Slack and Teams need MEDPULS_SECRET_KEY. Without them (the local chat, `make run`, the
+    demo, the CLI) a generated key is kept in `local_key_path`, so trying MEDpuls needs no
+    setting.
     """
     global _in_force
     value = settings.secret_key.get_secret_value().strip() if settings.secret_key else ""
@@ -118,7 +119,7 @@ def require_secret_key(settings: Settings) -> bytes:
         key = _loaded.get(value)
         if key is None:
             key = _loaded[value] = parse_secret_key(value)
-    elif not settings.local_enabled:
+    elif settings.slack_enabled or settings.teams_enabled:
         raise ConfigError(
             "MEDPULS_SECRET_KEY is not set; Slack and Teams need it "
             "(`medpuls secret-key` prints a new one)"

@@ -10,7 +10,8 @@ When a round closes its answers are re-keyed at random and the nonce destroyed: 
 nobody can find them per person, and erasure leaves them, like the aggregates, in place.
 
 Raw answers and comments are deleted `MEDPULS_RETENTION_MONTHS` after their round closed; the
-aggregates (RoundResult) are kept.
+aggregates (RoundResult) are kept. Chart images (served at /images/<id>.png to Teams and the
+local chat) are deleted, and no longer served, `MEDPULS_RETENTION_MONTHS` after they were made.
 """
 
 from __future__ import annotations
@@ -34,22 +35,27 @@ from bot.router import Router
 from bot.secret_key import PULSE_ANSWERS, in_force
 from flows.access import audit_entry
 from flows.pulse import language, respondent_key
+from flows.scrub import scrub
 from storage.db import Database
 from storage.models import (
     Answer,
+    Approval,
     AuditEntry,
     CommentThread,
     Committee,
     ConversationReference,
     DigestPreference,
+    HideRequest,
     LocalMessage,
     Member,
     Membership,
     OutboxMessage,
     Participation,
     Proposal,
+    ProposalAlerts,
     PulseRound,
     RateBucket,
+    StoredImage,
     Support,
     TeamAction,
     ThreadMessage,
@@ -206,6 +212,13 @@ def export_person(
         select(ThresholdChange).where(ThresholdChange.requested_by == m.id)
     ).all()
     digest = session.get(DigestPreference, m.id)
+    signed = session.scalars(
+        select(Approval).where(Approval.member_id == m.id).order_by(Approval.id)
+    ).all()
+    hides = session.scalars(
+        select(HideRequest).where(HideRequest.requested_by == m.id).order_by(HideRequest.id)
+    ).all()
+    alerts = session.get(ProposalAlerts, m.id)
     messages = session.execute(
         select(OutboxMessage.purpose, OutboxMessage.status, func.count())
         .where(OutboxMessage.address_kind == "member", OutboxMessage.address == str(m.id))
@@ -283,6 +296,26 @@ def export_person(
             }
             for c in thresholds
         ],
+        "approvals": [
+            {
+                "committee": _committee_name(session, a.committee_id),
+                "approved": a.subject,
+                "side": a.side,
+                "at": _iso(a.at),
+            }
+            for a in signed
+        ],
+        "comment_hide_requests": [
+            {
+                "committee": _committee_name(session, h.committee_id),
+                "round": h.round_id,
+                "reason": h.reason,
+                "outcome": h.outcome,
+                "created_at": _iso(h.created_at),
+            }
+            for h in hides
+        ],
+        "proposal_alerts": alerts.mode if alerts else None,
         "digest_preference": (
             {"weekday": digest.weekday, "local_time": digest.local_time, "paused": digest.paused}
             if digest
@@ -360,13 +393,15 @@ def erase_person(
 ) -> int:
     """Remove the person's identity and keep what is anonymous; returns their member id.
 
-    Name, e-mail and platform ids go; memberships, conversation references, digest settings,
-    unsent messages and their DM history are deleted; so are their answers in rounds still
-    open (the only ones linked to them; found with `key`), and every click de-duplication row
-    past its hour (those name nobody, but need not stay). Proposals keep their text but lose
-    the link to the proposer or presenter and become anonymous. Participation rows and
-    supports stay, pointing at a member row that no longer says who it was, so counts stay
-    right. Answers of closed rounds and aggregates are untouched: nobody can link them.
+    Name, e-mail and platform ids go; memberships, conversation references, digest and
+    proposal-alert settings, unsent messages and their DM history are deleted; so are their
+    answers in rounds still open (the only ones linked to them; found with `key`), and every
+    click de-duplication row past its hour (those name nobody, but need not stay). Proposals
+    keep their text but lose the link to the proposer or presenter and become anonymous.
+    Participation rows and supports stay, pointing at a member row that no longer says who it
+    was, so counts stay right. Answers of closed rounds and aggregates stay: nobody can link
+    them; only the person's name is scrubbed out of stored comments (anyone's), while it can
+    still be recognised.
     """
     m = _member(session, email)
     for answer in _open_answers(session, m, key or in_force(PULSE_ANSWERS)):
@@ -376,6 +411,7 @@ def erase_person(
     session.execute(delete(ConversationReference).where(ConversationReference.key.in_(keys)))
     session.execute(delete(Membership).where(Membership.member_id == m.id))
     session.execute(delete(DigestPreference).where(DigestPreference.member_id == m.id))
+    session.execute(delete(ProposalAlerts).where(ProposalAlerts.member_id == m.id))
     session.execute(
         delete(OutboxMessage).where(
             OutboxMessage.address_kind == "member",
@@ -393,6 +429,12 @@ def erase_person(
         proposal.anonymous = True
     for proposal in session.scalars(select(Proposal).where(Proposal.presenter_id == m.id)):
         proposal.presenter_id = None
+    # Once the name is gone from here the scrubber can no longer find it in a comment that is
+    # shown later, so comments naming the person are scrubbed of the name now.
+    for answer in session.scalars(select(Answer).where(Answer.comment.is_not(None))):
+        cleaned = scrub(answer.comment or "", [m.name])
+        if cleaned != answer.comment:
+            answer.comment = cleaned
     m.name = ERASED_NAME
     m.email = None
     m.language = None
@@ -437,14 +479,32 @@ def delete_expired_answers(session: Session, *, now: dt.datetime, months: int) -
     return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
 
 
+def image_expired(created_at: dt.datetime, *, now: dt.datetime, months: int) -> bool:
+    """A chart made before the retention period: deleted by the job, never served."""
+    return created_at < months_before(now, months)
+
+
+def delete_expired_images(session: Session, *, now: dt.datetime, months: int) -> int:
+    """Delete chart images made more than `months` ago; returns rows gone.
+
+    A chart's link lives on in old Teams cards and chats; its picture does not outlive the
+    answers it was drawn from.
+    """
+    cutoff = months_before(now, months)
+    result = session.execute(delete(StoredImage).where(StoredImage.created_at < cutoff))
+    return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
+
+
 def apply_retention(db: Database, settings: Settings, now: dt.datetime) -> None:
     """Scheduler job: safe to run twice, the second run finds nothing left to delete."""
+    months = settings.retention_months
     with db.session() as session:
-        deleted = delete_expired_answers(session, now=now, months=settings.retention_months)
-    if deleted:
+        deleted = delete_expired_answers(session, now=now, months=months)
+        images = delete_expired_images(session, now=now, months=months)
+    if deleted or images:
         log.info(
             "retention applied",
-            extra={"answers_deleted": deleted, "months": settings.retention_months},
+            extra={"answers_deleted": deleted, "images_deleted": images, "months": months},
         )
 
 

@@ -66,7 +66,7 @@ from flows.question_bank import (
     pick_questions,
 )
 from flows.question_bank import Question as BankQuestion
-from flows.schedule import ScheduleSpec, due_runs
+from flows.schedule import ScheduleSpec, due_runs, period_start, rotation_slot
 from flows.schedule import closes_at as schedule_closes_at
 from storage.db import Database
 from storage.models import (
@@ -283,6 +283,25 @@ def rules_message(t: Translator, *, minimum: int, parent: str | None) -> Message
     )
 
 
+def comments_where(pulse_round: PulseRound, unit: Unit, t: Translator) -> str:
+    """Where this round's comments can be shown: the unit's channel, or pooled in a channel
+    above it (flows.disclosure.comment_home goes up to the nearest unit with enough people)."""
+    above: list[str] = []
+    node = unit.parent
+    while node is not None:
+        above.append(node.name)
+        node = node.parent
+    minimum = pulse_round.min_comment_group_size
+    if not above:
+        return t("pulse.comments_where_top", unit=unit.name, minimum=minimum)
+    return t(
+        "pulse.comments_where",
+        unit=unit.name,
+        minimum=minimum,
+        above=t("pulse.comments_where_or").join(above),
+    )
+
+
 def ask_message(
     pulse_round: PulseRound,
     unit: Unit,
@@ -325,6 +344,9 @@ def ask_message(
                 ],
             )
         )
+    # Where comments go, before anyone writes one: a small unit's comments may be shown in a
+    # channel above it, to people outside the unit (issue 13, finding 4).
+    parts.append(Context(text=comments_where(pulse_round, unit, t)))
     parts.append(
         Buttons(
             buttons=[
@@ -735,10 +757,16 @@ def unit_bank(session: Session, unit: Unit, bank: QuestionBank | None = None) ->
 
 
 def next_questions(
-    session: Session, unit: Unit, count: int, bank: QuestionBank | None = None
+    session: Session,
+    unit: Unit,
+    count: int,
+    bank: QuestionBank | None = None,
+    *,
+    slot: int | None = None,
 ) -> list[str]:
-    """Rotate through the bank and the committee's own questions: least recently asked
-    dimensions first, no question twice in a row."""
+    """Rotate through the bank and the committee's own questions: with `slot`, on the
+    organisation's shared calendar (issue 17: siblings answer the same dimensions in the same
+    week); without it, least recently asked dimensions first. No question twice in a row."""
     bank = bank or default_bank()
     sync_bank(session, bank)
     recent = session.scalars(
@@ -755,6 +783,7 @@ def next_questions(
         history=history,
         exclude_inactive=inactive,
         seed=unit.id,
+        slot=slot,
     )
 
 
@@ -762,19 +791,30 @@ def next_questions(
 
 
 def thresholds_for(session: Session, unit: Unit, settings: Settings) -> tuple[int, int]:
-    """Score and comment thresholds in force for a unit: its nearest committee's, else global."""
+    """Score and comment thresholds in force for a unit, each field on its own.
+
+    The topmost committee above the unit sets the base (its own value, else the
+    installation's); every committee below it may only raise it: a committee never goes below
+    an ancestor committee's threshold, field by field (issue 13, finding 5).
+    """
+    chain: list[Committee] = []
     current: Unit | None = unit
     while current is not None:
         committee = session.scalars(
             select(Committee).where(Committee.unit_id == current.id)
         ).first()
-        if committee is not None and (committee.min_group_size or committee.min_comment_group_size):
-            return (
-                committee.min_group_size or settings.min_group_size,
-                committee.min_comment_group_size or settings.min_comment_group_size,
-            )
+        if committee is not None:
+            chain.append(committee)
         current = current.parent
-    return settings.min_group_size, settings.min_comment_group_size
+    score, comment = settings.min_group_size, settings.min_comment_group_size
+    for depth, c in enumerate(reversed(chain)):
+        if c.min_group_size is not None:
+            score = c.min_group_size if depth == 0 else max(score, c.min_group_size)
+        if c.min_comment_group_size is not None:
+            comment = (
+                c.min_comment_group_size if depth == 0 else max(comment, c.min_comment_group_size)
+            )
+    return score, comment
 
 
 def has_open_round(session: Session, unit_id: int) -> bool:
@@ -808,7 +848,16 @@ def run_now(
             open_round(
                 session,
                 u,
-                next_questions(session, u, count, bank),
+                next_questions(
+                    session,
+                    u,
+                    count,
+                    bank,
+                    slot=rotation_slot(
+                        ScheduleSpec.from_row(schedule).cadence if schedule else "weekly",
+                        local_today(now, settings.tz),
+                    ),
+                ),
                 now=now,
                 closes_at=now + dt.timedelta(hours=hours),
                 min_group_size=score_min,
@@ -853,7 +902,13 @@ def open_scheduled_round(
     return open_round(
         session,
         unit,
-        next_questions(session, unit, schedule.questions_per_round, question_bank(settings)),
+        next_questions(
+            session,
+            unit,
+            schedule.questions_per_round,
+            question_bank(settings),
+            slot=rotation_slot(spec.cadence, period_start(spec, period)),
+        ),
         now=now,
         closes_at=schedule_closes_at(now, spec, as_zoneinfo(tz)),
         min_group_size=score_min,

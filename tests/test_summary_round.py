@@ -24,7 +24,9 @@ def test_figures_distribution_change_comments_and_button(db_url: str) -> None:
         org.unit("K")
         org.unit("K/Nord", members=10)
         org.member(org.units["K/Nord"], "Mette Nielsen")
-        org.round("K/Nord", weeks_ago(2), {Q: [3, 3, 3, 3, 3, 3]})
+        earlier = org.round("K/Nord", weeks_ago(2), {Q: [3, 3, 3, 3, 3, 3]})
+        # The change line reveals the earlier figure, so it needs it shown (its summary).
+        round_summary(s, earlier, translator("da"))
         r = org.round(
             "K/Nord",
             weeks_ago(1),

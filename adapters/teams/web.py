@@ -20,15 +20,22 @@ from adapters.teams.normalize import (
     is_personal,
     is_uninstall,
     tenant_of,
+    tenant_refusal,
 )
 from adapters.teams.platform import TeamsPlatform
+from adapters.teams.signing_keys import install_signing_keys
 from bot.core import Core
 from bot.events import FormSubmitted
 from bot.i18n import language_of, translator
 from bot.messages import Message, Reply, Text
 from bot.platform import DeliveryError, Platform
+from bot.request_body import TEAMS_LIMIT, json_object, read_body
 
 log = logging.getLogger("medpuls.teams.web")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _ids(activity: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +43,7 @@ def _ids(activity: dict[str, Any]) -> dict[str, Any]:
     return {
         "platform": "teams",
         "team": tenant_of(activity),
-        "channel": (activity.get("conversation") or {}).get("id"),
+        "channel": _dict(activity.get("conversation")).get("id"),
         "delivery": activity.get("id"),
         "event": f"{activity.get('type')}:{activity.get('name') or ''}",
     }
@@ -48,11 +55,9 @@ class TeamsInbound:
         self.platform = platform
 
     async def handle(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            return web.json_response({"error": "body is not JSON"}, status=400)
-        if not isinstance(body, dict) or not body.get("type"):
+        # At most 1 MiB, chunked or not; UTF-8 JSON whatever charset the request claims.
+        body = json_object(await read_body(request, TEAMS_LIMIT))
+        if not isinstance(body.get("type"), str) or not body["type"]:
             return web.json_response({"error": "not an activity"}, status=400)
         connector = self.platform.connector
         try:
@@ -62,6 +67,11 @@ class TeamsInbound:
         except Unauthorized as why:
             log.warning("request refused", extra={**_ids(body), "reason": str(why)})
             return web.json_response({"error": "unauthorized"}, status=401)
+        # The token proves the Bot Connector sent it for our app id, not for which tenant.
+        refused = tenant_refusal(body, self.platform.tenants)
+        if refused is not None:
+            log.warning("request refused: tenant", extra={**_ids(body), "reason": refused})
+            return web.json_response({"error": "tenant not allowed"}, status=403)
 
         async def turn(calls: Calls) -> dict[str, Any] | None:
             return await self.on_activity(body, calls)
@@ -80,9 +90,15 @@ class TeamsInbound:
         if user_id not in emails:
             if len(emails) > 50_000:
                 emails.clear()
-            member = await calls.member(conversation_id, user_id)
-            found = (member or {}).get("email") or (member or {}).get("userPrincipalName")
-            emails[user_id] = str(found).lower() if found and "@" in str(found) else None
+            member = await calls.member(conversation_id, user_id) or {}
+            found = member.get("email") or member.get("userPrincipalName")
+            # A guest's e-mail is whatever their home organisation says: it never introduces
+            # a member (the "nOAuth" pattern); guests are found by their object id only.
+            guest = member.get("userRole") == "guest" or "#EXT#" in str(
+                member.get("userPrincipalName") or ""
+            )
+            usable = found and "@" in str(found) and not guest
+            emails[user_id] = str(found).lower() if usable else None
         return emails[user_id]
 
     async def on_activity(self, activity: dict[str, Any], calls: Calls) -> dict[str, Any] | None:
@@ -168,6 +184,7 @@ HANDLER: web.AppKey[TeamsInbound] = web.AppKey("teams_inbound", TeamsInbound)
 def mount(app: web.Application, core: Core, platform: Platform) -> None:
     """Add `POST /api/messages` (bot/server.py calls this when MICROSOFT_APP_ID is set)."""
     assert isinstance(platform, TeamsPlatform)
+    install_signing_keys(platform.settings)
     inbound = TeamsInbound(core, platform)
     app[HANDLER] = inbound
     app.router.add_post("/api/messages", inbound.handle)
