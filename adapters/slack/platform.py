@@ -80,6 +80,8 @@ MESSAGE_BAD = frozenset(
         "not_allowed_token_type",
     }
 )
+# An update of a message that is no longer there (deleted, or its DM gone): nothing to rewrite.
+MESSAGE_GONE = frozenset({"message_not_found", "channel_not_found"})
 # Web API connections kept open by the web process: enough for a burst of replies.
 POOL_SIZE = 32
 POOL_IDLE_SECONDS = 10.0
@@ -358,6 +360,13 @@ class SlackPlatform:
                 blocks=rendered.blocks,
                 token=token,
             )
+        except SlackApiError as exc:
+            if error_code(exc) in MESSAGE_GONE:
+                # The closed state of a pulse DM someone deleted: there is nothing left to
+                # rewrite, which is not a failure anyone must resolve.
+                log.info("message to update is gone", extra={"platform": "slack"})
+                return
+            raise delivery_error(exc) from exc
         except Exception as exc:
             raise delivery_error(exc) from exc
 
