@@ -68,7 +68,7 @@ async def _installed_round(teams: TeamsBot, db_url: str) -> None:
     await teams.deliver()
 
 
-async def _invoke(teams: TeamsBot, activity_id: str, card_id: str, packed: str) -> Any:
+async def _invoke(teams: TeamsBot, activity_id: str, card_id: str | None, packed: str) -> Any:
     invoke = _as_member(
         fixture("invoke_card_action", teams.fake, id=activity_id, replyToId=card_id)
     )
@@ -129,7 +129,7 @@ async def test_at_close_every_pulse_card_becomes_the_closed_card_and_late_clicks
         await teams.deliver()
         updates = fake.activities("update")
         assert sorted(u.path.rsplit("/", 1)[1] for u in updates) == sorted(
-            c.result_id for c in cards
+            str(c.result_id) for c in cards
         )
         closed_cards = [u.body["attachments"][0]["content"] for u in updates]
         for card in closed_cards:
