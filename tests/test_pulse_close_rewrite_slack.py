@@ -201,3 +201,30 @@ async def test_a_click_on_a_closed_rounds_old_dm_shows_the_closed_state_in_its_p
         # No new message, no note in the chat.
         assert fake.calls_to("chat.postMessage") == []
         assert fake.calls_to("chat.postEphemeral") == []
+
+
+async def test_with_several_workspaces_the_rewrite_uses_the_dms_own_workspace_token(
+    sqlite_url: str,
+) -> None:
+    from tests.test_slack_oauth import OAUTH, _install
+
+    fake = FakeSlack(bot_token="xoxb-workspace-a")
+    async with fake, SlackWorkspace(sqlite_url, fake, **OAUTH) as ws:
+        cli(sqlite_url, "demo")
+        await _install(ws)  # workspace A
+        fake.team_id, fake.bot_token = "T0OTHER", "xoxb-workspace-b"
+        await _install(ws)  # workspace B, installed last: the default for posting
+        with ws.bot.db.session() as s:
+            for member in s.scalars(select(Member)):
+                member.slack_user_id, member.slack_team_id = slack_id(member.id), "T0MEDPULS"
+                fake.add_user(slack_id(member.id), member.email, team_id="T0MEDPULS")
+        cli(sqlite_url, "pulse", "run-now", "--unit", NORD)
+        await ws.deliver()
+        dms = _pulse_dms(fake)
+        assert dms and {c.token for c in dms} == {"xoxb-workspace-a"}
+        cli(sqlite_url, "pulse", "close-now", "--unit", NORD)
+        await ws.deliver()
+        updates = fake.calls_to("chat.update")
+        assert len(updates) == len(dms)
+        assert {u.token for u in updates} == {"xoxb-workspace-a"}
+        assert {u.args["channel"] for u in updates} == {c.result["channel"] for c in dms}

@@ -304,7 +304,10 @@ class SlackPlatform:
             )
             raise err from exc
         posted_in = str(resp.get("channel") or channel)
-        ref = MessageRef("slack", posted_in, str(resp["ts"]))
+        # With several workspaces, an update later needs this one's token: the reference
+        # carries the team ("T…/D…"; Slack ids never hold a "/").
+        where = f"{team}/{posted_in}" if self.store is not None and team else posted_in
+        ref = MessageRef("slack", where, str(resp["ts"]))
         if rendered.images:
             await self._upload_images(rendered, posted_in, token)
         return ref
@@ -350,11 +353,12 @@ class SlackPlatform:
                 )
 
     async def update(self, ref: MessageRef, message: Message) -> None:
-        token = await self.token_for(None)
+        team, _, channel = ref.conversation_id.rpartition("/")
+        token = await self.token_for(team or None)
         rendered = render_message(message, lang=self.settings.language)
         try:
             await self.writes.chat_update(
-                channel=ref.conversation_id,
+                channel=channel,
                 ts=ref.message_id,
                 text=rendered.text,
                 blocks=rendered.blocks,
