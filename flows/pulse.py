@@ -435,9 +435,10 @@ def on_comment_submit(ctx: FlowContext, event: FormSubmitted, data: PulseComment
         .order_by(Answer.question_id)
     ).all()
     if not answers:
-        return Reply(notice=_note(ctx.t("pulse.comment_needs_answer")))
+        return Reply(transient=_note(ctx.t("pulse.comment_needs_answer")))
     answers[0].comment = text
-    return Reply(notice=_note(ctx.t("pulse.comment_saved")))
+    # Transient like the answer's confirmation: a kept note would say she answered and commented.
+    return Reply(transient=_note(ctx.t("pulse.comment_saved")))
 
 
 def on_rules(ctx: FlowContext, event: ButtonClicked, data: PulseRules) -> Reply:

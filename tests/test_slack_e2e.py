@@ -285,11 +285,18 @@ async def test_a_comment_goes_through_a_modal(db_url: str, fake: FakeSlack) -> N
         with ws.bot.db.session() as s:
             comments = [a.comment for a in s.scalars(select(Answer)) if a.comment]
         assert comments == ["Vi mangler tid til overlevering"]
-        # The thank-you goes to her DM (the modal was opened from the DM).
-        notes = [
+        # The thank-you is ephemeral in her DM (the modal was opened from there): a kept
+        # message would say that she answered and commented.
+        note = fake.calls_to("chat.postEphemeral")[-1]
+        assert (note.args["channel"], note.args["user"]) == (
+            post.result["channel"],
+            slack_id(lars.id),
+        )
+        assert "kommentar er gemt" in note.args["text"]
+        to_her = [
             c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == slack_id(lars.id)
         ]
-        assert notes[-1] is not post
+        assert to_her == [post], "no new message in her DM"
 
 
 async def test_an_expired_trigger_gets_a_dm_with_a_button_to_try_again(
