@@ -620,7 +620,7 @@ def queue_closed_rewrites(session: Session, pulse_round: PulseRound, default_lan
     """
     sent = session.execute(
         select(OutboxMessage.id, OutboxMessage.message_ref, Member.language)
-        .join(Member, OutboxMessage.address == cast(Member.id, String))
+        .outerjoin(Member, OutboxMessage.address == cast(Member.id, String))
         .where(
             OutboxMessage.round_id == pulse_round.id,
             OutboxMessage.purpose.in_(PULSE_DMS),

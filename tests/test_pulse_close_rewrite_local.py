@@ -13,7 +13,7 @@ import json
 from sqlalchemy import select
 
 from flows.reminders import remind_round, reminder_moments
-from storage.models import LocalMessage, OutboxMessage, PulseRound
+from storage.models import LocalMessage, OutboxMessage, PulseRound, utcnow
 from tests.localchat import cli, local_chat, text_of
 from tests.test_foundation_e2e import NORD, _answer_buttons, _nord_members
 
@@ -110,3 +110,31 @@ async def test_a_late_click_on_an_old_copy_shows_the_closed_state_in_place(db_ur
         [msg] = await chat.dm(members[1])
         assert CLOSED in text_of(msg["html"])
         assert not _answer_buttons(msg["html"])
+
+
+async def test_the_scheduler_job_rewrites_dms_of_a_round_closed_without_them(db_url: str) -> None:
+    """A round closed by another path (close_round alone), or DMs whose send was still under way
+    when the close queued its rewrites: the job finds them and queues each rewrite once."""
+    from flows.pulse import close_round, rewrite_closed_round_dms
+
+    cli(db_url, "demo")
+    cli(db_url, "pulse", "run-now", "--unit", NORD)
+    _, members = _nord_members(db_url)
+    async with local_chat(db_url) as chat:
+        await chat.deliver()
+        with chat.bot.db.session() as s:
+            pulse_round = s.scalars(select(PulseRound)).one()
+            close_round(s, pulse_round, now=utcnow(), default_language="da")
+        await chat.deliver()
+        assert all(_answer_buttons(m["html"]) for m in await chat.dm(members[0]))
+        for _ in range(2):  # two ticks: the second finds nothing left to do
+            rewrite_closed_round_dms(chat.bot.db, chat.bot.settings, utcnow())
+        await chat.deliver()
+        with chat.bot.db.session() as s:
+            rewrites = s.scalars(
+                select(OutboxMessage).where(OutboxMessage.purpose == "pulse.closed")
+            ).all()
+        assert len(rewrites) == len(members)
+        for m in members:
+            [msg] = await chat.dm(m)
+            assert CLOSED in text_of(msg["html"])
