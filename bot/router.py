@@ -67,6 +67,14 @@ JoinHandler = Callable[[Context, MemberJoined], Reply]
 F = TypeVar("F", bound=Callable[..., Reply])
 
 
+def command_word(text: str) -> str:
+    """The command a typed message starts with: "Digest pause" and "/med digest pause" alike."""
+    words = text.strip().lower().split()
+    if words and words[0] in ("/med", "med") and len(words) > 1:
+        words = words[1:]
+    return words[0].lstrip("/") if words else ""
+
+
 class Router:
     def __init__(self) -> None:
         self.actions: dict[str, ActionHandler] = {}
@@ -74,6 +82,8 @@ class Router:
         self.commands: dict[str, CommandHandler] = {}
         self.message_handlers: list[MessageHandler] = []
         self.join_handlers: list[JoinHandler] = []
+        # What a direct message that no handler and no command word takes gets (a short help).
+        self.fallback: MessageHandler | None = None
 
     def action(self, cls: type[ActionData]) -> Callable[[F], F]:
         def register(fn: F) -> F:
@@ -105,6 +115,10 @@ class Router:
         self.join_handlers.append(fn)
         return fn
 
+    def unknown(self, fn: F) -> F:
+        self.fallback = fn
+        return fn
+
     def dispatch(self, ctx: Context, event: InboundEvent) -> Reply:
         """Call the handler for `event`; unknown kinds are a quiet no-op."""
         match event:
@@ -126,11 +140,25 @@ class Router:
                     word = command
                 cmd = self.commands.get(word) or self.commands.get("help")
                 return cmd(ctx, event) if cmd else NO_REPLY
-            case MessageReceived():
+            case MessageReceived(text=text):
                 for on_message in self.message_handlers:
                     reply = on_message(ctx, event)
                     if reply != NO_REPLY:
                         return reply
+                # A command typed as a message means the same on every platform as `/med word`.
+                word = command_word(text)
+                if word in self.commands:
+                    typed = CommandInvoked(
+                        event.actor,
+                        event.conversation,
+                        command="",
+                        text=text.strip().lstrip("/"),
+                        delivery_id=event.delivery_id,
+                    )
+                    return self.commands[word](ctx, typed)
+                direct = event.conversation is None or event.conversation.is_direct
+                if direct and self.fallback is not None:
+                    return self.fallback(ctx, event)
                 return NO_REPLY
             case MemberJoined():
                 for join in self.join_handlers:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -93,6 +94,21 @@ def lease_holder(db: Database, name: str) -> str | None:
         return lease.holder if lease is not None and lease.expires_at >= now else None
 
 
+async def run_off_the_loop(job: Job, bot: Bot) -> None:
+    """Run one job without holding the event loop.
+
+    The flows' jobs are synchronous and can take seconds (a digest for a large area), while
+    `serve` answers Slack and Teams on the same loop, which must acknowledge within 3 seconds.
+    So a plain function runs in a worker thread; a coroutine function is awaited on the loop.
+    """
+    if inspect.iscoroutinefunction(job):
+        await job(bot)
+        return
+    result = await asyncio.to_thread(job, bot)
+    if inspect.isawaitable(result):
+        await result
+
+
 class Scheduler:
     """Runs registered jobs every `interval` seconds while this process holds the lease."""
 
@@ -155,9 +171,7 @@ class Scheduler:
                 log.warning("lease ran out during a tick", extra={"worker": self.bot.worker_id})
                 return
             try:
-                result = job(self.bot)
-                if asyncio.iscoroutine(result):
-                    await result
+                await run_off_the_loop(job, self.bot)
             except Exception:
                 log.exception("job failed", extra={"reason": name})
         self.bot.delivery.wake()
@@ -187,7 +201,8 @@ class Scheduler:
         self._aps.start()
 
     async def stop(self) -> None:
-        self._aps.shutdown(wait=False)
+        if self._aps.running:  # stop() before start() (a failed start-up) is no error
+            self._aps.shutdown(wait=False)
         if self.is_leader:
             self._held_until = 0.0
             await asyncio.to_thread(release_lease, self.bot.db, "scheduler", self.bot.worker_id)

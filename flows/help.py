@@ -26,6 +26,14 @@ def on_message(ctx: Context, event: MessageReceived) -> Reply:
     return Reply()
 
 
+def on_unknown(ctx: Context, event: MessageReceived) -> Reply:
+    """Words the bot does not know, written to it directly: say so, and where help is."""
+    return Reply(
+        notice=Message(summary=ctx.t("help.unknown"), parts=[Text(text=ctx.t("help.unknown"))])
+    )
+
+
 def register(router: Router) -> None:
     router.command("help", "hjælp")(on_help)
     router.message(on_message)
+    router.unknown(on_unknown)

@@ -73,12 +73,20 @@ def manifest(settings: Settings) -> dict[str, Any]:
     base = settings.public_url.rstrip("/")
     host = urlparse(base).hostname or ""
     t = translator(settings.language)
-    help_word = "hjælp" if settings.language == "da" else "help"
+    # The words the router knows in both languages; the list shows the installation's own.
+    words = {
+        "help": ("hjælp", "help"),
+        "home": ("hjem", "home"),
+        "proposal": ("forslag", "propose"),
+        "agenda": ("dagsorden", "agenda"),
+        "pulse": ("puls", "pulse"),
+        "results": ("resultater", "results"),
+        "privacy": ("privatliv", "privacy"),
+    }
+    index = 0 if settings.language == "da" else 1
     commands = [
-        {"title": help_word, "description": t("teams.manifest.cmd_help")},
-        {"title": "forslag", "description": t("teams.manifest.cmd_proposal")},
-        {"title": "dagsorden", "description": t("teams.manifest.cmd_agenda")},
-        {"title": "puls", "description": t("teams.manifest.cmd_pulse")},
+        {"title": pair[index], "description": t(f"teams.manifest.cmd_{key}")}
+        for key, pair in words.items()
     ]
     return {
         "$schema": SCHEMA_URL,
