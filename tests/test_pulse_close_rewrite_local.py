@@ -112,21 +112,37 @@ async def test_a_late_click_on_an_old_copy_shows_the_closed_state_in_place(db_ur
         assert not _answer_buttons(msg["html"])
 
 
-async def test_the_scheduler_job_rewrites_dms_of_a_round_closed_without_them(db_url: str) -> None:
-    """A round closed by another path (close_round alone), or DMs whose send was still under way
-    when the close queued its rewrites: the job finds them and queues each rewrite once."""
-    from flows.pulse import close_round, rewrite_closed_round_dms
+async def test_a_dm_still_on_its_way_at_close_is_rewritten_by_the_scheduler_job(
+    db_url: str,
+) -> None:
+    """The close queues rewrites for the DMs already sent; one whose send is under way at that
+    moment lands afterwards, and the scheduler job rewrites it (once). DMs only queued at the
+    close are not sent at all."""
+    from flows.pulse import rewrite_closed_round_dms
 
     cli(db_url, "demo")
     cli(db_url, "pulse", "run-now", "--unit", NORD)
     _, members = _nord_members(db_url)
     async with local_chat(db_url) as chat:
+        delivery = chat.bot.delivery
+        ready, _ = delivery.prepare(delivery.claim())
+        item = next(
+            r for r in ready if r.route.address and r.route.address.value == str(members[0])
+        )
+        assert delivery._mark_sending(item.row_id, "local")  # the request is leaving...
+        code, out = cli(db_url, "pulse", "close-now", "--unit", NORD)  # ...as the round closes
+        assert code == 0, out
+        assert item.route.address is not None
+        ref = await chat.bot.platforms["local"].post(
+            item.route.address, item.message, dedupe_key=item.dedupe_key
+        )
+        delivery._sent(item.row_id, f"local|{ref.conversation_id}|{ref.message_id}")
+        delivery._step_down()  # the rest of the batch goes back to the queue
         await chat.deliver()
-        with chat.bot.db.session() as s:
-            pulse_round = s.scalars(select(PulseRound)).one()
-            close_round(s, pulse_round, now=utcnow(), default_language="da")
-        await chat.deliver()
-        assert all(_answer_buttons(m["html"]) for m in await chat.dm(members[0]))
+        assert [await chat.dm(m) for m in members[1:]] == [[]] * (len(members) - 1)
+        [msg] = await chat.dm(members[0])
+        assert _answer_buttons(msg["html"]), "landed after the close, with live buttons"
+
         for _ in range(2):  # two ticks: the second finds nothing left to do
             rewrite_closed_round_dms(chat.bot.db, chat.bot.settings, utcnow())
         await chat.deliver()
@@ -134,7 +150,7 @@ async def test_the_scheduler_job_rewrites_dms_of_a_round_closed_without_them(db_
             rewrites = s.scalars(
                 select(OutboxMessage).where(OutboxMessage.purpose == "pulse.closed")
             ).all()
-        assert len(rewrites) == len(members)
-        for m in members:
-            [msg] = await chat.dm(m)
-            assert CLOSED in text_of(msg["html"])
+        assert [r.status for r in rewrites] == ["sent"]
+        [msg] = await chat.dm(members[0])
+        assert CLOSED in text_of(msg["html"])
+        assert not _answer_buttons(msg["html"])
