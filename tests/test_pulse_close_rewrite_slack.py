@@ -228,3 +228,35 @@ async def test_with_several_workspaces_the_rewrite_uses_the_dms_own_workspace_to
         assert len(updates) == len(dms)
         assert {u.token for u in updates} == {"xoxb-workspace-a"}
         assert {u.args["channel"] for u in updates} == {c.result["channel"] for c in dms}
+
+
+async def test_a_rewrite_left_half_sent_by_a_dead_worker_is_sent_again_not_parked(
+    db_url: str, fake: FakeSlack
+) -> None:
+    from bot.delivery import Delivery
+    from bot.scheduler import release_lease
+
+    async with SlackWorkspace(db_url, fake) as ws:
+        await _round_on_slack(ws)
+        dms = _pulse_dms(fake)
+        cli(db_url, "pulse", "close-now", "--unit", NORD)
+        # A second worker claims the rewrites and dies as the first request leaves: no
+        # heartbeat, its rows stuck in "claimed" and one in "sending".
+        doomed = Delivery(ws.bot.db, ws.bot.platforms, worker_id="doomed")
+        ready, _ = doomed.prepare(doomed.claim())
+        assert ready and doomed._mark_sending(ready[0].row_id, "slack")
+        release_lease(ws.bot.db, doomed.lease_name, "doomed")  # its heartbeat has run out
+        assert ws.bot.delivery.recover().unknown == 0
+        with ws.bot.db.session() as s:
+            statuses = {
+                r.status
+                for r in s.scalars(
+                    select(OutboxMessage).where(OutboxMessage.purpose == "pulse.closed")
+                )
+            }
+        assert statuses == {"pending"}, "an update is the same however often it is sent"
+        fake.clear()
+        await ws.deliver()
+        assert sorted(u.args["ts"] for u in fake.calls_to("chat.update")) == sorted(
+            c.result["ts"] for c in dms
+        )
