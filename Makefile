@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 export DATABASE_URL ?= sqlite:///medpuls.db
+# The demo shows everything at once; a deployment keeps quiet hours (docs/delivery.md).
+export MEDPULS_WORKING_HOURS ?= always
 
 .PHONY: run test lint typecheck layers unit browser-deps clean
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.config import Settings
@@ -50,6 +52,17 @@ class Bot:
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
 
+def working_hours(settings: Settings) -> Callable[[dt.datetime], dt.datetime] | None:
+    """When delivery may next reach people unasked (MEDPULS_WORKING_HOURS), or None: always."""
+    from flows.schedule import next_working_hours
+
+    hours = settings.quiet_hours
+    if hours is None:
+        return None
+    start, end = hours
+    return lambda now: next_working_hours(now, start, end, settings.tz)
+
+
 def build(settings: Settings | None = None) -> Bot:
     settings = settings or Settings()
     from flows.pulse import check_question_bank
@@ -61,7 +74,12 @@ def build(settings: Settings | None = None) -> Bot:
     platforms = build_platforms(settings, db)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     delivery = Delivery(
-        db, platforms, worker_id=worker_id, limits=rate_limits(settings), language=settings.language
+        db,
+        platforms,
+        worker_id=worker_id,
+        limits=rate_limits(settings),
+        language=settings.language,
+        working_hours=working_hours(settings),
     )
     core.wake_delivery = delivery.wake
     return Bot(settings, db, core, platforms, delivery, worker_id)

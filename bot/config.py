@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -11,6 +12,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_GROUP_FLOOR = 3
 MIN_COMMENT_GROUP_FLOOR = 5
+
+
+def parse_hours(value: str) -> tuple[dt.time, dt.time]:
+    """ "07:30-17:00" as two times; a clear error for anything else."""
+    try:
+        first, second = (dt.time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise ValueError(
+            f"MEDPULS_WORKING_HOURS must look like 07:30-17:00 or be 'always', not {value!r}"
+        ) from None
+    if not first < second:
+        raise ValueError(f"MEDPULS_WORKING_HOURS must start before it ends, not {value!r}")
+    return first, second
 
 
 class Settings(BaseSettings):
@@ -30,6 +44,9 @@ class Settings(BaseSettings):
     slack_rate_per_second: float = Field(50.0, gt=0, alias="MEDPULS_SLACK_RATE")
     # A directory of question bank YAML files used instead of the shipped flows/questions.
     question_bank_dir: str | None = Field(None, alias="MEDPULS_QUESTION_BANK_DIR")
+    # When the bot may reach people unasked: local hours on Danish working days, or "always".
+    # Outside them only a direct reply to a person's own action goes out; the rest waits.
+    working_hours: str = Field("07:30-17:00", alias="MEDPULS_WORKING_HOURS")
     # The key kept outside the database (bot/secret_key.py); never logged, never stored.
     secret_key: SecretStr | None = Field(None, alias="MEDPULS_SECRET_KEY")
 
@@ -71,6 +88,19 @@ class Settings(BaseSettings):
                 f"MEDPULS_MIN_COMMENT_GROUP_SIZE may not be below {MIN_COMMENT_GROUP_FLOOR}"
             )
         return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value != "always":
+            parse_hours(value)
+        return value
+
+    @property
+    def quiet_hours(self) -> tuple[dt.time, dt.time] | None:
+        """(start, end) of working hours, or None when the bot may speak at any time."""
+        return None if self.working_hours == "always" else parse_hours(self.working_hours)
 
     @field_validator("timezone")
     @classmethod

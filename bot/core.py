@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.errors import MedpulsError
-from bot.events import InboundEvent
+from bot.events import ButtonClicked, FormSubmitted, InboundEvent
 from bot.i18n import Lang, chosen_language, language_of, translator
 from bot.messages import NO_REPLY, Message, Reply, Text
 from bot.router import Context, Router
@@ -113,6 +113,14 @@ class Core:
                 member.slack_team_id = actor.team_id
             if actor.platform == "teams" and member.teams_user_id != actor.user_id:
                 member.teams_user_id = actor.user_id
+        clicked = isinstance(event, ButtonClicked | FormSubmitted)
+        if member is not None and actor.locale and not member.language_chosen and not clicked:
+            # The client's language, remembered for the messages the person did not ask for.
+            # Never on a click: a member row written in the transaction that records an answer
+            # would carry that transaction's id, next to the answer's (docs/privacy.md).
+            detected = language_of(actor.locale, self.settings.language)
+            if member.language != detected:
+                member.language = detected
         lang = speaks(member, actor.locale, self.settings.language)
         return Context(
             session=session,

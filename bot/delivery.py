@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, or_, select, update
@@ -185,8 +185,11 @@ class Delivery:
         concurrency: int = 16,
         limits: Mapping[str, PlatformLimits] | None = None,
         language: Lang = "da",
+        working_hours: Callable[[dt.datetime], dt.datetime] | None = None,
     ) -> None:
         self.db = db
+        # now -> the next moment within working hours (now itself, inside them); None: any time.
+        self.working_hours = working_hours
         self.platforms = platforms
         self.worker_id = worker_id
         self.batch = batch
@@ -228,6 +231,9 @@ class Delivery:
 
     # --- claiming -----------------------------------------------------------------------
 
+    def is_quiet(self, now: dt.datetime) -> bool:
+        return self.working_hours is not None and self.working_hours(now) > now
+
     def claim(self) -> list[int]:
         """Mark up to `batch` due rows as ours, committed before anything is sent."""
         self._heartbeat_if_due()
@@ -239,6 +245,9 @@ class Delivery:
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(self.batch)
             )
+            if self.is_quiet(now):
+                # Replies to someone's own action, and rewrites (which notify no one), only.
+                due = due.where(or_(OutboxMessage.reply.is_(True), OutboxMessage.op == "update"))
             if self.db.is_postgres:
                 # Rows another worker is claiming right now are skipped, not waited for.
                 due = due.with_for_update(skip_locked=True)

@@ -31,6 +31,8 @@ class Outgoing:
     round_id: int | None = None
     op: str = "post"
     not_before: dt.datetime | None = None
+    # To the person whose action caused it: not held by quiet hours.
+    reply: bool = False
 
 
 def to_member(member_id: int, key: str, message: Message, **kw: object) -> Outgoing:
@@ -104,6 +106,7 @@ def queue(session: Session, items: Iterable[Outgoing]) -> int:
             "payload": payload(o.message),
             "purpose": o.purpose,
             "round_id": o.round_id,
+            "reply": o.reply,
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": o.not_before or now,

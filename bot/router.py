@@ -6,6 +6,7 @@ Flows register handlers per action kind, form kind, command word or event type (
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,8 +44,16 @@ class Context:
     queued: list[Outgoing] = field(default_factory=list)
 
     def send(self, *items: Outgoing) -> None:
-        self.queued.extend(items)
-        queue(self.session, items)
+        # What goes back to the person who acted answers them: quiet hours do not hold it.
+        me = str(self.member.id) if self.member is not None else None
+        marked = [
+            dataclasses.replace(o, reply=True)
+            if o.address_kind == "member" and o.address == me
+            else o
+            for o in items
+        ]
+        self.queued.extend(marked)
+        queue(self.session, marked)
 
     def audit(self, action: str, subject: str = "", *, allowed: bool = True, **detail: Any) -> None:
         self.session.add(

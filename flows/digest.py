@@ -40,6 +40,7 @@ from bot.messages import Context, Divider, Fact, Facts, Header, Image, Message, 
 from bot.outbox import Outgoing, queue, to_member, to_unit_channel
 from bot.router import Context as FlowContext
 from bot.router import Router
+from flows.actions import PlanLine, load_plans, plan_parts
 from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
 from flows.question_bank import default_bank
@@ -246,6 +247,8 @@ class Picture:
         self._decide_all(turnout, tallies)
         self._pulses: dict[int, UnitPulse] = {}
         self._painters: dict[Lang, TrendPainter] = {}
+        # Each unit's action plan (issue 19); load_picture fills it, see "action plans" below.
+        self.plans: Mapping[int, Sequence[PlanLine]] = {}
 
     # -- roll-up -------------------------------------------------------------------------
 
@@ -578,7 +581,7 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         for i, p, n, pid in session.execute(select(Unit.id, Unit.path, Unit.name, Unit.parent_id))
     ]
     committees = {c.unit_id: c for c in session.scalars(select(Committee))}
-    return Picture(
+    picture = Picture(
         units,
         weeks,
         turnout,
@@ -587,6 +590,8 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         committees={k: v for k, v in committees.items()},
         pipelines=load_pipelines(session, now),
     )
+    picture.plans = load_plans(session, now)
+    return picture
 
 
 def load_pipelines(session: Session, now: dt.datetime) -> dict[int, Pipeline]:
@@ -798,10 +803,21 @@ def leader_message(
     pulse = picture.pulse(unit_id, t.lang)
     parts: list[Part] = [Header(text=t("digest.title", unit=pulse.unit.name))]
     parts.extend(_body(t, picture, pulse, image_id, t.lang))
+    parts.extend(_action_plan(t, picture, unit_id))
     parts.append(Divider())
     parts.extend(_pipeline(t, picture, unit_id))
     parts.append(Context(text=t("digest.footer", minimum=picture.min_size)))
     return Message(summary=t("digest.summary", unit=pulse.unit.name), parts=parts)
+
+
+# --- action plans (issue 19; flows/actions.py) ------------------------------------------------
+
+
+def _action_plan(t: Translator, picture: Picture, unit_id: int) -> list[Part]:
+    """The plan's status and, after each action's date, its dimension's trend. The trend's
+    figures are the round's published ones (flows.actions.trend_of, through decide)."""
+    lines = picture.plans.get(unit_id, ())
+    return [Divider(), *plan_parts(lines, t)] if lines else []
 
 
 def committee_message(

@@ -34,6 +34,7 @@ from storage.db import Database
 from storage.models import (
     Answer,
     AuditEntry,
+    CommentThread,
     Committee,
     ConversationReference,
     DigestPreference,
@@ -45,6 +46,8 @@ from storage.models import (
     Proposal,
     PulseRound,
     Support,
+    TeamAction,
+    ThreadMessage,
     ThresholdChange,
 )
 from storage.queries import member_by_email
@@ -265,6 +268,48 @@ def export_person(session: Session, email: str, *, now: dt.datetime) -> dict[str
             {"purpose": purpose, "status": status, "count": int(n)}
             for purpose, status, n in messages
         ],
+        **_issue19_export(session, m),
+    }
+
+
+def _issue19_export(session: Session, m: Member) -> dict[str, Any]:
+    """Actions the person owns or added, and conversations they started as a replier. Comments
+    they wrote and their answers in a conversation are not linked to them (flows/replies.py)."""
+    actions = session.scalars(
+        select(TeamAction)
+        .where(or_(TeamAction.owner_id == m.id, TeamAction.created_by == m.id))
+        .order_by(TeamAction.id)
+    ).all()
+    threads = session.scalars(
+        select(CommentThread).where(CommentThread.replier_id == m.id).order_by(CommentThread.id)
+    ).all()
+    return {
+        "actions": [
+            {
+                "id": a.id,
+                "unit": a.unit.path,
+                "text": a.text,
+                "as": "owner" if a.owner_id == m.id else "added",
+                "due_on": _iso(a.due_on),
+                "status": a.status,
+                "outcome": a.outcome,
+            }
+            for a in actions
+        ],
+        "comment_replies": [
+            {
+                "round": th.round_id,
+                "status": th.status,
+                "your_messages": list(
+                    session.scalars(
+                        select(ThreadMessage.text)
+                        .where(ThreadMessage.thread_id == th.id, ThreadMessage.side == "replier")
+                        .order_by(ThreadMessage.seq)
+                    )
+                ),
+            }
+            for th in threads
+        ],
     }
 
 
@@ -303,6 +348,7 @@ def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
     m.name = ERASED_NAME
     m.email = None
     m.language = None
+    m.language_chosen = False
     m.slack_user_id = m.slack_team_id = None
     m.teams_user_id = m.teams_aad_id = None
     m.paused_until = None

@@ -415,7 +415,18 @@ def comment_form(pulse_round: PulseRound, t: Translator) -> Form:
         submit=t("pulse.comment_submit"),
         intro=t("pulse.comment_intro"),
         fields=[
-            Field_(name="comment", label=t("pulse.comment_label"), kind="textarea", max_length=1000)
+            Field_(
+                name="comment", label=t("pulse.comment_label"), kind="textarea", max_length=1000
+            ),
+            # Issue 19: the author's first word on replies is here, and they can say no.
+            Field_(
+                name="replies",
+                label=t("replies.allow_label"),
+                kind="checkbox",
+                required=False,
+                initial="true",
+                hint=t("replies.allow_hint"),
+            ),
         ],
     )
 
@@ -437,8 +448,15 @@ def on_comment_submit(ctx: FlowContext, event: FormSubmitted, data: PulseComment
     if not answers:
         return Reply(transient=_note(ctx.t("pulse.comment_needs_answer")))
     answers[0].comment = text
+    from flows.replies import seal_author  # issue 19's replies live in their own module
+
+    allow = (event.values.get("replies") or "").lower() in ("true", "1", "yes", "on")
+    capsule = seal_author(ctx.settings, member.id) if allow else None
+    answers[0].reply_capsule = capsule
+    saved = ctx.t("pulse.comment_saved")
+    on_off = "replies.comment_saved_" + ("on" if capsule else "off" if not allow else "unavailable")
     # Transient like the answer's confirmation: a kept note would say she answered and commented.
-    return Reply(transient=_note(ctx.t("pulse.comment_saved")))
+    return Reply(transient=_note(f"{saved}\n{ctx.t(on_off)}"))
 
 
 def on_rules(ctx: FlowContext, event: ButtonClicked, data: PulseRules) -> Reply:
@@ -550,10 +568,14 @@ def close_round(
 def unlink_answers(session: Session, round_id: int) -> None:
     """Re-key the round's answers at random and re-insert them in random order."""
     rows = session.execute(
-        select(Answer.question_id, Answer.value, Answer.comment).where(Answer.round_id == round_id)
+        select(Answer.question_id, Answer.value, Answer.comment, Answer.reply_capsule).where(
+            Answer.round_id == round_id
+        )
     ).all()
     session.execute(delete(Answer).where(Answer.round_id == round_id))
-    shuffled = [{"question_id": q, "value": v, "comment": c} for q, v, c in rows]
+    shuffled = [
+        {"question_id": q, "value": v, "comment": c, "reply_capsule": cap} for q, v, c, cap in rows
+    ]
     random.SystemRandom().shuffle(shuffled)
     if shuffled:
         session.execute(

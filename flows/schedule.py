@@ -32,6 +32,7 @@ __all__ = [
     "is_working_day",
     "next_period",
     "next_working_day",
+    "next_working_hours",
     "opening_time",
     "period_of",
     "period_start",
@@ -175,6 +176,22 @@ def within_working_hours(when: dt.datetime, tz: ZoneInfo = DEFAULT_TZ) -> bool:
     """On a working day and between 08:00 (inclusive) and 16:00 (exclusive), local time."""
     local = _aware(when, "when").astimezone(tz)
     return is_working_day(local.date()) and WORKDAY_START <= local.time() < WORKDAY_END
+
+
+def next_working_hours(
+    when: dt.datetime, start: dt.time, end: dt.time, tz: ZoneInfo = DEFAULT_TZ
+) -> dt.datetime:
+    """`when` itself if it is within [start, end) on a working day, else the next `start`.
+
+    Quiet hours (MEDPULS_WORKING_HOURS): what no one asked for waits until then.
+    """
+    local = _aware(when, "when").astimezone(tz)
+    day = local.date()
+    if is_working_day(day) and start <= local.time() < end:
+        return when
+    if not (is_working_day(day) and local.time() < start):
+        day = next_working_day(day + dt.timedelta(days=1))
+    return _at(day, start, tz)
 
 
 # --- periods ----------------------------------------------------------------------------------

@@ -109,7 +109,10 @@ class Member(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The language we write in: the person's own choice (`sprog en`), else what their Slack or
+    # Teams client last told us, kept so that messages they did not ask for use it too.
     language: Mapped[str | None] = mapped_column(String(5))
+    language_chosen: Mapped[bool] = mapped_column(default=False)
     slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     slack_team_id: Mapped[str | None] = mapped_column(String(40))
     teams_user_id: Mapped[str | None] = mapped_column(String(200), unique=True)
@@ -252,6 +255,10 @@ class Answer(Base):
     value: Mapped[int]
     comment: Mapped[str | None] = mapped_column(Text)
     hidden: Mapped[bool] = mapped_column(default=False)
+    # Where a reply to the comment goes: the author's member id, sealed (AES-GCM, random nonce)
+    # under a subkey of MEDPULS_SECRET_KEY, which no table holds (flows/replies.py). None when
+    # the author switched replies off.
+    reply_capsule: Mapped[bytes | None] = mapped_column(LargeBinary(128))
 
 
 class RoundResult(Base):
@@ -319,6 +326,58 @@ class Support(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
 
 
+# --- the team's action plan, anonymous replies (issue 19) -----------------------------------
+
+
+class TeamAction(Base):
+    """One action in a unit's plan. It names its owner (a member, or None for the whole team)
+    and who added it, never anyone's answers; every change is an audit entry."""
+
+    __tablename__ = "team_actions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    dimension: Mapped[str] = mapped_column(String(80))
+    # planned, done, dropped ("continued" is planned again with a new date)
+    status: Mapped[str] = mapped_column(String(10), default="planned")
+    outcome: Mapped[str | None] = mapped_column(Text)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    # Bumped on every change: the channel's plan post and the owner's messages key on it.
+    version: Mapped[int] = mapped_column(default=1)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
+    unit: Mapped[Unit] = relationship()
+
+
+class CommentThread(Base):
+    """A conversation on one published comment. It names the replier (a leader or chair) and
+    the comment, never the comment's author; no timestamps, a random id."""
+
+    __tablename__ = "comment_threads"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("pulse_rounds.id"), index=True)
+    question_id: Mapped[str] = mapped_column(String(80))
+    respondent_key: Mapped[str] = mapped_column(String(64))
+    replier_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    # open, ended
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    ended_by: Mapped[str | None] = mapped_column(String(10))
+
+
+class ThreadMessage(Base):
+    """One message of a comment conversation; `side` is "replier" or "author", nothing more."""
+
+    __tablename__ = "thread_messages"
+    thread_id: Mapped[str] = mapped_column(ForeignKey("comment_threads.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    side: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text)
+
+
 # --- governance, digests ------------------------------------------------------------------
 
 
@@ -372,6 +431,8 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     purpose: Mapped[str] = mapped_column(String(40), default="")
     round_id: Mapped[int | None] = mapped_column(index=True)
+    # A reply to the addressee's own action: goes out at any hour (MEDPULS_WORKING_HOURS).
+    reply: Mapped[bool] = mapped_column(default=False)
     # pending, sending, sent, unknown, dead, skipped
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

@@ -54,6 +54,8 @@ _PG_REASON = _postgres_reason()
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in PLATFORM_ENV:
         monkeypatch.delenv(name, raising=False)
+    # Tests run at any hour; the quiet-hours tests set their own working hours and clock.
+    monkeypatch.setenv("MEDPULS_WORKING_HOURS", "always")
     monkeypatch.chdir(tmp_path)
     # `medpuls serve`/`worker` run in-process by a test set up process-wide logging; put it
     # back so that one test's log lines never end up in another test's CLI output.

@@ -53,3 +53,19 @@ def settings() -> Settings:
 def database() -> tuple[Settings, Database]:
     s = settings()
     return s, Database(s.database_url)
+
+
+def say_when_held(s: Settings) -> None:
+    """Outside working hours, say when what was just queued will go out (quiet hours)."""
+    from bot.app import working_hours
+    from storage.models import utcnow
+
+    next_open = working_hours(s)
+    now = utcnow()
+    if next_open is None or next_open(now) <= now:
+        return
+    at = next_open(now).astimezone(s.tz)
+    typer.echo(
+        f"outside working hours ({s.working_hours} on working days): held until "
+        f"{at:%a %d %b %H:%M} {at.tzname()}; replies to people's own actions still go at once"
+    )

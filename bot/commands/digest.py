@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.commands._common import database, user_errors
+from bot.commands._common import database, say_when_held, user_errors
 from flows.digest import queue_leader_digests
 from storage.models import utcnow
 
@@ -20,3 +20,5 @@ def digest_send_now() -> None:
     with db.session() as session:
         queued = queue_leader_digests(session, s, utcnow(), due_only=False)
     typer.echo(f"{queued} digest(s) queued")
+    if queued:
+        say_when_held(s)

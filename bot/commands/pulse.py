@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from bot.commands._common import database, user_errors
+from bot.commands._common import database, say_when_held, user_errors
 from bot.errors import InvalidInput, NotFound
 from flows.pulse import close_now, run_now
 from flows.schedule import ScheduleSpec
@@ -30,6 +30,8 @@ def pulse_run_now(unit: Annotated[str, typer.Option("--unit", help="Unit path.")
         typer.echo("no round opened (no members, or a round is already open)")
     for o in opened:
         typer.echo(f"round {o.round_id} opened for unit {o.unit_id}: {o.asked} asked")
+    if opened:
+        say_when_held(s)
 
 
 @app.command("close-now")

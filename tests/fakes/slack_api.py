@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 Args = dict[str, Any]
 
@@ -100,8 +100,13 @@ class FakeSlack:
     expired_triggers: set[str] = field(default_factory=set)
     _faults: dict[str, list[_Fault]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
+    calls_token: str | None = None  # the token of the request being answered
     _port: int = 0
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # Socket Mode: the app's websocket connections, and acknowledgements awaited by envelope.
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    _connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -158,6 +163,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{name}", self._response_url)
+        app.router.add_get("/link", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -221,6 +227,7 @@ class FakeSlack:
             failed = {"ok": False, "error": fault.value}
             self.calls.append(Call(method, args, token, failed))
             return web.json_response(failed)
+        self.calls_token = token
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         result: dict[str, Any] = (
             handler(args) if handler is not None else {"ok": False, "error": "unknown_method"}
@@ -247,6 +254,58 @@ class FakeSlack:
 
     def _dm_channel(self, user_id: str) -> str:
         return "D" + user_id.removeprefix("U").removeprefix("W")
+
+    # --- Socket Mode (api.slack.com/apis/socket-mode) ----------------------------------------
+
+    def _m_apps_connections_open(self, args: Args) -> dict[str, Any]:
+        # Only an app-level token (xapp-) opens a connection; the bot token does not.
+        token = self.calls_token
+        if not (token or "").startswith("xapp-"):
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": f"ws://127.0.0.1:{self._port}/link?ticket=fake-ticket"}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self.sockets),
+                "debug_info": {"host": "applink-fake", "approximate_connection_time": 18060},
+                "connection_info": {"app_id": "A0MEDPULS"},
+            }
+        )
+        self._connected.set()
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            ack = json.loads(frame.data)
+            waiting = self._acks.pop(str(ack.get("envelope_id")), None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(ack)
+        self.sockets.remove(ws)
+        return ws
+
+    async def push(
+        self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0, timeout: float = 10
+    ) -> dict[str, Any]:
+        """Send an envelope as Slack does over Socket Mode; the app's acknowledgement back."""
+        await asyncio.wait_for(self._connected.wait(), timeout)
+        envelope_id = f"env-{next(self._ts)}"
+        done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = done
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "payload": payload,
+                "type": kind,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": retry_attempt,
+                "retry_reason": "timeout" if retry_attempt else "",
+            }
+        )
+        return await asyncio.wait_for(done, timeout)
 
     def _m_auth_test(self, args: Args) -> dict[str, Any]:
         return {

@@ -57,6 +57,7 @@ def upgrade() -> None:
     sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('language', sa.String(length=5), nullable=True),
+    sa.Column('language_chosen', sa.Boolean(), nullable=False),
     sa.Column('slack_user_id', sa.String(length=40), nullable=True),
     sa.Column('slack_team_id', sa.String(length=40), nullable=True),
     sa.Column('teams_user_id', sa.String(length=200), nullable=True),
@@ -82,6 +83,7 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON(), nullable=True),
     sa.Column('purpose', sa.String(length=40), nullable=False),
     sa.Column('round_id', sa.Integer(), nullable=True),
+    sa.Column('reply', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', storage.models.UtcDateTime(timezone=True), nullable=False),
@@ -267,9 +269,25 @@ def upgrade() -> None:
     sa.Column('value', sa.Integer(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
     sa.Column('hidden', sa.Boolean(), nullable=False),
+    sa.Column('reply_capsule', sa.LargeBinary(length=128), nullable=True),
     sa.ForeignKeyConstraint(['round_id'], ['pulse_rounds.id'], name=op.f('fk_answers_round_id_pulse_rounds')),
     sa.PrimaryKeyConstraint('round_id', 'question_id', 'respondent_key', name=op.f('pk_answers'))
     )
+    op.create_table('comment_threads',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('question_id', sa.String(length=80), nullable=False),
+    sa.Column('respondent_key', sa.String(length=64), nullable=False),
+    sa.Column('replier_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('ended_by', sa.String(length=10), nullable=True),
+    sa.ForeignKeyConstraint(['replier_id'], ['members.id'], name=op.f('fk_comment_threads_replier_id_members')),
+    sa.ForeignKeyConstraint(['round_id'], ['pulse_rounds.id'], name=op.f('fk_comment_threads_round_id_pulse_rounds')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_comment_threads'))
+    )
+    with op.batch_alter_table('comment_threads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_comment_threads_round_id'), ['round_id'], unique=False)
+
     op.create_table('participations',
     sa.Column('round_id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -337,11 +355,48 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_supports_proposal_id_proposals')),
     sa.PrimaryKeyConstraint('proposal_id', 'member_id', name=op.f('pk_supports'))
     )
+    op.create_table('team_actions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('dimension', sa.String(length=80), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('outcome', sa.Text(), nullable=True),
+    sa.Column('reminders_sent', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', storage.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('proposal_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['members.id'], name=op.f('fk_team_actions_created_by_members')),
+    sa.ForeignKeyConstraint(['owner_id'], ['members.id'], name=op.f('fk_team_actions_owner_id_members')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_team_actions_proposal_id_proposals')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_team_actions_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_actions'))
+    )
+    with op.batch_alter_table('team_actions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_team_actions_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('thread_messages',
+    sa.Column('thread_id', sa.String(length=32), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('side', sa.String(length=10), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['thread_id'], ['comment_threads.id'], name=op.f('fk_thread_messages_thread_id_comment_threads')),
+    sa.PrimaryKeyConstraint('thread_id', 'seq', name=op.f('pk_thread_messages'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('thread_messages')
+    with op.batch_alter_table('team_actions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_team_actions_unit_id'))
+
+    op.drop_table('team_actions')
     op.drop_table('supports')
     op.drop_table('round_results')
     op.drop_table('round_questions')
@@ -351,6 +406,10 @@ def downgrade() -> None:
 
     op.drop_table('proposals')
     op.drop_table('participations')
+    with op.batch_alter_table('comment_threads', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_comment_threads_round_id'))
+
+    op.drop_table('comment_threads')
     op.drop_table('answers')
     op.drop_table('threshold_changes')
     op.drop_table('questions')
