@@ -75,6 +75,16 @@ class Translator:
             raise KeyError(f"no {self.lang} text for {key!r}")
         return template.format(**values) if values else template
 
+    def plural(self, key: str, n: int, /, **values: object) -> str:
+        """The text for `n` by the language's plural rules (CLDR, through Babel): a catalogue
+        key written as a table, `[key]` with `one = "..."` and `other = "..."`."""
+        form = self._babel.plural_form(n)
+        catalogue_ = catalogue(self.lang)
+        template = catalogue_.get(f"{key}.{form}") or catalogue_.get(f"{key}.other")
+        if template is None:
+            raise KeyError(f"no {self.lang} text for {key!r} ({form})")
+        return template.format(n=n, **values)
+
     def number(self, value: float, digits: int = 1) -> str:
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, format=pattern, locale=self._babel)

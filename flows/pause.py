@@ -114,7 +114,7 @@ def status_message(ctx: Context) -> Message:
     )
     paused = is_paused(member, today)
     lines = [
-        t("pulse.status_open", n=open_rounds) if open_rounds else t("pulse.status_none"),
+        t.plural("pulse.status_open", open_rounds) if open_rounds else t("pulse.status_none"),
         t("pulse.status_paused", until=_day(ctx, member.paused_until))
         if paused and member.paused_until
         else t("pulse.status_active"),

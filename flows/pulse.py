@@ -58,7 +58,7 @@ from flows.question_bank import (
     pick_questions,
 )
 from flows.question_bank import Question as BankQuestion
-from flows.schedule import ScheduleSpec, due_runs
+from flows.schedule import ScheduleSpec, due_runs, period_start, rotation_slot
 from flows.schedule import closes_at as schedule_closes_at
 from storage.db import Database
 from storage.models import (
@@ -767,10 +767,16 @@ def unit_bank(session: Session, unit: Unit, bank: QuestionBank | None = None) ->
 
 
 def next_questions(
-    session: Session, unit: Unit, count: int, bank: QuestionBank | None = None
+    session: Session,
+    unit: Unit,
+    count: int,
+    bank: QuestionBank | None = None,
+    *,
+    slot: int | None = None,
 ) -> list[str]:
-    """Rotate through the bank and the committee's own questions: least recently asked
-    dimensions first, no question twice in a row."""
+    """Rotate through the bank and the committee's own questions: with `slot`, on the
+    organisation's shared calendar (issue 17: siblings answer the same dimensions in the same
+    week); without it, least recently asked dimensions first. No question twice in a row."""
     bank = bank or default_bank()
     sync_bank(session, bank)
     recent = session.scalars(
@@ -787,6 +793,7 @@ def next_questions(
         history=history,
         exclude_inactive=inactive,
         seed=unit.id,
+        slot=slot,
     )
 
 
@@ -840,7 +847,16 @@ def run_now(
             open_round(
                 session,
                 u,
-                next_questions(session, u, count, bank),
+                next_questions(
+                    session,
+                    u,
+                    count,
+                    bank,
+                    slot=rotation_slot(
+                        ScheduleSpec.from_row(schedule).cadence if schedule else "weekly",
+                        local_today(now, settings.tz),
+                    ),
+                ),
                 now=now,
                 closes_at=now + dt.timedelta(hours=hours),
                 min_group_size=score_min,
@@ -885,7 +901,13 @@ def open_scheduled_round(
     return open_round(
         session,
         unit,
-        next_questions(session, unit, schedule.questions_per_round, question_bank(settings)),
+        next_questions(
+            session,
+            unit,
+            schedule.questions_per_round,
+            question_bank(settings),
+            slot=rotation_slot(spec.cadence, period_start(spec, period)),
+        ),
         now=now,
         closes_at=schedule_closes_at(now, spec, as_zoneinfo(tz)),
         min_group_size=score_min,

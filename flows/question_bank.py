@@ -475,8 +475,19 @@ def pick_questions(
     history: Sequence[Sequence[str]],
     exclude_inactive: Collection[str] = frozenset(),
     seed: int | None = None,
+    slot: int | None = None,
 ) -> list[str]:
     """Question ids for the next round of a unit.
+
+    With `slot` (flows.schedule.rotation_slot: the period's number on a calendar shared by the
+    whole organisation), the rotation is the same for every unit: slot k asks the bank's
+    dimensions k*count ... k*count+count-1 (in bank order, wrapping), so sibling units answer
+    the same dimensions in the same week and roll-ups have something to add up; each dimension
+    comes round every ceil(dimensions / count) periods (8 weekly rounds for the shipped bank's
+    16 dimensions at two questions a round). Within a dimension the questions take turns lap
+    by lap. A committee's own questions in an existing dimension join that dimension's turns;
+    one in its own "custom" dimension is asked in addition, the least recently asked first.
+    Without `slot`, the unit's own history decides, as below.
 
     `history` holds the question ids of the unit's earlier rounds, newest last; ids not in the
     bank are ignored. `exclude_inactive` are ids never to pick (deactivated questions).
@@ -488,6 +499,10 @@ def pick_questions(
     """
     if not 1 <= count <= 3:
         raise ValueError(f"count must be 1-3, not {count}")
+    if slot is not None:
+        shared = _calendar_pick(bank, count, slot, exclude_inactive, history)
+        if shared is not None:
+            return shared
     previous = set(history[-1]) if history else set()
 
     # Newest round index at which each question and each dimension was asked; -1 = never.
@@ -523,3 +538,42 @@ def pick_questions(
         spare = [q.id for d in dims for q in candidates(d)[1:]]
         picked += spare[: count - len(picked)]
     return picked
+
+
+def _calendar_pick(
+    bank: QuestionBank,
+    count: int,
+    slot: int,
+    exclude_inactive: Collection[str],
+    history: Sequence[Sequence[str]],
+) -> list[str] | None:
+    """The calendar rotation of `pick_questions`; None when the bank is too small for it."""
+
+    def askable(dim: str) -> list[Question]:
+        return [q for q in bank.for_dimension(dim) if q.id not in exclude_inactive]
+
+    shared = [d for d in bank.dimensions if d != CUSTOM_DIMENSION and askable(d)]
+    if len(shared) < count:
+        return None
+    previous = set(history[-1]) if history else set()
+    # A second round in one period (`pulse run-now` twice) takes the next slot's dimensions.
+    for step in (0, 1):
+        first = (slot + step) * count
+        lap = first // len(shared)
+        picked = [
+            qs[lap % len(qs)].id
+            for i in range(count)
+            for qs in [askable(shared[(first + i) % len(shared)])]
+        ]
+        if not previous & set(picked):
+            break
+    last_asked = {qid: index for index, ids in enumerate(history) for qid in ids}
+    own = sorted(
+        (
+            q
+            for q in (askable(CUSTOM_DIMENSION) if CUSTOM_DIMENSION in bank.dimensions else [])
+            if q.id not in previous
+        ),
+        key=lambda q: last_asked.get(q.id, -1),
+    )
+    return [*picked, own[0].id] if own else picked

@@ -39,6 +39,7 @@ __all__ = [
     "planned_run",
     "previous_period",
     "reminder_times",
+    "rotation_slot",
     "within_working_hours",
     "working_days_before",
 ]
@@ -192,6 +193,16 @@ def next_working_hours(
     if not (is_working_day(day) and local.time() < start):
         day = next_working_day(day + dt.timedelta(days=1))
     return _at(day, start, tz)
+
+
+def rotation_slot(cadence: Cadence, day: dt.date) -> int:
+    """The number of the period holding `day` on one calendar for the whole organisation
+    (weeks, fortnights or months since 2024), so every unit with the same cadence asks the same
+    dimensions in the same period (flows.question_bank.pick_questions)."""
+    if cadence == "monthly":
+        return (day.year - _BIWEEKLY_EPOCH.year) * 12 + day.month - 1
+    weeks = (_monday(day) - _BIWEEKLY_EPOCH).days // 7
+    return weeks // 2 if cadence == "biweekly" else weeks
 
 
 # --- periods ----------------------------------------------------------------------------------

@@ -33,3 +33,16 @@ def test_platform_locales_pick_a_language() -> None:
     assert language_of("nb_NO") == "da"
     assert language_of("de-DE") == "en"
     assert language_of(None, "en") == "en"
+
+
+def test_counts_use_the_languages_plural_rules_not_brackets() -> None:
+    from bot.i18n import Translator, catalogue
+
+    da, en = Translator("da"), Translator("en")
+    assert da.plural("pulse.status_open", 1).startswith("Du har 1 åben runde.")
+    assert da.plural("pulse.status_open", 3).startswith("Du har 3 åbne runder.")
+    assert en.plural("pulse.status_open", 1).startswith("You have 1 open round.")
+    assert en.plural("pulse.status_open", 0).startswith("You have 0 open rounds.")
+    for lang in ("da", "en"):
+        for key, text in catalogue(lang).items():  # type: ignore[arg-type]
+            assert "runde(r)" not in text and "round(s)" not in text, key

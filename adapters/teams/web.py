@@ -23,6 +23,7 @@ from adapters.teams.normalize import (
     tenant_of,
 )
 from adapters.teams.platform import TeamsPlatform
+from adapters.teams.signing_keys import install_signing_keys
 from bot.core import Core
 from bot.events import FormSubmitted
 from bot.i18n import language_of, translator
@@ -199,6 +200,7 @@ HANDLER: web.AppKey[TeamsInbound] = web.AppKey("teams_inbound", TeamsInbound)
 def mount(app: web.Application, core: Core, platform: Platform) -> None:
     """Add `POST /api/messages` (bot/server.py calls this when MICROSOFT_APP_ID is set)."""
     assert isinstance(platform, TeamsPlatform)
+    install_signing_keys(platform.settings)
     inbound = TeamsInbound(core, platform)
     app[HANDLER] = inbound
     app.router.add_post("/api/messages", inbound.handle)

@@ -67,6 +67,7 @@ class FakeBotConnector:
     def __post_init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "fake-key-1"
+        self.key_fetches = 0
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -226,7 +227,14 @@ class FakeBotConnector:
             }
         )
 
+    def rotate_key(self) -> None:
+        """A new signing key under a new id, unannounced, as Microsoft may rotate them."""
+        number = int(self.kid.rsplit("-", 1)[1]) + 1
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = f"fake-key-{number}"
+
     async def _keys(self, request: web.Request) -> web.Response:
+        self.key_fetches += 1
         public = self.key.public_key().public_numbers()
         jwk = {
             "kty": "RSA",
@@ -236,7 +244,10 @@ class FakeBotConnector:
             "e": _b64(public.e),
             "endorsements": ["msteams"],
         }
-        return web.json_response({"keys": [jwk]})
+        # As login.botframework.com answers: the keys may be cached for a day.
+        return web.json_response(
+            {"keys": [jwk]}, headers={"Cache-Control": "public, max-age=86400"}
+        )
 
     async def _record(self, request: web.Request) -> web.StreamResponse | None:
         body = await request.json() if request.can_read_body else None
