@@ -66,7 +66,5 @@ def seed_unit(db: Database, members: int, *, path: str = UNIT, slack: bool = Tru
             ],
         )
         ids = list(session.scalars(select(Member.id).order_by(Member.id)))
-        session.execute(
-            insert(Membership), [{"member_id": m, "unit_id": unit.id} for m in ids]
-        )
+        session.execute(insert(Membership), [{"member_id": m, "unit_id": unit.id} for m in ids])
     return ids

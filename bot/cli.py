@@ -114,17 +114,27 @@ def demo() -> None:
 
 
 def _import(kind: str, file: Path) -> None:
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    from flows.csv_table import read_file
     from flows.organisation import import_members, import_units
     from storage.db import Database
 
-    text = file.read_text(encoding="utf-8-sig")
     db = Database(settings().database_url)
     loader = import_units if kind == "units" else import_members
-    with db.session() as session:
-        try:
+    try:
+        text = read_file(file)
+        with db.session() as session:
             result = loader(session, text)
-        except MedpulsError as err:
-            raise MedpulsError(f"{file}: {err}; nothing was written") from None
+    except MedpulsError as err:
+        raise MedpulsError(f"{file}: {err}; nothing was written") from None
+    except (IntegrityError, DataError) as err:
+        # The checks above should leave the database nothing to refuse; if it still does, one
+        # line, and the transaction rolled back as a whole.
+        reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+        raise MedpulsError(
+            f"{file}: the database refused the import ({reason[:200]}); nothing was written"
+        ) from None
     typer.echo(
         f"{kind}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged"
     )

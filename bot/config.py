@@ -14,6 +14,11 @@ MIN_GROUP_FLOOR = 3
 MIN_COMMENT_GROUP_FLOOR = 5
 
 
+def id_list(value: str | None) -> frozenset[str]:
+    """A comma- (or space-) separated list of platform ids, as an allow-list setting holds it."""
+    return frozenset(part for part in (value or "").replace(",", " ").split() if part)
+
+
 def parse_hours(value: str) -> tuple[dt.time, dt.time]:
     """ "07:30-17:00" as two times; a clear error for anything else."""
     try:
@@ -49,6 +54,9 @@ class Settings(BaseSettings):
     working_hours: str = Field("07:30-17:00", alias="MEDPULS_WORKING_HOURS")
     # The key kept outside the database (bot/secret_key.py); never logged, never stored.
     secret_key: SecretStr | None = Field(None, alias="MEDPULS_SECRET_KEY")
+    # During a key rotation only: the key being replaced, still able to open what it sealed
+    # until `medpuls secret-key rotate` has re-sealed everything under MEDPULS_SECRET_KEY.
+    secret_key_previous: SecretStr | None = Field(None, alias="MEDPULS_SECRET_KEY_PREVIOUS")
 
     slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")
@@ -56,11 +64,17 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
     slack_client_secret: str | None = Field(None, alias="SLACK_CLIENT_SECRET")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    # OAuth mode: the only workspaces / Enterprise Grid orgs that may install the app
+    # (comma-separated ids; adapters/slack/tenancy.py). Required when SLACK_CLIENT_ID is set.
+    slack_allowed_team_ids: str | None = Field(None, alias="SLACK_ALLOWED_TEAM_IDS")
+    slack_allowed_enterprise_ids: str | None = Field(None, alias="SLACK_ALLOWED_ENTERPRISE_IDS")
 
     microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
     microsoft_app_password: str | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
     microsoft_app_tenant_id: str | None = Field(None, alias="MICROSOFT_APP_TENANT_ID")
     microsoft_app_type: str = Field("SingleTenant", alias="MICROSOFT_APP_TYPE")
+    # A MultiTenant bot: the only Entra tenants whose activities are processed (comma-separated).
+    teams_allowed_tenant_ids: str | None = Field(None, alias="MEDPULS_TEAMS_ALLOWED_TENANT_IDS")
     channel_service: str | None = Field(None, alias="CHANNEL_SERVICE")
     to_channel_from_bot_login_url: str | None = Field(None, alias="TO_CHANNEL_FROM_BOT_LOGIN_URL")
     to_channel_from_bot_oauth_scope: str | None = Field(

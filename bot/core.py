@@ -31,6 +31,15 @@ def notice(text: str) -> Reply:
     return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
 
 
+def _bound(member: Member, platform: str) -> bool:
+    """Whether an account on `platform` already holds this member."""
+    if platform == "slack":
+        return member.slack_user_id is not None
+    if platform == "teams":
+        return member.teams_user_id is not None or member.teams_aad_id is not None
+    return False
+
+
 def speaks(member: Member | None, locale: str | None, default: Lang) -> Lang:
     return chosen_language(member.language if member else None, language_of(locale, default))
 
@@ -103,17 +112,27 @@ class Core:
         if member is None and actor.directory_id:
             member = member_by_directory_id(session, actor.directory_id)
         if member is None and actor.email:
-            member = member_by_email(session, actor.email)
+            # An e-mail address is not an identity: another workspace or tenant lets anyone put
+            # any address on a profile (the "nOAuth" pattern). So it only introduces a member
+            # no account on this platform holds yet; from then on only the platform's own ids
+            # match, and a second account with the same address is a stranger.
+            found = member_by_email(session, actor.email)
+            if found is not None and not _bound(found, actor.platform):
+                member = found
         if member is not None and member.erased:
             member = None
+        clicked = isinstance(event, ButtonClicked | FormSubmitted)
         if member is not None and actor.platform != "local":
             # Remember the platform id so the next event, and delivery, need no look-up.
             if actor.platform == "slack" and member.slack_user_id != actor.user_id:
                 member.slack_user_id = actor.user_id
                 member.slack_team_id = actor.team_id
-            if actor.platform == "teams" and member.teams_user_id != actor.user_id:
-                member.teams_user_id = actor.user_id
-        clicked = isinstance(event, ButtonClicked | FormSubmitted)
+            if actor.platform == "teams":
+                if member.teams_user_id != actor.user_id:
+                    member.teams_user_id = actor.user_id
+                # Not on a click either (below): an answer's transaction writes no member row.
+                if member.teams_aad_id is None and actor.directory_id and not clicked:
+                    member.teams_aad_id = actor.directory_id
         if member is not None and actor.locale and not member.language_chosen and not clicked:
             # The client's language, remembered for the messages the person did not ask for.
             # Never on a click: a member row written in the transaction that records an answer

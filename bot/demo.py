@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from flows.organisation import import_members, import_units
 from flows.pulse import sync_bank
+from flows.schedule import next_working_day
 from storage.models import Committee, Meeting, Member, Schedule, Unit
 
 TOP = "Eksempel Kommune"
@@ -91,7 +92,9 @@ def load_demo(session: Session, *, now: dt.datetime, tz: dt.tzinfo) -> bool:
         session.add(Schedule(unit_id=unit.id, cadence="weekly", weekday=0, local_time="09:00"))
     committee = session.scalars(select(Committee).where(Committee.name == "Hoved-MED")).one()
     local_now = now.astimezone(tz)
-    starts = (local_now + dt.timedelta(days=30)).replace(hour=13, minute=0, second=0, microsecond=0)
+    # A working day: never a weekend or a public holiday such as 1 January (issue 18).
+    day = next_working_day((local_now + dt.timedelta(days=30)).date())
+    starts = dt.datetime.combine(day, dt.time(13, 0), tzinfo=tz)
     session.add(
         Meeting(
             committee_id=committee.id,

@@ -76,12 +76,19 @@ JoinHandler = Callable[[Context, MemberJoined], Reply]
 F = TypeVar("F", bound=Callable[..., Reply])
 
 
+def command_text(text: str) -> str:
+    """A typed command without the "/med" a Slack habit may put first: "/med digest pause",
+    "med digest pause" and "digest pause" are the same command."""
+    words = text.strip().split()
+    if len(words) > 1 and words[0].lower() in ("/med", "med"):
+        words = words[1:]
+    return " ".join(words).lstrip("/")
+
+
 def command_word(text: str) -> str:
     """The command a typed message starts with: "Digest pause" and "/med digest pause" alike."""
-    words = text.strip().lower().split()
-    if words and words[0] in ("/med", "med") and len(words) > 1:
-        words = words[1:]
-    return words[0].lstrip("/") if words else ""
+    words = command_text(text).lower().split()
+    return words[0] if words else ""
 
 
 class Router:
@@ -161,7 +168,7 @@ class Router:
                         event.actor,
                         event.conversation,
                         command="",
-                        text=text.strip().lstrip("/"),
+                        text=command_text(text),
                         delivery_id=event.delivery_id,
                     )
                     return self.commands[word](ctx, typed)

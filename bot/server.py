@@ -32,16 +32,25 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def image(request: web.Request) -> web.Response:
-    """Chart PNGs by their unguessable id (Teams cards link them; the local chat shows them)."""
-    from storage.models import StoredImage
+    """Chart PNGs by their unguessable id (Teams cards link them; the local chat shows them).
+
+    Not after the retention period, even before the retention job has deleted them.
+    """
+    from flows.privacy import image_expired
+    from storage.models import StoredImage, utcnow
 
     bot = request.app[BOT_KEY]
     image_id = request.match_info["image_id"]
+    months = bot.settings.retention_months
 
     def load() -> bytes | None:
+        if len(image_id) > 40:
+            return None
         with bot.db.session() as session:
             row = session.get(StoredImage, image_id)
-            return row.png if row else None
+            if row is None or image_expired(row.created_at, now=utcnow(), months=months):
+                return None
+            return row.png
 
     png = await asyncio.to_thread(load)
     if png is None:

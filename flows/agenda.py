@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import holidays
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -55,8 +56,10 @@ from bot.outbox import Outgoing, queue, to_member, to_unit_channel, update_of
 from bot.router import Context as FlowContext
 from bot.router import Router
 from flows.agenda_export import agenda_message, build_agenda, shown_as
+from flows.approvals import CannotSign, is_approved, sign, signatures, signers
+from flows.approvals import sides_of as approval_sides
 from flows.question_bank import default_bank
-from flows.schedule import working_days_before
+from flows.schedule import is_working_day, working_days_before
 from storage.db import Database
 from storage.models import (
     Committee,
@@ -78,6 +81,7 @@ __all__ = [
     "BringToMed",
     "ProposeForm",
     "ProposeOpen",
+    "PublishNow",
     "SupportToggle",
     "Triage",
     "TriageForm",
@@ -157,8 +161,19 @@ class TriageForm(ActionData):
 
 
 class Approve(ActionData):
+    """Approve version `v` of meeting `m`'s agenda: the version the approver was shown."""
+
     kind = "agenda.approve"
     m: int
+    v: int
+
+
+class PublishNow(ActionData):
+    """Send out version `v` of an agenda both sides approved, before its release date."""
+
+    kind = "agenda.publish_now"
+    m: int
+    v: int
 
 
 class MeetingForm(ActionData):
@@ -277,6 +292,33 @@ def parse_when(value: str, tz: dt.tzinfo) -> dt.datetime:
     return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed
 
 
+class OffDay(InvalidInput):
+    """A meeting on a weekend or public holiday, not confirmed; `reason` names the day."""
+
+    def __init__(self, day: dt.date, reason: str) -> None:
+        super().__init__(f"{day.isoformat()} is not a working day ({reason})")
+        self.day = day
+        self.reason = reason
+
+
+def off_day_reason(day: dt.date, t: Translator) -> str | None:
+    """Why a meeting should not be held on `day` (a holiday's name, or weekend), or None."""
+    if is_working_day(day):
+        return None
+    language = "da" if t.lang == "da" else "en_US"
+    name = holidays.country_holidays("DK", years=day.year, language=language).get(day)
+    if name:
+        return str(name)
+    for month, date, key in (
+        (6, 5, "constitution_day"),
+        (12, 24, "christmas_eve"),
+        (12, 31, "new_years_eve"),
+    ):
+        if (day.month, day.day) == (month, date):
+            return t(f"agenda.off_{key}")
+    return t("agenda.off_weekend")
+
+
 def schedule_meeting(
     session: Session,
     committee: Committee,
@@ -288,14 +330,22 @@ def schedule_meeting(
     proposal_deadline: dt.datetime | None = None,
     agenda_release: dt.datetime | None = None,
     by: Member | None = None,
+    off_day_confirmed: bool = False,
 ) -> Meeting:
-    """Set a meeting, bring waiting proposals to it, and call for proposals."""
+    """Set a meeting, bring waiting proposals to it, and call for proposals.
+
+    A meeting on a weekend or a Danish public holiday needs `off_day_confirmed` (raises OffDay).
+    """
     deadline = proposal_deadline or starts_at - dt.timedelta(days=committee.proposal_deadline_days)
     release = agenda_release or starts_at - dt.timedelta(days=committee.agenda_release_days)
     if starts_at <= now:
         raise InvalidInput("the meeting must be in the future")
     if not deadline <= release <= starts_at:
         raise InvalidInput("the proposal deadline must come before the agenda release")
+    day = starts_at.astimezone(settings.tz).date()
+    reason = off_day_reason(day, translator("en"))
+    if reason is not None and not off_day_confirmed:
+        raise OffDay(day, reason)
     meeting = Meeting(
         committee_id=committee.id,
         starts_at=starts_at,
@@ -756,6 +806,10 @@ def bring_to_committee(ctx: FlowContext, proposal: Proposal, unit: Unit) -> str:
         for member in proposer_side(ctx.session, proposal)
     ]
     ctx.send(*receipts)
+    # Imported here: flows.agenda_alerts builds on this module (its triage buttons, chairs).
+    from flows.agenda_alerts import alert_chairs
+
+    ctx.send(*alert_chairs(ctx.session, proposal, ctx.settings))
     log.info(
         "proposal made",
         extra={
@@ -1132,13 +1186,14 @@ def on_triage_submit(ctx: FlowContext, event: FormSubmitted, data: TriageForm) -
     )
 
 
-def _unapprove(meeting: Meeting | None) -> bool:
-    """A changed agenda needs both approvals again, unless it is already out."""
+def _unapprove(session: Session, meeting: Meeting | None) -> bool:
+    """A changed agenda is a new version: approvals of the old one no longer count (unless it is
+    already out). True if someone had approved the old version."""
     if meeting is None or meeting.published_at is not None:
         return False
-    changed = bool(meeting.chair_approved_at or meeting.vice_chair_approved_at)
-    meeting.chair_approved_at = meeting.vice_chair_approved_at = None
-    return changed
+    had = bool(signatures(session, agenda_subject(meeting)))
+    meeting.agenda_version += 1
+    return had
 
 
 def _step_done(
@@ -1194,7 +1249,7 @@ def put_on_agenda(ctx: FlowContext, proposal: Proposal, recommendation: str) -> 
         proposal.position = (last or 0) + 1
     proposal.status = "on_agenda"
     proposal.recommendation = recommendation[:TEXT_MAX]
-    reset = _unapprove(meeting)
+    reset = _unapprove(ctx.session, meeting)
     ctx.session.flush()
     text = _step_done(
         ctx, proposal, "agenda", "agenda.chair_put_on_agenda", "agenda.proposer_on_agenda"
@@ -1205,7 +1260,7 @@ def put_on_agenda(ctx: FlowContext, proposal: Proposal, recommendation: str) -> 
 def move_later(ctx: FlowContext, proposal: Proposal) -> str:
     current = proposal.meeting
     if current is not None and proposal.status == "on_agenda":
-        _unapprove(current)
+        _unapprove(ctx.session, current)
     following = meeting_after(ctx.session, current) if current else None
     proposal.meeting_id = following.id if following else None
     proposal.status = "later"
@@ -1219,7 +1274,7 @@ def move_later(ctx: FlowContext, proposal: Proposal) -> str:
 
 def merge(ctx: FlowContext, proposal: Proposal, target: Proposal) -> str:
     if proposal.status == "on_agenda":
-        _unapprove(proposal.meeting)
+        _unapprove(ctx.session, proposal.meeting)
     proposal.status = "merged"
     proposal.merged_into_id = target.id
     proposal.position = None
@@ -1243,7 +1298,7 @@ def merge(ctx: FlowContext, proposal: Proposal, target: Proposal) -> str:
 
 def close_without_meeting(ctx: FlowContext, proposal: Proposal, step: str, text: str) -> str:
     if proposal.status == "on_agenda":
-        _unapprove(proposal.meeting)
+        _unapprove(ctx.session, proposal.meeting)
     proposal.status = "answered" if step == "answer" else "declined"
     proposal.response = text[:TEXT_MAX]
     proposal.position = None
@@ -1348,34 +1403,48 @@ def _refresh_posts(ctx: FlowContext, *proposals: Proposal) -> None:
 # --- approving and publishing ---------------------------------------------------------------
 
 
+def agenda_subject(meeting: Meeting) -> str:
+    """What an approval of the agenda signs: this meeting's agenda in its current version."""
+    return f"agenda:{meeting.id}:v{meeting.agenda_version}"
+
+
+def _approval_refused(ctx: FlowContext, meeting: Meeting, action: str) -> Reply:
+    ctx.audit(action, f"meeting:{meeting.id}", allowed=False)
+    return Reply(notice=note(ctx.t("agenda.chairs_only")))
+
+
 def on_approve(ctx: FlowContext, event: ButtonClicked, data: Approve) -> Reply:
     meeting = ctx.session.get(Meeting, data.m)
     if meeting is None:
         return Reply(notice=note(ctx.t("agenda.no_such_meeting")))
-    refused = _guard(ctx, meeting.committee, "agenda.approve", f"meeting:{meeting.id}")
-    if refused is not None:
-        return refused
+    committee = meeting.committee
+    actor = ctx.member
+    if actor is None or not approval_sides(ctx.session, actor, committee):
+        return _approval_refused(ctx, meeting, "agenda.approve")
     t = ctx.t
     if meeting.published_at is not None:
         return Reply(notice=note(t("agenda.already_published")))
-    roles = chair_roles(ctx.session, ctx.member, meeting.committee)
-    if "chair" in roles and meeting.chair_approved_at is None:
-        meeting.chair_approved_at = ctx.now
-    elif "vice_chair" in roles and meeting.vice_chair_approved_at is None:
-        meeting.vice_chair_approved_at = ctx.now
-    else:
-        return Reply(notice=note(t("agenda.already_approved")))
-    actor = ctx.member
-    assert actor is not None
+    if data.v != meeting.agenda_version:
+        # The agenda changed after the approver saw it: they approve what they see now.
+        update = triage_message(ctx) if event.message is not None else None
+        return Reply(update=update, notice=note(t("agenda.approve_stale")))
+    try:
+        sign(ctx.session, committee, agenda_subject(meeting), actor, ctx.now)
+    except CannotSign as refused:
+        key = "agenda.already_approved" if refused.reason == "signed" else "agenda.side_approved"
+        return Reply(notice=note(t(key)))
+    ctx.audit(
+        "agenda.approve", f"meeting:{meeting.id}", allowed=True, version=meeting.agenda_version
+    )
     tz = ctx.settings.tz
-    both = meeting.chair_approved_at is not None and meeting.vice_chair_approved_at is not None
+    both = is_approved(ctx.session, agenda_subject(meeting))
     template = "agenda.chair_approved_both" if both else "agenda.chair_approved_one"
 
     def text(tt: Translator) -> str:
         return tt(
             template,
             actor=actor.name,
-            committee=meeting.committee.name,
+            committee=committee.name,
             meeting=when(tt, meeting.starts_at, tz),
             release=when(tt, meeting.agenda_release, tz),
         )
@@ -1383,7 +1452,7 @@ def on_approve(ctx: FlowContext, event: ButtonClicked, data: Approve) -> Reply:
     ctx.send(
         *tell_chairs(
             ctx.session,
-            meeting.committee,
+            committee,
             actor,
             ctx.settings,
             f"meeting:{meeting.id}:approve:{stamp(ctx.now)}",
@@ -1393,6 +1462,60 @@ def on_approve(ctx: FlowContext, event: ButtonClicked, data: Approve) -> Reply:
     ctx.session.flush()
     if both and meeting.agenda_release <= ctx.now:
         publish(ctx.session, meeting, ctx.settings, ctx.now)
+    update = triage_message(ctx) if event.message is not None else None
+    parts: list[Part] = [Text(text=text(t))]
+    if both and meeting.published_at is None:
+        parts.append(publish_now_button(t, meeting))
+    return Reply(update=update, notice=Message(summary=text(t), parts=parts))
+
+
+def publish_now_button(t: Translator, meeting: Meeting) -> Buttons:
+    return Buttons(
+        buttons=[
+            Button(
+                label=t("agenda.btn_publish_now"),
+                data=PublishNow(m=meeting.id, v=meeting.agenda_version).pack(),
+                style="primary",
+            )
+        ]
+    )
+
+
+def on_publish_now(ctx: FlowContext, event: ButtonClicked, data: PublishNow) -> Reply:
+    """Either side sends out an agenda both approved, without waiting for the release date."""
+    meeting = ctx.session.get(Meeting, data.m)
+    if meeting is None:
+        return Reply(notice=note(ctx.t("agenda.no_such_meeting")))
+    actor = ctx.member
+    if actor is None or not approval_sides(ctx.session, actor, meeting.committee):
+        return _approval_refused(ctx, meeting, "agenda.publish_now")
+    t = ctx.t
+    if meeting.published_at is not None:
+        return Reply(notice=note(t("agenda.already_published")))
+    if data.v != meeting.agenda_version or not is_approved(ctx.session, agenda_subject(meeting)):
+        return Reply(notice=note(t("agenda.publish_needs_both")))
+    publish(ctx.session, meeting, ctx.settings, ctx.now)
+    ctx.audit("agenda.publish_now", f"meeting:{meeting.id}", version=meeting.agenda_version)
+    tz = ctx.settings.tz
+
+    def text(tt: Translator) -> str:
+        return tt(
+            "agenda.published_now",
+            actor=actor.name,
+            committee=meeting.committee.name,
+            meeting=when(tt, meeting.starts_at, tz),
+        )
+
+    ctx.send(
+        *tell_chairs(
+            ctx.session,
+            meeting.committee,
+            actor,
+            ctx.settings,
+            f"meeting:{meeting.id}:publish_now",
+            text,
+        )
+    )
     update = triage_message(ctx) if event.message is not None else None
     return Reply(update=update, notice=note(text(t)))
 
@@ -1456,6 +1579,7 @@ def _triage_parts(ctx: FlowContext, committee: Committee) -> list[Part]:
         parts.append(Text(text=t("agenda.triage_no_meeting")))
     else:
         yes, no = t("agenda.yes"), t("agenda.no")
+        signed = signers(session, agenda_subject(meeting))
         parts.append(
             Facts(
                 facts=[
@@ -1468,11 +1592,11 @@ def _triage_parts(ctx: FlowContext, committee: Committee) -> list[Part]:
                     Fact(label=t("agenda.fact_release"), value=when(t, meeting.agenda_release, tz)),
                     Fact(
                         label=t("agenda.fact_chair_approved"),
-                        value=yes if meeting.chair_approved_at else no,
+                        value=signed["management"].name if "management" in signed else no,
                     ),
                     Fact(
                         label=t("agenda.fact_vice_approved"),
-                        value=yes if meeting.vice_chair_approved_at else no,
+                        value=signed["employee"].name if "employee" in signed else no,
                     ),
                     Fact(
                         label=t("agenda.fact_published"), value=yes if meeting.published_at else no
@@ -1538,12 +1662,14 @@ def _triage_parts(ctx: FlowContext, committee: Committee) -> list[Part]:
                     buttons=[
                         Button(
                             label=t("agenda.btn_approve"),
-                            data=Approve(m=meeting.id).pack(),
+                            data=Approve(m=meeting.id, v=meeting.agenda_version).pack(),
                             style="primary",
                         )
                     ]
                 )
             )
+            if is_approved(session, agenda_subject(meeting)):
+                parts.append(publish_now_button(t, meeting))
     held = [
         p
         for p in session.scalars(
@@ -1677,6 +1803,13 @@ def on_meeting_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
                 required=False,
                 hint=t("agenda.release_hint", days=first.agenda_release_days),
             ),
+            Field_(
+                name="off_day",
+                label=t("agenda.field_off_day"),
+                kind="checkbox",
+                required=False,
+                hint=t("agenda.off_day_hint"),
+            ),
         ]
     )
     return Reply(
@@ -1729,6 +1862,16 @@ def on_meeting_submit(ctx: FlowContext, event: FormSubmitted, data: MeetingForm)
             proposal_deadline=parsed["deadline"],
             agenda_release=parsed["release"],
             by=ctx.member,
+            off_day_confirmed=values.get("off_day", "").lower() in ("true", "on", "1", "yes"),
+        )
+    except OffDay as off:
+        reason = off_day_reason(off.day, t) or off.reason
+        return Reply(
+            errors={
+                "starts_at": t(
+                    "agenda.error_off_day", day=t.date(off.day, "d. MMMM y"), reason=reason
+                )
+            }
         )
     except InvalidInput:
         return Reply(errors={"starts_at": t("agenda.error_meeting_times")})
@@ -1804,7 +1947,7 @@ def publish_due_agendas(db: Database, settings: Settings, now: dt.datetime) -> N
             meeting = session.get(Meeting, meeting_id, with_for_update=db.is_postgres)
             if meeting is None or meeting.published_at is not None:
                 continue
-            if meeting.chair_approved_at and meeting.vice_chair_approved_at:
+            if is_approved(session, agenda_subject(meeting)):
                 publish(session, meeting, settings, now)
                 continue
             tz = settings.tz
@@ -1880,4 +2023,5 @@ def register(router: Router) -> None:
     router.action(Triage)(on_triage)
     router.form(TriageForm)(on_triage_submit)
     router.action(Approve)(on_approve)
+    router.action(PublishNow)(on_publish_now)
     router.form(MeetingForm)(on_meeting_submit)

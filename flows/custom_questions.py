@@ -3,33 +3,85 @@ chat, stored in the questions table with the committee's id, and rotated into th
 every unit in the committee's area (flows.pulse.unit_bank).
 
 Who may add one: a member with the admin role, or the committee's chair or vice-chair (the
-members holding those roles in the committee's unit).
+members holding those roles in the committee's unit). From chat, a question joins the rotation
+only once one person from each side of the committee has approved it (flows.approvals): the
+one who wrote it signs for their side, and the other side is asked by DM with the question's
+exact text; the approval is bound to that text.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
 from bot.errors import InvalidInput
-from bot.events import CommandInvoked, FormSubmitted
-from bot.i18n import translator
-from bot.messages import Field_, Form, Message, Option, Reply, Text
+from bot.events import ButtonClicked, CommandInvoked, FormSubmitted
+from bot.i18n import Translator, chosen_language, translator
+from bot.messages import (
+    Button,
+    Buttons,
+    Field_,
+    Form,
+    Header,
+    Message,
+    Option,
+    Reply,
+    Text,
+)
+from bot.messages import Context as Small
+from bot.outbox import to_member
 from bot.router import Context, Router
+from flows.approvals import (
+    CannotSign,
+    is_approved,
+    missing_sides,
+    sign,
+    signatures,
+    who_may_sign,
+)
+from flows.approvals import sides_of as approval_sides
 from flows.question_bank import CUSTOM_DIMENSION, BankError, custom_question
-from storage.models import Committee, Member, Membership, Question
+from storage.models import Approval, Committee, Member, Membership, Question
 
 EDITOR_ROLES = frozenset({"chair", "vice_chair"})
 
 
 class QuestionsForm(ActionData):
     kind = "questions.form"
+
+
+class QuestionApprove(ActionData):
+    """Approve question `q` with exactly the text whose digest is `h`."""
+
+    kind = "questions.approve"
+    q: str
+    h: str
+
+
+class QuestionReject(ActionData):
+    kind = "questions.reject"
+    q: str
+    h: str
+
+
+def text_digest(q: Question) -> str:
+    """A short digest of everything the approver is shown."""
+    shown = "\x1f".join(
+        (q.id, q.dimension, q.text_da, q.text_en, q.low_da, q.high_da, q.low_en, q.high_en)
+    )
+    return hashlib.sha256(shown.encode()).hexdigest()[:16]
+
+
+def question_subject(q: Question) -> str:
+    return f"question:{q.id}:{text_digest(q)}"
 
 
 def add_custom_question(
@@ -229,8 +281,137 @@ def on_questions_submit(ctx: Context, event: FormSubmitted, data: QuestionsForm)
         )
     except InvalidInput as err:
         return Reply(errors={_field_of(str(err)): ctx.t("pulse.questions_invalid", reason=err)})
+    row = ctx.session.get(Question, qid)
+    assert row is not None
+    # Waits, out of the rotation, until both sides have approved this very text.
+    row.active = False
+    subject = question_subject(row)
+    # An administrator outside the committee holds no side: then both sides are asked.
+    with contextlib.suppress(CannotSign):
+        sign(ctx.session, committee, subject, ctx.member, ctx.now)
     ctx.audit("questions.add", qid, committee=committee.name)
-    return _notice(ctx.t("pulse.questions_saved", id=qid, committee=committee.name))
+    for side in missing_sides(ctx.session, subject):
+        for approver in who_may_sign(ctx.session, committee, side, exclude=[ctx.member.id]):
+            t = translator(chosen_language(approver.language, ctx.settings.language))
+            ctx.send(
+                to_member(
+                    approver.id,
+                    # The time makes each request's message its own, also for a name reused.
+                    f"questions:{qid}:{ctx.now:%Y%m%dT%H%M%S%f}:ask:{approver.id}",
+                    approval_message(row, committee, ctx.member, t),
+                    purpose="questions.approval",
+                )
+            )
+        if not who_may_sign(ctx.session, committee, side, exclude=[ctx.member.id]):
+            raise InvalidInput(ctx.t("pulse.questions_no_side", committee=committee.name))
+    return _notice(ctx.t("pulse.questions_pending", id=qid, committee=committee.name))
+
+
+def approval_message(q: Question, committee: Committee, author: Member, t: Translator) -> Message:
+    text = t("pulse.questions_ask", author=author.name, committee=committee.name)
+    return Message(
+        summary=text,
+        parts=[
+            Header(text=t("pulse.questions_ask_title")),
+            Text(text=text),
+            Text(text=f"{q.text_da}\n({q.low_da} – {q.high_da})", markdown=False),
+            Text(text=f"{q.text_en}\n({q.low_en} – {q.high_en})", markdown=False),
+            Buttons(
+                buttons=[
+                    Button(
+                        label=t("pulse.questions_approve"),
+                        data=QuestionApprove(q=q.id, h=text_digest(q)).pack(),
+                        style="primary",
+                    ),
+                    Button(
+                        label=t("pulse.questions_reject"),
+                        data=QuestionReject(q=q.id, h=text_digest(q)).pack(),
+                        style="danger",
+                    ),
+                ]
+            ),
+            Small(text=t("pulse.questions_ask_note")),
+        ],
+    )
+
+
+def _waiting(ctx: Context, q_id: str, digest: str) -> tuple[Question, Committee] | None:
+    """The question as the button showed it, still waiting for approval."""
+    q = ctx.session.get(Question, q_id)
+    if q is None or q.committee_id is None or q.active or text_digest(q) != digest:
+        return None
+    if is_approved(ctx.session, question_subject(q)):
+        return None
+    committee = ctx.session.get(Committee, q.committee_id)
+    if committee is None:
+        return None
+    return q, committee
+
+
+def _tell_author(ctx: Context, q: Question, committee: Committee, outcome: str) -> None:
+    first = signatures(ctx.session, question_subject(q))
+    author = ctx.session.get(Member, first[0].member_id) if first else None
+    if author is None or author.erased or ctx.member is None or author.id == ctx.member.id:
+        return
+    t = translator(chosen_language(author.language, ctx.settings.language))
+    text = t(f"pulse.questions_{outcome}", id=q.id, committee=committee.name, actor=ctx.member.name)
+    ctx.send(
+        to_member(
+            author.id,
+            f"questions:{q.id}:{ctx.now:%Y%m%dT%H%M%S%f}:{outcome}",
+            Message(summary=text, parts=[Text(text=text)]),
+            purpose="questions.outcome",
+        )
+    )
+
+
+def on_question_approve(ctx: Context, event: ButtonClicked, data: QuestionApprove) -> Reply:
+    found = _waiting(ctx, data.q, data.h)
+    if found is None:
+        return _update(ctx.t("pulse.questions_settled"))
+    q, committee = found
+    if ctx.member is None:
+        return _notice(ctx.t("common.unknown_user"))
+    try:
+        sign(ctx.session, committee, question_subject(q), ctx.member, ctx.now)
+    except CannotSign:
+        ctx.audit("questions.approve", q.id, allowed=False)
+        return _notice(ctx.t("pulse.questions_not_yours"))
+    ctx.audit("questions.approve", q.id, committee=committee.name)
+    if not is_approved(ctx.session, question_subject(q)):
+        return _update(ctx.t("pulse.questions_pending", id=q.id, committee=committee.name))
+    q.active = True
+    _tell_author(ctx, q, committee, "approved")
+    return _update(ctx.t("pulse.questions_saved", id=q.id, committee=committee.name))
+
+
+def on_question_reject(ctx: Context, event: ButtonClicked, data: QuestionReject) -> Reply:
+    found = _waiting(ctx, data.q, data.h)
+    if found is None:
+        return _update(ctx.t("pulse.questions_settled"))
+    q, committee = found
+    member = ctx.member
+    subject = question_subject(q)
+    held = approval_sides(ctx.session, member, committee)
+    if (
+        member is None
+        or any(a.member_id == member.id for a in signatures(ctx.session, subject))
+        or not any(side in held for side in missing_sides(ctx.session, subject))
+    ):
+        ctx.audit("questions.reject", q.id, allowed=False)
+        return _notice(ctx.t("pulse.questions_not_yours"))
+    ctx.audit("questions.reject", q.id, committee=committee.name)
+    _tell_author(ctx, q, committee, "rejected")
+    # Never asked, so nothing refers to it: the name is free again, and the signatures of this
+    # request go with it (the audit log keeps who did what), so a later question with the same
+    # name and text starts from no signatures.
+    ctx.session.execute(delete(Approval).where(Approval.subject == subject))
+    ctx.session.delete(q)
+    return _update(ctx.t("pulse.questions_rejected_here", id=q.id, committee=committee.name))
+
+
+def _update(text: str) -> Reply:
+    return Reply(update=Message(summary=text, parts=[Text(text=text)]))
 
 
 def _field_of(reason: str) -> str:
@@ -246,3 +427,5 @@ def _field_of(reason: str) -> str:
 def register(router: Router) -> None:
     router.command("spørgsmål", "sporgsmal", "questions")(on_questions_command)
     router.form(QuestionsForm)(on_questions_submit)
+    router.action(QuestionApprove)(on_question_approve)
+    router.action(QuestionReject)(on_question_reject)

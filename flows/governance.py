@@ -1,17 +1,21 @@
 """Joint governance of what a committee publishes: its anonymity thresholds and its comments.
 
-A MED committee is run by both sides: its chair (management) and vice-chair (employees).
-Lowering a threshold makes small groups more visible, so it takes both of them: one asks in
-chat (`grænse svar 4`), the other approves with a button. Raising protects people more, so
-either may do it alone. A change applies to rounds that open after it takes effect: a round
-keeps the thresholds it opened with (PulseRound.min_group_size), so nothing already asked or
-published changes meaning. Thresholds never go below the floors (3 for figures, 5 for
-comments), and every change is announced in the committee's channel.
+A MED committee is run by both sides (flows.approvals): management (its chair, the managers)
+and employees (its vice-chair, the representatives). Lowering a threshold makes small groups
+more visible, so it takes one person from each side: one asks in chat (`grænse svar 4`), the
+other approves with a button that names the request, its kind and its value; a later request
+replaces the earlier one, whose buttons then do nothing. Raising protects people more, so
+either may do it alone. A committee's thresholds are never below an ancestor committee's
+(flows.pulse.thresholds_for), field by field. A change applies to rounds that open after it
+takes effect: a round keeps the thresholds it opened with (PulseRound.min_group_size), so
+nothing already asked or published changes meaning. Thresholds never go below the floors (3
+for figures, 5 for comments), and every change is announced in the committee's channel.
 
-A chair may also hide a comment from publication. The chair's view of a closed round's
-comments shows only groups that clear the comment threshold, scrubbed and in random order, and
-each Hide button carries a handle of the answer row, whose key was re-drawn at random when the
-round closed and so points to nobody.
+A chair may ask to hide a comment from publication, with a reason; it is hidden when someone
+from the employee side agrees. The chair's view of a closed round's comments shows only groups
+that clear the comment threshold, scrubbed and in random order, and each Hide button carries a
+handle of the answer row, whose key was re-drawn at random when the round closed and so points
+to nobody.
 """
 
 from __future__ import annotations
@@ -22,43 +26,66 @@ import random
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
 from bot.config import Settings
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.events import ButtonClicked, CommandInvoked
+from bot.events import ButtonClicked, CommandInvoked, FormSubmitted
 from bot.i18n import Translator, translator
-from bot.messages import Button, Buttons, Context, Divider, Header, Message, Reply, Text
+from bot.messages import (
+    Button,
+    Buttons,
+    Context,
+    Divider,
+    Field_,
+    Form,
+    Header,
+    Message,
+    Reply,
+    Text,
+)
 from bot.outbox import to_member, to_unit_channel
 from bot.router import Context as FlowContext
 from bot.router import Router
-from flows.access import audit_entry, latest_batch, refuse, require_results_access
+from flows.access import Refused, audit_entry, latest_batch, refuse, require_results_access
+from flows.approvals import (
+    CannotSign,
+    Side,
+    is_approved,
+    missing_sides,
+    sign,
+    signatures,
+    who_may_sign,
+)
+from flows.approvals import sides_of as approval_sides
 from flows.disclosure import (
     MIN_COMMENT_GROUP_FLOOR,
     MIN_GROUP_FLOOR,
     check_threshold,
     comment_home,
 )
+from flows.privacy import months_before
 from flows.pulse import language, thresholds_for
 from flows.scrub import scrub
+from storage.db import Database
 from storage.models import (
     Answer,
+    Approval,
     Committee,
+    HideRequest,
     Member,
-    Membership,
     Participation,
     PulseRound,
     ThresholdChange,
     Unit,
 )
-from storage.queries import roles_in, subtree
+from storage.queries import ancestors, roles_in, subtree
 
 log = logging.getLogger("medpuls.governance")
 
 Kind = Literal["score", "comment"]
-Side = Literal["chair", "vice_chair"]
 KIND_WORDS: dict[str, Kind] = {
     "svar": "score",
     "score": "score",
@@ -68,16 +95,26 @@ KIND_WORDS: dict[str, Kind] = {
     "comment": "comment",
     "comments": "comment",
 }
+CHAIR_ROLES = frozenset({"chair", "vice_chair"})
+# How the messages name the side a request waits for.
+SIDE_WORD: dict[Side, str] = {"management": "chair", "employee": "vice_chair"}
+REASON_MAX = 500
 
 
 class ThresholdApprove(ActionData):
+    """Approve change `c`, which must still be the request for kind `k` and value `v` shown."""
+
     kind = "governance.approve"
     c: int
+    k: Kind
+    v: int
 
 
 class ThresholdReject(ActionData):
     kind = "governance.reject"
     c: int
+    k: Kind
+    v: int
 
 
 class CommentHide(ActionData):
@@ -88,13 +125,31 @@ class CommentHide(ActionData):
     k: str
 
 
+class HideForm(ActionData):
+    """The reason for hiding a comment, asked before the other side is asked to agree."""
+
+    kind = "governance.hide_form"
+    c: int
+    r: int
+    q: str
+    k: str
+
+
+class HideApprove(ActionData):
+    kind = "governance.hide_approve"
+    h: int
+
+
+class HideReject(ActionData):
+    kind = "governance.hide_reject"
+    h: int
+
+
 # --- who holds the committee ----------------------------------------------------------------
 
 
-def sides_of(session: Session, member: Member, committee: Committee) -> frozenset[Side]:
-    roles = roles_in(session, member.id, committee.unit_id)
-    sides: tuple[Side, ...] = ("chair", "vice_chair")
-    return frozenset(side for side in sides if side in roles)
+def chair_roles(session: Session, member: Member, committee: Committee) -> frozenset[str]:
+    return roles_in(session, member.id, committee.unit_id) & CHAIR_ROLES
 
 
 def committees_led_by(session: Session, member: Member) -> list[Committee]:
@@ -102,17 +157,8 @@ def committees_led_by(session: Session, member: Member) -> list[Committee]:
     return [
         c
         for c in session.scalars(select(Committee).order_by(Committee.name))
-        if sides_of(session, member, c)
+        if chair_roles(session, member, c)
     ]
-
-
-def holders(session: Session, committee: Committee, side: Side) -> list[Member]:
-    rows = session.scalars(select(Membership).where(Membership.unit_id == committee.unit_id)).all()
-    return [ms.member for ms in rows if side in ms.role_set and not ms.member.erased]
-
-
-def other(side: Side) -> Side:
-    return "vice_chair" if side == "chair" else "chair"
 
 
 # --- thresholds ---------------------------------------------------------------------------
@@ -126,6 +172,23 @@ def threshold_in_force(
     return score if kind == "score" else comment
 
 
+def ancestor_floor(
+    session: Session, committee: Committee, kind: Kind, settings: Settings
+) -> tuple[Committee, int] | None:
+    """The nearest ancestor committee and its threshold in force: the committee's lower bound."""
+    for unit in ancestors(session, committee.unit):
+        above = session.scalars(select(Committee).where(Committee.unit_id == unit.id)).first()
+        if above is not None:
+            score, comment = thresholds_for(session, unit, settings)
+            return above, score if kind == "score" else comment
+    return None
+
+
+def subject_of(change: ThresholdChange) -> str:
+    """What an approval of the change signs: the request, its kind and its value."""
+    return f"threshold:{change.id}:{change.kind}={change.value}"
+
+
 def _set(committee: Committee, kind: Kind, value: int) -> None:
     if kind == "score":
         committee.min_group_size = value
@@ -133,26 +196,12 @@ def _set(committee: Committee, kind: Kind, value: int) -> None:
         committee.min_comment_group_size = value
 
 
-def _approve(change: ThresholdChange, side: Side, now: dt.datetime) -> None:
-    if side == "chair":
-        change.chair_approved_at = now
-    else:
-        change.vice_chair_approved_at = now
-
-
-def _missing_side(change: ThresholdChange) -> Side | None:
-    if change.chair_approved_at is None:
-        return "chair"
-    if change.vice_chair_approved_at is None:
-        return "vice_chair"
-    return None
-
-
 def put_in_force(ctx: FlowContext, change: ThresholdChange, committee: Committee) -> None:
     """Make the change the committee's threshold from now on, and tell its channel."""
     kind: Kind = "score" if change.kind == "score" else "comment"
     check_threshold(change.value, kind)
     change.effective_at = ctx.now
+    change.outcome = "in_force"
     _set(committee, kind, change.value)
     t = translator(ctx.settings.language)
     text = t(
@@ -194,14 +243,18 @@ def put_in_force(ctx: FlowContext, change: ThresholdChange, committee: Committee
     )
 
 
-def _drop_pending(session: Session, committee: Committee, kind: Kind) -> None:
-    """A new request replaces an earlier one still waiting; its buttons then do nothing."""
+def _supersede_pending(session: Session, committee: Committee, kind: Kind) -> None:
+    """A new request replaces an earlier one still waiting; its buttons then do nothing.
+
+    The row is kept (not deleted), so its id is never handed to a later request."""
     session.execute(
-        delete(ThresholdChange).where(
+        update(ThresholdChange)
+        .where(
             ThresholdChange.committee_id == committee.id,
             ThresholdChange.kind == kind,
-            ThresholdChange.effective_at.is_(None),
+            ThresholdChange.outcome.is_(None),
         )
+        .values(outcome="superseded")
     )
 
 
@@ -250,11 +303,21 @@ def on_threshold(ctx: FlowContext, event: CommandInvoked) -> Reply:
     except ValueError:
         floor = check_floor(kind)
         raise InvalidInput(t(f"governance.below_floor_{kind}", floor=floor)) from None
+    bound = ancestor_floor(ctx.session, committee, kind, ctx.settings)
+    if bound is not None and value < bound[1]:
+        above, minimum = bound
+        raise InvalidInput(
+            t(
+                f"governance.below_ancestor_{kind}",
+                committee=committee.name,
+                ancestor=above.name,
+                value=minimum,
+            )
+        )
     current = threshold_in_force(ctx.session, committee, kind, ctx.settings)
     if value == current:
         return _notice(t(f"governance.unchanged_{kind}", value=value, committee=committee.name))
-    [side, *_] = sorted(sides_of(ctx.session, member, committee))
-    _drop_pending(ctx.session, committee, kind)
+    _supersede_pending(ctx.session, committee, kind)
     change = ThresholdChange(
         committee_id=committee.id,
         kind=kind,
@@ -262,9 +325,19 @@ def on_threshold(ctx: FlowContext, event: CommandInvoked) -> Reply:
         requested_by=member.id,
         created_at=ctx.now,
     )
-    _approve(change, side, ctx.now)
     ctx.session.add(change)
     ctx.session.flush()
+    try:
+        sign(ctx.session, committee, subject_of(change), member, ctx.now)
+    except CannotSign:
+        raise refuse(
+            ctx.session,
+            t("governance.not_chair"),
+            member,
+            "threshold.request",
+            f"committee:{committee.id}",
+            now=ctx.now,
+        ) from None
     ctx.session.add(
         audit_entry(
             member,
@@ -282,10 +355,11 @@ def on_threshold(ctx: FlowContext, event: CommandInvoked) -> Reply:
         # More protection needs no second signature.
         put_in_force(ctx, change, committee)
         return _notice(t(f"governance.raised_{kind}", value=value, committee=committee.name))
-    needed = other(side)
-    approvers = [m for m in holders(ctx.session, committee, needed) if m.id != member.id]
+    [needed] = missing_sides(ctx.session, subject_of(change))
+    approvers = who_may_sign(ctx.session, committee, needed, exclude=[member.id])
+    word = SIDE_WORD[needed]
     if not approvers:
-        raise InvalidInput(t(f"governance.no_{needed}", committee=committee.name))
+        raise InvalidInput(t(f"governance.no_{word}", committee=committee.name))
     for approver in approvers:
         ctx.send(
             to_member(
@@ -298,7 +372,7 @@ def on_threshold(ctx: FlowContext, event: CommandInvoked) -> Reply:
             )
         )
     return _notice(
-        t(f"governance.requested_{needed}", value=value, committee=committee.name, current=current)
+        t(f"governance.requested_{word}", value=value, committee=committee.name, current=current)
     )
 
 
@@ -324,7 +398,7 @@ def current_thresholds(ctx: FlowContext, member: Member) -> str:
 def approval_request(
     change: ThresholdChange, committee: Committee, requester: Member, t: Translator
 ) -> Message:
-    kind = "score" if change.kind == "score" else "comment"
+    kind: Kind = "score" if change.kind == "score" else "comment"
     text = t(
         f"governance.approval_{kind}",
         requester=requester.name,
@@ -340,12 +414,12 @@ def approval_request(
                 buttons=[
                     Button(
                         label=t("governance.approve"),
-                        data=ThresholdApprove(c=change.id).pack(),
+                        data=ThresholdApprove(c=change.id, k=kind, v=change.value).pack(),
                         style="primary",
                     ),
                     Button(
                         label=t("governance.reject"),
-                        data=ThresholdReject(c=change.id).pack(),
+                        data=ThresholdReject(c=change.id, k=kind, v=change.value).pack(),
                         style="danger",
                     ),
                 ]
@@ -355,47 +429,48 @@ def approval_request(
     )
 
 
-def _pending(ctx: FlowContext, change_id: int) -> tuple[ThresholdChange, Committee] | None:
-    change = ctx.session.get(ThresholdChange, change_id)
-    if change is None or change.effective_at is not None:
+def _pending(
+    ctx: FlowContext, data: ThresholdApprove | ThresholdReject
+) -> tuple[ThresholdChange, Committee] | None:
+    """The change the button was drawn for, if it still waits with the kind and value shown."""
+    change = ctx.session.get(ThresholdChange, data.c)
+    if (
+        change is None
+        or change.outcome is not None
+        or change.kind != data.k
+        or change.value != data.v
+    ):
         return None
     committee = ctx.session.get(Committee, change.committee_id)
     assert committee is not None
     return change, committee
 
 
-def _may_decide(
+def _refuse_decision(
     ctx: FlowContext, change: ThresholdChange, committee: Committee, action: str
-) -> Side:
-    """The side the clicking member signs for, or a refusal that is audited."""
-    member = ctx.member
-    needed = _missing_side(change)
-    allowed = (
-        member is not None
-        and needed is not None
-        and member.id != change.requested_by
-        and needed in sides_of(ctx.session, member, committee)
+) -> Refused:
+    return refuse(
+        ctx.session,
+        ctx.t("governance.not_yours"),
+        ctx.member,
+        action,
+        f"committee:{committee.id}",
+        now=ctx.now,
+        change=change.id,
     )
-    if not allowed or needed is None:
-        raise refuse(
-            ctx.session,
-            ctx.t("governance.not_yours"),
-            member,
-            action,
-            f"committee:{committee.id}",
-            now=ctx.now,
-            change=change.id,
-        )
-    return needed
 
 
 def on_approve(ctx: FlowContext, event: ButtonClicked, data: ThresholdApprove) -> Reply:
-    found = _pending(ctx, data.c)
+    found = _pending(ctx, data)
     if found is None:
         return _settled(ctx)
     change, committee = found
-    side = _may_decide(ctx, change, committee, "threshold.approve")
-    _approve(change, side, ctx.now)
+    if ctx.member is None:
+        raise _refuse_decision(ctx, change, committee, "threshold.approve")
+    try:
+        sign(ctx.session, committee, subject_of(change), ctx.member, ctx.now)
+    except CannotSign:
+        raise _refuse_decision(ctx, change, committee, "threshold.approve") from None
     ctx.session.add(
         audit_entry(
             ctx.member,
@@ -406,19 +481,31 @@ def on_approve(ctx: FlowContext, event: ButtonClicked, data: ThresholdApprove) -
             change=change.id,
         )
     )
-    if _missing_side(change) is None:
+    if is_approved(ctx.session, subject_of(change)):
         put_in_force(ctx, change, committee)
         _tell_requester(ctx, change, committee, "approved")
     text = ctx.t("governance.approved", committee=committee.name, value=change.value)
     return Reply(update=Message(summary=text, parts=[Text(text=text)]))
 
 
+def _may_decide(ctx: FlowContext, subject: str, committee: Committee) -> bool:
+    """The member holds a side still to sign and has not signed: theirs to approve or reject."""
+    member = ctx.member
+    if member is None:
+        return False
+    if any(a.member_id == member.id for a in signatures(ctx.session, subject)):
+        return False
+    held = approval_sides(ctx.session, member, committee)
+    return any(side in held for side in missing_sides(ctx.session, subject))
+
+
 def on_reject(ctx: FlowContext, event: ButtonClicked, data: ThresholdReject) -> Reply:
-    found = _pending(ctx, data.c)
+    found = _pending(ctx, data)
     if found is None:
         return _settled(ctx)
     change, committee = found
-    _may_decide(ctx, change, committee, "threshold.reject")
+    if not _may_decide(ctx, subject_of(change), committee):
+        raise _refuse_decision(ctx, change, committee, "threshold.reject")
     ctx.session.add(
         audit_entry(
             ctx.member,
@@ -432,7 +519,7 @@ def on_reject(ctx: FlowContext, event: ButtonClicked, data: ThresholdReject) -> 
         )
     )
     _tell_requester(ctx, change, committee, "rejected")
-    ctx.session.delete(change)
+    change.outcome = "rejected"
     text = ctx.t("governance.rejected", committee=committee.name, value=change.value)
     return Reply(update=Message(summary=text, parts=[Text(text=text)]))
 
@@ -460,12 +547,167 @@ def _settled(ctx: FlowContext) -> Reply:
     return Reply(update=Message(summary=text, parts=[Text(text=text)]))
 
 
+# --- the committee's deadlines ------------------------------------------------------------
+
+MAX_DEADLINE_DAYS = 90
+
+
+class DeadlinesApprove(ActionData):
+    """Approve deadlines `p`/`r` for committee `c`, as asked in request `n` (its time stamp)."""
+
+    kind = "governance.deadlines"
+    c: int
+    p: int
+    r: int
+    n: str
+
+
+def check_deadlines(proposal_days: int, release_days: int) -> None:
+    """Proposals due before the agenda goes out, which goes out before the meeting."""
+    if not 0 <= release_days <= proposal_days <= MAX_DEADLINE_DAYS:
+        raise InvalidInput(
+            f"need 0 <= release days ({release_days}) <= proposal days ({proposal_days}) "
+            f"<= {MAX_DEADLINE_DAYS}"
+        )
+
+
+def deadlines_subject(c: int, p: int, r: int, n: str) -> str:
+    return f"deadlines:{c}:{p}:{r}:{n}"
+
+
+def on_deadlines(ctx: FlowContext, event: CommandInvoked) -> Reply:
+    """`frister 21 10 [udvalg]`: one side asks, the other approves; then meetings use them."""
+    t = ctx.t
+    member = ctx.member
+    if member is None:
+        raise NotAllowed(t("common.unknown_user"))
+    words = event.text.split()
+    if len(words) < 3 or not words[1].isdigit() or not words[2].isdigit():
+        lines = [t("governance.deadlines_usage")]
+        for c in committees_led_by(ctx.session, member):
+            lines.append(
+                t(
+                    "governance.deadlines_current",
+                    committee=c.name,
+                    proposal=c.proposal_deadline_days,
+                    release=c.agenda_release_days,
+                )
+            )
+        return _notice("\n".join(lines))
+    proposal, release = int(words[1]), int(words[2])
+    try:
+        check_deadlines(proposal, release)
+    except InvalidInput:
+        raise InvalidInput(t("governance.deadlines_invalid", most=MAX_DEADLINE_DAYS)) from None
+    committee = _committee_for(ctx, member, " ".join(words[3:]))
+    stamp = ctx.now.strftime("%Y%m%dT%H%M%S%f")
+    subject = deadlines_subject(committee.id, proposal, release, stamp)
+    try:
+        sign(ctx.session, committee, subject, member, ctx.now)
+    except CannotSign:
+        raise refuse(
+            ctx.session,
+            t("governance.not_chair"),
+            member,
+            "deadlines.request",
+            f"committee:{committee.id}",
+            now=ctx.now,
+        ) from None
+    ctx.session.add(
+        audit_entry(
+            member,
+            "deadlines.request",
+            f"committee:{committee.id}",
+            allowed=True,
+            now=ctx.now,
+            proposal=proposal,
+            release=release,
+        )
+    )
+    [needed] = missing_sides(ctx.session, subject)
+    approvers = who_may_sign(ctx.session, committee, needed, exclude=[member.id])
+    word = SIDE_WORD[needed]
+    if not approvers:
+        raise InvalidInput(t(f"governance.no_{word}", committee=committee.name))
+    data = DeadlinesApprove(c=committee.id, p=proposal, r=release, n=stamp).pack()
+    for approver in approvers:
+        tt = translator(language(approver, ctx.settings.language))
+        text = tt(
+            "governance.deadlines_ask",
+            requester=member.name,
+            committee=committee.name,
+            proposal=proposal,
+            release=release,
+        )
+        ctx.send(
+            to_member(
+                approver.id,
+                f"governance:deadlines:{committee.id}:{stamp}:ask:{approver.id}",
+                Message(
+                    summary=text,
+                    parts=[
+                        Text(text=text),
+                        Buttons(
+                            buttons=[
+                                Button(label=tt("governance.approve"), data=data, style="primary")
+                            ]
+                        ),
+                    ],
+                ),
+                purpose="governance.approval",
+            )
+        )
+    return _notice(t(f"governance.deadlines_requested_{word}", committee=committee.name))
+
+
+def on_deadlines_approve(ctx: FlowContext, event: ButtonClicked, data: DeadlinesApprove) -> Reply:
+    committee = ctx.session.get(Committee, data.c)
+    subject = deadlines_subject(data.c, data.p, data.r, data.n)
+    if committee is None or is_approved(ctx.session, subject):
+        return _settled(ctx)
+    if ctx.member is None:
+        raise NotAllowed(ctx.t("common.unknown_user"))
+    try:
+        sign(ctx.session, committee, subject, ctx.member, ctx.now)
+    except CannotSign:
+        raise refuse(
+            ctx.session,
+            ctx.t("governance.not_yours"),
+            ctx.member,
+            "deadlines.approve",
+            f"committee:{committee.id}",
+            now=ctx.now,
+        ) from None
+    if not is_approved(ctx.session, subject):
+        # Signed for a side, but the request it answers was never made by the other side.
+        return _settled(ctx)
+    check_deadlines(data.p, data.r)
+    committee.proposal_deadline_days, committee.agenda_release_days = data.p, data.r
+    ctx.session.add(
+        audit_entry(
+            ctx.member,
+            "deadlines.change",
+            f"committee:{committee.id}",
+            allowed=True,
+            now=ctx.now,
+            proposal=data.p,
+            release=data.r,
+        )
+    )
+    text = ctx.t(
+        "governance.deadlines_set", committee=committee.name, proposal=data.p, release=data.r
+    )
+    return Reply(update=Message(summary=text, parts=[Text(text=text)]))
+
+
 # --- comments -----------------------------------------------------------------------------
 
 
 def chaired(session: Session, member: Member) -> list[Committee]:
     return [
-        c for c in committees_led_by(session, member) if "chair" in sides_of(session, member, c)
+        c
+        for c in committees_led_by(session, member)
+        if "chair" in roles_in(session, member.id, c.unit_id)
     ]
 
 
@@ -516,6 +758,16 @@ def publishable_comments(
     return groups, hidden
 
 
+def pending_hides(session: Session, committee: Committee) -> set[tuple[int, str, str]]:
+    """The answers of the committee's comments that wait for the other side's answer."""
+    rows = session.scalars(
+        select(HideRequest).where(
+            HideRequest.committee_id == committee.id, HideRequest.outcome.is_(None)
+        )
+    )
+    return {(h.round_id, h.question_id, h.respondent_key) for h in rows}
+
+
 def comments_message(session: Session, committee: Committee, t: Translator) -> Message:
     groups, hidden = publishable_comments(session, committee)
     names = list(session.scalars(select(Member.name).where(Member.erased.is_(False))))
@@ -523,10 +775,14 @@ def comments_message(session: Session, committee: Committee, t: Translator) -> M
     parts: list[Any] = [Header(text=t("governance.comments_title", committee=committee.name))]
     if not groups:
         parts.append(Text(text=t("governance.no_comments")))
+    waiting = pending_hides(session, committee)
     for unit, answers in groups:
         parts.extend([Divider(), Text(text=f"*{unit.name}*")])
         for answer in answers:
             parts.append(Text(text=scrub(answer.comment or "", names, placeholder), markdown=False))
+            if (answer.round_id, answer.question_id, answer.respondent_key) in waiting:
+                parts.append(Context(text=t("governance.hide_waiting")))
+                continue
             parts.append(
                 Buttons(
                     buttons=[
@@ -571,14 +827,19 @@ def on_comments(ctx: FlowContext, event: CommandInvoked) -> Reply:
     return Reply(notice=Message(summary=messages[0].summary, parts=parts))
 
 
-def on_hide(ctx: FlowContext, event: ButtonClicked, data: CommentHide) -> Reply:
+def _answer_for(ctx: FlowContext, data: CommentHide | HideForm) -> tuple[Committee, Answer]:
+    """The comment a Hide button points to, if the clicking member chairs a committee over it."""
     member = ctx.member
     committee = ctx.session.get(Committee, data.c)
     pulse_round = ctx.session.get(PulseRound, data.r)
     if committee is None or pulse_round is None or pulse_round.closed_at is None:
         raise NotFound(ctx.t("governance.no_such_comment"))
     covers = pulse_round.unit_id in {u.id for u in subtree(ctx.session, committee.unit)}
-    if member is None or not covers or "chair" not in sides_of(ctx.session, member, committee):
+    if (
+        member is None
+        or not covers
+        or "chair" not in roles_in(ctx.session, member.id, committee.unit_id)
+    ):
         raise refuse(
             ctx.session,
             ctx.t("governance.chairs_only"),
@@ -590,21 +851,246 @@ def on_hide(ctx: FlowContext, event: ButtonClicked, data: CommentHide) -> Reply:
     answer = ctx.session.get(Answer, (data.r, data.q, data.k))
     if answer is None or answer.comment is None:
         raise NotFound(ctx.t("governance.no_such_comment"))
-    answer.hidden = True
-    # Which round and question, never the comment: the audit log holds no answers.
+    return committee, answer
+
+
+def on_hide(ctx: FlowContext, event: ButtonClicked, data: CommentHide) -> Reply:
+    """Hiding takes both sides: first the chair's reason, then the other side's approval."""
+    _answer_for(ctx, data)
+    t = ctx.t
+    return Reply(
+        form=Form(
+            data=HideForm(c=data.c, r=data.r, q=data.q, k=data.k).pack(),
+            title=t("governance.hide_form_title"),
+            submit=t("governance.hide_form_submit"),
+            intro=t("governance.hide_form_intro"),
+            fields=[
+                Field_(
+                    name="reason",
+                    label=t("governance.hide_reason"),
+                    kind="textarea",
+                    max_length=REASON_MAX,
+                )
+            ],
+        )
+    )
+
+
+def hide_subject(request: HideRequest) -> str:
+    return f"hide:{request.id}"
+
+
+def on_hide_submit(ctx: FlowContext, event: FormSubmitted, data: HideForm) -> Reply:
+    committee, answer = _answer_for(ctx, data)
+    member = ctx.member
+    assert member is not None
+    t = ctx.t
+    reason = (event.values.get("reason") or "").strip()[:REASON_MAX]
+    if not reason:
+        return Reply(errors={"reason": t("governance.hide_reason_required")})
+    if (answer.round_id, answer.question_id, answer.respondent_key) in pending_hides(
+        ctx.session, committee
+    ):
+        return _notice(t("governance.hide_waiting"))
+    request = HideRequest(
+        committee_id=committee.id,
+        round_id=answer.round_id,
+        question_id=answer.question_id,
+        respondent_key=answer.respondent_key,
+        reason=reason,
+        requested_by=member.id,
+        created_at=ctx.now,
+    )
+    ctx.session.add(request)
+    ctx.session.flush()
+    try:
+        sign(ctx.session, committee, hide_subject(request), member, ctx.now)
+    except CannotSign:
+        raise refuse(
+            ctx.session,
+            t("governance.chairs_only"),
+            member,
+            "comment.hide",
+            f"round:{data.r}",
+            now=ctx.now,
+        ) from None
+    # Which round and question, never the comment or the reason: the audit log holds no answers.
     ctx.session.add(
         audit_entry(
             member,
-            "comment.hide",
+            "comment.hide_request",
             f"round:{data.r}",
             allowed=True,
             now=ctx.now,
             committee=committee.id,
             question=data.q,
+            request=request.id,
         )
     )
-    ctx.session.flush()
-    return Reply(update=comments_message(ctx.session, committee, ctx.t))
+    [needed] = missing_sides(ctx.session, hide_subject(request))
+    approvers = who_may_sign(ctx.session, committee, needed, exclude=[member.id])
+    word = SIDE_WORD[needed]
+    if not approvers:
+        raise InvalidInput(t(f"governance.hide_no_{word}", committee=committee.name))
+    names = list(ctx.session.scalars(select(Member.name).where(Member.erased.is_(False))))
+    for approver in approvers:
+        tt = translator(language(approver, ctx.settings.language))
+        text = tt(
+            "governance.hide_ask",
+            requester=member.name,
+            committee=committee.name,
+            reason=reason,
+        )
+        ctx.send(
+            to_member(
+                approver.id,
+                f"governance:hide:{request.id}:ask:{approver.id}",
+                Message(
+                    summary=text,
+                    parts=[
+                        Header(text=tt("governance.hide_ask_title")),
+                        Text(text=text),
+                        Text(
+                            text=scrub(answer.comment or "", names, tt("governance.scrubbed")),
+                            markdown=False,
+                        ),
+                        Buttons(
+                            buttons=[
+                                Button(
+                                    label=tt("governance.hide_approve"),
+                                    data=HideApprove(h=request.id).pack(),
+                                    style="primary",
+                                ),
+                                Button(
+                                    label=tt("governance.hide_keep"),
+                                    data=HideReject(h=request.id).pack(),
+                                ),
+                            ]
+                        ),
+                        Context(text=tt("governance.hide_ask_note")),
+                    ],
+                ),
+                purpose="governance.hide",
+            )
+        )
+    return _notice(t(f"governance.hide_requested_{word}", committee=committee.name))
+
+
+def _hide_pending(ctx: FlowContext, request_id: int) -> tuple[HideRequest, Committee] | None:
+    request = ctx.session.get(HideRequest, request_id)
+    if request is None or request.outcome is not None:
+        return None
+    committee = ctx.session.get(Committee, request.committee_id)
+    assert committee is not None
+    return request, committee
+
+
+def _refuse_hide(ctx: FlowContext, request: HideRequest, action: str) -> Refused:
+    return refuse(
+        ctx.session,
+        ctx.t("governance.not_yours"),
+        ctx.member,
+        action,
+        f"round:{request.round_id}",
+        now=ctx.now,
+        request=request.id,
+    )
+
+
+def _tell_hide_requester(ctx: FlowContext, request: HideRequest, outcome: str) -> None:
+    requester = ctx.session.get(Member, request.requested_by) if request.requested_by else None
+    committee = ctx.session.get(Committee, request.committee_id)
+    if requester is None or requester.erased or committee is None or ctx.member is None:
+        return
+    t = translator(language(requester, ctx.settings.language))
+    text = t(f"governance.hide_{outcome}", committee=committee.name, actor=ctx.member.name)
+    ctx.send(
+        to_member(
+            requester.id,
+            f"governance:hide:{request.id}:{outcome}",
+            Message(summary=text, parts=[Text(text=text)]),
+            purpose="governance.outcome",
+        )
+    )
+
+
+def on_hide_approve(ctx: FlowContext, event: ButtonClicked, data: HideApprove) -> Reply:
+    found = _hide_pending(ctx, data.h)
+    if found is None:
+        return _settled(ctx)
+    request, committee = found
+    if ctx.member is None:
+        raise _refuse_hide(ctx, request, "comment.hide")
+    try:
+        sign(ctx.session, committee, hide_subject(request), ctx.member, ctx.now)
+    except CannotSign:
+        raise _refuse_hide(ctx, request, "comment.hide") from None
+    if not is_approved(ctx.session, hide_subject(request)):
+        return _settled(ctx)
+    answer = ctx.session.get(
+        Answer, (request.round_id, request.question_id, request.respondent_key)
+    )
+    if answer is not None:
+        answer.hidden = True
+    request.outcome = "hidden"
+    ctx.session.add(
+        audit_entry(
+            ctx.member,
+            "comment.hide",
+            f"round:{request.round_id}",
+            allowed=True,
+            now=ctx.now,
+            committee=committee.id,
+            question=request.question_id,
+            request=request.id,
+        )
+    )
+    _tell_hide_requester(ctx, request, "done")
+    text = ctx.t("governance.hide_approved", committee=committee.name)
+    return Reply(update=Message(summary=text, parts=[Text(text=text)]))
+
+
+def on_hide_reject(ctx: FlowContext, event: ButtonClicked, data: HideReject) -> Reply:
+    found = _hide_pending(ctx, data.h)
+    if found is None:
+        return _settled(ctx)
+    request, committee = found
+    if not _may_decide(ctx, hide_subject(request), committee):
+        raise _refuse_hide(ctx, request, "comment.hide_reject")
+    request.outcome = "rejected"
+    ctx.session.add(
+        audit_entry(
+            ctx.member,
+            "comment.hide_reject",
+            f"round:{request.round_id}",
+            allowed=True,
+            now=ctx.now,
+            committee=committee.id,
+            request=request.id,
+        )
+    )
+    _tell_hide_requester(ctx, request, "kept")
+    text = ctx.t("governance.hide_kept_here", committee=committee.name)
+    return Reply(update=Message(summary=text, parts=[Text(text=text)]))
+
+
+def forget_expired_hide_requests(db: Database, settings: Settings, now: dt.datetime) -> None:
+    """Scheduler job: a hide request (its reason may quote the comment) goes when the retention
+    period takes the round's answers (flows.privacy.delete_expired_answers); safe to run twice."""
+    cutoff = months_before(now, settings.retention_months)
+    expired = select(PulseRound.id).where(
+        PulseRound.closed_at.is_not(None), PulseRound.closed_at < cutoff
+    )
+    with db.session() as session:
+        ids = list(session.scalars(select(HideRequest.id).where(HideRequest.round_id.in_(expired))))
+        if not ids:
+            return
+        session.execute(delete(Approval).where(Approval.subject.in_([f"hide:{i}" for i in ids])))
+        session.execute(delete(HideRequest).where(HideRequest.id.in_(ids)))
+    log.info("expired hide requests forgotten", extra={"count": len(ids)})
+
+
+JOBS = [forget_expired_hide_requests]
 
 
 def _notice(text: str) -> Reply:
@@ -614,6 +1100,11 @@ def _notice(text: str) -> Reply:
 def register(router: Router) -> None:
     router.command("grænse", "graense", "threshold")(on_threshold)
     router.command("kommentarer", "comments")(on_comments)
+    router.command("frister", "deadlines")(on_deadlines)
+    router.action(DeadlinesApprove)(on_deadlines_approve)
     router.action(ThresholdApprove)(on_approve)
     router.action(ThresholdReject)(on_reject)
     router.action(CommentHide)(on_hide)
+    router.form(HideForm)(on_hide_submit)
+    router.action(HideApprove)(on_hide_approve)
+    router.action(HideReject)(on_hide_reject)

@@ -8,7 +8,8 @@ closes (DESIGN.md, anonymity 2), so neither the export nor erasure can find them
 leaves them, like the aggregates, in place.
 
 Raw answers and comments are deleted `MEDPULS_RETENTION_MONTHS` after their round closed; the
-aggregates (RoundResult) are kept.
+aggregates (RoundResult) are kept. Chart images (served at /images/<id>.png to Teams and the
+local chat) are deleted, and no longer served, `MEDPULS_RETENTION_MONTHS` after they were made.
 """
 
 from __future__ import annotations
@@ -33,18 +34,22 @@ from flows.pulse import language
 from storage.db import Database
 from storage.models import (
     Answer,
+    Approval,
     AuditEntry,
     CommentThread,
     Committee,
     ConversationReference,
     DigestPreference,
+    HideRequest,
     LocalMessage,
     Member,
     Membership,
     OutboxMessage,
     Participation,
     Proposal,
+    ProposalAlerts,
     PulseRound,
+    StoredImage,
     Support,
     TeamAction,
     ThreadMessage,
@@ -177,6 +182,13 @@ def export_person(session: Session, email: str, *, now: dt.datetime) -> dict[str
         select(ThresholdChange).where(ThresholdChange.requested_by == m.id)
     ).all()
     digest = session.get(DigestPreference, m.id)
+    signed = session.scalars(
+        select(Approval).where(Approval.member_id == m.id).order_by(Approval.id)
+    ).all()
+    hides = session.scalars(
+        select(HideRequest).where(HideRequest.requested_by == m.id).order_by(HideRequest.id)
+    ).all()
+    alerts = session.get(ProposalAlerts, m.id)
     messages = session.execute(
         select(OutboxMessage.purpose, OutboxMessage.status, func.count())
         .where(OutboxMessage.address_kind == "member", OutboxMessage.address == str(m.id))
@@ -246,6 +258,26 @@ def export_person(session: Session, email: str, *, now: dt.datetime) -> dict[str
             }
             for c in thresholds
         ],
+        "approvals": [
+            {
+                "committee": _committee_name(session, a.committee_id),
+                "approved": a.subject,
+                "side": a.side,
+                "at": _iso(a.at),
+            }
+            for a in signed
+        ],
+        "comment_hide_requests": [
+            {
+                "committee": _committee_name(session, h.committee_id),
+                "round": h.round_id,
+                "reason": h.reason,
+                "outcome": h.outcome,
+                "created_at": _iso(h.created_at),
+            }
+            for h in hides
+        ],
+        "proposal_alerts": alerts.mode if alerts else None,
         "digest_preference": (
             {"weekday": digest.weekday, "local_time": digest.local_time, "paused": digest.paused}
             if digest
@@ -321,7 +353,8 @@ def _committee_name(session: Session, committee_id: int) -> str:
 def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
     """Remove the person's identity and keep what is anonymous; returns their member id.
 
-    Name, e-mail and platform ids go; memberships, conversation references, digest settings,
+    Name, e-mail and platform ids go; memberships, conversation references, digest and
+    proposal-alert settings,
     unsent messages and their DM history are deleted. Proposals keep their text but lose the
     link to the proposer or presenter and become anonymous. Participation rows and supports
     stay, pointing at a member row that no longer says who it was, so counts stay right.
@@ -332,6 +365,7 @@ def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
     session.execute(delete(ConversationReference).where(ConversationReference.key.in_(keys)))
     session.execute(delete(Membership).where(Membership.member_id == m.id))
     session.execute(delete(DigestPreference).where(DigestPreference.member_id == m.id))
+    session.execute(delete(ProposalAlerts).where(ProposalAlerts.member_id == m.id))
     session.execute(
         delete(OutboxMessage).where(
             OutboxMessage.address_kind == "member",
@@ -387,14 +421,32 @@ def delete_expired_answers(session: Session, *, now: dt.datetime, months: int) -
     return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
 
 
+def image_expired(created_at: dt.datetime, *, now: dt.datetime, months: int) -> bool:
+    """A chart made before the retention period: deleted by the job, never served."""
+    return created_at < months_before(now, months)
+
+
+def delete_expired_images(session: Session, *, now: dt.datetime, months: int) -> int:
+    """Delete chart images made more than `months` ago; returns rows gone.
+
+    A chart's link lives on in old Teams cards and chats; its picture does not outlive the
+    answers it was drawn from.
+    """
+    cutoff = months_before(now, months)
+    result = session.execute(delete(StoredImage).where(StoredImage.created_at < cutoff))
+    return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
+
+
 def apply_retention(db: Database, settings: Settings, now: dt.datetime) -> None:
     """Scheduler job: safe to run twice, the second run finds nothing left to delete."""
+    months = settings.retention_months
     with db.session() as session:
-        deleted = delete_expired_answers(session, now=now, months=settings.retention_months)
-    if deleted:
+        deleted = delete_expired_answers(session, now=now, months=months)
+        images = delete_expired_images(session, now=now, months=months)
+    if deleted or images:
         log.info(
             "retention applied",
-            extra={"answers_deleted": deleted, "months": settings.retention_months},
+            extra={"answers_deleted": deleted, "images_deleted": images, "months": months},
         )
 
 

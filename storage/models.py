@@ -5,6 +5,10 @@ whether they answered; `Answer` holds what was answered, keyed while the round i
 HMAC of the member under a per-round secret, and re-keyed at random and re-inserted in random
 order when the round closes and the secret is destroyed. Neither table has timestamps or
 sequential ids.
+
+Tables whose ids appear in buttons or outbox dedupe keys are `sqlite_autoincrement`: SQLite
+otherwise hands a deleted row's id to the next row, and a button drawn for the old row would
+then act on the new one (issue 13, finding 5).
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ def utcnow() -> dt.datetime:
 
 class Unit(Base):
     __tablename__ = "units"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(String(500), unique=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -93,6 +98,7 @@ class Committee(Base):
     """
 
     __tablename__ = "committees"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), unique=True)
@@ -106,6 +112,7 @@ class Committee(Base):
 
 class Member(Base):
     __tablename__ = "members"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -129,7 +136,7 @@ class Member(Base):
 
 class Membership(Base):
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("member_id", "unit_id"),)
+    __table_args__ = (UniqueConstraint("member_id", "unit_id"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
@@ -148,7 +155,7 @@ class ConversationReference(Base):
     """Where we can reach someone or something later (Teams proactive messages, Slack DMs)."""
 
     __tablename__ = "conversation_refs"
-    __table_args__ = (UniqueConstraint("platform", "key"),)
+    __table_args__ = (UniqueConstraint("platform", "key"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(10))
     # "member:<id>", "user:<platform user id>", "team:<team id>", "channel:<id>"
@@ -159,7 +166,7 @@ class ConversationReference(Base):
 
 class SlackInstallation(Base):
     __tablename__ = "slack_installations"
-    __table_args__ = (UniqueConstraint("enterprise_id", "team_id"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(primary_key=True)
     enterprise_id: Mapped[str | None] = mapped_column(String(40))
     team_id: Mapped[str | None] = mapped_column(String(40))
@@ -188,6 +195,7 @@ class Question(Base):
 
 class Schedule(Base):
     __tablename__ = "schedules"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), unique=True)
     cadence: Mapped[str] = mapped_column(String(20), default="weekly")
@@ -204,7 +212,7 @@ class Schedule(Base):
 
 class PulseRound(Base):
     __tablename__ = "pulse_rounds"
-    __table_args__ = (UniqueConstraint("schedule_id", "period"),)
+    __table_args__ = (UniqueConstraint("schedule_id", "period"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
@@ -280,20 +288,22 @@ class RoundResult(Base):
 
 class Meeting(Base):
     __tablename__ = "meetings"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"), index=True)
     starts_at: Mapped[dt.datetime]
     place: Mapped[str | None] = mapped_column(String(300))
     proposal_deadline: Mapped[dt.datetime]
     agenda_release: Mapped[dt.datetime]
-    chair_approved_at: Mapped[dt.datetime | None]
-    vice_chair_approved_at: Mapped[dt.datetime | None]
+    # Raised on every change of the agenda; approvals (table approvals) are of one version.
+    agenda_version: Mapped[int] = mapped_column(default=1)
     published_at: Mapped[dt.datetime | None]
     committee: Mapped[Committee] = relationship()
 
 
 class Proposal(Base):
     __tablename__ = "proposals"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"), index=True)
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
@@ -320,6 +330,14 @@ class Proposal(Base):
     meeting: Mapped[Meeting | None] = relationship()
 
 
+class ProposalAlerts(Base):
+    """How a chair or vice-chair hears of new proposals: "each" (a DM per proposal) or "daily"."""
+
+    __tablename__ = "proposal_alerts"
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10), default="each")
+
+
 class Support(Base):
     __tablename__ = "supports"
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), primary_key=True)
@@ -334,6 +352,7 @@ class TeamAction(Base):
     and who added it, never anyone's answers; every change is an audit entry."""
 
     __tablename__ = "team_actions"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids in buttons and reminder keys
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
@@ -385,14 +404,52 @@ class ThresholdChange(Base):
     """A requested change of a committee's thresholds; lowering needs chair and vice-chair."""
 
     __tablename__ = "threshold_changes"
+    # Ids appear in buttons and dedupe keys: never reused, also on SQLite.
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"))
     kind: Mapped[str] = mapped_column(String(10))  # "score" or "comment"
     value: Mapped[int]
     requested_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
-    chair_approved_at: Mapped[dt.datetime | None]
-    vice_chair_approved_at: Mapped[dt.datetime | None]
     effective_at: Mapped[dt.datetime | None]
+    # None while waiting; "in_force", "rejected" or "superseded" (kept, so ids stay unique).
+    outcome: Mapped[str | None] = mapped_column(String(12))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Approval(Base):
+    """One person's approval of one exact thing, signing for one side of the committee.
+
+    `subject` names the thing with everything the approver was shown ("threshold:7:score=4",
+    "agenda:3:v2"): an approval of something else, or of an older version, never counts.
+    A thing is approved when one person from each side has signed; one person signs once.
+    """
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("subject", "member_id"), {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    side: Mapped[str] = mapped_column(String(12))  # "management" or "employee"
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class HideRequest(Base):
+    """A request to keep one comment from publication; it needs one person from each side."""
+
+    __tablename__ = "hide_requests"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"))
+    # The answer row: its key was re-drawn at random when the round closed; it points to nobody.
+    round_id: Mapped[int] = mapped_column(ForeignKey("pulse_rounds.id"))
+    question_id: Mapped[str] = mapped_column(String(80))
+    respondent_key: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    # None while waiting; "hidden" or "rejected".
+    outcome: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -420,7 +477,10 @@ class OutboxMessage(Base):
     """One outbound message. `dedupe_key` is unique: queueing twice sends once."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        {"sqlite_autoincrement": True},
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     op: Mapped[str] = mapped_column(String(10), default="post")  # post, update
@@ -447,6 +507,7 @@ class OutboxMessage(Base):
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -490,6 +551,7 @@ class LocalMessage(Base):
     """Messages shown by the built-in web chat (the local platform's own 'server')."""
 
     __tablename__ = "local_messages"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     # "member:<id>" or "channel:<unit id>"
     conversation: Mapped[str] = mapped_column(String(100), index=True)

@@ -29,7 +29,7 @@ from flows.agenda import (
     remind_deadlines,
     remind_follow_ups,
 )
-from flows.schedule import working_days_before
+from flows.schedule import next_working_day, working_days_before
 from storage.db import Database
 from storage.models import (
     Committee,
@@ -92,8 +92,9 @@ def set_meeting(db_url: str, starts: dt.datetime, place: str = "Mødelokale 1") 
 
 
 def meeting_day(days: int = 30) -> dt.datetime:
-    local = dt.datetime.now(TZ) + dt.timedelta(days=days)
-    return local.replace(hour=13, minute=0, second=0, microsecond=0)
+    """A working day about `days` ahead, 13:00 (meetings on holidays need a confirmation)."""
+    day = next_working_day((dt.datetime.now(TZ) + dt.timedelta(days=days)).date())
+    return dt.datetime.combine(day, dt.time(13, 0), tzinfo=TZ)
 
 
 async def propose(
@@ -173,6 +174,14 @@ def demo(db_url: str) -> Iterator[Org]:
     yield Org(db_url)
 
 
+def agenda_version(db: Database, meeting_id: int) -> int:
+    """The version of the agenda a chair sees now (approvals are of one version)."""
+    with db.session() as s:
+        meeting = s.get(Meeting, meeting_id)
+        assert meeting is not None
+        return meeting.agenda_version
+
+
 # --- tests --------------------------------------------------------------------------------
 
 
@@ -220,8 +229,14 @@ async def test_named_and_anonymous_proposals_support_and_the_chairs_view(
         assert re.search(r"MED-\d{4}-\d{3}", text_of(named["notice"]))
         await propose(chat, soeren, title="Tunge løft", identity="anonymous")
         rows = outbox_since(db, before)
-        # A receipt to each proposer and one post in their unit's channel; nobody else is told.
-        assert dm_rows(rows) == {anne: ["agenda.proposer"], soeren: ["agenda.proposer"]}
+        # A receipt to each proposer, one post in their unit's channel, and the chairs hear at
+        # once (issue 18); nobody else is told.
+        assert dm_rows(rows) == {
+            anne: ["agenda.proposer"],
+            soeren: ["agenda.proposer"],
+            inger: ["agenda.alert", "agenda.alert"],
+            bo: ["agenda.alert", "agenda.alert"],
+        }
         assert [(p, a) for p, k, a in rows if k == "unit"] == [
             ("agenda.post", str(demo.unit(NORD))),
             ("agenda.post", str(demo.unit(NORD))),
@@ -366,15 +381,17 @@ async def test_agenda_approved_by_both_is_published_on_the_release_date_and_outc
             ).one()
             meeting_id, release, starts = meeting.id, meeting.agenda_release, meeting.starts_at
         # One approval is not enough; a non-chair's approval is refused and changes nothing.
-        refused = await chat.click(lars, Approve(m=meeting_id).pack())
+        refused = await chat.click(
+            lars, Approve(m=meeting_id, v=agenda_version(db, meeting_id)).pack()
+        )
         assert "Kun udvalgets formand og næstformand" in text_of(refused["notice"])
         before = last_outbox_id(db)
-        await chat.click(inger, Approve(m=meeting_id).pack())
+        await chat.click(inger, Approve(m=meeting_id, v=agenda_version(db, meeting_id)).pack())
         assert dm_rows(outbox_since(db, before)) == {bo: ["agenda.chair"]}
         publish_due_agendas(db, settings, release + dt.timedelta(minutes=1))
         assert not [r for r in outbox_since(db, before) if r[0] == "agenda.published"]
         before = last_outbox_id(db)
-        await chat.click(bo, Approve(m=meeting_id).pack())
+        await chat.click(bo, Approve(m=meeting_id, v=agenda_version(db, meeting_id)).pack())
         assert dm_rows(outbox_since(db, before)) == {inger: ["agenda.chair"]}
 
         # Not before the release date; then once, to the committee's and the served units' channels.
@@ -485,7 +502,11 @@ async def test_a_proposal_through_the_rep_is_presented_in_the_reps_name(
         again = await chat.click(bo, present, message_id=request["id"])
         assert "allerede fremsat" in text_of(again["notice"])
         rows = outbox_since(db, before)
-        assert dm_rows(rows) == {niels: ["agenda.proposer"], bo: ["agenda.proposer"]}
+        assert dm_rows(rows) == {
+            niels: ["agenda.proposer"],
+            bo: ["agenda.proposer"],
+            inger: ["agenda.alert"],
+        }
         assert [a for p, k, a in rows if k == "unit"] == [str(demo.unit(NORD))]
         p = proposal_by_title(db, "Nattevagter")
         assert p.presenter_id == bo and p.status == "new"

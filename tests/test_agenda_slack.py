@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from flows.schedule import next_working_day
 from storage.models import Member, OutboxMessage, Proposal
 from tests.fakes.slack_api import (
     Call,
@@ -63,7 +64,9 @@ def setup(ws: SlackWorkspace, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert cli(db_url, "org", "import-units", str(units))[0] == 0
-    starts = (dt.datetime.now(TZ) + dt.timedelta(days=30)).replace(hour=13, minute=0)
+    # A working day: a meeting on a weekend or holiday would need --off-day (issue 18).
+    day = next_working_day((dt.datetime.now(TZ) + dt.timedelta(days=30)).date())
+    starts = dt.datetime.combine(day, dt.time(13, 0), tzinfo=TZ)
     code, out = cli(
         db_url,
         "meeting",

@@ -196,3 +196,12 @@ def test_the_teams_manifest_lists_commands_the_router_knows(lang: str) -> None:
     assert titles and all(title in router.commands for title in titles)
     assert {"hjem", "resultater", "privatliv"} <= set(titles) or lang == "en"
     assert {"home", "results", "privacy"} <= set(titles) or lang == "da"
+
+
+def test_a_typed_med_prefix_is_not_part_of_the_command() -> None:
+    from bot.router import command_text, command_word
+
+    for typed in ("/med grænse svar 4", "med grænse svar 4", "grænse svar 4", "/grænse svar 4"):
+        assert command_text(typed) == "grænse svar 4"
+        assert command_word(typed) == "grænse"
+    assert command_word("med") == "med"

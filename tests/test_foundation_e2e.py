@@ -187,7 +187,7 @@ def test_malformed_csv_row_reports_its_line_and_writes_nothing(db_url: str, tmp_
     )
     code, out = cli(db_url, "org", "import-units", str(units))
     assert code == 2
-    assert "line 4" in out and "nothing was written" in out
+    assert "row 4, column unit_path" in out and "nothing was written" in out
     members = tmp_path / "members.csv"
     members.write_text(
         "unit_path,email,name,role,slack_user_id,teams_user_id\nKommune,a@x.dk,Anne,member,,\n"
@@ -229,7 +229,7 @@ def test_imports_are_idempotent_and_bad_roles_name_the_line(db_url: str, tmp_pat
         "Kommune/Skole,c@x.dk,C,member,,\nKommune/Skole,d@x.dk,D,boss,,\n"
     )
     code, out = cli(db_url, "org", "import-members", str(bad))
-    assert code == 2 and "line 3" in out and "boss" in out
+    assert code == 2 and "row 3, column role" in out and "boss" in out
     bot = build(Settings(DATABASE_URL=db_url))
     with bot.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Member)) == 2

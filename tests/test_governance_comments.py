@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
+from html import unescape
 
 from sqlalchemy import select
 
 from bot.app import build
 from bot.config import Settings
+from flows.governance import HideApprove, HideReject, forget_expired_hide_requests
 from flows.pulse import record_answer, respondent_key
-from storage.models import Answer, AuditEntry, Member, Participation, PulseRound, Unit
+from storage.models import (
+    Answer,
+    Approval,
+    AuditEntry,
+    HideRequest,
+    Member,
+    Participation,
+    PulseRound,
+    Unit,
+)
 from tests.localchat import actions, cli, local_chat, text_of
 
 SOCIAL = "Eksempel Kommune/Social og Sundhed"
@@ -74,20 +87,77 @@ async def test_chair_sees_cleared_comments_scrubbed_and_hides_one(db_url: str) -
         # Neither a member nor the vice-chair may hide; both attempts are audited.
         assert "Kun formanden" in text_of((await chat.click(mette, target))["notice"])
         assert "Kun formanden" in text_of((await chat.say(bo, "kommentarer"))["notice"])
-        assert await chat.click(inger, target) == {}
+        # The chair alone hides nothing: she gives a reason, and the vice-chair is asked.
+        form = await chat.click(inger, target)
+        submit = _form_data(form["form"])
+        assert "reason" in (await chat.submit(inger, submit, {"reason": " "}))["errors"]
+        sent = text_of((await chat.submit(inger, submit, {"reason": "Nævner en borger"}))["notice"])
+        assert "sendt til næstformanden" in sent
+        still = text_of((await chat.say(inger, "kommentarer"))["notice"])
+        assert "Godt team" in still and "Venter på svar fra medarbejdersiden" in still
+        # No second request for the same comment while the first waits.
+        again = await chat.submit(inger, submit, {"reason": "Igen"})
+        assert "Venter på svar" in text_of(again["notice"])
+        await chat.deliver()
+        [ask] = [m for m in await chat.dm(bo) if "Nævner en borger" in m["html"]]
+        assert "Godt team" in text_of(ask["html"]) and "Inger Holm" in text_of(ask["html"])
+        approve, keep = actions(ask["html"])
+        assert approve.startswith(HideApprove.kind) and keep.startswith(HideReject.kind)
+        # The requester cannot be the second signature.
+        assert "ikke dig" in text_of((await chat.click(inger, approve))["notice"])
+        assert "Godt team" in text_of((await chat.say(inger, "kommentarer"))["notice"])
+        await chat.click(bo, approve, message_id=ask["id"])
         after = text_of((await chat.say(inger, "kommentarer"))["notice"])
         assert "Godt team" not in after and "For lidt tid" in after
         assert "1 kommentar(er) er skjult" in after
+        await chat.deliver()
+        assert "Bo Dahl har godkendt" in "\n".join(text_of(m["html"]) for m in await chat.dm(inger))
 
         with chat.bot.db.session() as s:
             hidden = s.scalars(select(Answer).where(Answer.hidden.is_(True))).all()
             assert [a.comment for a in hidden] == ["Godt team"]
-            entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "comment.hide")).all()
-            assert sorted((e.actor_id, e.allowed) for e in entries) == sorted(
-                [(mette, False), (inger, True)]
+            entries = s.scalars(
+                select(AuditEntry).where(AuditEntry.action.like("comment.hide%"))
+            ).all()
+            assert sorted((e.action, e.actor_id, e.allowed) for e in entries) == sorted(
+                [
+                    ("comment.hide", mette, False),
+                    ("comment.hide_request", inger, True),
+                    ("comment.hide", inger, False),
+                    ("comment.hide", bo, True),
+                ]
             )
             # The audit log holds which round and question, never the comment itself.
             assert all("Godt team" not in json.dumps(e.detail) for e in entries)
+
+
+def _form_data(html: str) -> str:
+    found = re.search(r'data-form="([^"]+)"', html)
+    assert found, html
+    return unescape(found.group(1))
+
+
+async def test_the_vice_chair_may_keep_a_comment_the_chair_wants_hidden(db_url: str) -> None:
+    prepare(db_url)
+    async with local_chat(db_url) as chat:
+        with chat.bot.db.session() as s:
+            inger, bo = (
+                s.scalars(select(Member.id).where(Member.name == n)).one()
+                for n in ("Inger Holm", "Bo Dahl")
+            )
+        html = (await chat.say(inger, "kommentarer"))["notice"]
+        target = next(a for a in actions(html) if a.startswith("governance.hide|"))
+        form = await chat.click(inger, target)
+        await chat.submit(inger, _form_data(form["form"]), {"reason": "For personlig"})
+        await chat.deliver()
+        [ask] = [m for m in await chat.dm(bo) if "For personlig" in m["html"]]
+        _, keep = actions(ask["html"])
+        await chat.click(bo, keep, message_id=ask["id"])
+        with chat.bot.db.session() as s:
+            assert s.scalars(select(Answer).where(Answer.hidden.is_(True))).all() == []
+        await chat.deliver()
+        told = "\n".join(text_of(m["html"]) for m in await chat.dm(inger))
+        assert "Bo Dahl har sagt nej" in told
 
 
 def _comment_of(chat, packed: str) -> str:  # type: ignore[no-untyped-def]
@@ -95,3 +165,26 @@ def _comment_of(chat, packed: str) -> str:  # type: ignore[no-untyped-def]
     with chat.bot.db.session() as s:
         answer = s.get(Answer, (data["r"], data["q"], data["k"]))
         return answer.comment or ""
+
+
+async def test_a_hide_request_and_its_reason_go_with_the_rounds_answers(db_url: str) -> None:
+    prepare(db_url)
+    async with local_chat(db_url) as chat:
+        with chat.bot.db.session() as s:
+            inger = s.scalars(select(Member.id).where(Member.name == "Inger Holm")).one()
+        html = (await chat.say(inger, "kommentarer"))["notice"]
+        target = next(a for a in actions(html) if a.startswith("governance.hide|"))
+        form = await chat.click(inger, target)
+        await chat.submit(inger, _form_data(form["form"]), {"reason": "Nævner Søren"})
+        settings = chat.bot.settings
+        with chat.bot.db.session() as s:
+            closed = max(r.closed_at for r in s.scalars(select(PulseRound)) if r.closed_at)
+        forget_expired_hide_requests(chat.bot.db, settings, closed + dt.timedelta(days=30))
+        with chat.bot.db.session() as s:
+            assert len(s.scalars(select(HideRequest)).all()) == 1
+        later = closed + dt.timedelta(days=31 * (settings.retention_months + 1))
+        forget_expired_hide_requests(chat.bot.db, settings, later)
+        forget_expired_hide_requests(chat.bot.db, settings, later)
+        with chat.bot.db.session() as s:
+            assert s.scalars(select(HideRequest)).all() == []
+            assert s.scalars(select(Approval).where(Approval.subject.like("hide:%"))).all() == []

@@ -10,6 +10,7 @@ import time_machine
 from sqlalchemy import select
 
 from bot.app import Bot
+from bot.messages import Buttons, Message
 from flows.custom_questions import QuestionsForm
 from flows.organisation import import_members
 from flows.pulse import close_due_rounds, open_due_rounds
@@ -19,6 +20,7 @@ from tests.localchat import cli
 from tests.test_pulse_support import (
     UNIT,
     answer,
+    click,
     local,
     make_bot,
     organisation,
@@ -177,7 +179,11 @@ def test_scores_per_dimension_with_change_and_participation(db_url: str) -> None
 def test_committee_questions_from_chat_and_cli_join_the_rotation(db_url: str) -> None:
     bot, _, m = setup(db_url)
     with bot.db.session() as s:
+        # A question from chat needs one person from each side (issue 18): add a vice-chair.
+        import_members(s, "unit_path,email,name,role\nKommune,vice@k.dk,Næstformand,vice_chair\n")
+    with bot.db.session() as s:
         chair = s.scalars(select(Member.id).where(Member.email == "chair@k.dk")).one()
+        vice = s.scalars(select(Member.id).where(Member.email == "vice@k.dk")).one()
     denied = say(bot, m[0], "spørgsmål")
     assert "Kun administratorer" in text_of(denied)
     form = say(bot, chair, "spørgsmål").form
@@ -192,6 +198,13 @@ def test_committee_questions_from_chat_and_cli_join_the_rotation(db_url: str) ->
     assert "en" in submit(bot, chair, QuestionsForm().pack(), values).errors
     values["en"] = "I feel safe at work."
     assert "custom.tryghed" in text_of(submit(bot, chair, QuestionsForm().pack(), values))
+    with bot.db.session() as s:
+        [ask] = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.purpose == "questions.approval")
+        )
+        parts = Message.model_validate(ask.payload).parts
+        approve = next(b.data for p in parts if isinstance(p, Buttons) for b in p.buttons)
+    assert "rotationen" in text_of(click(bot, vice, approve))
     assert "name" in submit(bot, chair, QuestionsForm().pack(), values).errors
     assert submit(bot, m[0], QuestionsForm().pack(), values | {"name": "x"}).notice is not None
 

@@ -19,6 +19,7 @@ from adapters.slack.web import SLACK_ADAPTER
 from bot.app import build
 from bot.cli import app as cli_app
 from bot.config import Settings
+from bot.secret_key import generate_secret_key
 from bot.server import build_web_app
 from tests.fakes.slack_api import SIGNING_SECRET, FakeSlack, fixture, signed_headers
 
@@ -130,7 +131,12 @@ async def test_every_listener_is_in_the_manifest_and_every_manifest_entry_has_a_
             "SLACK_API_URL": fake.api_url,
         }
         if oauth:
-            values.update(SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="client-secret")
+            values.update(
+                SLACK_CLIENT_ID="1.2",
+                SLACK_CLIENT_SECRET="client-secret",
+                SLACK_ALLOWED_TEAM_IDS="T0MEDPULS",
+                MEDPULS_SECRET_KEY=generate_secret_key(),
+            )
         else:
             values["SLACK_BOT_TOKEN"] = fake.bot_token
         bot = build(Settings(**values))

@@ -90,7 +90,8 @@ async def test_a_member_without_slack_id_is_found_by_email_and_remembered(
     await platform.post(
         Address("user", "", email="bo@eksempel.dk", member_id=member_id), HELLO, dedupe_key="k"
     )
-    assert fake.methods() == ["users.lookupByEmail", "chat.postMessage"]
+    # auth.test: once per process, to know the token's own workspace (Slack Connect guests).
+    assert fake.methods() == ["users.lookupByEmail", "auth.test", "chat.postMessage"]
     assert fake.calls[-1].args["channel"] == "U7"
     with db.session() as s:
         assert s.get(Member, member_id).slack_user_id == "U7"  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import html
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any
 
@@ -35,14 +36,14 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack import normalize
 from adapters.slack.blocks import FormOrigin, render_modal
-from adapters.slack.installation_store import SignedStateStore
+from adapters.slack.installation_store import ForeignWorkspace, SignedStateStore
 from adapters.slack.logs import log, sdk_logger
 from adapters.slack.normalize import Body, Origin
 from adapters.slack.platform import SlackPlatform, error_code
 from adapters.slack.registry import INSTALL_PATH, REDIRECT_PATH, bot_scopes
 from bot.core import Core
 from bot.events import Actor, CommandInvoked, InboundEvent, MemberJoined
-from bot.i18n import Lang, language_of
+from bot.i18n import Lang, language_of, translator
 from bot.messages import Message, Reply
 
 # A submitted modal waits this long for the flow before Slack's three seconds run out.
@@ -105,7 +106,7 @@ class SlackAdapter:
                     settings.public_url.rstrip("/") + REDIRECT_PATH if settings.public_url else None
                 ),
                 installation_store=store,
-                state_store=SignedStateStore(secret),
+                state_store=SignedStateStore(secret, self.platform.db),
                 callback_options=AsyncCallbackOptions(
                     success=self._installed, failure=self._install_failed
                 ),
@@ -128,9 +129,44 @@ class SlackAdapter:
         return response
 
     async def _install_failed(self, args: AsyncFailureArgs) -> BoltResponse:
+        if isinstance(args.error, ForeignWorkspace):
+            return await self._refuse_install(args.error)
         log.warning("slack install failed", extra={"platform": "slack", "reason": args.reason})
         response: BoltResponse = await args.default.failure(args)
         return response
+
+    async def _refuse_install(self, refused: ForeignWorkspace) -> BoltResponse:
+        """A workspace that is not on the allow-list: nothing kept, the token given back."""
+        installation = refused.installation
+        log.warning(
+            "slack install refused: workspace not allowed",
+            extra={
+                "platform": "slack",
+                "team": installation.team_id,
+                "reason": installation.enterprise_id or "",
+            },
+        )
+        if installation.bot_token:
+            # Revoking uninstalls the app from that workspace: it is left with no bot that
+            # nobody here can use, and no token of it exists anywhere any more.
+            try:
+                await self.platform.reads.auth_revoke(token=installation.bot_token)
+            except Exception as exc:  # best effort: nothing of it was stored anyway
+                log.warning(
+                    "slack token revoke failed",
+                    extra={"platform": "slack", "reason": type(exc).__name__},
+                )
+        t = translator(self.settings.language)
+        title = html.escape(t("slack.install_refused_title"))
+        text = html.escape(t("slack.install_refused"))
+        lang = self.settings.language
+        body = (
+            f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+            f"<title>{title}</title></head><body><h1>{title}</h1><p>{text}</p></body></html>"
+        )
+        return BoltResponse(
+            status=403, body=body, headers={"Content-Type": "text/html; charset=utf-8"}
+        )
 
     # --- background work ----------------------------------------------------------------------
 
@@ -292,8 +328,11 @@ class SlackAdapter:
         info = await self.platform.user_info(origin.user_id, origin.team_id)
         if info is None:
             return event
+        # An e-mail introduces a member only for a user of an allowed workspace: a profile
+        # e-mail elsewhere (another workspace, a Slack Connect guest) is anyone's to set.
+        email = info.email if await self.platform.ours(info.team_id, info.enterprise_id) else None
         actor = dataclasses.replace(
-            event.actor, email=info.email, locale=info.locale, display_name=info.name
+            event.actor, email=email, locale=info.locale, display_name=info.name
         )
         return dataclasses.replace(event, actor=actor)
 

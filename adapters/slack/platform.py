@@ -35,12 +35,14 @@ from adapters.slack.blocks import (
 )
 from adapters.slack.installation_store import DbInstallationStore
 from adapters.slack.logs import log, sdk_logger
+from adapters.slack.tenancy import workspaces_from
 from bot.config import Settings
 from bot.errors import MedpulsError
 from bot.events import MessageRef
 from bot.i18n import Lang, chosen_language
 from bot.messages import Form, Message
 from bot.platform import Address, DeliveryError
+from bot.sealing import sealer
 from storage.db import Database
 from storage.models import Member, StoredImage
 
@@ -95,6 +97,10 @@ class UserInfo:
     email: str | None
     locale: str | None
     name: str | None
+    # The workspace (and Enterprise Grid org) the user belongs to: a Slack Connect guest's is
+    # their own, not the workspace the event came from.
+    team_id: str | None = None
+    enterprise_id: str | None = None
 
 
 def error_code(exc: SlackApiError) -> str:
@@ -115,6 +121,15 @@ def retry_after(exc: SlackApiError) -> float | None:
         return max(float(value), 1.0)
     except ValueError:
         return 30.0
+
+
+def _elsewhere(exc: Exception, *codes: str) -> bool:
+    """Slack's answer when a channel, person or message belongs to another workspace."""
+    return isinstance(exc, SlackApiError) and error_code(exc) in (
+        "channel_not_found",
+        "not_in_channel",
+        *codes,
+    )
 
 
 def delivery_error(exc: Exception, *, to: Address | None = None) -> DeliveryError:
@@ -144,8 +159,15 @@ class SlackPlatform:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
+        self.workspaces = workspaces_from(settings)
         self.store: DbInstallationStore | None = (
-            None if settings.slack_bot_token else DbInstallationStore(db)
+            None
+            if settings.slack_bot_token
+            else DbInstallationStore(
+                db,
+                self.workspaces,
+                sealer(settings, "slack-tokens", needed_for="Slack OAuth mode (SLACK_CLIENT_ID)"),
+            )
         )
         logger = sdk_logger()
         self.reads = AsyncWebClient(
@@ -165,6 +187,8 @@ class SlackPlatform:
             timeout=15,
             retry_handlers=[],
         )
+        # SLACK_BOT_TOKEN's own workspace and Grid org (auth.test), once known.
+        self._home: tuple[str | None, str | None] | None = None
         self._users: OrderedDict[tuple[str | None, str], tuple[float, UserInfo | None]] = (
             OrderedDict()
         )
@@ -176,11 +200,50 @@ class SlackPlatform:
             return self.settings.slack_bot_token
         assert self.store is not None
         bot = await self.store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
+        if bot is None and team_id is not None and enterprise_id is None:
+            # A workspace known by its id alone (a request Bolt has authorised, a member's
+            # remembered workspace): an org-wide Enterprise Grid install serves it. Not in the
+            # store's own look-up, which authorises requests and must not guess.
+            org = await asyncio.to_thread(self.store.only_org_install)
+            if org is not None:
+                bot = await self.store.async_find_bot(
+                    enterprise_id=org[0], team_id=None, is_enterprise_install=True
+                )
         if bot is None:
-            bot = await self.store.async_find_bot(enterprise_id=None, team_id=None)
-        if bot is None:
+            # Never another workspace's token for a known workspace: that workspace would see
+            # the message, or answer for a user who is not theirs.
+            if team_id is not None or enterprise_id is not None:
+                raise DeliveryError("slack: the app is not installed in this workspace")
             raise DeliveryError("slack: the app is not installed in any workspace")
         return bot.bot_token
+
+    async def ours(self, team_id: str | None, enterprise_id: str | None) -> bool:
+        """Whether a Slack user of this workspace (or Grid org) may be one of our members.
+
+        The allow-list decides when there is one. Without one (SLACK_BOT_TOKEN only) it is the
+        token's own workspace, asked once (auth.test): a Slack Connect guest from elsewhere is
+        not ours, whatever e-mail their profile shows.
+        """
+        if self.workspaces.restricted or self.store is not None:
+            return self.workspaces.restricted and self.workspaces.allows(team_id, enterprise_id)
+        if self._home is None:
+            try:
+                resp = await self.reads.auth_test(token=self.settings.slack_bot_token)
+            except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+                log.warning(
+                    "auth.test failed", extra={"platform": "slack", "reason": type(exc).__name__}
+                )
+                return False
+            self._home = (resp.get("team_id"), resp.get("enterprise_id"))
+        home_team, home_grid = self._home
+        return (team_id is not None and team_id == home_team) or (
+            enterprise_id is not None and enterprise_id == home_grid
+        )
+
+    async def _installed_workspaces(self) -> list[tuple[str | None, str | None]]:
+        if self.store is None:
+            return [(None, None)]
+        return await asyncio.to_thread(self.store.workspaces_installed)
 
     def _member_team(self, member_id: int | None) -> str | None:
         if member_id is None or self.store is None:
@@ -209,6 +272,8 @@ class SlackPlatform:
                 email=(profile.get("email") or None),
                 locale=user.get("locale"),
                 name=profile.get("display_name") or profile.get("real_name") or user.get("name"),
+                team_id=user.get("team_id"),
+                enterprise_id=(user.get("enterprise_user") or {}).get("enterprise_id"),
             )
         except (TimeoutError, SlackApiError, DeliveryError, aiohttp.ClientError) as exc:
             # Without e-mail and locale the core still matches by Slack id; not fatal.
@@ -223,25 +288,41 @@ class SlackPlatform:
         return info
 
     async def find_user(self, email: str) -> str | None:
-        token = await self.token_for(None)
-        try:
-            resp = await self.reads.users_lookupByEmail(email=email, token=token)
-        except SlackApiError as exc:
-            if error_code(exc) in ("users_not_found", "user_not_found"):
-                return None
-            raise
-        user = resp.get("user") or {}
-        if user.get("deleted"):
-            return None
-        return str(user["id"]) if user.get("id") else None
+        found = await self._lookup(email)
+        return found[0] if found else None
 
-    def _remember_user_id(self, member_id: int, user_id: str) -> None:
+    async def _lookup(self, email: str) -> tuple[str, str | None] | None:
+        """The Slack user with this e-mail and their workspace, in the allowed workspaces
+        (each installation asked in install order)."""
+        installed = await self._installed_workspaces()
+        if not installed:
+            raise DeliveryError("slack: the app is not installed in any workspace")
+        for enterprise_id, team_id in installed:
+            token = await self.token_for(team_id, enterprise_id)
+            try:
+                resp = await self.reads.users_lookupByEmail(email=email, token=token)
+            except SlackApiError as exc:
+                if error_code(exc) in ("users_not_found", "user_not_found"):
+                    continue
+                raise
+            user = resp.get("user") or {}
+            home = user.get("team_id")
+            grid = (user.get("enterprise_user") or {}).get("enterprise_id")
+            if user.get("deleted") or not user.get("id"):
+                continue
+            if not await self.ours(home, grid):
+                # A Slack Connect guest whose own workspace is not ours: not the member.
+                continue
+            return str(user["id"]), team_id
+        return None
+
+    def _remember_user_id(self, member_id: int, user_id: str, team_id: str | None) -> None:
         try:
             with self.db.session() as session:
                 session.execute(
                     update(Member)
                     .where(Member.id == member_id, Member.slack_user_id.is_(None))
-                    .values(slack_user_id=user_id)
+                    .values(slack_user_id=user_id, slack_team_id=team_id)
                 )
         except IntegrityError:
             # Another member row already holds this Slack id (a duplicate import): leave it.
@@ -277,32 +358,51 @@ class SlackPlatform:
 
     # --- Platform -----------------------------------------------------------------------------
 
+    async def _tokens_for(self, team_id: str | None) -> list[str]:
+        """Tokens to try, in order, for a message to `team_id`'s workspace.
+
+        A unit channel (or an imported Slack id) does not say which workspace it is in: then
+        every allowed installation, the earliest first, until one knows the channel.
+        """
+        if team_id is not None or self.store is None:
+            return [await self.token_for(team_id)]
+        tokens = [
+            await self.token_for(team, enterprise)
+            for enterprise, team in await self._installed_workspaces()
+        ]
+        return tokens or [await self.token_for(None)]
+
     async def post(self, to: Address, message: Message, *, dedupe_key: str) -> MessageRef:
         channel = to.value
-        if to.kind == "user" and not channel:
-            channel = await self._user_by_email(to)
         team = await asyncio.to_thread(self._member_team, to.member_id)
-        token = await self.token_for(team)
+        if to.kind == "user" and not channel:
+            channel, team = await self._user_by_email(to)
+        tokens = await self._tokens_for(team)
         rendered = await self._render(message, to.member_id)
-        try:
-            # A DM goes to the user id itself: Slack opens the app's DM without conversations.open.
-            resp = await self.writes.chat_postMessage(
-                channel=channel,
-                text=rendered.text,
-                blocks=rendered.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-                token=token,
-            )
-        except Exception as exc:
-            err = delivery_error(exc, to=to)
-            if err.permanent and to.kind == "user" and to.member_id is not None:
-                await asyncio.to_thread(self._mark_unreachable, to.member_id, err.reason)
-            log.warning(
-                "slack post failed",
-                extra={"platform": "slack", "team": team, "reason": err.reason},
-            )
-            raise err from exc
+        for attempt, token in enumerate(tokens, start=1):
+            try:
+                # A DM goes to the user id itself: Slack opens the app's DM without
+                # conversations.open.
+                resp = await self.writes.chat_postMessage(
+                    channel=channel,
+                    text=rendered.text,
+                    blocks=rendered.blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    token=token,
+                )
+                break
+            except Exception as exc:
+                if attempt < len(tokens) and _elsewhere(exc):
+                    continue  # not this workspace's channel: nothing was posted
+                err = delivery_error(exc, to=to)
+                if err.permanent and to.kind == "user" and to.member_id is not None:
+                    await asyncio.to_thread(self._mark_unreachable, to.member_id, err.reason)
+                log.warning(
+                    "slack post failed",
+                    extra={"platform": "slack", "team": team, "reason": err.reason},
+                )
+                raise err from exc
         posted_in = str(resp.get("channel") or channel)
         # With several workspaces, an update later needs this one's token: the reference
         # carries the team ("T…/D…"; Slack ids never hold a "/").
@@ -312,22 +412,24 @@ class SlackPlatform:
             await self._upload_images(rendered, posted_in, token)
         return ref
 
-    async def _user_by_email(self, to: Address) -> str:
+    async def _user_by_email(self, to: Address) -> tuple[str, str | None]:
+        """The member's Slack user id and workspace, looked up by e-mail and remembered."""
         if not to.email:
             raise DeliveryError("slack: no Slack id and no e-mail", permanent=True)
         try:
-            user_id = await self.find_user(to.email)
+            found = await self._lookup(to.email)
         except SlackApiError as exc:
             raise delivery_error(exc) from exc
-        if user_id is None:
+        if found is None:
             if to.member_id is not None:
                 await asyncio.to_thread(
                     self._mark_unreachable, to.member_id, "slack: no user with this e-mail"
                 )
             raise DeliveryError("slack: no user with this e-mail", permanent=True)
+        user_id, team_id = found
         if to.member_id is not None:
-            await asyncio.to_thread(self._remember_user_id, to.member_id, user_id)
-        return user_id
+            await asyncio.to_thread(self._remember_user_id, to.member_id, user_id, team_id)
+        return user_id, team_id
 
     async def _upload_images(self, rendered: Rendered, channel: str, token: str) -> None:
         # After the message, best effort: re-posting the summary to retry a chart would send
@@ -353,26 +455,30 @@ class SlackPlatform:
                 )
 
     async def update(self, ref: MessageRef, message: Message) -> None:
+        # A DM's reference names its workspace ("T…/D…"); a channel's does not, so then every
+        # installation is tried until one knows the message.
         team, _, channel = ref.conversation_id.rpartition("/")
-        token = await self.token_for(team or None)
+        tokens = [await self.token_for(team)] if team else await self._tokens_for(None)
         rendered = render_message(message, lang=self.settings.language)
-        try:
-            await self.writes.chat_update(
-                channel=channel,
-                ts=ref.message_id,
-                text=rendered.text,
-                blocks=rendered.blocks,
-                token=token,
-            )
-        except SlackApiError as exc:
-            if error_code(exc) in MESSAGE_GONE:
-                # The closed state of a pulse DM someone deleted: there is nothing left to
-                # rewrite, which is not a failure anyone must resolve.
-                log.info("message to update is gone", extra={"platform": "slack"})
+        for attempt, token in enumerate(tokens, start=1):
+            try:
+                await self.writes.chat_update(
+                    channel=channel,
+                    ts=ref.message_id,
+                    text=rendered.text,
+                    blocks=rendered.blocks,
+                    token=token,
+                )
                 return
-            raise delivery_error(exc) from exc
-        except Exception as exc:
-            raise delivery_error(exc) from exc
+            except Exception as exc:
+                if attempt < len(tokens) and _elsewhere(exc, "message_not_found"):
+                    continue
+                if isinstance(exc, SlackApiError) and error_code(exc) in MESSAGE_GONE:
+                    # The closed state of a pulse DM someone deleted: there is nothing left to
+                    # rewrite, which is not a failure anyone must resolve.
+                    log.info("message to update is gone", extra={"platform": "slack"})
+                    return
+                raise delivery_error(exc) from exc
 
     async def open_form(self, trigger: str, form: Form, *, to: Address) -> None:
         await self.open_modal(

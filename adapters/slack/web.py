@@ -50,6 +50,8 @@ def signed(
 
 def mount(app: web.Application, core: Core, platform: Platform) -> None:
     slack = cast(SlackPlatform, platform)
+    if slack.store is not None:
+        slack.store.check_key()
     adapter = SlackAdapter(core, slack)
     app[SLACK_ADAPTER] = adapter
     secret = slack.settings.slack_signing_secret or ""

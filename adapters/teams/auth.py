@@ -28,7 +28,7 @@ from botframework.connector.auth import (
 )
 from msrest.authentication import Authentication
 
-from bot.config import Settings
+from bot.config import Settings, id_list
 from bot.errors import InvalidInput
 
 log = logging.getLogger("medpuls.teams.auth")
@@ -97,6 +97,35 @@ def config_from(settings: Settings) -> BotFrameworkConfig:
         TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=settings.to_bot_from_channel_openid_metadata_url,
         TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=settings.to_bot_from_channel_token_issuer,
     )
+
+
+def allowed_tenants(settings: Settings) -> frozenset[str]:
+    """The Entra tenants whose activities we process; a one-line error when there are none.
+
+    A valid Bot Framework token only says that the activity came through the Bot Connector for
+    our app id: it says nothing about the tenant, and a multi-tenant app can be added by any
+    tenant. So a single-tenant bot serves MICROSOFT_APP_TENANT_ID alone, and a multi-tenant bot
+    only the tenants named in MEDPULS_TEAMS_ALLOWED_TENANT_IDS (fail closed: none named, no
+    start).
+    """
+    listed = frozenset(t.lower() for t in id_list(settings.teams_allowed_tenant_ids))
+    app_type = APP_TYPES.get(settings.microsoft_app_type.replace("-", "").lower())
+    if app_type == "MultiTenant":
+        if not listed:
+            raise InvalidInput(
+                "a MultiTenant Teams bot needs MEDPULS_TEAMS_ALLOWED_TENANT_IDS "
+                "(the Entra tenant ids allowed to use it)"
+            )
+        return listed
+    own = (settings.microsoft_app_tenant_id or "").strip().lower()
+    if not own:
+        raise InvalidInput(f"MICROSOFT_APP_TENANT_ID is required for a {app_type} bot")
+    if listed and listed != {own}:
+        raise InvalidInput(
+            f"a {app_type} bot serves MICROSOFT_APP_TENANT_ID only; "
+            "MEDPULS_TEAMS_ALLOWED_TENANT_IDS may not name other tenants"
+        )
+    return frozenset({own})
 
 
 class TokenError(Exception):

@@ -51,6 +51,25 @@ def tenant_of(activity: Activity) -> str | None:
     return conv_tenant if isinstance(conv_tenant, str) and conv_tenant else None
 
 
+def tenant_refusal(activity: Activity, allowed: frozenset[str]) -> str | None:
+    """Why this activity's tenant is not ours, or None when it is.
+
+    Both places Teams states the tenant are checked (channelData.tenant.id and
+    conversation.tenantId): each one present must be allowed, and at least one must be present.
+    """
+    stated = {
+        "channelData.tenant.id": _dict(_dict(activity.get("channelData")).get("tenant")).get("id"),
+        "conversation.tenantId": _dict(activity.get("conversation")).get("tenantId"),
+    }
+    present = {k: v for k, v in stated.items() if v is not None}
+    if not present:
+        return "no tenant"
+    for where, value in present.items():
+        if not isinstance(value, str) or value.strip().lower() not in allowed:
+            return f"{where} not allowed"
+    return None
+
+
 def is_personal(activity: Activity) -> bool:
     conversation = _dict(activity.get("conversation"))
     kind = conversation.get("conversationType")

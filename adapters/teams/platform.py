@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from adapters.teams import cards
-from adapters.teams.auth import config_from
+from adapters.teams.auth import allowed_tenants, config_from
 from adapters.teams.connector import BotConnector, Calls, MessageGone
 from adapters.teams.normalize import is_personal, reference_keys, reference_of, tenant_of
 from bot.config import Settings
@@ -52,6 +52,8 @@ class TeamsPlatform:
         self.settings = settings
         self.db = db
         self.connector = connector
+        # Activities from any other tenant are refused before anything is read or stored.
+        self.tenants = allowed_tenants(settings)
         # Teams user id -> e-mail (None: asked, Teams would not say). One roster call per person.
         self.emails: dict[str, str | None] = {}
 

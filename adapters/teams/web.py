@@ -21,6 +21,7 @@ from adapters.teams.normalize import (
     is_personal,
     is_uninstall,
     tenant_of,
+    tenant_refusal,
 )
 from adapters.teams.platform import TeamsPlatform
 from adapters.teams.signing_keys import install_signing_keys
@@ -71,6 +72,11 @@ class TeamsInbound:
         except Unauthorized as why:
             log.warning("request refused", extra={**_ids(body), "reason": str(why)})
             return web.json_response({"error": "unauthorized"}, status=401)
+        # The token proves the Bot Connector sent it for our app id, not for which tenant.
+        refused = tenant_refusal(body, self.platform.tenants)
+        if refused is not None:
+            log.warning("request refused: tenant", extra={**_ids(body), "reason": refused})
+            return web.json_response({"error": "tenant not allowed"}, status=403)
 
         async def turn(calls: Calls) -> dict[str, Any] | None:
             return await self.on_activity(body, calls)
@@ -89,9 +95,15 @@ class TeamsInbound:
         if user_id not in emails:
             if len(emails) > 50_000:
                 emails.clear()
-            member = await calls.member(conversation_id, user_id)
-            found = (member or {}).get("email") or (member or {}).get("userPrincipalName")
-            emails[user_id] = str(found).lower() if found and "@" in str(found) else None
+            member = await calls.member(conversation_id, user_id) or {}
+            found = member.get("email") or member.get("userPrincipalName")
+            # A guest's e-mail is whatever their home organisation says: it never introduces
+            # a member (the "nOAuth" pattern); guests are found by their object id only.
+            guest = member.get("userRole") == "guest" or "#EXT#" in str(
+                member.get("userPrincipalName") or ""
+            )
+            usable = found and "@" in str(found) and not guest
+            emails[user_id] = str(found).lower() if usable else None
         return emails[user_id]
 
     async def on_activity(self, activity: dict[str, Any], calls: Calls) -> dict[str, Any] | None:

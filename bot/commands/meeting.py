@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from bot.commands._common import database, user_errors
-from bot.errors import NotFound
-from flows.agenda import parse_when, schedule_meeting
+from bot.errors import InvalidInput, NotFound
+from flows.agenda import OffDay, parse_when, schedule_meeting
 from storage.models import utcnow
 from storage.queries import committee_by_name
 
@@ -24,6 +24,12 @@ def meeting_add(
         str, typer.Option("--date", help="Local start, YYYY-MM-DDTHH:MM (MEDPULS_TIMEZONE).")
     ],
     place: Annotated[str | None, typer.Option("--place", help="Room, address or link.")] = None,
+    off_day: Annotated[
+        bool,
+        typer.Option(
+            "--off-day", help="Hold it although it is a weekend or a Danish public holiday."
+        ),
+    ] = False,
 ) -> None:
     """Schedule a meeting and call for proposals in the units the committee serves."""
     s, db = database()
@@ -32,7 +38,18 @@ def meeting_add(
         found = committee_by_name(session, committee)
         if found is None:
             raise NotFound(f"unknown committee {committee!r}")
-        meeting = schedule_meeting(session, found, starts_at, now=utcnow(), settings=s, place=place)
+        try:
+            meeting = schedule_meeting(
+                session,
+                found,
+                starts_at,
+                now=utcnow(),
+                settings=s,
+                place=place,
+                off_day_confirmed=off_day,
+            )
+        except OffDay as off:
+            raise InvalidInput(f"{off}; add --off-day to hold it anyway") from None
         deadline = meeting.proposal_deadline.astimezone(s.tz)
         release = meeting.agenda_release.astimezone(s.tz)
         meeting_id = meeting.id

@@ -94,7 +94,15 @@ class FakeSlack:
     team_id: str = "T0MEDPULS"
     bot_user_id: str = "U0MEDBOT"
     bot_token: str = "xoxb-fake-bot-token"
+    # The Enterprise Grid org of `team_id`, if any (oauth.v2.access says so).
+    enterprise_id: str | None = None
     users: dict[str, FakeUser] = field(default_factory=dict)
+    # Tokens oauth.v2.access issued -> their workspace: as on Slack, a token only finds users
+    # of its own workspace by e-mail. Tokens not in here (SLACK_BOT_TOKEN) see every user.
+    tokens: dict[str, str] = field(default_factory=dict)
+    revoked: list[str] = field(default_factory=list)
+    # Channel id -> its workspace; a token of another workspace gets channel_not_found.
+    channels: dict[str, str] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     expired_triggers: set[str] = field(default_factory=set)
@@ -103,6 +111,9 @@ class FakeSlack:
     calls_token: str | None = None  # the token of the request being answered
     _port: int = 0
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # The token of the call being answered (handlers run one at a time on the fake's loop).
+    _caller: str | None = None
+
     # Socket Mode: the app's websocket connections, and acknowledgements awaited by envelope.
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
@@ -229,6 +240,7 @@ class FakeSlack:
             return web.json_response(failed)
         self.calls_token = token
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        self._caller = token
         result: dict[str, Any] = (
             handler(args) if handler is not None else {"ok": False, "error": "unknown_method"}
         )
@@ -254,6 +266,12 @@ class FakeSlack:
 
     def _dm_channel(self, user_id: str) -> str:
         return "D" + user_id.removeprefix("U").removeprefix("W")
+
+    def _m_auth_revoke(self, args: Args) -> dict[str, Any]:
+        if self._caller:
+            self.revoked.append(self._caller)
+            self.tokens.pop(self._caller, None)
+        return {"ok": True, "revoked": True}
 
     # --- Socket Mode (api.slack.com/apis/socket-mode) ----------------------------------------
 
@@ -313,7 +331,7 @@ class FakeSlack:
             "url": "https://medpuls-test.slack.com/",
             "team": "MEDpuls test",
             "user": "medpuls",
-            "team_id": self.team_id,
+            "team_id": self.tokens.get(self._caller or "", self.team_id),
             "user_id": self.bot_user_id,
             "bot_id": "B0MEDBOT",
             "is_enterprise_install": False,
@@ -331,7 +349,10 @@ class FakeSlack:
 
     def _m_users_lookupByEmail(self, args: Args) -> dict[str, Any]:
         email = str(args.get("email", "")).lower()
+        team = self.tokens.get(self._caller or "")
         for user in self.users.values():
+            if team is not None and user.team_id != team:
+                continue
             if user.email and user.email.lower() == email:
                 return {"ok": True, "user": user.as_slack(include_locale=False)}
         return {"ok": False, "error": "users_not_found"}
@@ -343,13 +364,17 @@ class FakeSlack:
         return {"ok": True, "channel": {"id": self._dm_channel(users[0])}}
 
     def _channel_for(self, channel: str) -> str | dict[str, Any]:
+        team = self.tokens.get(self._caller or "")
         if channel.startswith(("U", "W")):
             user = self.users.get(channel)
-            if user is None:
+            if user is None or (team is not None and user.team_id != team):
                 return {"ok": False, "error": "channel_not_found"}
             if user.deleted:
                 return {"ok": False, "error": "user_disabled"}
             return self._dm_channel(channel)
+        home = self.channels.get(channel)
+        if team is not None and home is not None and home != team:
+            return {"ok": False, "error": "channel_not_found"}
         return channel
 
     def _m_chat_postMessage(self, args: Args) -> dict[str, Any]:
@@ -361,6 +386,10 @@ class FakeSlack:
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _m_chat_update(self, args: Args) -> dict[str, Any]:
+        home = self.channels.get(str(args.get("channel", "")))
+        team = self.tokens.get(self._caller or "")
+        if team is not None and home is not None and home != team:
+            return {"ok": False, "error": "channel_not_found"}
         return {
             "ok": True,
             "channel": args.get("channel"),
@@ -401,6 +430,10 @@ class FakeSlack:
     def _m_oauth_v2_access(self, args: Args) -> dict[str, Any]:
         if not args.get("code"):
             return {"ok": False, "error": "invalid_code"}
+        self.tokens[self.bot_token] = self.team_id
+        enterprise = (
+            {"id": self.enterprise_id, "name": "MEDpuls org"} if self.enterprise_id else None
+        )
         return {
             "ok": True,
             "app_id": "A0MEDPULS",
@@ -410,7 +443,7 @@ class FakeSlack:
             "access_token": self.bot_token,
             "bot_user_id": self.bot_user_id,
             "team": {"id": self.team_id, "name": "MEDpuls test"},
-            "enterprise": None,
+            "enterprise": enterprise,
             "is_enterprise_install": False,
         }
 

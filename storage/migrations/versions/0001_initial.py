@@ -25,7 +25,8 @@ def upgrade() -> None:
     sa.Column('reference', sa.JSON(), nullable=False),
     sa.Column('updated_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation_refs')),
-    sa.UniqueConstraint('platform', 'key', name=op.f('uq_conversation_refs_platform'))
+    sa.UniqueConstraint('platform', 'key', name=op.f('uq_conversation_refs_platform')),
+    sqlite_autoincrement=True
     )
     op.create_table('images',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -47,7 +48,8 @@ def upgrade() -> None:
     sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_local_messages')),
-    sa.UniqueConstraint('dedupe_key', name=op.f('uq_local_messages_dedupe_key'))
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_local_messages_dedupe_key')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('local_messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_local_messages_conversation'), ['conversation'], unique=False)
@@ -71,7 +73,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('email', name=op.f('uq_members_email')),
     sa.UniqueConstraint('slack_user_id', name=op.f('uq_members_slack_user_id')),
     sa.UniqueConstraint('teams_aad_id', name=op.f('uq_members_teams_aad_id')),
-    sa.UniqueConstraint('teams_user_id', name=op.f('uq_members_teams_user_id'))
+    sa.UniqueConstraint('teams_user_id', name=op.f('uq_members_teams_user_id')),
+    sqlite_autoincrement=True
     )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -94,7 +97,8 @@ def upgrade() -> None:
     sa.Column('message_ref', sa.String(length=300), nullable=True),
     sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_dedupe_key'))
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_dedupe_key')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_due', ['status', 'next_attempt_at'], unique=False)
@@ -117,7 +121,8 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('installed_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_slack_installations')),
-    sa.UniqueConstraint('enterprise_id', 'team_id', name=op.f('uq_slack_installations_enterprise_id'))
+    sa.UniqueConstraint('enterprise_id', 'team_id', name=op.f('uq_slack_installations_enterprise_id')),
+    sqlite_autoincrement=True
     )
     op.create_table('units',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -128,7 +133,8 @@ def upgrade() -> None:
     sa.Column('teams_channel_id', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['parent_id'], ['units.id'], name=op.f('fk_units_parent_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_units')),
-    sa.UniqueConstraint('path', name=op.f('uq_units_path'))
+    sa.UniqueConstraint('path', name=op.f('uq_units_path')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_units_parent_id'), ['parent_id'], unique=False)
@@ -142,7 +148,8 @@ def upgrade() -> None:
     sa.Column('allowed', sa.Boolean(), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['members.id'], name=op.f('fk_audit_log_actor_id_members')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
@@ -158,7 +165,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_committees_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_committees')),
     sa.UniqueConstraint('name', name=op.f('uq_committees_name')),
-    sa.UniqueConstraint('unit_id', name=op.f('uq_committees_unit_id'))
+    sa.UniqueConstraint('unit_id', name=op.f('uq_committees_unit_id')),
+    sqlite_autoincrement=True
     )
     op.create_table('digest_preferences',
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -177,12 +185,19 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_memberships_member_id_members')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_memberships_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_memberships')),
-    sa.UniqueConstraint('member_id', 'unit_id', name=op.f('uq_memberships_member_id'))
+    sa.UniqueConstraint('member_id', 'unit_id', name=op.f('uq_memberships_member_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_memberships_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_memberships_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('proposal_alerts',
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('mode', sa.String(length=10), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_proposal_alerts_member_id_members')),
+    sa.PrimaryKeyConstraint('member_id', name=op.f('pk_proposal_alerts'))
+    )
     op.create_table('schedules',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -197,8 +212,26 @@ def upgrade() -> None:
     sa.Column('starts_on', sa.Date(), nullable=True),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_schedules_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_schedules')),
-    sa.UniqueConstraint('unit_id', name=op.f('uq_schedules_unit_id'))
+    sa.UniqueConstraint('unit_id', name=op.f('uq_schedules_unit_id')),
+    sqlite_autoincrement=True
     )
+    op.create_table('approvals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('committee_id', sa.Integer(), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('side', sa.String(length=12), nullable=False),
+    sa.Column('at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['committee_id'], ['committees.id'], name=op.f('fk_approvals_committee_id_committees')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_approvals_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_approvals')),
+    sa.UniqueConstraint('subject', 'member_id', name=op.f('uq_approvals_subject')),
+    sqlite_autoincrement=True
+    )
+    with op.batch_alter_table('approvals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_approvals_committee_id'), ['committee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_approvals_subject'), ['subject'], unique=False)
+
     op.create_table('meetings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('committee_id', sa.Integer(), nullable=False),
@@ -206,11 +239,11 @@ def upgrade() -> None:
     sa.Column('place', sa.String(length=300), nullable=True),
     sa.Column('proposal_deadline', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('agenda_release', storage.models.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('chair_approved_at', storage.models.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('vice_chair_approved_at', storage.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('agenda_version', sa.Integer(), nullable=False),
     sa.Column('published_at', storage.models.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['committee_id'], ['committees.id'], name=op.f('fk_meetings_committee_id_committees')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_meetings'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meetings')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_meetings_committee_id'), ['committee_id'], unique=False)
@@ -229,7 +262,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['schedule_id'], ['schedules.id'], name=op.f('fk_pulse_rounds_schedule_id_schedules')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_pulse_rounds_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pulse_rounds')),
-    sa.UniqueConstraint('schedule_id', 'period', name=op.f('uq_pulse_rounds_schedule_id'))
+    sa.UniqueConstraint('schedule_id', 'period', name=op.f('uq_pulse_rounds_schedule_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('pulse_rounds', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_pulse_rounds_unit_id'), ['unit_id'], unique=False)
@@ -254,13 +288,13 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('value', sa.Integer(), nullable=False),
     sa.Column('requested_by', sa.Integer(), nullable=True),
-    sa.Column('chair_approved_at', storage.models.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('vice_chair_approved_at', storage.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('effective_at', storage.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.String(length=12), nullable=True),
     sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['committee_id'], ['committees.id'], name=op.f('fk_threshold_changes_committee_id_committees')),
     sa.ForeignKeyConstraint(['requested_by'], ['members.id'], name=op.f('fk_threshold_changes_requested_by_members')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_threshold_changes'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_threshold_changes')),
+    sqlite_autoincrement=True
     )
     op.create_table('answers',
     sa.Column('round_id', sa.Integer(), nullable=False),
@@ -288,6 +322,22 @@ def upgrade() -> None:
     with op.batch_alter_table('comment_threads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_comment_threads_round_id'), ['round_id'], unique=False)
 
+    op.create_table('hide_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('committee_id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('question_id', sa.String(length=80), nullable=False),
+    sa.Column('respondent_key', sa.String(length=64), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('requested_by', sa.Integer(), nullable=True),
+    sa.Column('outcome', sa.String(length=12), nullable=True),
+    sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['committee_id'], ['committees.id'], name=op.f('fk_hide_requests_committee_id_committees')),
+    sa.ForeignKeyConstraint(['requested_by'], ['members.id'], name=op.f('fk_hide_requests_requested_by_members')),
+    sa.ForeignKeyConstraint(['round_id'], ['pulse_rounds.id'], name=op.f('fk_hide_requests_round_id_pulse_rounds')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_hide_requests')),
+    sqlite_autoincrement=True
+    )
     op.create_table('participations',
     sa.Column('round_id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -322,7 +372,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['merged_into_id'], ['proposals.id'], name=op.f('fk_proposals_merged_into_id_proposals')),
     sa.ForeignKeyConstraint(['presenter_id'], ['members.id'], name=op.f('fk_proposals_presenter_id_members')),
     sa.ForeignKeyConstraint(['proposer_id'], ['members.id'], name=op.f('fk_proposals_proposer_id_members')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_proposals'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_proposals')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_proposals_committee_id'), ['committee_id'], unique=False)
@@ -374,7 +425,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['owner_id'], ['members.id'], name=op.f('fk_team_actions_owner_id_members')),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_team_actions_proposal_id_proposals')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_team_actions_unit_id_units')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_actions'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_actions')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('team_actions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_team_actions_unit_id'), ['unit_id'], unique=False)
@@ -406,6 +458,7 @@ def downgrade() -> None:
 
     op.drop_table('proposals')
     op.drop_table('participations')
+    op.drop_table('hide_requests')
     with op.batch_alter_table('comment_threads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_comment_threads_round_id'))
 
@@ -421,7 +474,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_meetings_committee_id'))
 
     op.drop_table('meetings')
+    with op.batch_alter_table('approvals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_approvals_subject'))
+        batch_op.drop_index(batch_op.f('ix_approvals_committee_id'))
+
+    op.drop_table('approvals')
     op.drop_table('schedules')
+    op.drop_table('proposal_alerts')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_memberships_unit_id'))
         batch_op.drop_index(batch_op.f('ix_memberships_member_id'))

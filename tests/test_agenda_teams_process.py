@@ -1,0 +1,156 @@
+"""Issue 18 over the fake Bot Connector (Teams): a proposal → both chairs hear at once with
+triage buttons → triage from that card → both sides approve the agenda (one person each) →
+publish now."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.events import Actor, Conversation, FormSubmitted
+from flows.agenda import ProposeForm
+from storage.models import Member, OutboxMessage, Proposal
+from tests.fakes.bot_connector import FakeBotConnector
+from tests.localchat import cli
+from tests.teams_support import TeamsBot, fixture, running, teams_settings
+from tests.test_agenda_e2e import meeting_day
+
+SOCIAL = "MED Social og Sundhed"
+PEOPLE = {
+    "Inger Holm": ("29:1IngerTeamsId", "1c1c1c1c-0000-4000-8000-000000000001", "a:1Inger"),
+    "Bo Dahl": ("29:1BoTeamsId", "1c1c1c1c-0000-4000-8000-000000000002", "a:1Bo"),
+}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotConnector]:
+    connector = FakeBotConnector().start()
+    yield connector
+    connector.stop()
+
+
+def member(teams: TeamsBot, name: str) -> Member:
+    with teams.bot.db.session() as s:
+        found = s.scalars(select(Member).where(Member.name == name)).one()
+        s.expunge(found)
+        return found
+
+
+def as_person(activity: dict[str, Any], name: str) -> dict[str, Any]:
+    teams_id, aad, conversation = PEOPLE[name]
+    activity["from"] = {"id": teams_id, "aadObjectId": aad, "name": name}
+    activity["conversation"] = {**activity["conversation"], "id": conversation}
+    return activity
+
+
+def actions_in(body: Any) -> list[str]:
+    """Every packed action in a card or activity, wherever it is nested."""
+    found: list[str] = []
+    if isinstance(body, dict):
+        value = body.get("medpuls")
+        if isinstance(value, str):
+            found.append(value)
+        for v in body.values():
+            found.extend(actions_in(v))
+    elif isinstance(body, list):
+        for v in body:
+            found.extend(actions_in(v))
+    return found
+
+
+def sent_to(fake: FakeBotConnector, name: str, needle: str) -> list[Any]:
+    conversation = PEOPLE[name][2]
+    return [
+        c
+        for c in fake.activities("send")
+        if conversation in c.path and needle in json.dumps(c.body, ensure_ascii=False)
+    ]
+
+
+async def invoke(teams: TeamsBot, name: str, data: str, n: int) -> dict[str, Any]:
+    activity = as_person(fixture("invoke_card_action", teams.fake, id=f"f:{n}"), name)
+    activity["value"]["action"]["data"] = {"medpuls": data}
+    response = await teams.post(activity)
+    assert response.status == 200
+    return dict(await response.json())
+
+
+async def test_chair_notified_triage_both_approve_and_publish_now_on_teams(
+    sqlite_url: str, fake: FakeBotConnector
+) -> None:
+    assert cli(sqlite_url, "demo")[0] == 0
+    starts = meeting_day()
+    when = f"{starts:%Y-%m-%dT%H:%M}"
+    assert cli(sqlite_url, "meeting", "add", "--committee", SOCIAL, "--date", when)[0] == 0
+    async with running(teams_settings(sqlite_url, fake), fake) as teams:
+        for name, (teams_id, aad, _) in PEOPLE.items():
+            person = member(teams, name)
+            fake.members[teams_id] = {"id": teams_id, "aadObjectId": aad, "email": person.email}
+            install = as_person(fixture("installation_update_personal", fake), name)
+            assert (await teams.post(install)).status == 200
+        soeren = member(teams, "Søren Jensen")
+        # Søren proposes anonymously (through the local chat; the chairs are on Teams).
+        reply = teams.bot.core.handle_sync(
+            FormSubmitted(
+                actor=Actor("local", str(soeren.id)),
+                conversation=Conversation("local", f"member:{soeren.id}"),
+                data=ProposeForm().pack(),
+                values={
+                    "title": "Tunge løft",
+                    "issue": "Vi løfter for tungt",
+                    "why": "Ryggene",
+                    "identity": "anonymous",
+                },
+            )
+        )
+        assert not reply.errors, reply.errors
+        fake.calls.clear()
+        await teams.deliver()
+        for name in PEOPLE:
+            [alert] = sent_to(fake, name, "Tunge løft")
+            assert soeren.name not in json.dumps(alert.body, ensure_ascii=False)
+        with teams.bot.db.session() as s:
+            p = s.scalars(select(Proposal).where(Proposal.title == "Tunge løft")).one()
+        later = next(
+            a
+            for a in actions_in(sent_to(fake, "Inger Holm", "Tunge løft")[0].body)
+            if a.startswith("agenda.triage|") and json.loads(a.split("|", 1)[1])["s"] == "later"
+        )
+        await invoke(teams, "Inger Holm", later, 1)
+        with teams.bot.db.session() as s:
+            assert s.get(Proposal, p.id).status == "later"  # type: ignore[union-attr]
+
+        # Each side approves from its list; the second approval offers "Publish now".
+        publish_now: list[str] = []
+        for n, name in enumerate(PEOPLE, start=2):
+            fake.calls.clear()
+            message = as_person(fixture("message_personal", fake, id=f"m{n}"), name)
+            message["text"] = "dagsorden"
+            assert (await teams.post(message)).status == 200
+            # A card carries each action twice (Action.Execute and its Submit fallback).
+            [approve] = {
+                a
+                for c in sent_to(fake, name, "agenda.approve|")
+                for a in actions_in(c.body)
+                if a.startswith("agenda.approve|")
+            }
+            fake.calls.clear()
+            body = await invoke(teams, name, approve, n * 10)
+            await teams.deliver()
+            publish_now = [
+                a
+                for a in actions_in(body) + actions_in([c.body for c in fake.activities("send")])
+                if a.startswith("agenda.publish_now|")
+            ]
+            # One side's approval is not enough to publish.
+            assert bool(publish_now) == (name == "Bo Dahl")
+        await invoke(teams, "Bo Dahl", publish_now[0], 99)
+        with teams.bot.db.session() as s:
+            published = s.scalars(
+                select(OutboxMessage).where(OutboxMessage.purpose == "agenda.published")
+            ).all()
+        assert published

@@ -1,0 +1,242 @@
+"""Teams fails closed on the tenant: a valid Bot Framework token is not a tenant check.
+
+Activities are posted over real HTTP with tokens signed by the fake Bot Framework's key, in
+the shapes of adapters/teams/fixtures/. A token from the Bot Connector says only that the
+activity is for our app id; the tenant must be ours too (single-tenant: MICROSOFT_APP_TENANT_ID;
+multi-tenant: MEDPULS_TEAMS_ALLOWED_TENANT_IDS), in every place the activity states it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import build
+from bot.errors import MedpulsError
+from bot.events import InboundEvent
+from bot.messages import NO_REPLY, Reply
+from bot.router import Context, Router
+from storage.models import ConversationReference, Member, ProcessedEvent
+from tests.fakes.bot_connector import FakeBotConnector
+from tests.teams_support import fixture, running, teams_settings
+
+USER = "29:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-personal"
+AAD = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+FOREIGN = "0badf00d-0000-4000-8000-0000000f0e19"
+MALLORY = "29:1MalloryFromAnotherTenant-personal"
+MALLORY_AAD = "1a2b3c4d-0000-4000-8000-00000000ba5e"
+EMAIL = "mette.hansen@eksempel.dk"
+
+Activity = dict[str, Any]
+
+
+def _foreign_both(a: Activity) -> None:
+    a["channelData"]["tenant"]["id"] = FOREIGN
+    a["conversation"]["tenantId"] = FOREIGN
+
+
+def _no_tenant(a: Activity) -> None:
+    del a["channelData"]["tenant"]
+    del a["conversation"]["tenantId"]
+
+
+def _conversation_foreign(a: Activity) -> None:
+    a["conversation"]["tenantId"] = FOREIGN
+
+
+def _channel_data_foreign(a: Activity) -> None:
+    a["channelData"]["tenant"]["id"] = FOREIGN
+
+
+def _only_channel_data_foreign(a: Activity) -> None:
+    a["channelData"]["tenant"]["id"] = FOREIGN
+    del a["conversation"]["tenantId"]
+
+
+def _only_conversation_foreign(a: Activity) -> None:
+    del a["channelData"]["tenant"]
+    a["conversation"]["tenantId"] = FOREIGN
+
+
+CASES: dict[str, Callable[[Activity], None]] = {
+    "foreign tenant in both places": _foreign_both,
+    "no tenant at all": _no_tenant,
+    "ours in channelData, foreign in conversation": _conversation_foreign,
+    "foreign in channelData, ours in conversation": _channel_data_foreign,
+    "only channelData, foreign": _only_channel_data_foreign,
+    "only conversation.tenantId, foreign": _only_conversation_foreign,
+}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotConnector]:
+    connector = FakeBotConnector().start()
+    for user, aad in ((USER, AAD), (MALLORY, MALLORY_AAD)):
+        connector.members[user] = {
+            "id": user,
+            "name": "Mette Hansen",
+            "aadObjectId": aad,
+            "email": EMAIL,
+        }
+    yield connector
+    connector.stop()
+
+
+def _seeing_router(seen: list[int | None]) -> Router:
+    """Records, for each "hjælp" typed, the member the core resolved (None: a stranger)."""
+    router = Router()
+
+    @router.command("help")
+    def record(ctx: Context, event: InboundEvent) -> Reply:
+        seen.append(ctx.member.id if ctx.member else None)
+        return NO_REPLY
+
+    return router
+
+
+def _processed(teams: Any) -> int:
+    with teams.bot.db.session() as s:
+        refs = s.scalar(select(func.count()).select_from(ConversationReference))
+        events = s.scalar(select(func.count()).select_from(ProcessedEvent))
+    return int(refs or 0) + int(events or 0)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize(
+    "shape", ["message_personal", "invoke_card_action", "installation_update_personal"]
+)
+async def test_single_tenant_refuses_foreign_or_missing_tenant(
+    sqlite_url: str, fake: FakeBotConnector, case: str, shape: str
+) -> None:
+    async with running(teams_settings(sqlite_url, fake), fake) as teams:
+        activity = fixture(shape, fake, id=f"f:{shape}")
+        CASES[case](activity)
+        response = await teams.post(activity)
+        assert response.status == 403
+        assert _processed(teams) == 0, "nothing stored for a foreign tenant"
+        assert fake.calls == [], "no call to the Bot Connector for a foreign tenant"
+
+
+async def test_own_tenant_still_served(sqlite_url: str, fake: FakeBotConnector) -> None:
+    async with running(teams_settings(sqlite_url, fake), fake) as teams:
+        response = await teams.post(fixture("message_personal", fake))
+        assert response.status == 200
+        assert _processed(teams) > 0
+
+
+async def test_multi_tenant_needs_an_allow_list(sqlite_url: str, fake: FakeBotConnector) -> None:
+    settings = teams_settings(sqlite_url, fake, MICROSOFT_APP_TYPE="MultiTenant")
+    with pytest.raises(MedpulsError, match="MEDPULS_TEAMS_ALLOWED_TENANT_IDS"):
+        build(settings)
+
+
+async def test_single_tenant_allow_list_cannot_widen(
+    sqlite_url: str, fake: FakeBotConnector
+) -> None:
+    settings = teams_settings(sqlite_url, fake, MEDPULS_TEAMS_ALLOWED_TENANT_IDS=FOREIGN)
+    with pytest.raises(MedpulsError, match="MICROSOFT_APP_TENANT_ID only"):
+        build(settings)
+
+
+async def test_multi_tenant_serves_listed_tenants_only(
+    sqlite_url: str, fake: FakeBotConnector
+) -> None:
+    other = "7c6b5a49-0000-4000-8000-00000000a11e"
+    settings = teams_settings(
+        sqlite_url,
+        fake,
+        MICROSOFT_APP_TYPE="MultiTenant",
+        MEDPULS_TEAMS_ALLOWED_TENANT_IDS=f"{fake.tenant.upper()}, {other}",
+    )
+    async with running(settings, fake) as teams:
+        assert (await teams.post(fixture("message_personal", fake, id="ours"))).status == 200
+        listed = fixture("message_personal", fake, id="listed")
+        listed["channelData"]["tenant"]["id"] = other
+        listed["conversation"]["tenantId"] = other
+        assert (await teams.post(listed)).status == 200
+        foreign = fixture("message_personal", fake, id="foreign")
+        _foreign_both(foreign)
+        assert (await teams.post(foreign)).status == 403
+
+
+def _bound_member(teams: Any) -> None:
+    with teams.bot.db.session() as s:
+        s.add(Member(email=EMAIL, name="Mette Hansen", teams_user_id=USER, teams_aad_id=AAD))
+
+
+def _member(teams: Any) -> Member:
+    with teams.bot.db.session() as s:
+        [member] = s.scalars(select(Member))
+        s.expunge(member)
+        return member
+
+
+def _mallory(activity_id: str) -> Activity:
+    activity = fixture("message_personal", id=activity_id)
+    activity["from"] = {"id": MALLORY, "name": "Mette Hansen", "aadObjectId": MALLORY_AAD}
+    return activity
+
+
+async def test_foreign_user_with_the_members_email_does_not_rebind(
+    db_url: str, fake: FakeBotConnector
+) -> None:
+    seen: list[int | None] = []
+    async with running(teams_settings(db_url, fake), fake, _seeing_router(seen)) as teams:
+        _bound_member(teams)
+        activity = _mallory("foreign-1")
+        activity["serviceUrl"] = fake.service_url
+        _foreign_both(activity)
+        assert (await teams.post(activity)).status == 403
+        member = _member(teams)
+        assert (member.teams_user_id, member.teams_aad_id) == (USER, AAD)
+        assert seen == []
+
+
+async def test_second_account_with_the_members_email_is_a_stranger(
+    db_url: str, fake: FakeBotConnector
+) -> None:
+    """Within our tenant too: a guest's e-mail is whatever their home tenant says."""
+    seen: list[int | None] = []
+    async with running(teams_settings(db_url, fake), fake, _seeing_router(seen)) as teams:
+        _bound_member(teams)
+        activity = _mallory("guest-1")
+        activity["serviceUrl"] = fake.service_url
+        assert (await teams.post(activity)).status == 200
+        member = _member(teams)
+        assert (member.teams_user_id, member.teams_aad_id) == (USER, AAD)
+        assert seen == [None]
+
+
+async def test_first_contact_binds_by_email_and_remembers_the_directory_id(
+    db_url: str, fake: FakeBotConnector
+) -> None:
+    seen: list[int | None] = []
+    async with running(teams_settings(db_url, fake), fake, _seeing_router(seen)) as teams:
+        with teams.bot.db.session() as s:
+            s.add(Member(email=EMAIL, name="Mette Hansen"))
+        assert (await teams.post(fixture("message_personal", fake))).status == 200
+        member = _member(teams)
+        assert seen == [member.id]
+        assert (member.teams_user_id, member.teams_aad_id) == (USER, AAD)
+
+
+async def test_a_guest_in_our_tenant_is_not_bound_by_email(
+    db_url: str, fake: FakeBotConnector
+) -> None:
+    """A guest's e-mail comes from their home organisation: it introduces no member."""
+    fake.members[MALLORY].update(
+        userRole="guest", userPrincipalName="mallory_evil.example#EXT#@eksempel.onmicrosoft.com"
+    )
+    seen: list[int | None] = []
+    async with running(teams_settings(db_url, fake), fake, _seeing_router(seen)) as teams:
+        with teams.bot.db.session() as s:
+            s.add(Member(email=EMAIL, name="Mette Hansen"))
+        activity = _mallory("guest-2")
+        activity["serviceUrl"] = fake.service_url
+        assert (await teams.post(activity)).status == 200
+        member = _member(teams)
+        assert (member.teams_user_id, member.teams_aad_id) == (None, None)
+        assert seen == [None]
