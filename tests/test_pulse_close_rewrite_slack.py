@@ -209,7 +209,8 @@ async def test_with_several_workspaces_the_rewrite_uses_the_dms_own_workspace_to
     from tests.test_slack_oauth import OAUTH, _install
 
     fake = FakeSlack(bot_token="xoxb-workspace-a")
-    async with fake, SlackWorkspace(sqlite_url, fake, **OAUTH) as ws:
+    settings = {**OAUTH, "SLACK_ALLOWED_TEAM_IDS": "T0MEDPULS,T0OTHER"}
+    async with fake, SlackWorkspace(sqlite_url, fake, **settings) as ws:
         cli(sqlite_url, "demo")
         await _install(ws)  # workspace A
         fake.team_id, fake.bot_token = "T0OTHER", "xoxb-workspace-b"
