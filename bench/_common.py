@@ -26,8 +26,8 @@ UNIT = "Bench Kommune"
 
 
 @contextmanager
-def bench_database() -> Iterator[str]:
-    """A fresh migrated database on the local server, dropped afterwards."""
+def bench_database(keep: bool = False) -> Iterator[str]:
+    """A fresh migrated database on the local server, dropped afterwards (unless `keep`)."""
     if "127.0.0.1" not in ADMIN_URL and "localhost" not in ADMIN_URL:
         raise SystemExit("benches talk to 127.0.0.1 only")
     name = f"medpuls_bench_{uuid.uuid4().hex[:8]}"
@@ -39,12 +39,15 @@ def bench_database() -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                    ),
+                    {"n": name},
+                )
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         admin.dispose()
 
 

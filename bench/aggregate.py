@@ -1,6 +1,7 @@
 """Aggregate: every leader's weekly digest for a 50,000-member municipality with a year of rounds.
 
-    python bench/aggregate.py [--teams 2000] [--team-size 25] [--weeks 52]
+    python bench/aggregate.py [--teams 2000] [--team-size 25] [--weeks 52] [--untraced]
+                              [--keep | --database URL]
 
 Seeds a throw-away PostgreSQL database with a municipality tree (top -> 6 areas (forvaltninger)
 -> 60 departments -> teams of `--team-size`), a leader for every unit, a committee for the top,
@@ -15,12 +16,15 @@ fresh child process, as the worker would: load the figures, decide what may be s
 every leader's message and chart, queue them with the charts and audit rows. Seeding is not
 measured. Time and resident-set growth come from one untraced run; the Python heap's peak
 (tracemalloc) from a second, traced run of the same job after its rows were removed, because
-tracing slows Python code down. The last line holds the figures.
+tracing slows Python code down (`--untraced` leaves that run out). The last line holds the
+figures. `--keep` leaves the seeded database in place (its URL is printed) and `--database URL`
+measures on such a database again without seeding it (seeding 100,000 members takes minutes).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -255,6 +259,14 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
         )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+    return counts(url)
+
+
+def counts(url: str) -> dict[str, int]:
+    """What the database holds (after seed)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
         made = {
             name: int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
             for name, table in (
@@ -381,25 +393,32 @@ def main() -> None:
     parser.add_argument("--team-size", type=int, default=25)
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--runs", type=int, default=1, help="untraced runs; the best is kept")
+    parser.add_argument("--untraced", action="store_true", help="skip the tracemalloc run")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    parser.add_argument("--database", metavar="URL", help="a database seeded with --keep")
     parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.traced)), flush=True)
         return
-    with bench_database() as url:
+    with (
+        contextlib.nullcontext(args.database) if args.database else bench_database(args.keep)
+    ) as url:
         started = time.perf_counter()
-        made = seed(url, args.teams, args.team_size, args.weeks)
-        print(f"seeded {made} in {time.perf_counter() - started:.1f} s", flush=True)
+        made = counts(url) if args.database else seed(url, args.teams, args.team_size, args.weeks)
+        print(f"seeded {made} in {time.perf_counter() - started:.1f} s: {url}", flush=True)
         timed = []
         for _ in range(args.runs):
             forget_digests(url)
             timed.append(in_child(url, traced=False))
             print(f"untraced run: {timed[-1]}", flush=True)
         best = min(timed, key=lambda r: r["seconds"])
-        forget_digests(url)
-        traced = in_child(url, traced=True)
-        print(f"traced run: {traced}", flush=True)
+        traced = {"peak_mb": float("nan")}
+        if not args.untraced:
+            forget_digests(url)
+            traced = in_child(url, traced=True)
+            print(f"traced run: {traced}", flush=True)
     print(
         f"aggregate: members={made['members']} units={made['units']} "
         f"leaders={made['leaders']} rounds={made['rounds']} "

@@ -39,7 +39,11 @@ def start_worker(url: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_"))}
     env["DATABASE_URL"] = url
     return subprocess.Popen(
-        [MEDPULS, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        # The local platform: the bench counts its stored messages (MEDPULS_LOCAL_CHAT=1).
+        [MEDPULS, "worker"],
+        env={**env, "MEDPULS_LOCAL_CHAT": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 

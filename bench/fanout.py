@@ -1,83 +1,175 @@
-"""Fan-out: a pulse round for N members over the fake Slack Web API at an enforced rate.
+"""Fan-out: a pulse round for N members over a rate-enforcing fake platform.
 
-    python bench/fanout.py [N] [--rate 50] [--workers 3]
+    python bench/fanout.py [N] [--platform slack|teams] [--rate 50] [--workers 3]
 
 Opens a round for one unit of N members on a throw-away PostgreSQL database (timing the
-round's one-transaction opening), then runs the real delivery loop with the Slack platform
-against the fake Slack, which answers 429 above `--rate` posts a second. Prints the rate
-achieved as a share of the allowed rate, 429s received, duplicates and lost messages. With
-`--workers K` the delivery loop runs in K separate worker processes on the same database, which
-share the rate limit through PostgreSQL (bot/shared_ratelimit.py).
+round's one-transaction opening), then runs the real delivery loop against a fake platform
+that answers 429 above its limits: the fake Slack Web API above `--rate` posts a second (the
+workspace's DM rate), or the fake Bot Connector (tests/fakes/bot_connector.py) above 25 sends a
+second per tenant and 7 per conversation, Teams' limits. Prints the rate achieved as a share
+of the binding limit, 429s received, duplicates and lost messages. With `--workers K` the
+delivery loop runs in K separate worker processes on the same database, which share the rate
+limits through PostgreSQL (bot/shared_ratelimit.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert, select
 
 from bench._common import UNIT, bench_database, seed_unit
 from bench.fake_slack_rate import RateLimitedSlack
 from bot.config import Settings
+from tests.fakes.bot_connector import FakeBotConnector
+
+# Teams' Bot Connector limits (what bot.delivery.rate_limits holds for Teams).
+TEAMS_TENANT_RATE = 25.0
+TEAMS_CONVERSATION_RATE = 7.0
+TEAMS_APP_ID = "00000000-0000-4000-8000-00000000b07a"
 
 
-def _settings(url: str, token: str, api_url: str, rate: float) -> Settings:
-    return Settings(
-        DATABASE_URL=url,
-        SLACK_BOT_TOKEN=token,
-        SLACK_SIGNING_SECRET="bench-secret",
-        SLACK_API_URL=api_url,
-        MEDPULS_SLACK_RATE=rate,
-    )
+def _settings(values: dict[str, Any]) -> Settings:
+    return Settings(_env_file=None, **values)
 
 
-async def _child(url: str, token: str, api_url: str, rate: float) -> None:
+async def _child(values: dict[str, Any]) -> None:
     """One worker process: the real delivery loop until SIGTERM."""
     from bot.app import build
 
-    bot = build(_settings(url, token, api_url, rate))
+    bot = build(_settings(values))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await bot.delivery.run_forever(stop, idle=0.2)
     bot.db.dispose()
 
 
-def spawn_workers(
-    k: int, url: str, token: str, api_url: str, rate: float
-) -> list[subprocess.Popen[bytes]]:
-    args = ["--url", url, "--token", token, "--api-url", api_url, "--rate", str(rate)]
-    return [
-        subprocess.Popen([sys.executable, __file__, "--child", *args], env=dict(os.environ))
-        for _ in range(k)
-    ]
+def spawn_workers(k: int, values: dict[str, Any]) -> list[subprocess.Popen[bytes]]:
+    # Only the settings given: none of this shell's SLACK_* / MICROSOFT_* leak in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_"))}
+    args = [sys.executable, __file__, "--child", json.dumps(values)]
+    return [subprocess.Popen(args, env=env) for _ in range(k)]
 
 
-async def fanout(members: int, rate: float, deadline: float, workers: int = 1) -> str:
+class _Fake(Protocol):
+    """What the bench reads from either fake: posts per conversation, 429s, first and last."""
+
+    posted: Counter[str]
+    refused: int
+    first_post: float | None
+    last_post: float | None
+
+
+def _seed_teams(url: str, members: int, fake: FakeBotConnector) -> None:
+    """N members Teams knows (29:u1...), each with the 1:1 reference a first contact stores."""
+    from storage.db import Database
+    from storage.models import ConversationReference, Member, Membership, Unit, utcnow
+
+    db = Database(url)
+    with db.session() as session:
+        unit = Unit(path=UNIT, name=UNIT)
+        session.add(unit)
+        session.flush()
+        session.execute(
+            insert(Member),
+            [
+                {
+                    "name": f"Medarbejder {i}",
+                    "email": f"m{i}@bench.invalid",
+                    "teams_user_id": f"29:u{i}",
+                }
+                for i in range(1, members + 1)
+            ],
+        )
+        ids = list(session.scalars(select(Member.id).order_by(Member.id)))
+        session.execute(insert(Membership), [{"member_id": m, "unit_id": unit.id} for m in ids])
+        now = utcnow()
+        session.execute(
+            insert(ConversationReference),
+            [
+                {
+                    "platform": "teams",
+                    "key": f"user:29:u{i}",
+                    "updated_at": now,
+                    "reference": {
+                        "channelId": "msteams",
+                        "serviceUrl": fake.service_url,
+                        "bot": {"id": f"28:{TEAMS_APP_ID}"},
+                        "user": {"id": f"29:u{i}"},
+                        "conversation": {
+                            "id": f"a:1personal-29:u{i}",
+                            "conversationType": "personal",
+                            "tenantId": fake.tenant,
+                        },
+                    },
+                }
+                for i in range(1, members + 1)
+            ],
+        )
+    db.dispose()
+
+
+async def fanout(
+    members: int, rate: float, deadline: float, workers: int = 1, platform: str = "slack"
+) -> str:
     from bot.app import build
-    from bot.config import Settings
     from flows.pulse import run_now, sync_bank
     from storage.models import OutboxMessage, utcnow
 
     with bench_database() as url:
-        async with RateLimitedSlack(rate_per_second=rate) as slack:
-            for i in range(1, members + 1):
-                slack.add_user(f"U{i:08d}", f"m{i}@bench.invalid")
-            settings = Settings(
-                DATABASE_URL=url,
-                SLACK_BOT_TOKEN=slack.bot_token,
-                SLACK_SIGNING_SECRET="bench-secret",
-                SLACK_API_URL=slack.api_url,
-                MEDPULS_SLACK_RATE=rate,
-            )
+        async with AsyncExitStack() as stack:
+            fake: _Fake
+            if platform == "teams":
+                rate = TEAMS_TENANT_RATE
+                teams = FakeBotConnector(
+                    tenant_rate=TEAMS_TENANT_RATE,
+                    conversation_rate=TEAMS_CONVERSATION_RATE,
+                    keep_calls=False,
+                ).start()
+                stack.callback(teams.stop)
+                fake = teams
+                values: dict[str, Any] = {
+                    "DATABASE_URL": url,
+                    "MICROSOFT_APP_ID": TEAMS_APP_ID,
+                    "MICROSOFT_APP_PASSWORD": "bench-secret",
+                    "MICROSOFT_APP_TYPE": "SingleTenant",
+                    "MEDPULS_PUBLIC_URL": "https://medpuls.bench.invalid",
+                    **teams.settings(),
+                }
+                expected = {f"a:1personal-29:u{i}" for i in range(1, members + 1)}
+            else:
+                slack = RateLimitedSlack(rate_per_second=rate)
+                await stack.enter_async_context(slack)
+                for i in range(1, members + 1):
+                    slack.add_user(f"U{i:08d}", f"m{i}@bench.invalid")
+                fake = slack
+                values = {
+                    "DATABASE_URL": url,
+                    "SLACK_BOT_TOKEN": slack.bot_token,
+                    "SLACK_SIGNING_SECRET": "bench-secret",
+                    "SLACK_API_URL": slack.api_url,
+                    "MEDPULS_SLACK_RATE": rate,
+                }
+                expected = {f"U{i:08d}" for i in range(1, members + 1)}
+            settings = _settings(values)
             bot = build(settings)
-            seed_unit(bot.db, members)
+            if platform == "teams":
+                await asyncio.to_thread(_seed_teams, url, members, teams)
+            else:
+                seed_unit(bot.db, members)
             with bot.db.session() as session:
                 sync_bank(session)
             started = time.perf_counter()
@@ -97,12 +189,12 @@ async def fanout(members: int, rate: float, deadline: float, workers: int = 1) -
             stop = asyncio.Event()
             children: list[subprocess.Popen[bytes]] = []
             if workers > 1:
-                children = spawn_workers(workers, url, slack.bot_token, slack.api_url, rate)
+                children = spawn_workers(workers, values)
                 worker = None
             else:
                 worker = asyncio.create_task(bot.delivery.run_forever(stop, idle=0.2))
             t0 = time.monotonic()
-            while time.monotonic() - t0 < deadline and await asyncio.to_thread(settled):
+            while time.monotonic() - t0 < deadline and await asyncio.to_thread(settled) > 0:
                 await asyncio.sleep(1.0)
             stop.set()
             for child in children:
@@ -112,17 +204,16 @@ async def fanout(members: int, rate: float, deadline: float, workers: int = 1) -
             if worker is not None:
                 await asyncio.wait_for(worker, timeout=30)
             bot.db.dispose()
-        expected = {f"U{i:08d}" for i in range(1, members + 1)}
-        duplicates = sum(n - 1 for n in slack.posted.values() if n > 1)
-        lost = len(expected - set(slack.posted))
-        delivered = sum(slack.posted.values())
-        span = (slack.last_post or 0.0) - (slack.first_post or 0.0)
+        duplicates = sum(n - 1 for n in fake.posted.values() if n > 1)
+        lost = len(expected - set(fake.posted))
+        delivered = sum(fake.posted.values())
+        span = (fake.last_post or 0.0) - (fake.first_post or 0.0)
         achieved = (delivered - 1) / span if span > 0 else 0.0
         share = achieved / rate
         return (
-            f"fanout N={members} workers={workers} rate={rate:g}/s "
+            f"fanout platform={platform} N={members} workers={workers} rate={rate:g}/s "
             f"achieved={achieved:.1f}/s share={share:.3f} "
-            f"429s={slack.refused} duplicates={duplicates} lost={lost} "
+            f"429s={fake.refused} duplicates={duplicates} lost={lost} "
             f"open_round={open_seconds:.2f}s"
         )
 
@@ -130,18 +221,19 @@ async def fanout(members: int, rate: float, deadline: float, workers: int = 1) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("members", nargs="?", type=int, default=2000)
-    parser.add_argument("--rate", type=float, default=50.0, help="allowed posts a second")
+    parser.add_argument("--platform", choices=("slack", "teams"), default="slack")
+    parser.add_argument(
+        "--rate", type=float, default=50.0, help="Slack: allowed posts a second (Teams: 25)"
+    )
     parser.add_argument("--deadline", type=float, default=900.0, help="give up after (s)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--token", help=argparse.SUPPRESS)
-    parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser.add_argument("--child", metavar="SETTINGS", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        asyncio.run(_child(args.url, args.token, args.api_url, args.rate))
+        asyncio.run(_child(json.loads(args.child)))
         return
-    print(asyncio.run(fanout(args.members, args.rate, args.deadline, args.workers)), flush=True)
+    result = fanout(args.members, args.rate, args.deadline, args.workers, args.platform)
+    print(asyncio.run(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -46,15 +46,29 @@ _add_command_modules()
 
 def _bot() -> Bot:
     from bot.app import build
+    from bot.config import check_start
 
-    return build(settings())
+    s = settings()
+    # Before anything is built: a half-set platform configuration is a one-line error (exit 2),
+    # never a start with less than was configured (docs/security.md).
+    check_start(s)
+    return build(s)
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @app.command()
 @user_errors
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default $PORT or 3978).")] = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Interface to listen on (default $MEDPULS_HOST; else 127.0.0.1 for the local "
+            "chat and 0.0.0.0 for Slack and Teams)."
+        ),
+    ] = None,
 ) -> None:
     """Run the web process: chat platforms' routes, /healthz, /metrics, the local chat at /."""
     from aiohttp import web
@@ -65,11 +79,18 @@ def serve(
     configure_logging()
     bot = _bot()
     chosen = port or bot.settings.port
+    bind = host or bot.settings.bind_host
     if "local" in bot.platforms:
         typer.echo(f"MEDpuls local chat: http://localhost:{chosen}/", err=True)
+        if bind not in _LOOPBACK:
+            typer.echo(
+                f"warning: the local chat has no login and listens on {bind}: anyone who "
+                "reaches this port can act as any member and read their messages",
+                err=True,
+            )
     # No access log: a JSON line per request cost ~12 % of an ack (bench/ack.py); our own
     # structured logs and /metrics say what operators need.
-    web.run_app(build_web_app(bot), host=host, port=chosen, print=None, access_log=None)
+    web.run_app(build_web_app(bot), host=bind, port=chosen, print=None, access_log=None)
 
 
 @app.command()

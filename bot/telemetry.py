@@ -59,18 +59,32 @@ _FIELDS = (
 )
 
 
+# Every field of a line is cut to this many characters: ids from a request are logged before
+# it is authenticated, and a 900 KB conversation.id must not become a 900 KB log line.
+FIELD_CHARS = 200
+
+
+def capped(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= FIELD_CHARS:
+        return text
+    return f"{text[:FIELD_CHARS]}…(+{len(text) - FIELD_CHARS})"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": capped(record.getMessage()),
         }
         for name in _FIELDS:
             if name in record.__dict__:
-                out[name] = record.__dict__[name]
+                out[name] = capped(record.__dict__[name])
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info).splitlines()[-1]
+            out["exc"] = capped(self.formatException(record.exc_info).splitlines()[-1])
         return json.dumps(out, ensure_ascii=False)
 
 

@@ -28,6 +28,9 @@ from bot.messages import Context as Small
 from bot.messages import Divider, Fact, Facts, Header, Message, Reply, Text
 from bot.router import Context, Router
 from flows.disclosure import Cell, decide
+from flows.ledger import Ledger, round_week, turnout_cell
+from flows.ledger import cell as ledger_cell
+from flows.schedule import DEFAULT_TZ
 from storage.models import (
     AuditEntry,
     Committee,
@@ -304,6 +307,48 @@ def _decide_batch(
     return shown, figures, total
 
 
+def _gate_with_ledger(
+    session: Session,
+    units: Sequence[Unit],
+    batch: Sequence[PulseRound],
+    visible: Sequence[Unit],
+    shown: dict[str | None, frozenset[str]],
+    figures: dict[str | None, dict[int, Figure]],
+) -> dict[str | None, frozenset[str]]:
+    """The figures this view shows, each decided against everything published (flows.ledger):
+    channel summaries, digests and other views, to anyone."""
+    closed = [r.closed_at or r.closes_at for r in batch]
+    ledger = Ledger(
+        session,
+        max(r.min_group_size for r in batch),
+        since=min(closed),
+        until=max(closed),
+        tz=DEFAULT_TZ,
+    )
+    week = round_week(min(closed), DEFAULT_TZ)
+    rounds_of_unit: dict[int, list[int]] = {}
+    for r in batch:
+        rounds_of_unit.setdefault(r.unit_id, []).append(r.id)
+    out: dict[str | None, frozenset[str]] = {}
+    for qid, keys in shown.items():
+        kept = set(keys)
+        wanted = [u for u in visible if f"unit:{u.id}" in keys and u.id in figures.get(qid, {})]
+        cells_of = {
+            u.id: [
+                turnout_cell(rid) if qid is None else ledger_cell(rid, qid)
+                for v in subtree_of(units, u.id)
+                for rid in rounds_of_unit.get(v.id, [])
+            ]
+            for u in wanted
+        }
+        for u in sorted(wanted, key=lambda u: len(cells_of[u.id])):
+            if not ledger.decide("results", cells_of[u.id], week=week).shown:
+                kept.discard(f"unit:{u.id}")
+        out[qid] = frozenset(kept)
+    ledger.flush()
+    return out
+
+
 def subtree_of(units: Sequence[Unit], unit_id: int) -> list[Unit]:
     children: dict[int | None, list[Unit]] = {}
     for u in units:
@@ -338,6 +383,7 @@ def results_view(session: Session, unit: Unit) -> ResultsView | None:
     shown, figures, _ = _decide_batch(session, top, units, batch, history)
     children = [u for u in units if u.parent_id == unit.id]
     visible = [unit, *children]
+    shown = _gate_with_ledger(session, units, batch, visible, shown, figures)
     questions = []
     # Questions only other parts of the organisation were asked have nothing to say here.
     for qid in sorted(k for k in shown if k is not None and unit.id in figures[k]):

@@ -58,6 +58,7 @@ from bot.router import Router
 from flows.agenda_export import agenda_message, build_agenda, shown_as
 from flows.approvals import CannotSign, is_approved, sign, signatures, signers
 from flows.approvals import sides_of as approval_sides
+from flows.ledger import cell, round_figures
 from flows.question_bank import default_bank
 from flows.schedule import is_working_day, working_days_before
 from storage.db import Database
@@ -669,8 +670,18 @@ def on_bring_to_med(ctx: FlowContext, event: ButtonClicked, data: BringToMed) ->
     text = question.text_en if t.lang == "en" else question.text_da
     result = ctx.session.get(RoundResult, (pulse_round.id, question.id))
     closed = (pulse_round.closed_at or pulse_round.closes_at).astimezone(ctx.settings.tz)
-    # The same gate the published summary applies: below the round's threshold nothing is shown.
-    if result is not None and result.respondents >= pulse_round.min_group_size:
+    # The same decision the published summary got, from the ledger (flows.ledger): a figure
+    # withheld there, for too few answers or because it could be computed, is not shown here.
+    if (
+        result is not None
+        and round_figures(
+            ctx.session,
+            pulse_round,
+            [[cell(pulse_round.id, question.id)]],
+            path="evidence",
+            tz=ctx.settings.tz,
+        )[0]
+    ):
         mean = result.value_sum / result.respondents
         figure = t(
             "agenda.bring_figure",

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
@@ -23,10 +23,11 @@ from bot.messages import Button, Buttons, Context, Divider, Header, Message, Par
 from bot.outbox import queue, to_member, to_unit_channel
 from bot.router import Context as FlowContext
 from bot.router import Router
-from flows.disclosure import Cell, decide
+from flows.ledger import cell, round_figures, turnout_cell
 from flows.question_bank import QuestionBank, default_bank
+from flows.schedule import DEFAULT_TZ
 from storage.db import Database
-from storage.models import Member, Membership, Participation, PulseRound, RoundResult
+from storage.models import Member, Membership, PulseRound, RoundResult
 
 __all__ = [
     "GUIDE_SIZE",
@@ -72,24 +73,27 @@ class DimensionScore:
 
 def shown_dimension_scores(session: Session, pulse_round: PulseRound) -> list[DimensionScore]:
     """Dimension means from the round's shown figures only, best first (ties: bank order)."""
-    threshold = pulse_round.min_group_size
-    round_key = f"round:{pulse_round.id}"
-    answered = session.scalar(
-        select(func.count(Participation.member_id)).where(
-            Participation.round_id == pulse_round.id, Participation.answered.is_(True)
-        )
+    # The same figures the round's summary shows, decided by the ledger (flows.ledger): the
+    # dimension means are sums of shown question figures, so they reveal nothing more.
+    questions = list(pulse_round.questions)
+    figures = [[cell(pulse_round.id, rq.question_id)] for rq in questions]
+    verdicts = round_figures(
+        session,
+        pulse_round,
+        [[turnout_cell(pulse_round.id)], *figures],
+        path="dialogue",
+        tz=DEFAULT_TZ,
     )
-    if not decide([Cell(round_key, int(answered or 0))], threshold).is_shown(round_key):
+    if not verdicts[0]:
         return []
     results = {
         r.question_id: r
         for r in session.scalars(select(RoundResult).where(RoundResult.round_id == pulse_round.id))
     }
     sums: dict[str, tuple[int, int]] = {}
-    for rq in pulse_round.questions:
+    for rq, shown in zip(questions, verdicts[1:], strict=True):
         r = results.get(rq.question_id)
-        key = f"question:{rq.question_id}"
-        if r is None or not decide([Cell(key, r.respondents)], threshold).is_shown(key):
+        if r is None or not shown:
             continue
         total, n = sums.get(rq.question.dimension, (0, 0))
         sums[rq.question.dimension] = (total + r.value_sum, n + r.respondents)

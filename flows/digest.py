@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,6 +44,8 @@ from bot.router import Router
 from flows.actions import PlanLine, load_plans, plan_parts
 from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
+from flows.ledger import Ledger, round_week, turnout_cell
+from flows.ledger import cell as ledger_cell
 from flows.question_bank import default_bank
 from storage.db import Database
 from storage.models import (
@@ -84,6 +87,10 @@ TREND_STEP = 3.0
 # disclosure.decide rescans the whole tree after each repair; a big organisation is decided
 # subtree by subtree (see _gate).
 GATE_PART = 150
+# Unit views kept for reuse (Picture.pulse).
+VIEWS_KEPT = 512
+# Rows fetched at a time from the figures' queries.
+STREAM_ROWS = 5000
 ImageIds = Callable[[], str]
 
 
@@ -136,7 +143,8 @@ def _week_of(
 # --- figures --------------------------------------------------------------------------------
 
 
-@dataclass
+# Slots: a big organisation holds a couple of hundred thousand of these.
+@dataclass(slots=True)
 class Tally:
     """A dimension's answers of one group in one week."""
 
@@ -161,7 +169,7 @@ class Tally:
         return (self.value_sum / self.answers - 1.0) * 25.0 if self.answers else 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Turnout:
     asked: int = 0
     answered: int = 0
@@ -239,7 +247,6 @@ class Picture:
         self.children: dict[int | None, list[int]] = defaultdict(list)
         for u in sorted(self.units.values(), key=lambda u: u.name):
             self.children[u.parent_id].append(u.id)
-        self._own_turnout = turnout
         self.turnout = self._roll_up_turnout(turnout)
         self.tallies = self._roll_up_tallies(tallies)
         self.shown_turnout: list[frozenset[int]] = []
@@ -251,6 +258,10 @@ class Picture:
         self.plans: Mapping[int, Sequence[PlanLine]] = {}
 
     # -- roll-up -------------------------------------------------------------------------
+
+    def chain(self, unit_id: int) -> tuple[int, ...]:
+        """The unit and its ancestors, nearest first."""
+        return self._upwards(unit_id)
 
     def _upwards(self, unit_id: int) -> tuple[int, ...]:
         """The unit and its ancestors, nearest first (kept: every figure walks up a chain)."""
@@ -334,9 +345,7 @@ class Picture:
                 cells, published = self._cells(people[(dim, w)], own_people[(dim, w)])
                 shown = _gate(cells, self.min_size, [previous, published])
                 previous = shown
-                self.shown_tally[(w, dim)] = frozenset(
-                    int(k[1:]) for k in shown if k[0] == "u"
-                )
+                self.shown_tally[(w, dim)] = frozenset(int(k[1:]) for k in shown if k[0] == "u")
 
     def shown_turnout_of(self, unit_id: int, w: int) -> Turnout | None:
         if unit_id in self.shown_turnout[w]:
@@ -359,18 +368,20 @@ class Picture:
         return sorted({d for (_, _, d) in self.tallies})
 
     def pulse(self, unit_id: int, lang: Lang) -> UnitPulse:
-        """The unit's view, built once per unit and language and shared by its readers."""
+        """The unit's view, built once per unit and language and shared by its readers (the
+        latest VIEWS_KEPT of them: digests go out leader by leader, so a view is wanted again
+        soon or not at all, and all of a big organisation's would not fit)."""
         key = unit_id * 2 + (lang == "en")
         if key not in self._pulses:
+            if len(self._pulses) >= VIEWS_KEPT:
+                del self._pulses[next(iter(self._pulses))]
             self._pulses[key] = self._build_pulse(unit_id, lang)
         return self._pulses[key]
 
     def _build_pulse(self, unit_id: int, lang: Lang) -> UnitPulse:
         unit = self.units[unit_id]
         first_shown = len(self.weeks) - len(self.shown_weeks)
-        measured = [
-            w for w in range(first_shown, len(self.weeks)) if (unit_id, w) in self.turnout
-        ]
+        measured = [w for w in range(first_shown, len(self.weeks)) if (unit_id, w) in self.turnout]
         latest = measured[-1] if measured else None
         lines: list[DimensionLine] = []
         series: dict[str, list[float | None]] = {}
@@ -485,6 +496,10 @@ def _gate(cells: Sequence[Cell], min_size: int, history: Sequence[Iterable[str]]
     result: set[str] = set()
     for root in children[None]:
         result |= gate_subtree(root)
+    # The nested functions refer to themselves, so this call's tables would wait for the
+    # cycle collector; emptied here, they go at once (tens of MB over a big organisation).
+    for table in (by_key, children, size):
+        table.clear()
     return frozenset(result)
 
 
@@ -520,15 +535,21 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         .where(in_window)
         .subquery()
     )
+    # Rows streamed (STREAM_ROWS at a time, a server-side cursor on PostgreSQL), each unit id
+    # and dimension name kept once: a big organisation has hundreds of thousands of rows.
+    same: dict[int, int] = {}
     turnout = {
-        (int(unit_id), int(w)): Turnout(int(n_asked), int(n_answered))
+        (same.setdefault(int(unit_id), int(unit_id)), int(w)): Turnout(
+            int(n_asked), int(n_answered)
+        )
         for unit_id, w, n_asked, n_answered in session.execute(
             select(
                 asked.c.unit_id,
                 asked.c.w,
                 func.count(distinct(asked.c.member_id)),
                 func.count(distinct(case((asked.c.answered.is_(True), asked.c.member_id)))),
-            ).group_by(asked.c.unit_id, asked.c.w)
+            ).group_by(asked.c.unit_id, asked.c.w),
+            execution_options={"yield_per": STREAM_ROWS},
         )
     }
     # Per round and dimension first: two questions of one dimension in a round are answered
@@ -556,7 +577,7 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
     # Integers from the database: PostgreSQL sums sums as NUMERIC, and converting a
     # hundred thousand Decimals cost more than the query.
     tallies = {
-        (unit_id, w, dimension): Tally(*figures)
+        (same.setdefault(unit_id, unit_id), w, sys.intern(dimension)): Tally(*figures)
         for unit_id, w, dimension, *figures in session.execute(
             select(
                 c.unit_id,
@@ -573,7 +594,8 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
                         c.unfavourable,
                     )
                 ),
-            ).group_by(c.unit_id, c.w, c.dimension)
+            ).group_by(c.unit_id, c.w, c.dimension),
+            execution_options={"yield_per": STREAM_ROWS},
         )
     }
     units = [
@@ -590,8 +612,84 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         committees={k: v for k, v in committees.items()},
         pipelines=load_pipelines(session, now),
     )
+    gate_with_ledger(session, picture, settings.tz, in_window)
     picture.plans = load_plans(session, now)
     return picture
+
+
+def gate_with_ledger(
+    session: Session, picture: Picture, tz: dt.tzinfo, in_window: ColumnElement[bool]
+) -> None:
+    """Decide every figure the tree gate let through against the ledger (flows.ledger): what
+    channel summaries, results views and earlier digests showed, to anyone.
+
+    A unit's figure covers the cells of every round in its subtree in that week (the turnout
+    cells for participation, the dimension's question cells for a score). Smaller figures are
+    decided first, so a parent, not its children, gives way when the two together would
+    reveal a small group.
+    """
+    weeks = picture.weeks
+    names = [round_week(w.start, tz) for w in weeks]
+    dims = sorted({dim for (_, dim) in picture.shown_tally})
+    # Week by week: a figure of one week covers only that week's rounds, and deciding one
+    # week at a time keeps the ledger's memory to a week (bench/aggregate.py: 50,000 people).
+    if not weeks:
+        return
+    ledger = Ledger(session, picture.min_size, since=weeks[0].start, until=weeks[-1].end, tz=tz)
+    for w, week in enumerate(weeks):
+        ledger.focus(round_week(week.start + dt.timedelta(days=d), tz) for d in (-7, 0, 7))
+        this_week = and_(
+            in_window, PulseRound.closed_at >= week.start, PulseRound.closed_at < week.end
+        )
+        turnout_cells: dict[int, list[str]] = defaultdict(list)
+        score_cells: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for rid, unit_id in session.execute(
+            select(PulseRound.id, PulseRound.unit_id).where(this_week)
+        ):
+            name = turnout_cell(int(rid))
+            for up in picture.chain(int(unit_id)):
+                turnout_cells[up].append(name)
+        for rid, qid, dim, unit_id in session.execute(
+            select(
+                RoundResult.round_id,
+                RoundResult.question_id,
+                RoundResult.dimension,
+                PulseRound.unit_id,
+            )
+            .join(PulseRound, PulseRound.id == RoundResult.round_id)
+            .where(this_week)
+        ):
+            name = ledger_cell(int(rid), qid)
+            for up in picture.chain(int(unit_id)):
+                score_cells[(up, dim)].append(name)
+        shown = picture.shown_turnout[w]
+        picture.shown_turnout[w] = frozenset(
+            u
+            for u in sorted(shown, key=lambda u: len(turnout_cells[u]))
+            if ledger.decide(
+                "digest",
+                turnout_cells[u],
+                week=names[w],
+                record_known=False,
+                batch=f"digest:{names[w]}:turnout",
+            ).shown
+        )
+        for dim in dims:
+            shown = picture.shown_tally.get((w, dim), frozenset())
+            if not shown:
+                continue
+            picture.shown_tally[(w, dim)] = frozenset(
+                u
+                for u in sorted(shown, key=lambda u: len(score_cells[(u, dim)]))
+                if ledger.decide(
+                    "digest",
+                    score_cells[(u, dim)],
+                    week=names[w],
+                    record_known=False,
+                    batch=f"digest:{names[w]}:{dim}",
+                ).shown
+            )
+        ledger.flush()
 
 
 def load_pipelines(session: Session, now: dt.datetime) -> dict[int, Pipeline]:
@@ -704,9 +802,7 @@ def _callout(t: Translator, pulse: UnitPulse) -> str | None:
     return t("digest.callout", drop=drop.label, change=_signed(t, drop.change), **low)
 
 
-def _units_below(
-    t: Translator, picture: Picture, pulse: UnitPulse, lang: Lang
-) -> list[Part]:
+def _units_below(t: Translator, picture: Picture, pulse: UnitPulse, lang: Lang) -> list[Part]:
     if pulse.week is None:
         return []
     w = picture.week_index(pulse.week)
@@ -734,9 +830,7 @@ def _units_below(
         parts.append(Facts(facts=facts))
     if folded:
         parts.append(
-            Context(
-                text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name)
-            )
+            Context(text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name))
         )
     return parts
 
@@ -797,9 +891,7 @@ def _body(
     return parts
 
 
-def leader_message(
-    picture: Picture, unit_id: int, t: Translator, image_id: str | None
-) -> Message:
+def leader_message(picture: Picture, unit_id: int, t: Translator, image_id: str | None) -> Message:
     pulse = picture.pulse(unit_id, t.lang)
     parts: list[Part] = [Header(text=t("digest.title", unit=pulse.unit.name))]
     parts.extend(_body(t, picture, pulse, image_id, t.lang))
@@ -913,10 +1005,11 @@ def _covered(picture: Picture, units: Sequence[int]) -> list[int]:
     ] + [u for u in units if u not in picture.units]
 
 
-def _sent_keys(session: Session, prefix: str) -> set[str]:
+def _sent_keys(session: Session, pattern: str) -> set[str]:
+    """The dedupe keys already queued that match the LIKE `pattern`."""
     return set(
         session.scalars(
-            select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(f"{prefix}%"))
+            select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(pattern))
         )
     )
 
@@ -955,7 +1048,10 @@ class _Batch:
     pngs: dict[str, Future[bytes]] = field(default_factory=dict)
     # How to draw a chart here should the painting process fail it.
     redraw: dict[str, Callable[[], bytes]] = field(default_factory=dict)
+    # Charts already stored: a later digest of the same unit and language only names it.
+    written: set[str] = field(default_factory=set)
     failed: int = 0
+    added: int = 0
 
     def chart_for(self, unit_id: int, t: Translator) -> str | None:
         key = (unit_id, t.lang)
@@ -999,38 +1095,49 @@ class _Batch:
         # drawn here instead, slower but no digest is lost to the process.
         return self.redraw.pop(image_id)()
 
+    def write_ready(self, session: Session) -> None:
+        """Write the slices before the newest, whose charts are still being painted: what
+        is held stays two slices, however many digests the organisation has."""
+        while len(self.entries) >= 2 * WRITE_SLICE:
+            self._write_slice(session, WRITE_SLICE)
+
     def write(self, session: Session) -> int:
         """Write every message whose chart could be drawn; returns how many."""
+        while self.entries:
+            self._write_slice(session, WRITE_SLICE)
+        return self.added
+
+    def _write_slice(self, session: Session, size: int) -> None:
         if self.painting is not None:
             self.painting.flush()
-        written: set[str] = set()
-        added = 0
-        for start in range(0, len(self.entries), WRITE_SLICE):
-            entries: list[_Entry] = []
-            images: list[dict[str, object]] = []
-            for entry in self.entries[start : start + WRITE_SLICE]:
-                if entry.image_id is not None and entry.image_id not in written:
-                    try:
-                        png = self._png(entry.image_id)
-                    except Exception as err:  # one broken chart must not stop the others
-                        self.failed += 1
-                        log.error(
-                            "digest chart not drawn; digest skipped",
-                            extra={**entry.whose, "error": type(err).__name__},
-                        )
-                        continue
-                    written.add(entry.image_id)
-                    images.append({"id": entry.image_id, "png": png, "created_at": self.now})
-                entries.append(entry)
-            if images:
-                session.execute(insert(StoredImage), images)
-            if entries:
-                session.execute(insert(AuditEntry), [e.audit for e in entries])
-                queue(session, [e.outgoing for e in entries])
-            # Keys already queued were left out before building, so every message here is
-            # new; the insert's own row count is not reliable across drivers.
-            added += len(entries)
-        return added
+        head, self.entries = self.entries[:size], self.entries[size:]
+        entries: list[_Entry] = []
+        images: list[dict[str, object]] = []
+        for entry in head:
+            if entry.image_id is not None and entry.image_id not in self.written:
+                try:
+                    png = self._png(entry.image_id)
+                except Exception as err:  # one broken chart must not stop the others
+                    self.failed += 1
+                    log.error(
+                        "digest chart not drawn; digest skipped",
+                        extra={**entry.whose, "error": type(err).__name__},
+                    )
+                    continue
+                self.written.add(entry.image_id)
+                # Written: later digests of the unit only name it.
+                self.pngs.pop(entry.image_id, None)
+                self.redraw.pop(entry.image_id, None)
+                images.append({"id": entry.image_id, "png": png, "created_at": self.now})
+            entries.append(entry)
+        if images:
+            session.execute(insert(StoredImage), images)
+        if entries:
+            session.execute(insert(AuditEntry), [e.audit for e in entries])
+            queue(session, [e.outgoing for e in entries])
+        # Keys already queued were left out before building, so every message here is new;
+        # the insert's own row count is not reliable across drivers.
+        self.added += len(entries)
 
 
 def queue_leader_digests(
@@ -1049,7 +1156,8 @@ def queue_leader_digests(
     """
     tz = settings.tz
     week = week_key(now, tz)
-    sent = _sent_keys(session, "digest:leader:")
+    # This week's only: every week of the year before would pile up here.
+    sent = _sent_keys(session, f"digest:leader:%:{week}:%")
     leaders = [ld for ld in _leaders(session, settings.language) if not ld.paused]
     pending: list[tuple[Leader, int]] = []
     for leader in leaders:
@@ -1141,6 +1249,7 @@ def _queue_for_leaders(
                 image_id,
                 {"member_id": leader.member_id, "unit": unit_id},
             )
+            batch.write_ready(session)
     added = batch.write(session)
     return added, failed + batch.failed
 
@@ -1153,7 +1262,7 @@ def queue_committee_digests(
     image_ids: ImageIds = new_image_id,
 ) -> int:
     """Queue the pulse picture to each committee whose agenda is released and meeting to come."""
-    sent = _sent_keys(session, "digest:committee:")
+    sent = _sent_keys(session, "digest:committee:%")
     meetings = [
         m
         for m in session.scalars(
@@ -1195,6 +1304,7 @@ def queue_committee_digests(
             image_id,
             {"committee": committee.id},
         )
+        batch.write_ready(session)
     return batch.write(session)
 
 

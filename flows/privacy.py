@@ -31,6 +31,7 @@ from bot.router import Context as FlowContext
 from bot.router import Router
 from flows.access import audit_entry
 from flows.pulse import language
+from flows.scrub import scrub
 from storage.db import Database
 from storage.models import (
     Answer,
@@ -358,7 +359,8 @@ def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
     unsent messages and their DM history are deleted. Proposals keep their text but lose the
     link to the proposer or presenter and become anonymous. Participation rows and supports
     stay, pointing at a member row that no longer says who it was, so counts stay right.
-    Answers and aggregates are untouched: they were never linked to the person.
+    Answers and aggregates stay: they were never linked to the person; only the person's name
+    is scrubbed out of stored comments (anyone's), while it can still be recognised.
     """
     m = _member(session, email)
     keys = _reference_keys(m)
@@ -379,6 +381,12 @@ def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
         proposal.anonymous = True
     for proposal in session.scalars(select(Proposal).where(Proposal.presenter_id == m.id)):
         proposal.presenter_id = None
+    # Once the name is gone from here the scrubber can no longer find it in a comment that is
+    # shown later, so comments naming the person are scrubbed of the name now.
+    for answer in session.scalars(select(Answer).where(Answer.comment.is_not(None))):
+        cleaned = scrub(answer.comment or "", [m.name])
+        if cleaned != answer.comment:
+            answer.comment = cleaned
     m.name = ERASED_NAME
     m.email = None
     m.language = None

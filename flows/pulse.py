@@ -268,6 +268,25 @@ def rules_message(t: Translator, *, minimum: int, parent: str | None) -> Message
     )
 
 
+def comments_where(pulse_round: PulseRound, unit: Unit, t: Translator) -> str:
+    """Where this round's comments can be shown: the unit's channel, or pooled in a channel
+    above it (flows.disclosure.comment_home goes up to the nearest unit with enough people)."""
+    above: list[str] = []
+    node = unit.parent
+    while node is not None:
+        above.append(node.name)
+        node = node.parent
+    minimum = pulse_round.min_comment_group_size
+    if not above:
+        return t("pulse.comments_where_top", unit=unit.name, minimum=minimum)
+    return t(
+        "pulse.comments_where",
+        unit=unit.name,
+        minimum=minimum,
+        above=t("pulse.comments_where_or").join(above),
+    )
+
+
 def ask_message(
     pulse_round: PulseRound,
     unit: Unit,
@@ -308,6 +327,9 @@ def ask_message(
                 ],
             )
         )
+    # Where comments go, before anyone writes one: a small unit's comments may be shown in a
+    # channel above it, to people outside the unit (issue 13, finding 4).
+    parts.append(Context(text=comments_where(pulse_round, unit, t)))
     parts.append(
         Buttons(
             buttons=[

@@ -16,13 +16,14 @@ numbers, shuffled, never timed, and a hidden answer's comment is never shown.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
@@ -41,7 +42,8 @@ from bot.messages import (
 )
 from bot.outbox import Outgoing, queue, to_unit_channel
 from flows.agenda import BringToMed
-from flows.disclosure import Cell, comment_home, decide
+from flows.disclosure import comment_home
+from flows.ledger import cell, decided_before, round_ledger, round_week, turnout_cell
 from flows.schedule import DEFAULT_TZ
 from flows.scrub import scrub
 from storage.db import Database
@@ -50,6 +52,7 @@ from storage.models import (
     Member,
     OutboxMessage,
     Participation,
+    Publication,
     PulseRound,
     RoundResult,
     Unit,
@@ -72,6 +75,12 @@ def score(mean: float) -> float:
 class Earlier:
     score: float
     closed: dt.datetime
+
+
+def _was_shown(session: Session, round_id: int, question_ids: Sequence[str]) -> bool:
+    """Whether the ledger shows each question's figure of that round (a change line would
+    reveal the earlier figure: now minus the change)."""
+    return all(decided_before(session, [cell(round_id, q)]) for q in question_ids)
 
 
 def _earlier_figures(
@@ -103,7 +112,7 @@ def _earlier_figures(
     per_round_dim: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
     closed_of: dict[int, dt.datetime] = {}
     for round_id, qid, dim, n, total, closed, minimum in rows:
-        if n < minimum or closed is None:
+        if n < minimum or closed is None or not _was_shown(session, round_id, [qid]):
             continue
         if qid not in by_question:
             by_question[qid] = Earlier(score(total / n), closed)
@@ -177,8 +186,10 @@ def round_summary(
     threshold = pulse_round.min_group_size
     parts: list[Part] = [Header(text=t("summary.title", unit=unit.name))]
     respondents, asked = _respondents(session, pulse_round.id)
-    round_key = f"round:{pulse_round.id}"
-    if not decide([Cell(round_key, respondents)], threshold).is_shown(round_key):
+    ledger = round_ledger(session, pulse_round, tz)
+    week = round_week(pulse_round.closed_at or pulse_round.closes_at, tz)
+    if not ledger.decide("summary", [turnout_cell(pulse_round.id)], week=week).shown:
+        ledger.flush()
         text = t("summary.too_few", minimum=threshold)
         parts.append(Text(text=text))
         return Message(summary=text, parts=parts)
@@ -186,9 +197,7 @@ def round_summary(
     parts.append(Text(text=turnout))
     results = {
         r.question_id: r
-        for r in session.scalars(
-            select(RoundResult).where(RoundResult.round_id == pulse_round.id)
-        )
+        for r in session.scalars(select(RoundResult).where(RoundResult.round_id == pulse_round.id))
     }
     earlier_q, earlier_dim = _earlier_figures(session, pulse_round)
     facts: list[Fact] = []
@@ -197,8 +206,8 @@ def round_summary(
         q = rq.question
         label = q.text_en if t.lang == "en" else q.text_da
         r = results.get(rq.question_id)
-        key = f"question:{rq.question_id}"
-        if r is None or not decide([Cell(key, r.respondents)], threshold).is_shown(key):
+        figure = [cell(pulse_round.id, rq.question_id)]
+        if r is None or not ledger.decide("summary", figure, week=week).shown:
             facts.append(Fact(label=label, value=t("summary.too_few_question")))
             continue
         shown.append(q.id)
@@ -217,12 +226,11 @@ def round_summary(
                 unfavourable=t.percent(r.unfavourable / r.respondents),
             ),
         ]
-        change = _change(
-            t, score(mean), earlier_q.get(q.id) or earlier_dim.get(q.dimension), tz
-        )
+        change = _change(t, score(mean), earlier_q.get(q.id) or earlier_dim.get(q.dimension), tz)
         if change:
             lines.append(change)
         facts.append(Fact(label=label, value="\n".join(lines)))
+    ledger.flush()
     parts.extend([Divider(), Facts(facts=facts)])
     parts.extend(_comment_parts(session, pulse_round, t, tz, shuffle))
     button = _bring_to_med(pulse_round, shown, t)
@@ -253,7 +261,11 @@ class Pool:
 
 
 def comment_pool(session: Session, pulse_round: PulseRound, tz: dt.tzinfo) -> Pool:
-    """Where this round's comments are shown, and every round whose comments go there too."""
+    """Where this round's comments are shown, and every round whose comments go there too.
+
+    Units are sized by the distinct people who answered any round of the batch: one person
+    answering two rounds is one person (DISCLOSURE.md, "groups are people").
+    """
     batch = batch_of(pulse_round, tz)
     opened = pulse_round.opened_at
     nearby = session.scalars(
@@ -264,18 +276,16 @@ def comment_pool(session: Session, pulse_round: PulseRound, tz: dt.tzinfo) -> Po
     ).all()
     same = [r for r in nearby if batch_of(r, tz) == batch]
     counts: dict[str, int] = defaultdict(int)
-    answered = dict(
-        session.execute(
-            select(Participation.round_id, func.count())
-            .where(
-                Participation.round_id.in_([r.id for r in same]),
-                Participation.answered.is_(True),
-            )
-            .group_by(Participation.round_id)
-        ).all()
-    )
-    for r in same:
-        counts[str(r.unit_id)] += int(answered.get(r.id, 0))
+    for unit_id, n in session.execute(
+        select(PulseRound.unit_id, func.count(distinct(Participation.member_id)))
+        .join(PulseRound, PulseRound.id == Participation.round_id)
+        .where(
+            Participation.round_id.in_([r.id for r in same]),
+            Participation.answered.is_(True),
+        )
+        .group_by(PulseRound.unit_id)
+    ):
+        counts[str(unit_id)] = int(n)
     parents = {
         str(uid): (None if pid is None else str(pid))
         for uid, pid in session.execute(select(Unit.id, Unit.parent_id))
@@ -289,6 +299,84 @@ def comment_pool(session: Session, pulse_round: PulseRound, tz: dt.tzinfo) -> Po
     if home is None:
         return Pool(None, [])
     return Pool(int(home), [r for r in same if home_of(r.unit_id) == home])
+
+
+COMMENTS = "#comments"
+
+
+def comment_cell(round_id: int) -> str:
+    return f"{round_id}:{COMMENTS}"
+
+
+def _comment_week(rounds: Sequence[PulseRound], tz: dt.tzinfo) -> str:
+    return round_week(min(r.opened_at for r in rounds), tz)
+
+
+def comments_shown(session: Session, rounds: Sequence[PulseRound], tz: dt.tzinfo) -> set[int]:
+    """Rounds whose comments some post has already shown: they are never shown again, or the
+    later post minus the earlier one would isolate the rest."""
+    weeks = {round_week(r.opened_at + dt.timedelta(days=d), tz) for r in rounds for d in (-7, 0, 7)}
+    wanted = {comment_cell(r.id): r.id for r in rounds}
+    shown: set[int] = set()
+    for cells in session.scalars(
+        select(Publication.cells).where(
+            Publication.path == "comments",
+            Publication.shown.is_(True),
+            Publication.week.in_(sorted(weeks)),
+        )
+    ):
+        shown.update(wanted[c] for figure in cells for c in figure if c in wanted)
+    return shown
+
+
+def _people(session: Session, rounds: Sequence[PulseRound]) -> int:
+    """Distinct people who answered any of the rounds."""
+    return int(
+        session.scalar(
+            select(func.count(distinct(Participation.member_id))).where(
+                Participation.round_id.in_([r.id for r in rounds]),
+                Participation.answered.is_(True),
+            )
+        )
+        or 0
+    )
+
+
+def comment_post(
+    session: Session, pool: Pool, minimum: int, tz: dt.tzinfo
+) -> tuple[list[PulseRound], int, bool]:
+    """The rounds a post of this pool would show (those not shown before), their distinct
+    people, and whether that clears the comment threshold."""
+    done = comments_shown(session, pool.rounds, tz)
+    rest = [r for r in pool.rounds if r.id not in done]
+    people = _people(session, rest) if rest else 0
+    return rest, people, bool(rest) and people >= minimum
+
+
+def record_comments(
+    session: Session, rounds: Sequence[PulseRound], people: int, shown: bool, tz: dt.tzinfo
+) -> None:
+    cells = sorted(comment_cell(r.id) for r in rounds)
+    key = "comments:" + ",".join(cells)
+    key = key if len(key) <= 64 else "comments:" + _digest(cells)
+    if session.scalar(select(Publication.id).where(Publication.key == key)) is not None:
+        return
+    session.add(
+        Publication(
+            key=key,
+            week=_comment_week(rounds, tz),
+            path="comments",
+            cells=[cells],
+            people=people,
+            shown=shown,
+            reason=None if shown else "below_threshold",
+        )
+    )
+    session.flush()
+
+
+def _digest(cells: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(cells).encode()).hexdigest()[:54]
 
 
 def _comments(session: Session, rounds: Sequence[PulseRound], rng: random.Random) -> list[str]:
@@ -334,7 +422,17 @@ def _comment_parts(
     pool = comment_pool(session, pulse_round, tz)
     if pool.home is None:
         return [Context(text=t("summary.comments_withheld"))]
-    if pool.home != pulse_round.unit_id or [r.id for r in pool.rounds] != [pulse_round.id]:
+    minimum = pulse_round.min_comment_group_size
+    own = pool.home == pulse_round.unit_id and [r.id for r in pool.rounds] == [pulse_round.id]
+    if pulse_round.id in comments_shown(session, [pulse_round], tz):
+        if not own:
+            return [Context(text=t("summary.comments_withheld"))]
+    elif own:
+        rest, people, clears = comment_post(session, pool, minimum, tz)
+        record_comments(session, rest, people, clears, tz)
+        if not clears:
+            return [Context(text=t("summary.comments_withheld"))]
+    else:
         home = session.get(Unit, pool.home)
         return [Context(text=t("summary.comments_pooled_note", unit=home.name if home else ""))]
     texts = _comments(session, [pulse_round], rng or random.SystemRandom())
@@ -357,9 +455,7 @@ def pooled_comment_messages(
             PulseRound.closed_at.is_not(None),
             PulseRound.closed_at >= now - POOL_LOOKBACK,
             PulseRound.id.in_(
-                select(Answer.round_id).where(
-                    Answer.comment.is_not(None), Answer.hidden.is_(False)
-                )
+                select(Answer.round_id).where(Answer.comment.is_not(None), Answer.hidden.is_(False))
             ),
         )
         .order_by(PulseRound.id)
@@ -387,11 +483,19 @@ def pooled_comment_messages(
         home = session.get(Unit, pool.home)
         if home is None:
             continue
-        texts = _comments(session, pool.rounds, random.SystemRandom())
+        # Only comments no post has shown yet, from enough distinct people: re-posting shown
+        # ones would let a reader subtract the earlier post and isolate the rest.
+        rest, people, clears = comment_post(session, pool, pulse_round.min_comment_group_size, tz)
+        if not rest:
+            continue
+        record_comments(session, rest, people, clears, tz)
+        if not clears:
+            continue
+        texts = _comments(session, rest, random.SystemRandom())
         if not texts:
             continue
-        units = sorted({r.unit.name for r in pool.rounds})
-        date = t.date(min(r.opened_at for r in pool.rounds).astimezone(tz).date())
+        units = sorted({r.unit.name for r in rest})
+        date = t.date(min(r.opened_at for r in rest).astimezone(tz).date())
         parts: list[Part] = [
             Header(text=t("summary.pooled_title", unit=home.name)),
             Text(text=t("summary.pooled_intro", units=", ".join(units), date=date)),

@@ -453,6 +453,31 @@ class HideRequest(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class Publication(Base):
+    """Figures shown (or withheld) by any path: the sets of cells they cover, never a value.
+
+    A cell is a round's turnout ("<round id>:") or a round's answers to one question
+    ("<round id>:<question id>"); flows.ledger decides every new figure against all shown ones.
+    A row is one figure, or the figures one digest showed for a week and dimension.
+    """
+
+    __tablename__ = "publications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A digest of the sets: the same figures published twice are one row.
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    # The local ISO week ("2026-W10") of the figure's rounds: what is loaded to decide the next.
+    week: Mapped[str] = mapped_column(String(10), index=True)
+    path: Mapped[str] = mapped_column(String(20))
+    # One list of cells per figure.
+    cells: Mapped[list[list[str]]] = mapped_column(JSON)
+    # The fewest people any of its figures covers.
+    people: Mapped[int]
+    shown: Mapped[bool]
+    # Why it was withheld: the rule, never the other figures (flows.disclosure reasons).
+    reason: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class DigestPreference(Base):
     __tablename__ = "digest_preferences"
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)

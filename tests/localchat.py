@@ -92,7 +92,7 @@ def actions(html: str) -> list[str]:
 
 @asynccontextmanager
 async def local_chat(db_url: str, **settings: Any) -> AsyncIterator[LocalChat]:
-    bot = build(Settings(DATABASE_URL=db_url, **settings))
+    bot = build(Settings(DATABASE_URL=db_url, **{"MEDPULS_LOCAL_CHAT": True, **settings}))
     runner = web.AppRunner(build_web_app(bot, background=False))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -265,7 +265,9 @@ def test_a_broken_question_bank_file_stops_the_start_with_file_line_and_reason(
         encoding="utf-8",
     )
     for command in ("worker", "serve"):
-        code, out = cli(db_url, command, MEDPULS_QUESTION_BANK_DIR=str(bank))
+        code, out = cli(
+            db_url, command, MEDPULS_QUESTION_BANK_DIR=str(bank), MEDPULS_LOCAL_CHAT="1"
+        )
         assert code == 2
         [line] = out.strip().splitlines()
         assert "mine.yaml:6:" in line and "English text ('en') is missing" in line

@@ -32,7 +32,9 @@ def local(y: int, m: int, d: int, hh: int = 9, mm: int = 0) -> dt.datetime:
 
 
 def make_bot(db_url: str, **settings: object) -> Bot:
-    return build(Settings(DATABASE_URL=db_url, **settings))  # type: ignore[arg-type]
+    # The local chat is the platform these tests deliver to (it runs only when asked for).
+    values: dict[str, object] = {"MEDPULS_LOCAL_CHAT": True, **settings}
+    return build(Settings(DATABASE_URL=db_url, **values))  # type: ignore[arg-type]
 
 
 def organisation(bot: Bot, members: int = 8, *, extra_first: int = 0) -> tuple[int, list[int]]:

@@ -137,3 +137,41 @@ def test_dates_times_and_amounts_are_kept(text: str) -> None:
 def test_custom_placeholder_and_no_names() -> None:
     assert scrub("ring 12345678", [], placeholder="***") == "ring ***"
     assert scrub("Mette kom", []) == "Mette kom"
+
+
+# Issue 13, finding 6: what the scrubber missed.
+@pytest.mark.parametrize(
+    "text",
+    ["cpr 010203 1234 ja", "cpr 01.02.03-1234 ja", "cpr 01-02-03-1234 ja"],
+)
+def test_cpr_written_as_a_date(text: str) -> None:
+    assert s(text) == f"cpr {P} ja"
+
+
+@pytest.mark.parametrize("phone", ["+45-12-34-56-78", "12.34.56.78", "123 456 78", "12-34-56-78"])
+def test_phone_with_dots_dashes_and_three_groups(phone: str) -> None:
+    assert s(f"ring på {phone}.") == f"ring på {P}."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Soren sagde det",
+        "Soeren sagde det",
+        "Aase Baekgaard sagde det",
+        "Oestergaard sagde det",
+        "Ostergaard sagde det",
+        "Met\u200bte sagde det",
+        "Mette Jen\u00adsen sagde det",
+        "S.Ø. sagde det",
+        "S. Ø. sagde det",
+        "SØ sagde det",
+        "SOE sagde det",
+    ],
+)
+def test_names_in_ascii_broken_by_invisible_characters_and_initials(text: str) -> None:
+    assert s(text) == f"{P} sagde det"
+
+
+def test_lower_case_initial_like_words_are_kept() -> None:
+    assert s("så sø og so") == "så sø og so"

@@ -21,7 +21,12 @@ def _free_port() -> int:
 
 
 def test_serve_answers_healthz_and_the_chat_page(tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/run.db", "PORT": str(_free_port())}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/run.db",
+        "PORT": str(_free_port()),
+        "MEDPULS_LOCAL_CHAT": "1",  # what `make run` sets
+    }
     for step in (["db", "upgrade"], ["demo"]):
         subprocess.run([MEDPULS, *step], env=env, check=True, capture_output=True, timeout=120)
     proc = subprocess.Popen(

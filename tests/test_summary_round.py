@@ -24,7 +24,9 @@ def test_figures_distribution_change_comments_and_button(db_url: str) -> None:
         org.unit("K")
         org.unit("K/Nord", members=10)
         org.member(org.units["K/Nord"], "Mette Nielsen")
-        org.round("K/Nord", weeks_ago(2), {Q: [3, 3, 3, 3, 3, 3]})
+        earlier = org.round("K/Nord", weeks_ago(2), {Q: [3, 3, 3, 3, 3, 3]})
+        # The change line reveals the earlier figure, so it needs it shown (its summary).
+        round_summary(s, earlier, translator("da"))
         r = org.round(
             "K/Nord",
             weeks_ago(1),
@@ -70,12 +72,20 @@ def test_small_units_comments_are_pooled_with_the_parent_once_all_closed(db_url:
         org.unit("K", members=6)
         org.unit("K/Lille", members=6)
         parent = org.round(
-            "K", weeks_ago(1), {Q: [4] * 6}, comments=["fra toppen"], min_comment_group_size=10,
+            "K",
+            weeks_ago(1),
+            {Q: [4] * 6},
+            comments=["fra toppen"],
+            min_comment_group_size=10,
             period="2026-W08",
         )
         small = org.round(
-            "K/Lille", weeks_ago(1), {Q: [3] * 6}, comments=["fra den lille"],
-            min_comment_group_size=10, period="2026-W08",
+            "K/Lille",
+            weeks_ago(1),
+            {Q: [3] * 6},
+            comments=["fra den lille"],
+            min_comment_group_size=10,
+            period="2026-W08",
         )
         small_text = text_of(render_message(round_summary(s, small, translator("da"))))
         parent_text = text_of(render_message(round_summary(s, parent, translator("da"))))

@@ -1,6 +1,7 @@
 """The local web chat at `/`: pick who you are, read your DMs and your units' channels,
 click buttons and fill forms. A try-out and test platform: there is no login, so it is only
-mounted when no real platform is configured."""
+mounted when MEDPULS_LOCAL_CHAT=1 and no real platform is configured (bot/config.py), and
+only its own page may call it (adapters/local/guard.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from adapters.local.guard import allowed_names, guarded, json_body
 from adapters.local.html import render_form, render_message
 from adapters.local.platform import LocalPlatform
 from bot.core import Core
@@ -37,14 +39,15 @@ def mount(app: web.Application, core: Core, platform: Platform) -> None:
     assert isinstance(platform, LocalPlatform)
     app[CORE] = core
     app[PLATFORM] = platform
-    app.router.add_get("/", index)
+    names = allowed_names(core.settings)
+    app.router.add_get("/", guarded(index, names))
     app.router.add_static("/static/", STATIC)
-    app.router.add_get("/local/api/members", members)
-    app.router.add_get("/local/api/conversations", conversations)
-    app.router.add_get("/local/api/messages", messages)
-    app.router.add_post("/local/api/click", click)
-    app.router.add_post("/local/api/submit", submit)
-    app.router.add_post("/local/api/say", say)
+    app.router.add_get("/local/api/members", guarded(members, names))
+    app.router.add_get("/local/api/conversations", guarded(conversations, names))
+    app.router.add_get("/local/api/messages", guarded(messages, names))
+    app.router.add_post("/local/api/click", guarded(click, names))
+    app.router.add_post("/local/api/submit", guarded(submit, names))
+    app.router.add_post("/local/api/say", guarded(say, names))
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -129,13 +132,8 @@ async def messages(request: web.Request) -> web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="expected a JSON body") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="expected a JSON object")
-    return body
+    # Host, Origin and Content-Type were checked by adapters/local/guard.py; 64 KiB at most.
+    return await json_body(request)
 
 
 def _actor(member_id: int) -> Actor:

@@ -17,6 +17,7 @@ from typing import cast
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.logs import log
@@ -24,9 +25,10 @@ from adapters.slack.platform import SlackPlatform
 from adapters.slack.registry import EVENTS_PATH, INSTALL_PATH, REDIRECT_PATH
 from bot.core import Core
 from bot.platform import Platform
+from bot.request_body import SLACK_LIMIT, read_body, utf8
 
 SLACK_ADAPTER: web.AppKey[SlackAdapter] = web.AppKey("slack_adapter", SlackAdapter)
-MAX_BODY = 1_000_000
+MAX_BODY = SLACK_LIMIT
 # Slack: reject requests whose timestamp is more than five minutes from now (replays).
 MAX_SKEW = 300
 _SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
@@ -57,16 +59,9 @@ def mount(app: web.Application, core: Core, platform: Platform) -> None:
     secret = slack.settings.slack_signing_secret or ""
 
     async def events(request: web.Request) -> web.StreamResponse:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise web.HTTPRequestEntityTooLarge(
-                max_size=MAX_BODY, actual_size=request.content_length
-            )
-        # Slack sends UTF-8 only: decoding by the request's own charset let bad bytes or an
-        # unknown charset raise (a 500) before the signature was checked.
-        try:
-            body = (await request.read()).decode("utf-8")
-        except UnicodeDecodeError:
-            return web.Response(status=400, text="invalid request")
+        # At most 1 MiB, chunked or not, and UTF-8 whatever charset the request claims:
+        # bad bytes or an unknown charset were a 500 before the signature was checked.
+        body = utf8(await read_body(request, MAX_BODY))
         if not signed(
             secret,
             body,
@@ -89,7 +84,13 @@ def mount(app: web.Application, core: Core, platform: Platform) -> None:
                 },
             )
         with adapter.acknowledging():
-            bolt_request = await to_bolt_request(request)
+            # Built from the body already read: Bolt's to_bolt_request would read it again
+            # by the request's charset.
+            bolt_request = AsyncBoltRequest(
+                body=body,
+                query=request.query_string,
+                headers=dict(request.headers),
+            )
             return await to_aiohttp_response(await adapter.bolt.async_dispatch(bolt_request))
 
     async def oauth(request: web.Request) -> web.StreamResponse:

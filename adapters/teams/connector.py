@@ -248,8 +248,9 @@ class BotConnector:
         """botbuilder's validation of the request's JWT; any failure is `Unauthorized`."""
         if not auth_header:
             raise Unauthorized("no token")
-        activity = Activity().deserialize(body)
         try:
+            # Inside the try: a body msrest cannot read is as unauthenticated as a bad token.
+            activity = Activity().deserialize(body)
             return await self.auth.authenticate_request(activity, auth_header)
         except Exception as err:  # botbuilder raises PermissionError, jwt errors, IndexError...
             raise Unauthorized(type(err).__name__) from err

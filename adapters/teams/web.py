@@ -30,8 +30,13 @@ from bot.events import FormSubmitted
 from bot.i18n import language_of, translator
 from bot.messages import NO_REPLY, Message, Reply, Text
 from bot.platform import DeliveryError, Platform
+from bot.request_body import TEAMS_LIMIT, json_object, read_body
 
 log = logging.getLogger("medpuls.teams.web")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _ids(activity: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +44,7 @@ def _ids(activity: dict[str, Any]) -> dict[str, Any]:
     return {
         "platform": "teams",
         "team": tenant_of(activity),
-        "channel": (activity.get("conversation") or {}).get("id"),
+        "channel": _dict(activity.get("conversation")).get("id"),
         "delivery": activity.get("id"),
         "event": f"{activity.get('type')}:{activity.get('name') or ''}",
     }
@@ -58,11 +63,9 @@ class TeamsInbound:
         self.answered: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     async def handle(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            return web.json_response({"error": "body is not JSON"}, status=400)
-        if not isinstance(body, dict) or not body.get("type"):
+        # At most 1 MiB, chunked or not; UTF-8 JSON whatever charset the request claims.
+        body = json_object(await read_body(request, TEAMS_LIMIT))
+        if not isinstance(body.get("type"), str) or not body["type"]:
             return web.json_response({"error": "not an activity"}, status=400)
         connector = self.platform.connector
         try:

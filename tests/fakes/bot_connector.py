@@ -4,7 +4,9 @@ It plays three services the Teams adapter talks to, all configured through MEDpu
 (nothing is monkeypatched):
 
 - the Bot Connector (the activity's `serviceUrl`): create conversations, send, reply, update,
-  get a member; it records every call and can answer 429 (or any status) on demand;
+  get a member; it records every call and can answer 429 (or any status) on demand, and, when
+  `tenant_rate` / `conversation_rate` are set, throttles like Teams: 429 with Retry-After for
+  a send over the tenant's or the conversation's rate (counted in `refused`);
 - the login endpoint (`TO_CHANNEL_FROM_BOT_LOGIN_URL`): OAuth2 client-credentials tokens;
 - the OpenID metadata and JWKS (`TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL`) with an RSA key
   the tests sign incoming activities' tokens with (`sign`).
@@ -18,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import math
 import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +67,17 @@ class FakeBotConnector:
     # Teams user id -> roster entry served by GET .../members/{id}
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    # Teams' throttling (None: none): sends and new conversations a second across the tenant,
+    # sends a second in one conversation; each a token bucket with a second's burst.
+    tenant_rate: float | None = None
+    conversation_rate: float | None = None
+    # Benches send tens of thousands: they keep the counts below, not every call's body.
+    keep_calls: bool = True
+    refused: int = 0
+    # Conversation id -> activities sent there (not counting refused ones).
+    posted: Counter[str] = field(default_factory=Counter)
+    first_post: float | None = None
+    last_post: float | None = None
 
     def __post_init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -74,6 +89,9 @@ class FakeBotConnector:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self._current: Call | None = None
+        # Bucket key -> (tokens, when last filled); touched only on the fake's own loop.
+        self._buckets: dict[str, tuple[float, float]] = {}
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -249,15 +267,48 @@ class FakeBotConnector:
             {"keys": [jwk]}, headers={"Cache-Control": "public, max-age=86400"}
         )
 
+    def _take(self, key: str, rate: float) -> float | None:
+        """A token from the bucket `key`: None when there was one, else the seconds to wait."""
+        now = time.monotonic()
+        tokens, filled = self._buckets.get(key, (rate, now))  # a quiet one starts full
+        tokens = min(rate, tokens + (now - filled) * rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return None
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / rate
+
+    def _throttled(self, request: web.Request) -> float | None:
+        """Teams' throttling of a send or a new conversation: None, or the Retry-After."""
+        cid = request.match_info.get("cid")
+        if cid is not None and self.conversation_rate is not None:
+            wait = self._take(f"c:{cid}", self.conversation_rate)
+            if wait is not None:
+                return wait
+        if self.tenant_rate is not None:
+            return self._take("tenant", self.tenant_rate)
+        return None
+
     async def _record(self, request: web.Request) -> web.StreamResponse | None:
         body = await request.json() if request.can_read_body else None
-        self.calls.append(
-            Call(request.method, request.path, body, request.headers.get("Authorization"))
-        )
+        call = Call(request.method, request.path, body, request.headers.get("Authorization"))
+        # Read by the handler right after this returns, with no await in between.
+        self._current = call
+        if self.keep_calls:
+            self.calls.append(call)
         if not (request.headers.get("Authorization") or "").startswith("Bearer bot-token-"):
             return web.json_response({"error": {"code": "Unauthorized"}}, status=401)
         with self._lock:
             failure = self.failures.pop(0) if self.failures else None
+        if failure is None and request.method == "POST":
+            wait = self._throttled(request)
+            if wait is not None:
+                self.refused += 1
+                return web.json_response(
+                    {"error": {"code": "Throttled", "message": "too many requests"}},
+                    status=429,
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                )
         if failure is None:
             return None
         if failure.drop_connection:
@@ -278,7 +329,8 @@ class FakeBotConnector:
         failed = await self._record(request)
         if failed is not None:
             return failed
-        body = self.calls[-1].body or {}
+        assert self._current is not None
+        body = self._current.body or {}
         member = (body.get("members") or [{}])[0].get("id", "")
         return web.json_response(
             {"id": f"a:1personal-{member}", "activityId": str(next(self._ids))}, status=201
@@ -289,7 +341,12 @@ class FakeBotConnector:
         if failed is not None:
             return failed
         activity_id = str(next(self._ids))
-        self.calls[-1].result_id = activity_id
+        assert self._current is not None
+        self._current.result_id = activity_id
+        self.posted[request.match_info["cid"]] += 1
+        now = time.monotonic()
+        self.first_post = now if self.first_post is None else self.first_post
+        self.last_post = now
         return web.json_response({"id": activity_id}, status=201)
 
     async def _update(self, request: web.Request) -> web.StreamResponse:

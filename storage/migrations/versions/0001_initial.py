@@ -109,6 +109,22 @@ def upgrade() -> None:
     sa.Column('at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_processed_events'))
     )
+    op.create_table('publications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('week', sa.String(length=10), nullable=False),
+    sa.Column('path', sa.String(length=20), nullable=False),
+    sa.Column('cells', sa.JSON(), nullable=False),
+    sa.Column('people', sa.Integer(), nullable=False),
+    sa.Column('shown', sa.Boolean(), nullable=False),
+    sa.Column('reason', sa.String(length=30), nullable=True),
+    sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_publications')),
+    sa.UniqueConstraint('key', name=op.f('uq_publications_key'))
+    )
+    with op.batch_alter_table('publications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_publications_week'), ['week'], unique=False)
+
     op.create_table('rate_buckets',
     sa.Column('scope', sa.String(length=300), nullable=False),
     sa.Column('tat', sa.Float(), nullable=False),
@@ -498,6 +514,10 @@ def downgrade() -> None:
     op.drop_table('units')
     op.drop_table('slack_installations')
     op.drop_table('rate_buckets')
+    with op.batch_alter_table('publications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_publications_week'))
+
+    op.drop_table('publications')
     op.drop_table('processed_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_round_id'))
