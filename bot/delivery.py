@@ -309,10 +309,12 @@ class Delivery:
                 .where(OutboxMessage.status == "claimed", dead_worker)
                 .values(status="pending", claimed_by=None)
             ).rowcount  # type: ignore[attr-defined]
+            # An update replaces a message with the same content however often it runs (the
+            # closed state of a pulse DM), so a worker's death in the middle is simply retried.
             resent = session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.status == "sending", dead_worker)
-                .where(OutboxMessage.platform.in_(idempotent))
+                .where(or_(OutboxMessage.platform.in_(idempotent), OutboxMessage.op == "update"))
                 .values(status="pending", claimed_by=None)
             ).rowcount  # type: ignore[attr-defined]
             parked = session.execute(
@@ -394,14 +396,16 @@ class Delivery:
                 await asyncio.to_thread(
                     self.limiter.pause, name, err.retry_after, item.route.conversation
                 )
-            await asyncio.to_thread(self._failed, item, err, is_idempotent(platform), batch)
+            repeatable = is_idempotent(platform) or item.route.ref is not None
+            await asyncio.to_thread(self._failed, item, err, repeatable, batch)
             return
         except Exception as err:
             # Not classified by the adapter: the request may have gone out, so it counts as
             # unknown rather than failed; a bug before the send shows up the same way, loudly.
             log.exception("send crashed", extra={"outbox_id": item.row_id, "platform": name})
             unknown = DeliveryError(type(err).__name__, unknown_outcome=True)
-            await asyncio.to_thread(self._failed, item, unknown, is_idempotent(platform), batch)
+            repeatable = is_idempotent(platform) or item.route.ref is not None
+            await asyncio.to_thread(self._failed, item, unknown, repeatable, batch)
             return
         await asyncio.to_thread(
             self._sent, item.row_id, f"{ref.platform}|{ref.conversation_id}|{ref.message_id}"

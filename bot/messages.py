@@ -125,7 +125,9 @@ class Reply(BaseModel):
 
     `update` replaces the message they clicked in; `form` opens a form (Slack modal needs the
     trigger, so this cannot wait for the outbox); `notice` is a private note to them only.
-    Everything else a flow wants said goes through the outbox.
+    `transient` is a confirmation shown to them in a way the platform does not keep (a Slack
+    ephemeral message, a Teams invoke answer, the local chat's toast): never a stored message,
+    so it may say what they chose. Everything else a flow wants said goes through the outbox.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -133,6 +135,7 @@ class Reply(BaseModel):
     update: Message | None = None
     form: Form | None = None
     notice: Message | None = None
+    transient: Message | None = None
     # A submitted form that is not accepted: field name -> what is wrong (form stays open).
     errors: dict[str, str] = Field(default_factory=dict)
 

@@ -32,7 +32,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import String, case, cast, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,7 +40,7 @@ from bot.actions import ActionData
 from bot.config import Settings
 from bot.core import forget_processed_events
 from bot.errors import InvalidInput, NotAllowed, NotFound, RoundClosed
-from bot.events import ButtonClicked, FormSubmitted
+from bot.events import ButtonClicked, FormSubmitted, MessageRef
 from bot.i18n import LANGUAGES, Lang, Translator, chosen_language, translator
 from bot.messages import (
     Button,
@@ -53,7 +53,7 @@ from bot.messages import (
     Reply,
     Text,
 )
-from bot.outbox import queue, queue_to_members, to_unit_channel
+from bot.outbox import queue, queue_to_members, still_wanted_if, to_unit_channel, update_of
 from bot.router import Context as FlowContext
 from bot.router import Router
 from bot.secret_key import PULSE_ANSWERS, subkey
@@ -74,6 +74,7 @@ from storage.models import (
     Committee,
     Member,
     Membership,
+    OutboxMessage,
     Participation,
     PulseRound,
     Question,
@@ -241,7 +242,7 @@ def open_round(
             speaks = or_(speaks, Member.language.is_(None), Member.language.not_in(LANGUAGES))
         for first_time in (True, False):
             message = ask_message(
-                pulse_round, unit, questions, translator(lang), {}, tz=tz, rules=first_time
+                pulse_round, unit, questions, translator(lang), tz=tz, rules=first_time
             )
             queue_to_members(
                 session,
@@ -307,17 +308,17 @@ def ask_message(
     unit: Unit,
     questions: Sequence[Question],
     t: Translator,
-    chosen: dict[str, int],
     *,
     tz: dt.tzinfo,
-    confirmation: bool = False,
     rules: bool = False,
     intro: str | None = None,
 ) -> Message:
     """The DM: each question with a 1-5 row of buttons right in the message.
 
     `rules` adds the full rules of anonymity (a member's first DM); `intro` replaces the
-    opening line (reminders).
+    opening line (reminders). The message never marks a choice: the platforms keep every
+    version of it (exports, eDiscovery), so it is the same for everyone, answered or not, and
+    the choice is confirmed only by `answer_noted`, which no platform stores.
     """
     closes = pulse_round.closes_at.astimezone(tz)
     parts: list[object] = [
@@ -337,8 +338,6 @@ def ask_message(
                     Button(
                         label=str(v),
                         data=PulseAnswer(r=pulse_round.id, q=q.id, v=v).pack(),
-                        style="primary" if chosen.get(q.id) == v else "default",
-                        selected=chosen.get(q.id) == v,
                     )
                     for v in SCALE
                 ],
@@ -357,8 +356,6 @@ def ask_message(
             ]
         )
     )
-    if confirmation:
-        parts.append(Text(text=t("pulse.thanks", until=t.weekday_time(closes))))
     parts.append(Context(text=t("pulse.rules_short", closes=t.weekday_time(closes))))
     return Message(summary=t("pulse.ask_summary", unit=unit.name), parts=parts)
 
@@ -449,29 +446,38 @@ def answered_members(
 
 
 def on_answer(ctx: FlowContext, event: ButtonClicked, data: PulseAnswer) -> Reply:
-    pulse_round, member, participation = _open_round_for(ctx, data.r)
+    closed = closed_reply(ctx, data.r)
+    if closed is not None:
+        return closed
+    pulse_round, _, participation = _open_round_for(ctx, data.r)
     question_ids = [rq.question_id for rq in pulse_round.questions]
     if data.q not in question_ids or data.v not in SCALE:
         return Reply()
-    key = answers_key(ctx.settings)
-    record_answer(ctx.session, pulse_round, participation, data.q, data.v, key=key)
-    ctx.session.flush()
-    chosen = my_answers(ctx.session, pulse_round, member.id, key=key)
-    questions = [rq.question for rq in pulse_round.questions]
-    return Reply(
-        update=ask_message(
-            pulse_round,
-            pulse_round.unit,
-            questions,
-            ctx.t,
-            chosen,
-            tz=ctx.settings.tz,
-            confirmation=True,
-        )
+    record_answer(
+        ctx.session, pulse_round, participation, data.q, data.v, key=answers_key(ctx.settings)
     )
+    question = next(rq.question for rq in pulse_round.questions if rq.question_id == data.q)
+    # Not an update of the DM: a marked button would stay in the platform's copy of it.
+    return Reply(transient=answer_noted(pulse_round, question, data.v, ctx.t, tz=ctx.settings.tz))
+
+
+def answer_noted(
+    pulse_round: PulseRound, question: Question, value: int, t: Translator, *, tz: dt.tzinfo
+) -> Message:
+    """The confirmation of one click, for the clicker's eyes only (Reply.transient)."""
+    text = t(
+        "pulse.answer_noted",
+        value=value,
+        question=question_text(question, t.lang)[0],
+        until=t.weekday_time(pulse_round.closes_at.astimezone(tz)),
+    )
+    return Message(summary=text, parts=[Text(text=text)])
 
 
 def on_comment_open(ctx: FlowContext, event: ButtonClicked, data: PulseCommentOpen) -> Reply:
+    closed = closed_reply(ctx, data.r)
+    if closed is not None:
+        return closed
     pulse_round, _, _ = _open_round_for(ctx, data.r)
     return Reply(form=comment_form(pulse_round, ctx.t))
 
@@ -514,7 +520,7 @@ def on_comment_submit(ctx: FlowContext, event: FormSubmitted, data: PulseComment
         .order_by(Answer.question_id)
     ).all()
     if not answers:
-        return Reply(notice=_note(ctx.t("pulse.comment_needs_answer")))
+        return Reply(transient=_note(ctx.t("pulse.comment_needs_answer")))
     answers[0].comment = text
     from flows.replies import seal_author  # issue 19's replies live in their own module
 
@@ -523,7 +529,8 @@ def on_comment_submit(ctx: FlowContext, event: FormSubmitted, data: PulseComment
     answers[0].reply_capsule = capsule
     saved = ctx.t("pulse.comment_saved")
     on_off = "replies.comment_saved_" + ("on" if capsule else "off" if not allow else "unavailable")
-    return Reply(notice=_note(f"{saved}\n{ctx.t(on_off)}"))
+    # Transient like the answer's confirmation: a kept note would say she answered and commented.
+    return Reply(transient=_note(f"{saved}\n{ctx.t(on_off)}"))
 
 
 def on_rules(ctx: FlowContext, event: ButtonClicked, data: PulseRules) -> Reply:
@@ -692,6 +699,118 @@ def unlink_answers(session: Session, round_id: int) -> None:
                 for r in shuffled
             ],
         )
+
+
+# --- the DMs after close ----------------------------------------------------------------------
+
+# Every DM that carries a round's buttons: the question and the reminders.
+PULSE_DMS = ("pulse.ask", "pulse.remind", "pulse.remind_all")
+CLOSED_PURPOSE = "pulse.closed"
+# Rounds closed longer ago than this are not looked at again for DMs still to rewrite: by then
+# every send that was under way at the close has long finished.
+REWRITE_WINDOW = dt.timedelta(days=7)
+
+
+def closed_message(unit: Unit, t: Translator) -> Message:
+    """What every pulse DM of a closed round becomes: no buttons, no choice, and the same text
+    for everyone who was asked, so the message no longer says whether they answered, or what."""
+    return Message(
+        summary=t("pulse.closed_summary", unit=unit.name),
+        parts=[
+            Header(text=t("pulse.ask_title")),
+            Text(text=t("pulse.closed_body", unit=unit.name)),
+        ],
+    )
+
+
+def closed_reply(ctx: FlowContext, round_id: int) -> Reply | None:
+    """A click on a closed round's DM (an old copy with live buttons): show the closed state in
+    its place, instead of an error note. None where the round is open or the clicker was not
+    asked (the usual checks then answer)."""
+    pulse_round = ctx.session.get(PulseRound, round_id)
+    if pulse_round is None or pulse_round.is_open or ctx.member is None:
+        return None
+    if ctx.session.get(Participation, (round_id, ctx.member.id)) is None:
+        return None
+    return Reply(update=closed_message(pulse_round.unit, ctx.t))
+
+
+@still_wanted_if("pulse.ask")
+def round_still_open(session: Session, row: OutboxMessage) -> bool:
+    """A question DM still queued when its round closes is not sent at all."""
+    pulse_round = session.get(PulseRound, row.round_id) if row.round_id is not None else None
+    return pulse_round is None or pulse_round.is_open
+
+
+def queue_closed_rewrites(session: Session, pulse_round: PulseRound, default_language: Lang) -> int:
+    """Queue an update of every pulse DM of the round already sent, to `closed_message`.
+
+    Through the outbox, so it survives a crash and is sent once: one row per DM, keyed
+    "pulse:<round>:closed:<outbox id of the DM>". Rows that are still on their way are found by
+    `rewrite_closed_round_dms` once they are sent. Returns the rows added.
+    """
+    sent = session.execute(
+        select(OutboxMessage.id, OutboxMessage.message_ref, Member.language)
+        .outerjoin(Member, OutboxMessage.address == cast(Member.id, String))
+        .where(
+            OutboxMessage.round_id == pulse_round.id,
+            OutboxMessage.purpose.in_(PULSE_DMS),
+            OutboxMessage.address_kind == "member",
+            OutboxMessage.status == "sent",
+            OutboxMessage.message_ref.is_not(None),
+        )
+        .order_by(OutboxMessage.id)
+    ).all()
+    messages: dict[Lang, Message] = {}
+    items = []
+    for outbox_id, ref, member_language in sent:
+        lang = chosen_language(member_language, default_language)
+        if lang not in messages:
+            messages[lang] = closed_message(pulse_round.unit, translator(lang))
+        platform, conversation, message_id = str(ref).split("|", 2)
+        items.append(
+            update_of(
+                MessageRef(platform, conversation, message_id),  # type: ignore[arg-type]
+                f"pulse:{pulse_round.id}:closed:{outbox_id}",
+                messages[lang],
+                purpose=CLOSED_PURPOSE,
+                round_id=pulse_round.id,
+            )
+        )
+    added = queue(session, items)
+    if added:
+        log.info("closed DMs queued", extra={"round_id": pulse_round.id, "count": added})
+    return added
+
+
+def rewrite_closed_round_dms(db: Database, settings: Settings, now: dt.datetime) -> None:
+    """Scheduler job: rewrite the DMs of recently closed rounds that were sent after the close
+    queued its rewrites (a send under way at that moment). Idempotent by key."""
+    rewrite = OutboxMessage.__table__.alias("rewrite")
+    key = literal("pulse:") + cast(OutboxMessage.round_id, String) + literal(":closed:")
+    with db.session() as session:
+        round_ids = list(
+            session.scalars(
+                select(OutboxMessage.round_id)
+                .join(PulseRound, PulseRound.id == OutboxMessage.round_id)
+                .where(
+                    PulseRound.closed_at.is_not(None),
+                    PulseRound.closed_at >= now - REWRITE_WINDOW,
+                    OutboxMessage.purpose.in_(PULSE_DMS),
+                    OutboxMessage.status == "sent",
+                    OutboxMessage.message_ref.is_not(None),
+                    ~select(rewrite.c.id)
+                    .where(rewrite.c.dedupe_key == key + cast(OutboxMessage.id, String))
+                    .exists(),
+                )
+                .distinct()
+            )
+        )
+    for round_id in round_ids:
+        with db.session() as session:
+            pulse_round = session.get(PulseRound, round_id)
+            if pulse_round is not None and not pulse_round.is_open:
+                queue_closed_rewrites(session, pulse_round, settings.language)
 
 
 def register(router: Router) -> None:
@@ -962,6 +1081,7 @@ def close_now(session: Session, unit_path: str, *, now: dt.datetime, settings: S
     key = answers_key(settings) if rounds else b""
     for r in rounds:
         close_round(session, r, now=now, default_language=settings.language, key=key)
+        queue_closed_rewrites(session, r, settings.language)
     return len(rounds)
 
 
@@ -983,6 +1103,7 @@ def close_due_rounds(db: Database, settings: Settings, now: dt.datetime) -> None
             r = session.get(PulseRound, round_id, with_for_update=db.is_postgres)
             if r is not None and r.closed_at is None:
                 close_round(session, r, now=now, default_language=settings.language, key=key)
+                queue_closed_rewrites(session, r, settings.language)
     scrub_closed_rounds(db, settings, now)
 
 
@@ -1009,4 +1130,4 @@ def scrub_closed_rounds(
 
 
 # Closing first: a unit's next round waits for its previous one to close (open_scheduled_round).
-JOBS = [close_due_rounds, open_due_rounds, scrub_closed_rounds]
+JOBS = [close_due_rounds, rewrite_closed_round_dms, open_due_rounds, scrub_closed_rounds]

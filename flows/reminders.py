@@ -103,7 +103,7 @@ def remind_round(
             to_member(
                 member.id,
                 f"pulse:{pulse_round.id}:remind{n}:{member.id}",
-                ask_message(pulse_round, pulse_round.unit, questions, t, {}, tz=tz, intro=intro),
+                ask_message(pulse_round, pulse_round.unit, questions, t, tz=tz, intro=intro),
                 purpose=purpose,
                 round_id=pulse_round.id,
             )

@@ -36,7 +36,7 @@ def test_racing_clicks_store_one_answer_and_none_is_lost(db_url: str) -> None:
             data=PulseAnswer(r=round_id, q=question, v=value).pack(),
             delivery_id=f"click-{value}",
         )
-        return bot.core.handle_sync(event).update is not None  # type: ignore[attr-defined]
+        return bot.core.handle_sync(event).transient is not None  # type: ignore[attr-defined]
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(click, [1, 2, 3, 4, 5, 1, 2, 3]))

@@ -63,10 +63,14 @@ async def test_six_answer_one_changes_and_the_channel_shows_n_and_averages(db_ur
         scores = [[1, 2], [4, 4], [3, 3], [5, 4], [4, 2], [3, 5]]
         for member, values in zip(members, scores, strict=False):
             await _answer(chat, member, values)
-        await _answer(chat, members[0], [5])
         [msg] = await chat.dm(members[0])
-        assert "Tak, dit svar er registreret" in text_of(msg["html"])
-        assert 'aria-pressed="true">5<' in msg["html"]
+        reply = await chat.click(
+            members[0], list(_answer_buttons(msg["html"]).values())[4], message_id=msg["id"]
+        )
+        # The choice shows in a toast the server does not keep; the stored DM marks nothing.
+        assert "Du svarede 5" in text_of(reply["toast"])
+        [msg] = await chat.dm(members[0])
+        assert 'aria-pressed="true"' not in msg["html"]
 
         code, out = cli(db_url, "pulse", "close-now", "--unit", NORD)
         assert code == 0, out
@@ -107,7 +111,11 @@ async def test_click_on_a_closed_round_is_refused_politely_and_changes_nothing(d
         packed = next(iter(_answer_buttons(msg["html"]).values()))
         cli(db_url, "pulse", "close-now", "--unit", NORD)
         reply = await chat.click(members[0], packed, message_id=msg["id"])
-        assert "runde er lukket" in text_of(reply["notice"])
+        # The old message shows the closed state in its place; no note, no new message.
+        assert "notice" not in reply
+        [msg] = await chat.dm(members[0])
+        assert "er lukket" in text_of(msg["html"])
+        assert not _answer_buttons(msg["html"])
         with chat.bot.db.session() as s:
             assert s.scalar(select(func.count()).select_from(Answer)) == 0
 

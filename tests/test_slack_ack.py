@@ -34,10 +34,10 @@ async def test_a_click_is_worked_on_only_once_no_request_awaits_its_ack(
             assert sent.status == 200
             await asyncio.sleep(0.2)
             assert _answers(ws) == []
-            assert fake.calls_to("chat.update") == []
+            assert fake.calls_to("chat.postEphemeral") == []
         await ws.drain()
         assert [v for _, v in _answers(ws)] == [4]
-        assert len(fake.calls_to("chat.update")) == 1
+        assert len(fake.calls_to("chat.postEphemeral")) == 1
 
 
 async def test_under_a_steady_stream_of_requests_the_work_still_gets_done(

@@ -154,11 +154,7 @@ async def test_pulse_questions_go_out_as_dms_with_a_1_to_5_scale(
         assert "conversations.history" not in fake.methods()
 
 
-def _chosen(blocks: list[dict[str, Any]]) -> list[str]:
-    return [e["text"]["text"] for e in _buttons(blocks) if e.get("style") == "primary"]
-
-
-async def test_an_answer_updates_the_question_in_place_and_a_change_replaces_it(
+async def test_an_answer_is_confirmed_ephemerally_and_a_change_replaces_it(
     db_url: str, fake: FakeSlack
 ) -> None:
     async with SlackWorkspace(db_url, fake) as ws:
@@ -168,21 +164,25 @@ async def test_an_answer_updates_the_question_in_place_and_a_change_replaces_it(
         sent = await ws.interact(click(anne, post, _answer_button(post.blocks(), 0, 4)))
         assert sent.status == 200
         await ws.drain()
-        [update] = fake.calls_to("chat.update")
-        assert (update.args["channel"], update.args["ts"]) == (
+        # The DM itself is left as it was (Slack would keep a marked button in its copy); the
+        # choice is confirmed in an ephemeral message to her alone.
+        assert fake.calls_to("chat.update") == []
+        [note] = fake.calls_to("chat.postEphemeral")
+        assert (note.args["channel"], note.args["user"]) == (
             post.result["channel"],
-            post.result["ts"],
+            slack_id(anne.id),
         )
-        assert _chosen(update.blocks()) == ["4"]
+        assert "Du svarede 4" in note.args["text"]
         assert [v for _, v in _answers(ws)] == [4]
         # users.info told the core her e-mail and locale (the core matched her by Slack id).
         info = fake.calls_to("users.info")
         assert info and info[0].args["include_locale"] in ("1", "true", True)
 
-        sent = await ws.interact(click(anne, post, _answer_button(update.blocks(), 0, 2)))
+        sent = await ws.interact(click(anne, post, _answer_button(post.blocks(), 0, 2)))
         await ws.drain()
         assert [v for _, v in _answers(ws)] == [2]
-        assert _chosen(fake.calls_to("chat.update")[-1].blocks()) == ["2"]
+        assert "Du svarede 2" in fake.calls_to("chat.postEphemeral")[-1].args["text"]
+        assert fake.calls_to("chat.update") == []
 
 
 async def test_a_double_click_stores_one_answer_and_a_replay_changes_nothing(
@@ -203,13 +203,13 @@ async def test_a_double_click_stores_one_answer_and_a_replay_changes_nothing(
 
         await ws.interact(click(bent, post, _answer_button(post.blocks(), 0, 1)))
         await ws.drain()
-        updates = len(fake.calls_to("chat.update"))
+        notes = len(fake.calls_to("chat.postEphemeral"))
         # The first request again, byte for byte, within Slack's five minutes.
         replay = await ws.post(body, ctype, headers=headers)
         await ws.drain()
         assert replay.status == 200
         assert [v for _, v in _answers(ws)] == [1]
-        assert len(fake.calls_to("chat.update")) == updates
+        assert len(fake.calls_to("chat.postEphemeral")) == notes
 
 
 async def test_unsigned_badly_signed_and_stale_requests_are_refused_and_change_nothing(
@@ -285,11 +285,18 @@ async def test_a_comment_goes_through_a_modal(db_url: str, fake: FakeSlack) -> N
         with ws.bot.db.session() as s:
             comments = [a.comment for a in s.scalars(select(Answer)) if a.comment]
         assert comments == ["Vi mangler tid til overlevering"]
-        # The thank-you goes to her DM (the modal was opened from the DM).
-        notes = [
+        # The thank-you is ephemeral in her DM (the modal was opened from there): a kept
+        # message would say that she answered and commented.
+        note = fake.calls_to("chat.postEphemeral")[-1]
+        assert (note.args["channel"], note.args["user"]) == (
+            post.result["channel"],
+            slack_id(lars.id),
+        )
+        assert "kommentar er gemt" in note.args["text"]
+        to_her = [
             c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == slack_id(lars.id)
         ]
-        assert notes[-1] is not post
+        assert to_her == [post], "no new message in her DM"
 
 
 async def test_an_expired_trigger_gets_a_dm_with_a_button_to_try_again(

@@ -107,21 +107,23 @@ async def test_pulse_answered_by_invoke_and_by_submit_records_one_answer_each(
             by_question.setdefault(data["q"], {})[data["v"]] = p
         first, second = list(by_question)[:2]
 
-        # 1. Action.Execute: an invoke, answered with the refreshed card.
+        # 1. Action.Execute: an invoke, answered with a message only the clicker sees; the
+        # card itself stays as it was (no "✓ 4" for Teams to keep).
         invoke = _as_member(fixture("invoke_card_action", fake, id="f:answer-1", replyToId=card_id))
         invoke["value"]["action"]["data"] = {"medpuls": by_question[first][4]}
         response = await teams.post(invoke)
         assert response.status == 200
         body = await response.json()
-        assert body["type"] == "application/vnd.microsoft.card.adaptive"
+        assert body["type"] == "application/vnd.microsoft.activity.message"
+        assert "Du svarede 4" in body["value"]
         assert _answers(teams) == {first: 4}
 
-        # 2. Action.Submit fallback: a message with `value`; the card is updated in place.
+        # 2. Action.Submit fallback: a message with `value`; recorded, the card left alone.
         submit = _as_member(fixture("submit_message", fake, id="answer-2", replyToId=card_id))
         submit["value"] = {"medpuls": by_question[second][2]}
         assert (await teams.post(submit)).status == 200
         assert _answers(teams) == {first: 4, second: 2}
-        assert any(c.path.endswith(f"/activities/{card_id}") for c in fake.activities("update"))
+        assert fake.activities("update") == []
 
         # 3. The same invoke again (Teams retried it): nothing changes.
         replay = await teams.post(invoke)

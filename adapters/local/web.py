@@ -150,6 +150,9 @@ async def _apply(request: web.Request, event: InboundEvent, ref: MessageRef | No
         out["form"] = render_form(reply.form)
     if reply.notice is not None:
         out["notice"] = render_message(reply.notice)
+    if reply.transient is not None:
+        # In this answer only, never in local_messages: the page shows it and forgets it.
+        out["toast"] = render_message(reply.transient)
     if reply.errors:
         out["errors"] = reply.errors
     return web.json_response(out)

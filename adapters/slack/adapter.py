@@ -44,7 +44,7 @@ from adapters.slack.registry import INSTALL_PATH, REDIRECT_PATH, bot_scopes
 from bot.core import Core
 from bot.events import Actor, CommandInvoked, InboundEvent, MemberJoined
 from bot.i18n import Lang, language_of, translator
-from bot.messages import Reply
+from bot.messages import Message, Reply
 
 # A submitted modal waits this long for the flow before Slack's three seconds run out.
 SUBMISSION_WAIT = 2.0
@@ -264,7 +264,7 @@ class SlackAdapter:
                 "view": render_modal(reply.form, form_origin, lang=lang),
             }
             reply = reply.model_copy(update={"form": None})
-        if reply.update is not None or reply.notice is not None:
+        if reply.update is not None or reply.notice is not None or reply.transient is not None:
             self.spawn(self._apply(reply, event, origin))
         return ack
 
@@ -370,6 +370,8 @@ class SlackAdapter:
                 )
             if reply.notice is not None:
                 await self._notice(reply, event, origin, lang)
+            if reply.transient is not None:
+                await self._transient(reply.transient, origin, lang)
         except SlackApiError as exc:
             log.warning(
                 "slack reply failed",
@@ -403,6 +405,26 @@ class SlackAdapter:
             ):
                 raise
             await self.platform.respond(origin.response_url, reply.notice, replace=False, lang=lang)
+
+    async def _transient(self, message: Message, origin: Origin, lang: Lang) -> None:
+        """An ephemeral message where they clicked: Slack shows it to them alone and does not
+        keep it (it is gone after a reload), so it may say what they chose."""
+        team = origin.team_id
+        if origin.channel_id and origin.user_id:
+            try:
+                await self.platform.ephemeral(
+                    origin.channel_id, origin.user_id, message, team_id=team, lang=lang
+                )
+                return
+            except SlackApiError as exc:
+                if not origin.response_url:
+                    raise
+                log.info(
+                    "ephemeral refused, using the response_url",
+                    extra={"platform": "slack", "team": team, "reason": error_code(exc)},
+                )
+        if origin.response_url:
+            await self.platform.respond(origin.response_url, message, replace=False, lang=lang)
 
     async def close(self) -> None:
         await self.drain()

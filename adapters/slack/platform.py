@@ -82,6 +82,8 @@ MESSAGE_BAD = frozenset(
         "not_allowed_token_type",
     }
 )
+# An update of a message that is no longer there (deleted, or its DM gone): nothing to rewrite.
+MESSAGE_GONE = frozenset({"message_not_found", "channel_not_found"})
 # Web API connections kept open by the web process: enough for a burst of replies.
 POOL_SIZE = 32
 POOL_IDLE_SECONDS = 10.0
@@ -402,7 +404,10 @@ class SlackPlatform:
                 )
                 raise err from exc
         posted_in = str(resp.get("channel") or channel)
-        ref = MessageRef("slack", posted_in, str(resp["ts"]))
+        # With several workspaces, an update later needs this one's token: the reference
+        # carries the team ("T…/D…"; Slack ids never hold a "/").
+        where = f"{team}/{posted_in}" if self.store is not None and team else posted_in
+        ref = MessageRef("slack", where, str(resp["ts"]))
         if rendered.images:
             await self._upload_images(rendered, posted_in, token)
         return ref
@@ -450,12 +455,15 @@ class SlackPlatform:
                 )
 
     async def update(self, ref: MessageRef, message: Message) -> None:
-        tokens = await self._tokens_for(None)
+        # A DM's reference names its workspace ("T…/D…"); a channel's does not, so then every
+        # installation is tried until one knows the message.
+        team, _, channel = ref.conversation_id.rpartition("/")
+        tokens = [await self.token_for(team)] if team else await self._tokens_for(None)
         rendered = render_message(message, lang=self.settings.language)
         for attempt, token in enumerate(tokens, start=1):
             try:
                 await self.writes.chat_update(
-                    channel=ref.conversation_id,
+                    channel=channel,
                     ts=ref.message_id,
                     text=rendered.text,
                     blocks=rendered.blocks,
@@ -465,6 +473,11 @@ class SlackPlatform:
             except Exception as exc:
                 if attempt < len(tokens) and _elsewhere(exc, "message_not_found"):
                     continue
+                if isinstance(exc, SlackApiError) and error_code(exc) in MESSAGE_GONE:
+                    # The closed state of a pulse DM someone deleted: there is nothing left to
+                    # rewrite, which is not a failure anyone must resolve.
+                    log.info("message to update is gone", extra={"platform": "slack"})
+                    return
                 raise delivery_error(exc) from exc
 
     async def open_form(self, trigger: str, form: Form, *, to: Address) -> None:

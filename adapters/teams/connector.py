@@ -108,6 +108,19 @@ def _reached_server(err: BaseException) -> bool:
     return True
 
 
+class MessageGone(DeliveryError):
+    """The activity to update no longer exists (deleted with its conversation)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, permanent=True)
+
+
+def _status(err: BaseException) -> int:
+    if not isinstance(err, HttpOperationError):
+        return 0
+    return int(getattr(getattr(err, "response", None), "status_code", None) or 0)
+
+
 def delivery_error(err: BaseException, *, idempotent: bool) -> DeliveryError:
     """The outbox's view of a failed connector call."""
     if isinstance(err, DeliveryError):
@@ -179,6 +192,8 @@ class Calls:
         try:
             await self._client.conversations.update_activity(conversation_id, activity_id, body)
         except Exception as err:
+            if _status(err) == 404:
+                raise MessageGone(f"connector HTTP 404: no activity {activity_id}") from err
             raise delivery_error(err, idempotent=True) from err
 
     async def create_personal(self, user_id: str, bot_id: str | None) -> str:

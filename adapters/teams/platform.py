@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from adapters.teams import cards
 from adapters.teams.auth import allowed_tenants, config_from
-from adapters.teams.connector import BotConnector, Calls
+from adapters.teams.connector import BotConnector, Calls, MessageGone
 from adapters.teams.normalize import is_personal, reference_keys, reference_of, tenant_of
 from bot.config import Settings
 from bot.events import MessageRef, PlatformName
@@ -213,7 +213,11 @@ class TeamsPlatform:
         async def call(calls: Calls) -> None:
             await calls.update(ref.conversation_id, ref.message_id, activity)
 
-        await self.connector.proactive(str(reference["serviceUrl"]), _tenant(reference), call)
+        try:
+            await self.connector.proactive(str(reference["serviceUrl"]), _tenant(reference), call)
+        except MessageGone:
+            # The closed state of a pulse DM whose card is gone: nothing is left to rewrite.
+            log.info("activity to update is gone", extra={"platform": "teams"})
 
     async def open_form(self, trigger: str, form: Form, *, to: Address) -> None:
         """Teams has no trigger: the form is a card posted to the person."""

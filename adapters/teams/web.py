@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
@@ -27,7 +28,7 @@ from adapters.teams.signing_keys import install_signing_keys
 from bot.core import Core
 from bot.events import FormSubmitted
 from bot.i18n import language_of, translator
-from bot.messages import Message, Reply, Text
+from bot.messages import NO_REPLY, Message, Reply, Text
 from bot.platform import DeliveryError, Platform
 from bot.request_body import TEAMS_LIMIT, json_object, read_body
 
@@ -49,10 +50,17 @@ def _ids(activity: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Card answers to invokes, kept in memory (never stored) for Teams' retries of the same
+# invoke, which come within seconds: the latest this many.
+ANSWERED_KEPT = 2_000
+
+
 class TeamsInbound:
     def __init__(self, core: Core, platform: TeamsPlatform) -> None:
         self.core = core
         self.platform = platform
+        # activity id -> the invoke answer we gave it.
+        self.answered: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     async def handle(self, request: web.Request) -> web.Response:
         # At most 1 MiB, chunked or not; UTF-8 JSON whatever charset the request claims.
@@ -114,13 +122,31 @@ class TeamsInbound:
         )
         if event is None:
             return cards.invoke_message_response("") if is_card_invoke else None
+        activity_id = str(activity.get("id") or "")
         reply = await self.core.handle(event)
         log.info("handled", extra=_ids(activity))
+        if is_card_invoke and reply == NO_REPLY:
+            # Teams retried an invoke we handled (the core skipped it as a duplicate): the card
+            # we answered it with, else a short "done"; never an empty answer.
+            kept = self.answered.get(activity_id)
+            if kept is not None:
+                return kept
+            t = translator(language_of(activity.get("locale"), self.platform.settings.language))
+            return cards.invoke_message_response(t("teams.done"))
         try:
-            return await self.apply(activity, event, reply, calls)
+            answer = await self.apply(activity, event, reply, calls)
         except DeliveryError as err:
             log.warning("reply not delivered", extra={**_ids(activity), "reason": err.reason})
             return cards.invoke_message_response("") if is_card_invoke else None
+        # Cards only: a transient confirmation names a choice and is not worth keeping.
+        if is_card_invoke and answer is not None and answer.get("type") == cards.CARD_CONTENT_TYPE:
+            self.remember(activity_id, answer)
+        return answer
+
+    def remember(self, activity_id: str, answer: dict[str, Any]) -> None:
+        self.answered[activity_id] = answer
+        while len(self.answered) > ANSWERED_KEPT:
+            self.answered.popitem(last=False)
 
     async def apply(
         self, activity: dict[str, Any], event: object, reply: Reply, calls: Calls
@@ -173,6 +199,11 @@ class TeamsInbound:
             await private(cards.render_message(reply.notice, t, image_url), reply.notice.summary)
             if invoke and answer is None:
                 answer = cards.invoke_message_response(reply.notice.summary)
+        if reply.transient is not None and invoke and answer is None:
+            # Shown to the clicker by the invoke answer alone; never posted, so Teams keeps no
+            # copy of it. (Action.Submit, the old clients' fallback, has no such answer: they
+            # get no confirmation rather than one that stays in the chat.)
+            answer = cards.invoke_message_response(reply.transient.summary)
         if invoke and answer is None and activity.get("name") == "adaptiveCard/action":
             answer = cards.invoke_message_response("")
         return answer

@@ -45,6 +45,8 @@ async function handleReply(reply, form) {
   if (form) closeForm();
   if (reply.form) showForm(reply.form);
   if (reply.notice) toast(reply.notice);
+  // A confirmation the server does not store (e.g. which number was pressed): shown, then gone.
+  if (reply.toast) toast(reply.toast);
   await refresh(true);
 }
 
