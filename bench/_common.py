@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bot.secret_key import generate_secret_key  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Member, Membership, Unit  # noqa: E402
@@ -23,6 +24,9 @@ ADMIN_URL = os.environ.get(
     "MEDPULS_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 UNIT = "Bench Kommune"
+# MEDPULS_SECRET_KEY for the processes a bench starts (Slack needs one; the local chat would
+# otherwise write a key file into the working directory).
+SECRET_KEY = os.environ.get("MEDPULS_SECRET_KEY") or generate_secret_key()
 
 
 @contextmanager

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select, update
 
-from bench._common import ROOT, UNIT, bench_database, seed_unit
+from bench._common import ROOT, SECRET_KEY, UNIT, bench_database, seed_unit
 
 MEDPULS = str(ROOT / ".venv" / "bin" / "medpuls")
 
@@ -38,6 +38,7 @@ MEDPULS = str(ROOT / ".venv" / "bin" / "medpuls")
 def start_worker(url: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_"))}
     env["DATABASE_URL"] = url
+    env["MEDPULS_SECRET_KEY"] = SECRET_KEY
     return subprocess.Popen(
         # The local platform: the bench counts its stored messages (MEDPULS_LOCAL_CHAT=1).
         [MEDPULS, "worker"],

@@ -15,6 +15,7 @@ import typer
 
 from bot.commands._common import settings, user_errors
 from bot.errors import MedpulsError
+from bot.secret_key import require_secret_key
 
 if TYPE_CHECKING:
     from bot.app import Bot
@@ -78,6 +79,7 @@ def serve(
 
     configure_logging()
     bot = _bot()
+    require_secret_key(bot.settings)  # one line and exit 2 when Slack/Teams run without it
     chosen = port or bot.settings.port
     bind = host or bot.settings.bind_host
     if "local" in bot.platforms:
@@ -102,9 +104,18 @@ def worker() -> None:
 
     configure_logging()
     bot = _bot()
+    require_secret_key(bot.settings)
     stop = asyncio.Event()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(bot, stop))
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new MEDPULS_SECRET_KEY (kept in the environment, never in the database)."""
+    from bot.secret_key import generate_secret_key
+
+    typer.echo(generate_secret_key())
 
 
 @db_app.command("upgrade")

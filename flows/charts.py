@@ -179,6 +179,7 @@ def _font_path() -> Path:
 def _title_font(path: Path | str) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), size=round(_px(_TITLE_PT)))
 
+
 # Distinct legends seen in one digest run are few (the rotation's dimensions, a few gaps).
 _FRAMES_KEPT = 64
 

@@ -1,11 +1,13 @@
 """Data protection: the privacy notice, what we hold about a person, erasure, and retention.
 
 What is stored about a person is their identity (name, e-mail, platform ids), their units and
-roles, which rounds they were asked in and whether they answered, the proposals they made or
-supported, what they did that the audit log records, and where we can reach them. What they
-answered is not stored with them: answers are keyed apart from people and unlinked when a round
-closes (DESIGN.md, anonymity 2), so neither the export nor erasure can find them, and erasure
-leaves them, like the aggregates, in place.
+roles, which rounds they were asked in and (once a round has closed) whether they answered, the
+proposals they made or supported, what they did that the audit log records, and where we can
+reach them. What they answered is not stored with them (docs/privacy.md): while a round is open
+their answers sit under HMAC(server key, round nonce || member id), which only the app, holding
+MEDPULS_SECRET_KEY, can compute; so the export lists those answers and erasure deletes them.
+When a round closes its answers are re-keyed at random and the nonce destroyed: from then on
+nobody can find them per person, and erasure leaves them, like the aggregates, in place.
 
 Raw answers and comments are deleted `MEDPULS_RETENTION_MONTHS` after their round closed; the
 aggregates (RoundResult) are kept. Chart images (served at /images/<id>.png to Teams and the
@@ -22,6 +24,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
+from bot.core import forget_processed_events
 from bot.errors import NotFound
 from bot.events import CommandInvoked, MemberJoined, MessageReceived
 from bot.i18n import Translator, translator
@@ -29,8 +32,9 @@ from bot.messages import NO_REPLY, Context, Header, Message, Reply, Text
 from bot.outbox import Outgoing, to_member
 from bot.router import Context as FlowContext
 from bot.router import Router
+from bot.secret_key import PULSE_ANSWERS, in_force
 from flows.access import audit_entry
-from flows.pulse import language
+from flows.pulse import language, respondent_key
 from flows.scrub import scrub
 from storage.db import Database
 from storage.models import (
@@ -50,6 +54,7 @@ from storage.models import (
     Proposal,
     ProposalAlerts,
     PulseRound,
+    RateBucket,
     StoredImage,
     Support,
     TeamAction,
@@ -147,10 +152,34 @@ def _reference_keys(member: Member) -> list[str]:
     return keys
 
 
-def export_person(session: Session, email: str, *, now: dt.datetime) -> dict[str, Any]:
-    """Everything stored about the person with this e-mail, as JSON-ready data. No answers:
-    they are not linked to anyone."""
+def _open_answers(session: Session, member: Member, key: bytes) -> list[Answer]:
+    """The person's answers in rounds still open: the only answers anyone can link to them."""
+    rounds = session.execute(
+        select(PulseRound.id, PulseRound.nonce)
+        .join(Participation, Participation.round_id == PulseRound.id)
+        .where(Participation.member_id == member.id, PulseRound.nonce.is_not(None))
+    ).all()
+    found: list[Answer] = []
+    for round_id, nonce in rounds:
+        if nonce is None:
+            continue
+        mine = respondent_key(key, nonce, member.id)
+        found += session.scalars(
+            select(Answer)
+            .where(Answer.round_id == round_id, Answer.respondent_key == mine)
+            .order_by(Answer.question_id)
+        )
+    return found
+
+
+def export_person(
+    session: Session, email: str, *, now: dt.datetime, key: bytes | None = None
+) -> dict[str, Any]:
+    """Everything stored about the person with this e-mail, as JSON-ready data: with their
+    answers in rounds still open (found with `key`, the "pulse-answers" subkey); answers of
+    closed rounds are linked to nobody and cannot be listed."""
     m = _member(session, email)
+    open_answers = _open_answers(session, m, key or in_force(PULSE_ANSWERS))
     memberships = session.scalars(
         select(Membership).where(Membership.member_id == m.id).order_by(Membership.id)
     ).all()
@@ -229,9 +258,17 @@ def export_person(session: Session, email: str, *, now: dt.datetime) -> dict[str
             for p, r in participation
         ],
         "answers": (
-            "Not stored with you: answers are kept apart from who gave them and unlinked when "
-            "the round closes, so they cannot be found, shown or deleted per person."
+            "Answers of closed rounds are linked to nobody: at close they were re-keyed at "
+            "random and the round's nonce was destroyed, so nobody (we, a database "
+            "administrator, a backup) can find, show or delete them per person. Answers of "
+            "rounds still open are stored under a key only this server can compute (from your "
+            "member id, the round's nonce and the server's secret key, which is not in the "
+            "database); they are listed under answers_in_open_rounds and unlinked at close."
         ),
+        "answers_in_open_rounds": [
+            {"round": a.round_id, "question": a.question_id, "value": a.value, "comment": a.comment}
+            for a in open_answers
+        ],
         "proposals": [
             {
                 "id": p.id,
@@ -351,18 +388,25 @@ def _committee_name(session: Session, committee_id: int) -> str:
     return committee.name if committee else ""
 
 
-def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
+def erase_person(
+    session: Session, email: str, *, now: dt.datetime, key: bytes | None = None
+) -> int:
     """Remove the person's identity and keep what is anonymous; returns their member id.
 
     Name, e-mail and platform ids go; memberships, conversation references, digest and
-    proposal-alert settings,
-    unsent messages and their DM history are deleted. Proposals keep their text but lose the
-    link to the proposer or presenter and become anonymous. Participation rows and supports
-    stay, pointing at a member row that no longer says who it was, so counts stay right.
-    Answers and aggregates stay: they were never linked to the person; only the person's name
-    is scrubbed out of stored comments (anyone's), while it can still be recognised.
+    proposal-alert settings, unsent messages and their DM history are deleted; so are their
+    answers in rounds still open (the only ones linked to them; found with `key`), and every
+    click de-duplication row past its hour (those name nobody, but need not stay). Proposals
+    keep their text but lose the link to the proposer or presenter and become anonymous.
+    Participation rows and supports stay, pointing at a member row that no longer says who it
+    was, so counts stay right. Answers of closed rounds and aggregates stay: nobody can link
+    them; only the person's name is scrubbed out of stored comments (anyone's), while it can
+    still be recognised.
     """
     m = _member(session, email)
+    for answer in _open_answers(session, m, key or in_force(PULSE_ANSWERS)):
+        session.delete(answer)
+    forget_processed_events(session, now)
     keys = _reference_keys(m)
     session.execute(delete(ConversationReference).where(ConversationReference.key.in_(keys)))
     session.execute(delete(Membership).where(Membership.member_id == m.id))
@@ -376,6 +420,10 @@ def erase_person(session: Session, email: str, *, now: dt.datetime) -> int:
         )
     )
     session.execute(delete(LocalMessage).where(LocalMessage.conversation == f"member:{m.id}"))
+    # A shared rate limit's scope may be a conversation named by the person's id or e-mail.
+    ids = [i for i in (m.email, m.slack_user_id, m.teams_user_id, m.teams_aad_id) if i]
+    for person_id in ids:
+        session.execute(delete(RateBucket).where(RateBucket.scope.contains(person_id)))
     for proposal in session.scalars(select(Proposal).where(Proposal.proposer_id == m.id)):
         proposal.proposer_id = None
         proposal.anonymous = True
@@ -426,6 +474,8 @@ def delete_expired_answers(session: Session, *, now: dt.datetime, months: int) -
         PulseRound.closed_at.is_not(None), PulseRound.closed_at < cutoff
     )
     result = session.execute(delete(Answer).where(Answer.round_id.in_(expired)))
+    # De-duplication rows past their hour go too (close does this as well).
+    forget_processed_events(session, now)
     return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
 
 

@@ -1,11 +1,17 @@
 """The pulse round: open_round, record_answer, comments, close_round, and the scheduler job
 that opens rounds by each unit's schedule (open_due_rounds).
 
-Anonymity lives here as much as in the schema: an answer is stored under
-HMAC(round secret, member id), so while the round is open a member can change it, and nobody
-holding the database without the secret can tell whose it is. close_round aggregates in SQL,
-destroys the secret, and rewrites the round's answers under random keys in random order, so
-neither a key nor the physical row order links an answer to a member or to a moment.
+Anonymity lives here as much as in the schema (docs/privacy.md): an answer is stored under
+HMAC(K, round nonce || member id), where K is the "pulse-answers" subkey of
+MEDPULS_SECRET_KEY, which never enters the database. So while the round is open a member can
+change their answer, and nobody holding only the database can tell whose it is; only someone
+holding both the database and the server's key could. Recording an answer writes nothing
+else: no participation flag (it would share the answer's transaction, and its timing), so
+while open "has answered" is computed from the keys (answered_members). close_round
+aggregates in SQL, sets every participation flag at once, destroys the nonce, and rewrites the
+round's answers under random keys in random order, so neither a key nor the physical row
+order links an answer to a member or to a moment; storage.scrub then removes the old row
+versions from the database files.
 
 Who is asked is fixed when the round opens: members of the unit who are neither paused nor
 unreachable get a Participation row and a DM. Someone who joins the unit later is asked from
@@ -32,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
 from bot.config import Settings
+from bot.core import forget_processed_events
 from bot.errors import InvalidInput, NotAllowed, NotFound, RoundClosed
 from bot.events import ButtonClicked, FormSubmitted, MessageRef
 from bot.i18n import LANGUAGES, Lang, Translator, chosen_language, translator
@@ -49,6 +56,7 @@ from bot.messages import (
 from bot.outbox import queue, queue_to_members, still_wanted_if, to_unit_channel, update_of
 from bot.router import Context as FlowContext
 from bot.router import Router
+from bot.secret_key import PULSE_ANSWERS, subkey
 from bot.telemetry import METRICS
 from flows.question_bank import (
     BankError,
@@ -77,6 +85,8 @@ from storage.models import (
     utcnow,
 )
 from storage.queries import ancestors, members_of, subtree, unit_by_path
+from storage.scrub import WAIT_SECONDS as SCRUB_WAIT
+from storage.scrub import scrub_after_close
 
 log = logging.getLogger("medpuls.pulse")
 
@@ -110,8 +120,14 @@ class PulseRules(ActionData):
 # --- helpers ------------------------------------------------------------------------------
 
 
-def respondent_key(secret: bytes, member_id: int) -> str:
-    return hmac.new(secret, str(member_id).encode(), hashlib.sha256).hexdigest()
+def respondent_key(key: bytes, nonce: bytes, member_id: int) -> str:
+    """An open round's answer key: HMAC(K, nonce || member id); K = answers_key(settings)."""
+    return hmac.new(key, nonce + b"|" + str(member_id).encode(), hashlib.sha256).hexdigest()
+
+
+def answers_key(settings: Settings) -> bytes:
+    """K: the "pulse-answers" subkey of MEDPULS_SECRET_KEY (kept outside the database)."""
+    return subkey(settings, PULSE_ANSWERS)
 
 
 def score(mean: float) -> float:
@@ -196,7 +212,7 @@ def open_round(
         period=period,
         opened_at=now,
         closes_at=closes_at,
-        secret=secrets.token_bytes(32),
+        nonce=secrets.token_bytes(32),
         min_group_size=min_group_size,
         min_comment_group_size=min_comment_group_size,
     )
@@ -357,7 +373,7 @@ def _open_round_for(ctx: FlowContext, round_id: int) -> tuple[PulseRound, Member
     participation = ctx.session.get(Participation, (round_id, member.id))
     if participation is None:
         raise NotAllowed(ctx.t("pulse.not_asked"))
-    if not pulse_round.is_open or pulse_round.secret is None:
+    if not pulse_round.is_open or pulse_round.nonce is None:
         raise RoundClosed(ctx.t("pulse.round_closed"))
     return pulse_round, member, participation
 
@@ -368,31 +384,65 @@ def record_answer(
     participation: Participation,
     question_id: str,
     value: int,
+    *,
+    key: bytes,
 ) -> None:
-    """Store or replace the member's answer; safe to repeat (a double click stores one)."""
-    assert pulse_round.secret is not None
-    key = respondent_key(pulse_round.secret, participation.member_id)
-    existing = session.get(Answer, (pulse_round.id, question_id, key))
+    """Store or replace the member's answer; safe to repeat (a double click stores one).
+
+    Writes the answer row only: `participation.answered` is set at close (close_round)."""
+    assert pulse_round.nonce is not None
+    rkey = respondent_key(key, pulse_round.nonce, participation.member_id)
+    existing = session.get(Answer, (pulse_round.id, question_id, rkey))
     if existing is None:
         session.add(
             Answer(
-                round_id=pulse_round.id, question_id=question_id, respondent_key=key, value=value
+                round_id=pulse_round.id, question_id=question_id, respondent_key=rkey, value=value
             )
         )
     else:
         existing.value = value
-    participation.answered = True
 
 
-def my_answers(session: Session, pulse_round: PulseRound, member_id: int) -> dict[str, int]:
-    assert pulse_round.secret is not None
-    key = respondent_key(pulse_round.secret, member_id)
+def my_answers(
+    session: Session, pulse_round: PulseRound, member_id: int, *, key: bytes
+) -> dict[str, int]:
+    """The member's answers in an open round (needs K: nobody with the database alone)."""
+    assert pulse_round.nonce is not None
+    rkey = respondent_key(key, pulse_round.nonce, member_id)
     rows = session.execute(
         select(Answer.question_id, Answer.value).where(
-            Answer.round_id == pulse_round.id, Answer.respondent_key == key
+            Answer.round_id == pulse_round.id, Answer.respondent_key == rkey
         )
     )
     return {qid: value for qid, value in rows}
+
+
+def answered_members(
+    session: Session, pulse_round: PulseRound, *, key: bytes, member_ids: Sequence[int] = ()
+) -> set[int]:
+    """Who has answered (at least one question): from the keys while the round is open, from
+    the participation flags once it has closed. `member_ids` narrows the question."""
+    if pulse_round.nonce is None:
+        flagged = select(Participation.member_id).where(
+            Participation.round_id == pulse_round.id, Participation.answered.is_(True)
+        )
+        if member_ids:
+            flagged = flagged.where(Participation.member_id.in_(list(member_ids)))
+        return set(session.scalars(flagged))
+    keys = set(
+        session.scalars(
+            select(Answer.respondent_key).where(Answer.round_id == pulse_round.id).distinct()
+        )
+    )
+    if not keys:
+        return set()
+    asked = list(member_ids) or list(
+        session.scalars(
+            select(Participation.member_id).where(Participation.round_id == pulse_round.id)
+        )
+    )
+    nonce = pulse_round.nonce
+    return {m for m in asked if respondent_key(key, nonce, m) in keys}
 
 
 def on_answer(ctx: FlowContext, event: ButtonClicked, data: PulseAnswer) -> Reply:
@@ -403,7 +453,9 @@ def on_answer(ctx: FlowContext, event: ButtonClicked, data: PulseAnswer) -> Repl
     question_ids = [rq.question_id for rq in pulse_round.questions]
     if data.q not in question_ids or data.v not in SCALE:
         return Reply()
-    record_answer(ctx.session, pulse_round, participation, data.q, data.v)
+    record_answer(
+        ctx.session, pulse_round, participation, data.q, data.v, key=answers_key(ctx.settings)
+    )
     question = next(rq.question for rq in pulse_round.questions if rq.question_id == data.q)
     # Not an update of the DM: a marked button would stay in the platform's copy of it.
     return Reply(transient=answer_noted(pulse_round, question, data.v, ctx.t, tz=ctx.settings.tz))
@@ -458,8 +510,8 @@ def on_comment_submit(ctx: FlowContext, event: FormSubmitted, data: PulseComment
     text = (event.values.get("comment") or "").strip()[:1000]
     if not text:
         return Reply(errors={"comment": ctx.t("pulse.comment_empty")})
-    assert pulse_round.secret is not None
-    key = respondent_key(pulse_round.secret, member.id)
+    assert pulse_round.nonce is not None
+    key = respondent_key(answers_key(ctx.settings), pulse_round.nonce, member.id)
     # The comment rides on the member's answer to the round's first question they answered,
     # so it is unlinked together with that answer at close.
     answers = ctx.session.scalars(
@@ -543,9 +595,18 @@ def aggregate(session: Session, round_id: int) -> list[QuestionResult]:
 
 
 def close_round(
-    session: Session, pulse_round: PulseRound, *, now: dt.datetime, default_language: Lang
+    session: Session,
+    pulse_round: PulseRound,
+    *,
+    now: dt.datetime,
+    default_language: Lang,
+    key: bytes,
 ) -> None:
-    """Aggregate, unlink every answer, and queue the summary to the unit's channel."""
+    """Aggregate, set who answered, unlink every answer, and queue the summary.
+
+    One transaction. The caller runs storage.scrub.scrub_after_close once it has committed,
+    so that the old row versions (nonce, keys) leave the database files too.
+    """
     if not pulse_round.is_open:
         return
     started = utcnow()
@@ -564,9 +625,14 @@ def close_round(
                 unfavourable=r.unfavourable,
             )
         )
+    mark_answered(session, pulse_round, key=key)
     unlink_answers(session, pulse_round.id)
-    pulse_round.secret = None
+    pulse_round.nonce = None
     pulse_round.closed_at = now
+    pulse_round.scrub_pending = True
+    # The round's click de-duplication rows go with it (those of the last hour stay until
+    # their hour is up: a retried click must still find its row; they name nobody).
+    forget_processed_events(session, now)
     session.flush()
     from flows.summary import round_summary  # the summary (issue 6) lives in its own module
 
@@ -585,6 +651,27 @@ def close_round(
     )
     METRICS.round_seconds.labels(step="close").observe((utcnow() - started).total_seconds())
     log.info("round closed", extra={"round_id": pulse_round.id, "unit": pulse_round.unit_id})
+
+
+# Rows per UPDATE ... IN (...): well under SQLite's limit of bound parameters.
+MARK_CHUNK = 5000
+
+
+def mark_answered(session: Session, pulse_round: PulseRound, *, key: bytes) -> None:
+    """Set `answered` for everyone who answered, all in the closing transaction and in random
+    order, so neither a transaction id, nor an order, nor a time pairs a flag with an answer."""
+    answered = list(answered_members(session, pulse_round, key=key))
+    random.SystemRandom().shuffle(answered)
+    for start in range(0, len(answered), MARK_CHUNK):
+        session.execute(
+            update(Participation)
+            .where(
+                Participation.round_id == pulse_round.id,
+                Participation.member_id.in_(answered[start : start + MARK_CHUNK]),
+            )
+            .values(answered=True)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def unlink_answers(session: Session, round_id: int) -> None:
@@ -991,14 +1078,15 @@ def close_now(session: Session, unit_path: str, *, now: dt.datetime, settings: S
     rounds = session.scalars(
         select(PulseRound).where(PulseRound.unit_id.in_(ids), PulseRound.closed_at.is_(None))
     ).all()
+    key = answers_key(settings) if rounds else b""
     for r in rounds:
-        close_round(session, r, now=now, default_language=settings.language)
+        close_round(session, r, now=now, default_language=settings.language, key=key)
         queue_closed_rewrites(session, r, settings.language)
     return len(rounds)
 
 
 def close_due_rounds(db: Database, settings: Settings, now: dt.datetime) -> None:
-    """Close every round whose time is up (one transaction per round)."""
+    """Close every round whose time is up (one transaction per round), then scrub the files."""
     with db.session() as session:
         due = list(
             session.scalars(
@@ -1007,13 +1095,39 @@ def close_due_rounds(db: Database, settings: Settings, now: dt.datetime) -> None
                 )
             )
         )
+    if not due:
+        return
+    key = answers_key(settings)
     for round_id in due:
         with db.session() as session:
             r = session.get(PulseRound, round_id, with_for_update=db.is_postgres)
             if r is not None and r.closed_at is None:
-                close_round(session, r, now=now, default_language=settings.language)
+                close_round(session, r, now=now, default_language=settings.language, key=key)
                 queue_closed_rewrites(session, r, settings.language)
+    scrub_closed_rounds(db, settings, now)
+
+
+def scrub_closed_rounds(
+    db: Database, settings: Settings, now: dt.datetime, *, wait: float = SCRUB_WAIT
+) -> None:
+    """Scheduler job: remove closed rounds' old row versions from the database files, when a
+    close left some (storage.scrub); a no-op query otherwise."""
+    with db.session() as session:
+        pending = session.scalars(
+            select(PulseRound.id).where(PulseRound.scrub_pending.is_(True)).limit(1)
+        ).first()
+    if pending is None:
+        return
+    if scrub_after_close(db, wait=wait):
+        with db.session() as session:
+            session.execute(
+                update(PulseRound)
+                .where(PulseRound.scrub_pending.is_(True))
+                .values(scrub_pending=False)
+                .execution_options(synchronize_session=False)
+            )
+        log.info("closed rounds scrubbed from the database files")
 
 
 # Closing first: a unit's next round waits for its previous one to close (open_scheduled_round).
-JOBS = [close_due_rounds, rewrite_closed_round_dms, open_due_rounds]
+JOBS = [close_due_rounds, rewrite_closed_round_dms, open_due_rounds, scrub_closed_rounds]

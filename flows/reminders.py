@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.i18n import translator
 from bot.outbox import Outgoing, queue, still_wanted_if, to_member
-from flows.pulse import as_zoneinfo, ask_message, is_paused, language, local_today
+from bot.secret_key import PULSE_ANSWERS, in_force
+from flows.pulse import (
+    answered_members,
+    answers_key,
+    as_zoneinfo,
+    ask_message,
+    is_paused,
+    language,
+    local_today,
+)
 from flows.schedule import ScheduleSpec, reminder_times, within_working_hours
 from storage.db import Database
 from storage.models import Member, OutboxMessage, Participation, PulseRound, Schedule, utcnow
@@ -76,15 +85,17 @@ def remind_round(
         .where(Member.erased.is_(False), Member.unreachable.is_(None))
         .order_by(Participation.member_id)
     )
-    if not everyone:
-        owed = owed.where(Participation.answered.is_(False))
+    # Who has answered comes from the keys (Participation.answered is set only at close).
+    answered = (
+        set() if everyone else answered_members(session, pulse_round, key=answers_key(settings))
+    )
     today = local_today(now, tz)
     questions = [rq.question for rq in pulse_round.questions]
     purpose = TO_EVERYONE if everyone else TO_NON_RESPONDERS
     messages: list[Outgoing] = []
     reminded: list[int] = []
     for _, member in session.execute(owed).tuples():
-        if is_paused(member, today):
+        if member.id in answered or is_paused(member, today):
             continue
         t = translator(language(member, settings.language))
         intro = t("pulse.remind_all_intro" if everyone else "pulse.remind_intro")
@@ -152,8 +163,11 @@ def still_unanswered(session: Session, row: OutboxMessage) -> bool:
     found = _round_and_member(session, row)
     if found is None:
         return False
-    _, member, participation = found
-    return not participation.answered and not _paused_today(member)
+    pulse_round, member, _ = found
+    # Participation.answered is set at close only; while open, the keys say it.
+    key = in_force(PULSE_ANSWERS)
+    answered = answered_members(session, pulse_round, key=key, member_ids=[member.id])
+    return not answered and not _paused_today(member)
 
 
 @still_wanted_if(TO_EVERYONE)

@@ -29,6 +29,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted and overwritten content is zeroed, not left in free space: a closed
+            # round's nonce and keys must not stay readable in a copy of the file.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine

@@ -1,10 +1,11 @@
 """The database schema: SQLAlchemy 2 typed models.
 
-Anonymity shapes this file (DESIGN.md, anonymity 2): `Participation` says who was asked and
-whether they answered; `Answer` holds what was answered, keyed while the round is open by an
-HMAC of the member under a per-round secret, and re-keyed at random and re-inserted in random
-order when the round closes and the secret is destroyed. Neither table has timestamps or
-sequential ids.
+Anonymity shapes this file (DESIGN.md, anonymity 2; docs/privacy.md): `Participation` says who
+was asked and, once the round has closed, whether they answered; `Answer` holds what was
+answered, keyed while the round is open by HMAC(subkey of MEDPULS_SECRET_KEY, round nonce ||
+member id), and re-keyed at random and re-inserted in random order when the round closes and
+the nonce is destroyed. The key itself is never stored in any table. Neither table has
+timestamps or sequential ids.
 
 Tables whose ids appear in buttons or outbox dedupe keys are `sqlite_autoincrement`: SQLite
 otherwise hands a deleted row's id to the next row, and a button drawn for the old row would
@@ -221,8 +222,11 @@ class PulseRound(Base):
     opened_at: Mapped[dt.datetime]
     closes_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]
-    # Per-round HMAC key; set to None when the round closes, which unlinks every answer.
-    secret: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    # Per-round nonce mixed into the answers' keys. Useless without MEDPULS_SECRET_KEY, which
+    # never enters the database; set to None when the round closes (flows.pulse.close_round).
+    nonce: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    # Closed, but its old row versions may still be in the database files (storage.scrub).
+    scrub_pending: Mapped[bool] = mapped_column(default=False)
     min_group_size: Mapped[int]
     min_comment_group_size: Mapped[int]
     unit: Mapped[Unit] = relationship()
@@ -244,7 +248,11 @@ class RoundQuestion(Base):
 
 
 class Participation(Base):
-    """Who was asked in a round and whether they have answered; never what."""
+    """Who was asked in a round and whether they answered; never what.
+
+    `answered` is set at close only, for everyone at once (flows.pulse.close_round): a flag
+    flipped with each answer would share its transaction, and so its timing, with the answer.
+    While the round is open the app computes "has answered" from the answers' keys."""
 
     __tablename__ = "participations"
     round_id: Mapped[int] = mapped_column(ForeignKey("pulse_rounds.id"), primary_key=True)
@@ -543,7 +551,8 @@ class AuditEntry(Base):
 
 
 class ProcessedEvent(Base):
-    """Inbound deliveries already handled (Slack event_id, Teams activity id)."""
+    """Inbound deliveries already handled: a keyed hash of the platform's delivery id (never the
+    id, the person or the choice; bot.core), kept for an hour (bot.core.DEDUPE_TTL)."""
 
     __tablename__ = "processed_events"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -22,6 +22,8 @@ from storage.migrate import upgrade
 PG_ADMIN_URL = os.environ.get(
     "MEDPULS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# A fixed MEDPULS_SECRET_KEY for every test (32 bytes, URL-safe base64); never a real one.
+TEST_SECRET_KEY = "bWVkcHVscy10ZXN0LWtleS0wMDAwMDAwMDAwMDAwMDA="
 PLATFORM_ENV = (
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -58,6 +60,8 @@ _PG_REASON = _postgres_reason()
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in PLATFORM_ENV:
         monkeypatch.delenv(name, raising=False)
+    # The key kept outside the database (bot/secret_key.py); tests may compute with it.
+    monkeypatch.setenv("MEDPULS_SECRET_KEY", TEST_SECRET_KEY)
     # Tests run at any hour; the quiet-hours tests set their own working hours and clock.
     monkeypatch.setenv("MEDPULS_WORKING_HOURS", "always")
     monkeypatch.chdir(tmp_path)

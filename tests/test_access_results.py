@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from bot.app import build
 from bot.config import Settings
 from flows.access import can_view_results
-from flows.pulse import record_answer
+from flows.pulse import answers_key, record_answer
 from storage.models import AuditEntry, Member, Participation, PulseRound, Unit
 from tests.localchat import cli, local_chat, text_of
 
@@ -38,7 +38,9 @@ def answer_open_rounds(db_url: str, answers: dict[str, list[int]]) -> None:
             ).all()
             for participation, value in zip(asked, values, strict=False):
                 for rq in r.questions:
-                    record_answer(s, r, participation, rq.question_id, value)
+                    record_answer(
+                        s, r, participation, rq.question_id, value, key=answers_key(Settings())
+                    )
     bot.db.dispose()
 
 

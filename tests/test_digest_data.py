@@ -74,7 +74,7 @@ class Org:
             opened_at=closed_at - dt.timedelta(days=3),
             closes_at=closed_at,
             closed_at=closed_at,
-            secret=None,
+            nonce=None,
             min_group_size=min_group_size,
             min_comment_group_size=min_comment_group_size,
         )

@@ -23,8 +23,7 @@ def _digests(db: Database) -> dict[int, str]:
     with db.session() as s:
         rows = s.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "digest.leader"))
         return {
-            int(o.address): text_of(render_message(Message.model_validate(o.payload)))
-            for o in rows
+            int(o.address): text_of(render_message(Message.model_validate(o.payload))) for o in rows
         }
 
 

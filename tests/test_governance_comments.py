@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.app import build
 from bot.config import Settings
 from flows.governance import HideApprove, HideReject, forget_expired_hide_requests
-from flows.pulse import record_answer, respondent_key
+from flows.pulse import answers_key, record_answer, respondent_key
 from storage.models import (
     Answer,
     Approval,
@@ -53,11 +53,11 @@ def prepare(db_url: str) -> None:
             ).all()[:answered]
             for i, p in enumerate(asked):
                 for rq in r.questions:
-                    record_answer(s, r, p, rq.question_id, 4)
+                    record_answer(s, r, p, rq.question_id, 4, key=answers_key(bot.settings))
                 s.flush()
                 if i < len(COMMENTS[path]):
-                    assert r.secret is not None
-                    key = respondent_key(r.secret, p.member_id)
+                    assert r.nonce is not None
+                    key = respondent_key(answers_key(bot.settings), r.nonce, p.member_id)
                     first = s.scalars(select(Answer).where(Answer.respondent_key == key)).first()
                     assert first is not None
                     first.comment = COMMENTS[path][i]

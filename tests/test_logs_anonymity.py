@@ -33,7 +33,11 @@ async def test_no_log_record_links_a_member_to_an_answer(
     # slack_sdk's own request logging was on the path, cut down to method and URL.
     assert any(r.getMessage().startswith("Sending a request") for r in records)
     for record in records:
-        line = record.getMessage() + " " + json.dumps(
-            {k: str(v) for k, v in record.__dict__.items() if k not in ("msg", "args")}
+        line = (
+            record.getMessage()
+            + " "
+            + json.dumps(
+                {k: str(v) for k, v in record.__dict__.items() if k not in ("msg", "args")}
+            )
         )
         assert not re.search(r'pulse\.answer|\\?"v\\?":\s*\d', line), line[:400]

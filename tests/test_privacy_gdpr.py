@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bot.app import build
 from bot.config import Settings
-from flows.pulse import record_answer
+from flows.pulse import answers_key, record_answer
 from storage.models import (
     Answer,
     AuditEntry,
@@ -42,7 +42,7 @@ def _prepare(db_url: str) -> tuple[int, int]:
         r = s.scalars(select(PulseRound)).one()
         for p in s.scalars(select(Participation).where(Participation.round_id == r.id)):
             for rq in r.questions:
-                record_answer(s, r, p, rq.question_id, 4)
+                record_answer(s, r, p, rq.question_id, 4, key=answers_key(Settings()))
         s.flush()
         s.scalars(select(Answer)).first().comment = COMMENT  # type: ignore[union-attr]
         committee = s.scalars(select(Committee).where(Committee.name == "Hoved-MED")).one()

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.events import Actor, CommandInvoked, Conversation, MemberJoined, MessageReceived
 from bot.i18n import LOCALES
 from flows.privacy import apply_retention, months_before
-from flows.pulse import record_answer
+from flows.pulse import answers_key, record_answer
 from storage.models import Answer, Member, OutboxMessage, Participation, PulseRound, RoundResult
 from tests.localchat import cli
 
@@ -34,7 +34,7 @@ def _closed_round_with_answers(db_url: str) -> None:
             r = s.scalars(select(PulseRound)).one()
             for p in s.scalars(select(Participation)):
                 for rq in r.questions:
-                    record_answer(s, r, p, rq.question_id, 3)
+                    record_answer(s, r, p, rq.question_id, 3, key=answers_key(Settings()))
             s.flush()
             s.scalars(select(Answer)).first().comment = "Travlt"  # type: ignore[union-attr]
         bot.db.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy import inspect, select, text
 from bot.app import Bot
 from bot.messages import Message, Text
 from bot.outbox import queue, to_unit_channel
-from flows.pulse import close_due_rounds, open_due_rounds
+from flows.pulse import answers_key, close_due_rounds, open_due_rounds, respondent_key
 from storage.models import PulseRound
 from tests.test_pulse_support import (
     answer,
@@ -61,8 +61,8 @@ def run_round(bot: Bot, week: int, members: list[int], secrets: list[bytes]) -> 
     with bot.db.session() as s:
         r = s.scalars(select(PulseRound).where(PulseRound.closed_at.is_(None))).one()
         round_id, questions = r.id, [rq.question_id for rq in r.questions]
-        assert r.secret is not None
-        secrets.append(r.secret)
+        assert r.nonce is not None
+        secrets.append(r.nonce)
     from flows.pulse import PulseCommentForm
 
     with time_machine.travel(monday + dt.timedelta(hours=1), tick=False):
@@ -176,7 +176,7 @@ def test_respondent_keys_match_no_hmac_under_any_stored_or_former_secret(
 ) -> None:
     bot, _, rounds, secrets, _ = three_rounds
     tables = dump(bot)
-    assert all(r["secret"] is None for r in tables["pulse_rounds"])
+    assert all(r["nonce"] is None for r in tables["pulse_rounds"])
     candidates: set[bytes] = set(secrets)
     elsewhere: set[str] = set()
     for name, rows in tables.items():
@@ -188,11 +188,14 @@ def test_respondent_keys_match_no_hmac_under_any_stored_or_former_secret(
                     candidates.add(str(value).encode())
                     elsewhere.add(str(value))
     everyone = [int(m["id"]) for m in tables["members"]]
+    # The attacker also holds the server's key here (not only the database): after close,
+    # even that must not give any answer back.
+    answers = answers_key(bot.settings)
     forged = {
         hmac.new(key, str(m).encode(), hashlib.sha256).hexdigest()
         for key in candidates
         for m in everyone
-    }
+    } | {respondent_key(answers, nonce, m) for nonce in candidates for m in everyone}
     keys = {a["respondent_key"] for a in tables["answers"] if a["round_id"] in rounds}
     assert len(keys) == len([a for a in tables["answers"] if a["round_id"] in rounds])
     assert not keys & forged

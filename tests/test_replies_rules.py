@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from bot.secret_key import generate_secret_key
@@ -120,7 +121,10 @@ async def test_refusals_each_with_a_plain_reason(db_url: str) -> None:
         assert len(refused) == 5
 
 
-async def test_without_the_secret_key_replies_are_off_and_say_so(db_url: str) -> None:
+async def test_without_the_secret_key_replies_are_off_and_say_so(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEDPULS_SECRET_KEY")  # tests/conftest.py sets one for every test
     async with local_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             org = Org(s)

@@ -99,7 +99,6 @@ def block_action(body: Body) -> tuple[ButtonClicked, Origin] | None:
     ref = None
     if container.get("type") == "message" and channel_id and message_ts:
         ref = MessageRef("slack", channel_id, message_ts)
-    action_id = str(action.get("action_id", ""))
     action_ts = str(action.get("action_ts", ""))
     event = ButtonClicked(
         actor(user_id, team_id),
@@ -108,7 +107,9 @@ def block_action(body: Body) -> tuple[ButtonClicked, Origin] | None:
         message=ref,
         trigger=body.get("trigger_id"),
         # A replayed payload carries the same click; a second click has its own action_ts.
-        delivery_id=f"{action_ts}:{user_id}:{action_id}" if action_ts else None,
+        # Not the action_id: buttons are numbered per message, so it would say what was chosen
+        # (bot.core stores only a keyed hash of this, but it must not be in it either).
+        delivery_id=f"{action_ts}:{user_id}" if action_ts else None,
     )
     origin = Origin(
         kind="block_actions",

@@ -9,6 +9,7 @@ import typer
 
 from bot.commands._common import database, user_errors
 from flows.privacy import erase_person, export_person
+from flows.pulse import answers_key
 from storage.models import utcnow
 
 NAME = "gdpr"
@@ -22,18 +23,18 @@ Email = Annotated[str, typer.Option("--email", help="The person's e-mail address
 @app.command("export")
 @user_errors
 def gdpr_export(email: Email) -> None:
-    """Print everything stored about the person as JSON (answers are not linked to anyone)."""
-    _, db = database()
+    """Print everything stored about the person as JSON (with their answers in open rounds)."""
+    s, db = database()
     with db.session() as session:
-        data = export_person(session, email, now=utcnow())
+        data = export_person(session, email, now=utcnow(), key=answers_key(s))
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @app.command("erase")
 @user_errors
 def gdpr_erase(email: Email) -> None:
-    """Remove the person's identity; anonymous answers and aggregates are kept."""
-    _, db = database()
+    """Remove the person's identity and open-round answers; anonymous data is kept."""
+    s, db = database()
     with db.session() as session:
-        member_id = erase_person(session, email, now=utcnow())
+        member_id = erase_person(session, email, now=utcnow(), key=answers_key(s))
     typer.echo(f"member {member_id} erased: identity, memberships and references removed")

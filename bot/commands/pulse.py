@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.commands._common import database, say_when_held, user_errors
 from bot.errors import InvalidInput, NotFound
-from flows.pulse import close_now, run_now
+from flows.pulse import close_now, run_now, scrub_closed_rounds
 from flows.schedule import ScheduleSpec
 from storage.models import Schedule, utcnow
 from storage.queries import unit_by_path
@@ -41,6 +41,8 @@ def pulse_close_now(unit: Annotated[str, typer.Option("--unit", help="Unit path.
     s, db = database()
     with db.session() as session:
         closed = close_now(session, unit, now=utcnow(), settings=s)
+    if closed:
+        scrub_closed_rounds(db, s, utcnow())
     typer.echo(f"{closed} round(s) closed")
 
 
