@@ -34,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from flows.derivable import Span, people_lower_bound
 from flows.disclosure import BELOW_THRESHOLD, COMPLEMENTARY
-from storage.models import Participation, Publication, PulseRound, RoundResult, utcnow
+from storage.models import AuditEntry, Participation, Publication, PulseRound, RoundResult, utcnow
 
 __all__ = [
     "Ledger",
@@ -72,6 +72,10 @@ class Verdict:
     shown: bool
     people: int
     reason: str | None = None
+
+
+# An audit entry lists at most this many of the rounds whose figures it withheld.
+AUDITED_ROUNDS = 50
 
 
 class Ledger:
@@ -272,7 +276,35 @@ class Ledger:
             self.session.execute(
                 insert(Publication).values(row).on_conflict_do_nothing(index_elements=["key"])
             )
+        self._audit_withheld(rows.values())
         self._new = []
+
+    def _audit_withheld(self, rows: Iterable[dict[str, Any]]) -> None:
+        """One audit entry per unit and rule for what was withheld: it names the rule, the
+        week and the unit, never the figures it was weighed against."""
+        weeks: dict[tuple[str, str], set[str]] = defaultdict(set)
+        rounds: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for row in rows:
+            if not row["shown"] and row["reason"]:
+                label = (str(row["path"]), str(row["reason"]))
+                weeks[label].add(str(row["week"]))
+                for cells in row["cells"]:
+                    rounds[label].update(rounds_of(cells))
+        for (path, rule), seen in sorted(weeks.items()):
+            self.session.add(
+                AuditEntry(
+                    at=utcnow(),
+                    actor_id=None,
+                    action="disclosure.withheld",
+                    subject=path,
+                    allowed=False,
+                    detail={
+                        "rule": rule,
+                        "weeks": sorted(seen),
+                        "rounds": sorted(rounds[(path, rule)])[:AUDITED_ROUNDS],
+                    },
+                )
+            )
 
 
 def round_ledger(session: Session, pulse_round: PulseRound, tz: dt.tzinfo) -> Ledger:

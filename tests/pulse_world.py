@@ -21,7 +21,14 @@ from bot.outbox import Outgoing
 from flows.access import ResultsView, results_view
 from flows.custom_questions import add_custom_question
 from flows.digest import Picture, load_picture
-from flows.pulse import close_round, open_round, record_answer, respondent_key, sync_bank
+from flows.pulse import (
+    answers_key,
+    close_round,
+    open_round,
+    record_answer,
+    respondent_key,
+    sync_bank,
+)
 from flows.summary import pooled_comment_messages
 from storage.models import (
     Answer,
@@ -50,6 +57,7 @@ class World:
     def __init__(self, session: Session, settings: Settings) -> None:
         self.session = session
         self.settings = settings
+        self.key = answers_key(settings)
         self.members: dict[str, list[Member]] = {}
         self._next = 0
         sync_bank(session)
@@ -152,15 +160,13 @@ class World:
                 value = values[i] if i < len(values) else None
                 if value is None:
                     continue
-                record_answer(self.session, pulse_round, participation, qid, value)
+                record_answer(self.session, pulse_round, participation, qid, value, key=self.key)
                 first = first or qid
             if comments and i in comments and first is not None:
                 self.session.flush()
-                assert pulse_round.secret is not None
-                answer = self.session.get(
-                    Answer,
-                    (pulse_round.id, first, respondent_key(pulse_round.secret, member.id)),
-                )
+                assert pulse_round.nonce is not None
+                rkey = respondent_key(self.key, pulse_round.nonce, member.id)
+                answer = self.session.get(Answer, (pulse_round.id, first, rkey))
                 assert answer is not None
                 answer.comment = comments[i]
         self.session.flush()
@@ -169,7 +175,7 @@ class World:
         return pulse_round
 
     def close(self, pulse_round: PulseRound, when: dt.datetime) -> None:
-        close_round(self.session, pulse_round, now=when, default_language="da")
+        close_round(self.session, pulse_round, now=when, default_language="da", key=self.key)
         self.session.flush()
 
     # -- the other publishing paths ----------------------------------------------------------

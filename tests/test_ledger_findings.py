@@ -82,6 +82,29 @@ def test_digest_minus_a_leaf_summary_does_not_give_the_small_team(db_url: str) -
     db.dispose()
 
 
+def test_the_audit_log_names_the_rule_never_the_figures(db_url: str) -> None:
+    """'Decisions stay explainable': a withheld figure leaves an audit entry with the rule's
+    name, the week and the round, and nothing of the figures it was weighed against."""
+    from storage.models import AuditEntry
+
+    db = Database(db_url)
+    with db.session() as s:
+        w = World(s, Settings(DATABASE_URL=db_url))
+        w.unit("Team", members=6)
+        r = w.round("Team", day(1, 0), {Q1: [5, 5, 4, 4, 4, 4], Q2: [1]})
+        summary_text(s, r)
+        entries = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "disclosure.withheld")
+        ).all()
+        assert entries, "a withheld figure must be audited"
+        for entry in entries:
+            assert entry.detail is not None
+            assert entry.detail["rule"] in ("below_threshold", "complementary")
+            assert set(entry.detail) == {"rule", "weeks", "rounds"}
+            assert r.id in entry.detail["rounds"]
+    db.dispose()
+
+
 # --- finding 2: a dimension score minus a question figure -----------------------------------
 
 
