@@ -95,7 +95,8 @@ async def test_the_key_rotates(sqlite_url: str, fake: FakeSlack) -> None:
         )
 
 
-def test_rotate_without_a_key_is_one_line(sqlite_url: str) -> None:
+def test_rotate_without_a_key_is_one_line(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDPULS_SECRET_KEY")  # conftest gives every test one
     result = CliRunner().invoke(cli_app, ["secret-key", "rotate"], env={"DATABASE_URL": sqlite_url})
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1

@@ -74,7 +74,10 @@ def test_oauth_mode_without_an_allow_list_does_not_start(sqlite_url: str) -> Non
         build(Settings(**values))
 
 
-def test_oauth_mode_without_a_secret_key_does_not_start(sqlite_url: str) -> None:
+def test_oauth_mode_without_a_secret_key_does_not_start(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEDPULS_SECRET_KEY")  # conftest gives every test one
     values = {**OAUTH, "DATABASE_URL": sqlite_url, "SLACK_SIGNING_SECRET": "s"}
     values.pop("MEDPULS_SECRET_KEY")
     with pytest.raises(ConfigError, match="MEDPULS_SECRET_KEY"):

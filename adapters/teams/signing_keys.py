@@ -128,12 +128,10 @@ def metadata_urls(settings: Settings) -> list[str]:
 
 
 def install_signing_keys(settings: Settings) -> dict[str, SigningKeys]:
-    """Put our key cache where botbuilder looks for its own, once per URL."""
-    installed: dict[str, SigningKeys] = {}
-    for url in metadata_urls(settings):
-        current = JwtTokenExtractor.metadataCache.get(url)
-        if not isinstance(current, SigningKeys):
-            current = SigningKeys(url)
-            JwtTokenExtractor.metadataCache[url] = current
-        installed[url] = current
+    """Put a fresh key cache where botbuilder looks for its own, one per URL.
+
+    Fresh on every start of the web app: botbuilder builds its token extractor per request
+    and looks the cache up each time, so nothing holds on to a replaced one."""
+    installed = {url: SigningKeys(url) for url in metadata_urls(settings)}
+    JwtTokenExtractor.metadataCache.update(installed)
     return installed

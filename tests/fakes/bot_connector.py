@@ -81,7 +81,8 @@ class FakeBotConnector:
 
     def __post_init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = "fake-key-1"
+        # Unique per fake: a later fake on a reused port must not match an earlier one's key.
+        self.kid = f"fake-{uuid.uuid4().hex[:8]}-1"
         self.key_fetches = 0
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
@@ -247,9 +248,9 @@ class FakeBotConnector:
 
     def rotate_key(self) -> None:
         """A new signing key under a new id, unannounced, as Microsoft may rotate them."""
-        number = int(self.kid.rsplit("-", 1)[1]) + 1
+        stem, number = self.kid.rsplit("-", 1)
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = f"fake-key-{number}"
+        self.kid = f"{stem}-{int(number) + 1}"
 
     async def _keys(self, request: web.Request) -> web.Response:
         self.key_fetches += 1
