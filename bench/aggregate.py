@@ -159,11 +159,11 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
         conn.execute(
             text(
                 """
-                INSERT INTO members (name, email, language, erased, seen_privacy_notice,
-                                     created_at)
+                INSERT INTO members (name, email, language, language_chosen, erased,
+                                     seen_privacy_notice, created_at)
                 SELECT 'Medarbejder ' || i, 'm' || i || '@bench.invalid',
                        CASE WHEN i % (:size * :every) = 0 THEN 'en' ELSE 'da' END,
-                       false, true, :now
+                       false, false, true, :now
                 FROM generate_series(0, CAST(:teams AS integer) * :size - 1) AS i
                 """
             ),
@@ -199,12 +199,13 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
             text(
                 """
                 INSERT INTO pulse_rounds (unit_id, period, opened_at, closes_at, closed_at,
-                                          min_group_size, min_comment_group_size)
+                                          min_group_size, min_comment_group_size,
+                                          scrub_pending)
                 SELECT t.unit_id, 'bench-' || w,
                        :now - make_interval(days => 7 * w - 4) - interval '2 hours',
                        :now - make_interval(days => 7 * w - 4) + interval '6 hours',
                        :now - make_interval(days => 7 * w - 4) + interval '6 hours',
-                       5, 5
+                       5, 5, false
                 FROM bench_teams t, generate_series(1, :weeks) AS w
                 """
             ),
