@@ -297,7 +297,9 @@ class Ledger:
                     actor_id=None,
                     action="disclosure.withheld",
                     subject=path,
-                    allowed=False,
+                    # A decision of the system's, not a person's request refused: the audit
+                    # list's REFUSED stays for refused access.
+                    allowed=True,
                     detail={
                         "rule": rule,
                         "weeks": sorted(seen),
