@@ -1567,6 +1567,27 @@ def triage_message(ctx: FlowContext) -> Message:
     return Message(summary=t("agenda.triage_summary"), parts=parts)
 
 
+def triage_buttons(p: Proposal, t: Translator) -> Buttons:
+    """A proposal's next steps: the chair's `dagsorden` view and the new-proposal alert."""
+    return Buttons(
+        buttons=[
+            Button(
+                label=t("agenda.btn_agenda"),
+                data=Triage(p=p.id, s="agenda").pack(),
+                style="primary",
+            ),
+            Button(label=t("agenda.btn_later"), data=Triage(p=p.id, s="later").pack()),
+            Button(label=t("agenda.btn_merge"), data=Triage(p=p.id, s="merge").pack()),
+            Button(label=t("agenda.btn_answer"), data=Triage(p=p.id, s="answer").pack()),
+            Button(
+                label=t("agenda.btn_decline"),
+                data=Triage(p=p.id, s="decline").pack(),
+                style="danger",
+            ),
+        ]
+    )
+
+
 def chaired_by(session: Session, member: Member) -> list[Committee]:
     units = [
         ms.unit_id
@@ -1631,25 +1652,7 @@ def _triage_parts(ctx: FlowContext, committee: Committee) -> list[Part]:
         parts.append(Context(text=t("agenda.triage_none")))
     for p in untriaged:
         parts.extend(_proposal_parts(ctx, p))
-        parts.append(
-            Buttons(
-                buttons=[
-                    Button(
-                        label=t("agenda.btn_agenda"),
-                        data=Triage(p=p.id, s="agenda").pack(),
-                        style="primary",
-                    ),
-                    Button(label=t("agenda.btn_later"), data=Triage(p=p.id, s="later").pack()),
-                    Button(label=t("agenda.btn_merge"), data=Triage(p=p.id, s="merge").pack()),
-                    Button(label=t("agenda.btn_answer"), data=Triage(p=p.id, s="answer").pack()),
-                    Button(
-                        label=t("agenda.btn_decline"),
-                        data=Triage(p=p.id, s="decline").pack(),
-                        style="danger",
-                    ),
-                ]
-            )
-        )
+        parts.append(triage_buttons(p, t))
     if meeting is not None:
         on_agenda = _on_agenda(session, meeting)
         parts.append(Divider())

@@ -24,13 +24,13 @@ from bot.outbox import Outgoing, queue, to_member
 from bot.router import Context as FlowContext
 from bot.router import Router
 from flows.agenda import (
-    Triage,
     chaired_by,
     chairs_of,
     note,
     proposal_text,
     reference,
     speak,
+    triage_buttons,
 )
 from flows.agenda_export import shown_as
 from storage.db import Database
@@ -65,27 +65,6 @@ def set_mode(session: Session, member: Member, mode: Mode) -> None:
         session.add(ProposalAlerts(member_id=member.id, mode=mode))
     else:
         row.mode = mode
-
-
-def triage_buttons(p: Proposal, t: Translator) -> Buttons:
-    """The same next steps as in the chair's `dagsorden` view."""
-    return Buttons(
-        buttons=[
-            Button(
-                label=t("agenda.btn_agenda"),
-                data=Triage(p=p.id, s="agenda").pack(),
-                style="primary",
-            ),
-            Button(label=t("agenda.btn_later"), data=Triage(p=p.id, s="later").pack()),
-            Button(label=t("agenda.btn_merge"), data=Triage(p=p.id, s="merge").pack()),
-            Button(label=t("agenda.btn_answer"), data=Triage(p=p.id, s="answer").pack()),
-            Button(
-                label=t("agenda.btn_decline"),
-                data=Triage(p=p.id, s="decline").pack(),
-                style="danger",
-            ),
-        ]
-    )
 
 
 def proposal_parts(session: Session, p: Proposal, t: Translator, tz: dt.tzinfo) -> list[Part]:
