@@ -609,7 +609,13 @@ def alert_message(t: Translator, *, dead: int, unknown: int) -> Message:
         summary=t("delivery.alert_summary"),
         parts=[
             Header(text=t("delivery.alert_title")),
-            Text(text=t("delivery.alert_body", dead=dead, unknown=unknown)),
+            Text(
+                text=t(
+                    "delivery.alert_body",
+                    dead=t.plural("delivery.alert_dead", dead),
+                    unknown=t.plural("delivery.alert_unknown", unknown),
+                )
+            ),
             Context(text=t("delivery.alert_howto")),
         ],
     )

@@ -89,6 +89,11 @@ class Message(BaseModel):
     parts: list[Part] = Field(default_factory=list)
 
 
+# The most any text field takes: Slack's plain_text_input refuses more, and a channel is no
+# place for longer text (a channel post shows a summary and the rest on request).
+MAX_TEXT = 3000
+
+
 class Option(_Part):
     value: str
     label: str
@@ -105,7 +110,16 @@ class Field_(_Part):
     placeholder: str | None = None
     hint: str | None = None
     options: list[Option] = Field(default_factory=list)
+    # The most characters the field takes; every adapter shows it (`limit` below) and the
+    # router refuses a longer value that arrives anyway, so nothing is cut silently.
     max_length: int | None = None
+
+    @property
+    def limit(self) -> int | None:
+        """The limit shown for a text field (MAX_TEXT where the form sets none); else None."""
+        if self.kind not in ("text", "textarea"):
+            return None
+        return min(self.max_length or MAX_TEXT, MAX_TEXT)
 
 
 class Form(BaseModel):

@@ -28,6 +28,7 @@ from bot.events import (
 from bot.i18n import Translator
 from bot.messages import NO_REPLY, Reply
 from bot.outbox import Outgoing, queue
+from bot.text_limits import over_limit
 from storage.models import AuditEntry, Member
 
 
@@ -95,6 +96,8 @@ class Router:
     def __init__(self) -> None:
         self.actions: dict[str, ActionHandler] = {}
         self.forms: dict[str, FormHandler] = {}
+        # Form kind -> field name -> the most characters that field takes.
+        self.form_limits: dict[str, dict[str, int]] = {}
         self.commands: dict[str, CommandHandler] = {}
         self.message_handlers: list[MessageHandler] = []
         self.join_handlers: list[JoinHandler] = []
@@ -108,9 +111,15 @@ class Router:
 
         return register
 
-    def form(self, cls: type[ActionData]) -> Callable[[F], F]:
+    def form(
+        self, cls: type[ActionData], *, limits: dict[str, int] | None = None
+    ) -> Callable[[F], F]:
+        """`limits`: the same max_length the form's fields show; fields not named take
+        MAX_TEXT. A longer value is refused here, so the handler never has to cut one."""
+
         def register(fn: F) -> F:
             self.forms[cls.kind] = fn
+            self.form_limits[cls.kind] = dict(limits or {})
             return fn
 
         return register
@@ -147,7 +156,12 @@ class Router:
                     handler = self.actions.get(data.kind)
                     return handler(ctx, event, data) if handler else NO_REPLY
                 form_handler = self.forms.get(data.kind)
-                return form_handler(ctx, event, data) if form_handler else NO_REPLY
+                if form_handler is None:
+                    return NO_REPLY
+                limits = self.form_limits.get(data.kind, {})
+                if errors := over_limit(limits, event.values, ctx.t):
+                    return Reply(errors=errors)
+                return form_handler(ctx, event, data)
             case CommandInvoked(command=command, text=text):
                 # "/med forslag ..." is routed on its first word; shortcuts by their own name.
                 if command.startswith("/") or not command:

@@ -539,9 +539,9 @@ def on_audit(ctx: Context, event: CommandInvoked) -> Reply:
         )
         for line in lines
     ]
-    parts: list[Any] = [Header(text=t("access.audit_title", n=len(lines)))]
+    parts: list[Any] = [Header(text=t.plural("access.audit_title", len(lines)))]
     parts.append(Facts(facts=facts) if facts else Text(text=t("access.audit_empty")))
-    return Reply(notice=Message(summary=t("access.audit_title", n=len(lines)), parts=parts))
+    return Reply(notice=Message(summary=t.plural("access.audit_title", len(lines)), parts=parts))
 
 
 def _notice(text: str) -> Reply:

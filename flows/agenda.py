@@ -58,6 +58,7 @@ from bot.router import Router
 from flows.agenda_export import agenda_message, build_agenda, shown_as
 from flows.approvals import CannotSign, is_approved, sign, signatures, signers
 from flows.approvals import sides_of as approval_sides
+from flows.full_text import ShowProposal, summarized
 from flows.ledger import cell, round_figures
 from flows.question_bank import default_bank
 from flows.schedule import is_working_day, working_days_before
@@ -500,11 +501,12 @@ def proposal_text(p: Proposal, t: Translator) -> str:
 
 
 def channel_post(session: Session, p: Proposal, t: Translator) -> Message:
-    """The post in the proposer's unit channel; the same for everyone who sees it."""
+    """The post in the proposer's unit channel; the same for everyone who sees it. A long
+    proposal shows its start, and the whole to whoever asks (flows/full_text.py)."""
     count = support_count(session, p.id)
     parts: list[Part] = [
         Header(text=p.title),
-        Text(text=proposal_text(p, t)),
+        *summarized(proposal_text(p, t), t, ShowProposal(p=p.id).pack()),
         Context(
             text=t(
                 "agenda.post_small_print",
@@ -1808,14 +1810,14 @@ def on_meeting_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
                 label=t("agenda.field_deadline"),
                 kind="datetime",
                 required=False,
-                hint=t("agenda.deadline_hint", days=first.proposal_deadline_days),
+                hint=t.plural("agenda.deadline_hint", first.proposal_deadline_days),
             ),
             Field_(
                 name="release",
                 label=t("agenda.field_release"),
                 kind="datetime",
                 required=False,
-                hint=t("agenda.release_hint", days=first.agenda_release_days),
+                hint=t.plural("agenda.release_hint", first.agenda_release_days),
             ),
             Field_(
                 name="off_day",
@@ -2031,11 +2033,14 @@ def register(router: Router) -> None:
     router.command("møde", "mode", "meeting")(on_meeting_command)
     router.action(ProposeOpen)(on_propose_button)
     router.action(BringToMed)(on_bring_to_med)
-    router.form(ProposeForm)(on_propose_submit)
+    router.form(
+        ProposeForm,
+        limits={"title": TITLE_MAX, "issue": TEXT_MAX, "why": TEXT_MAX, "suggestion": TEXT_MAX},
+    )(on_propose_submit)
     router.action(SupportToggle)(on_support)
     router.action(Present)(on_present)
     router.action(Triage)(on_triage)
-    router.form(TriageForm)(on_triage_submit)
+    router.form(TriageForm, limits={"owner": 200})(on_triage_submit)
     router.action(Approve)(on_approve)
     router.action(PublishNow)(on_publish_now)
-    router.form(MeetingForm)(on_meeting_submit)
+    router.form(MeetingForm, limits={"place": 300})(on_meeting_submit)

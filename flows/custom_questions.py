@@ -197,6 +197,7 @@ def editable_committees(session: Session, member: Member) -> list[Committee]:
 
 
 FIELDS = ("name", "da", "en", "low_da", "high_da", "low_en", "high_en")
+SHORT_LIMITS = {name: 80 for name in FIELDS[3:]}
 
 
 def question_form(ctx: Context, committees: Sequence[Committee]) -> Form:
@@ -426,6 +427,8 @@ def _field_of(reason: str) -> str:
 
 def register(router: Router) -> None:
     router.command("spørgsmål", "sporgsmal", "questions")(on_questions_command)
-    router.form(QuestionsForm)(on_questions_submit)
+    router.form(QuestionsForm, limits={"name": 60, "da": 500, "en": 500} | SHORT_LIMITS)(
+        on_questions_submit
+    )
     router.action(QuestionApprove)(on_question_approve)
     router.action(QuestionReject)(on_question_reject)

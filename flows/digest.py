@@ -845,7 +845,7 @@ def _pipeline(t: Translator, picture: Picture, unit_id: int) -> list[Part]:
             text=t(
                 "digest.pipeline",
                 committee=committee.name,
-                new=pipe.new,
+                new=t.plural("digest.pipeline_new", pipe.new),
                 on_agenda=pipe.on_agenda,
                 awaiting=pipe.awaiting,
             )

@@ -799,7 +799,7 @@ def comments_message(session: Session, committee: Committee, t: Translator) -> M
                 )
             )
     if hidden:
-        parts.append(Context(text=t("governance.hidden_count", n=hidden)))
+        parts.append(Context(text=t.plural("governance.hidden_count", hidden)))
     return Message(summary=t("governance.comments_title", committee=committee.name), parts=parts)
 
 
@@ -1105,6 +1105,6 @@ def register(router: Router) -> None:
     router.action(ThresholdApprove)(on_approve)
     router.action(ThresholdReject)(on_reject)
     router.action(CommentHide)(on_hide)
-    router.form(HideForm)(on_hide_submit)
+    router.form(HideForm, limits={"reason": REASON_MAX})(on_hide_submit)
     router.action(HideApprove)(on_hide_approve)
     router.action(HideReject)(on_hide_reject)

@@ -8,10 +8,21 @@ from bot.router import Context, Router
 
 
 def help_message(ctx: Context) -> Message:
+    """Help for the platform the person is on: Slack has `/med`, Teams and the local chat do
+    not, and nobody is told about a platform they do not use."""
     t = ctx.t
+    platform = ctx.actor.platform
+    body = "\n".join(
+        (
+            t("help.pulses", minimum=ctx.settings.min_group_size),
+            t(f"help.proposals.{platform}"),
+            t("help.commands"),
+            t(f"help.where.{platform}"),
+        )
+    )
     return Message(
         summary=t("help.title"),
-        parts=[Header(text=t("help.title")), Text(text=t("help.body"))],
+        parts=[Header(text=t("help.title")), Text(text=body)],
     )
 
 

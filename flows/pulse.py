@@ -817,7 +817,7 @@ def register(router: Router) -> None:
     router.action(PulseAnswer)(on_answer)
     router.action(PulseCommentOpen)(on_comment_open)
     router.action(PulseRules)(on_rules)
-    router.form(PulseCommentForm)(on_comment_submit)
+    router.form(PulseCommentForm, limits={"comment": 1000})(on_comment_submit)
 
 
 # --- question choice ------------------------------------------------------------------------
@@ -961,7 +961,7 @@ def run_now(
             continue
         schedule = session.scalars(select(Schedule).where(Schedule.unit_id == u.id)).first()
         count = schedule.questions_per_round if schedule else 2
-        hours = schedule.open_hours if schedule else 72
+        spec = ScheduleSpec.from_row(schedule) if schedule else ScheduleSpec()
         score_min, comment_min = thresholds_for(session, u, settings)
         opened.append(
             open_round(
@@ -972,13 +972,12 @@ def run_now(
                     u,
                     count,
                     bank,
-                    slot=rotation_slot(
-                        ScheduleSpec.from_row(schedule).cadence if schedule else "weekly",
-                        local_today(now, settings.tz),
-                    ),
+                    slot=rotation_slot(spec.cadence, local_today(now, settings.tz)),
                 ),
                 now=now,
-                closes_at=now + dt.timedelta(hours=hours),
+                closes_at=schedule_closes_at(
+                    now, spec, as_zoneinfo(settings.tz), hours=settings.quiet_hours
+                ),
                 min_group_size=score_min,
                 min_comment_group_size=comment_min,
                 default_language=settings.language,
@@ -1029,7 +1028,7 @@ def open_scheduled_round(
             slot=rotation_slot(spec.cadence, period_start(spec, period)),
         ),
         now=now,
-        closes_at=schedule_closes_at(now, spec, as_zoneinfo(tz)),
+        closes_at=schedule_closes_at(now, spec, as_zoneinfo(tz), hours=settings.quiet_hours),
         min_group_size=score_min,
         min_comment_group_size=comment_min,
         default_language=settings.language,

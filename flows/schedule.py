@@ -340,12 +340,27 @@ def due_runs(
     return period
 
 
-def closes_at(opened_at: dt.datetime, spec: ScheduleSpec, tz: ZoneInfo = DEFAULT_TZ) -> dt.datetime:
+def closes_at(
+    opened_at: dt.datetime,
+    spec: ScheduleSpec,
+    tz: ZoneInfo = DEFAULT_TZ,
+    *,
+    hours: tuple[dt.time, dt.time] | None = None,
+) -> dt.datetime:
     """`open_hours` after opening, counted on the local wall clock so a round opened at 09:00
-    closes at 09:00 even when a DST change falls in between."""
+    closes at 09:00 even when a DST change falls in between.
+
+    With working `hours` (MEDPULS_WORKING_HOURS), a close that falls outside them moves on to
+    their next start: a round opened by hand at 00:37 does not close, and post its summary to
+    the channel, at 00:37 three nights later. Moving on, not back, so a round is never shorter
+    than asked; its invitations were held until working hours too.
+    """
     local = _aware(opened_at, "opened_at").astimezone(tz)
     wall = local.replace(tzinfo=None) + dt.timedelta(hours=spec.open_hours)
-    return wall.replace(tzinfo=tz).astimezone(dt.UTC).astimezone(tz)
+    closing = wall.replace(tzinfo=tz).astimezone(dt.UTC).astimezone(tz)
+    if hours is None:
+        return closing
+    return next_working_hours(closing, hours[0], hours[1], tz).astimezone(tz)
 
 
 def reminder_times(

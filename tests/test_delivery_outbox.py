@@ -181,7 +181,7 @@ async def test_transient_failures_back_off_then_dead_letter_and_admins_are_told_
         [alert] = rows(db, purpose=ALERT_PURPOSE)
         assert alert.address == str(admin)
         text = str(alert.payload)
-        assert "2 besked(er) kunne ikke leveres" in text
+        assert "2 beskeder kunne ikke leveres" in text
         assert SECRET not in text and "@x.dk" not in text and "M1" not in text
         # The notice itself goes out; more trouble the same day does not make a second one.
         await delivery.run_once()
@@ -203,7 +203,7 @@ async def test_unknown_outcome_is_parked_never_resent_and_reported(db: Database)
     received = receiver.received()
     assert received[f"ask:{members[0]}"] == received[f"ask:{members[1]}"] == 1
     [alert] = rows(db, purpose=ALERT_PURPOSE)
-    assert alert.status == "sent" and "2 besked(er) er måske nået frem" in str(alert.payload)
+    assert alert.status == "sent" and "2 beskeder er måske nået frem" in str(alert.payload)
 
 
 async def test_unknown_outcome_on_an_idempotent_platform_is_sent_again(db: Database) -> None:

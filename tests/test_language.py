@@ -106,7 +106,7 @@ async def test_a_chosen_language_wins_over_the_client_and_auto_gives_it_back(
             stored = s.get(Member, member.id)
             assert stored is not None and stored.language == "en" and stored.language_chosen
         said = str(await chat.say(member.id, "language auto"))
-        assert "From now on I follow your Slack or Teams language" in said
+        assert "From now on I follow your chat app" in said
         with chat.bot.db.session() as s:
             stored = s.get(Member, member.id)
             assert stored is not None and not stored.language_chosen

@@ -16,6 +16,7 @@ from typing import Any
 from adapters.slack.registry import ACTION_PREFIX, RETRY_ACTION_ID, VIEW_PREFIX
 from bot.i18n import Lang, translator
 from bot.messages import (
+    MAX_TEXT,
     Button,
     Buttons,
     Context,
@@ -29,6 +30,7 @@ from bot.messages import (
     Part,
     Text,
 )
+from bot.text_limits import limit_text
 
 Block = dict[str, Any]
 
@@ -303,7 +305,7 @@ def _element(field: Field_, lang: Lang) -> Block:
         element = {"type": "plain_text_input", "action_id": "value"}
         if field.kind == "textarea":
             element["multiline"] = True
-        limit = min(field.max_length or MAX_INPUT_LENGTH, MAX_INPUT_LENGTH)
+        limit = min(field.limit or MAX_TEXT, MAX_INPUT_LENGTH)
         element["max_length"] = limit
         if field.initial:
             element["initial_value"] = field.initial[:limit]
@@ -340,8 +342,12 @@ def input_block(field: Field_, lang: Lang) -> Block:
         # A required checkbox would mean "must be ticked"; a checkbox is a yes/no answer here.
         "optional": (not field.required) or field.kind == "checkbox",
     }
-    if field.hint and field.kind != "checkbox":
-        block["hint"] = plain(field.hint, MAX_HINT)
+    # Slack stops typing at max_length without saying why; the hint says it beforehand.
+    hints = [field.hint] if field.hint and field.kind != "checkbox" else []
+    if field.limit is not None:
+        hints.append(limit_text(min(field.limit, MAX_INPUT_LENGTH), translator(lang)))
+    if hints:
+        block["hint"] = plain(" ".join(hints), MAX_HINT)
     return block
 
 

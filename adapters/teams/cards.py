@@ -27,6 +27,7 @@ from bot.messages import (
     Message,
     Text,
 )
+from bot.text_limits import label_with_limit
 
 CARD_VERSION = "1.5"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -172,8 +173,10 @@ def render_form(
             element = {**base, "type": "Input.Text", "isMultiline": field.kind == "textarea"}
             if field.placeholder:
                 element["placeholder"] = field.placeholder
-            if field.max_length:
-                element["maxLength"] = field.max_length
+            if field.limit is not None:
+                # Teams stops typing at maxLength; the label says where that is.
+                element["maxLength"] = field.limit
+                element["label"] = label_with_limit(field.label, field.limit, t)
             if initial:
                 element["value"] = initial
             inputs = [element]
