@@ -116,10 +116,11 @@ class Field_(_Part):
 
     @property
     def limit(self) -> int | None:
-        """The limit shown for a text field (MAX_TEXT where the form sets none); else None."""
-        if self.kind not in ("text", "textarea"):
-            return None
-        return min(self.max_length or MAX_TEXT, MAX_TEXT)
+        """The limit every adapter shows: the form's, or MAX_TEXT for free text; None for a
+        one-line field without one (a date typed as text needs no "at most 3,000")."""
+        if self.kind == "textarea" or (self.kind == "text" and self.max_length):
+            return min(self.max_length or MAX_TEXT, MAX_TEXT)
+        return None
 
 
 class Form(BaseModel):

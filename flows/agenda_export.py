@@ -17,7 +17,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.i18n import Translator
-from bot.messages import Context, Divider, Fact, Facts, Header, Message, Part, Text
+from bot.messages import (
+    Button,
+    Buttons,
+    Context,
+    Divider,
+    Fact,
+    Facts,
+    Header,
+    Message,
+    Part,
+    Text,
+)
+from flows.full_text import ShowProposal, summary
 from storage.models import Meeting, Member, Proposal
 
 __all__ = [
@@ -40,6 +52,8 @@ class AgendaItem:
     recommendation: str | None = None
     decision_label: str | None = None
     decision: str | None = None
+    # A proposal's item: its background is summarised in chat, the whole shown on request.
+    proposal_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class AgendaDocument:
     status: str
     items: list[AgendaItem]
     decision_placeholder: str
+    show_full: str = ""
 
 
 def _when(t: Translator, value: dt.datetime, tz: dt.tzinfo) -> str:
@@ -103,6 +118,7 @@ def build_agenda(
                 recommendation=t("agenda.recommendation_line", text=p.recommendation or ""),
                 decision_label=t("agenda.decision_label"),
                 decision=p.decision,
+                proposal_id=p.id,
             )
         )
     items.append(AgendaItem(len(items) + 1, t("agenda.item_any_other_business")))
@@ -127,6 +143,7 @@ def build_agenda(
         status=status,
         items=items,
         decision_placeholder=t("agenda.decision_room"),
+        show_full=t("forms.show_full"),
     )
 
 
@@ -141,12 +158,18 @@ def agenda_message(doc: AgendaDocument) -> Message:
         lines = [f"*{item.number}. {item.title}*"]
         if item.presented_by:
             lines.append(f"_{item.presented_by}_")
-        lines.extend(f"*{label}:* {text}" for label, text in item.background)
+        background = "\n".join(f"*{label}:* {text}" for label, text in item.background)
+        short = summary(background)
+        if background:
+            lines.append(short)
         if item.recommendation:
             lines.append(item.recommendation)
         if item.decision_label:
             lines.append(f"*{item.decision_label}:* {item.decision or doc.decision_placeholder}")
         parts.append(Text(text="\n".join(lines)))
+        if short != background and item.proposal_id is not None:
+            show = ShowProposal(p=item.proposal_id).pack()
+            parts.append(Buttons(buttons=[Button(label=doc.show_full, data=show)]))
     return Message(summary=doc.title, parts=parts)
 
 

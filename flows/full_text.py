@@ -18,6 +18,8 @@ from bot.router import Context, Router
 from storage.models import Membership, Proposal
 
 SUMMARY_CHARS = 300
+# Statuses in which a proposal stands on its meeting's agenda (flows/agenda_export.py).
+PUBLISHED = ("on_agenda", "decided")
 ELLIPSIS = "…"
 
 
@@ -50,22 +52,27 @@ def summarized(text: str, t: Translator, button_data: str) -> list[Part]:
 
 
 def _may_read(ctx: Context, proposal: Proposal) -> bool:
-    """Whoever could see the channel post: a member of the unit it went to, or the committee's
-    chair or vice-chair."""
-    from flows.agenda import _post_row, chair_roles
+    """Whoever could see the proposal in a channel: a member of the unit its post went to, of
+    a unit its committee serves once it is on a published agenda, or the committee's chair or
+    vice-chair."""
+    from flows.agenda import _post_row, chair_roles, units_served
 
     if ctx.member is None:
         return False
-    row = _post_row(ctx.session, proposal)
-    if row is None:
-        return False
     if chair_roles(ctx.session, ctx.member, proposal.committee):
         return True
-    if row.address_kind != "unit" or not row.address.isdigit():
+    units: set[int] = set()
+    row = _post_row(ctx.session, proposal)
+    if row is not None and row.address_kind == "unit" and row.address.isdigit():
+        units.add(int(row.address))
+    meeting = proposal.meeting
+    if meeting is not None and meeting.published_at and proposal.status in PUBLISHED:
+        units.update(u.id for u in units_served(ctx.session, proposal.committee))
+    if not units:
         return False
     found = ctx.session.scalars(
         select(Membership.id).where(
-            Membership.member_id == ctx.member.id, Membership.unit_id == int(row.address)
+            Membership.member_id == ctx.member.id, Membership.unit_id.in_(units)
         )
     ).first()
     return found is not None

@@ -22,7 +22,7 @@ from adapters.slack.blocks import input_block
 from adapters.teams.cards import render_form
 from bot.events import Actor, Conversation, FormSubmitted
 from bot.i18n import Translator
-from bot.messages import Field_, Form
+from bot.messages import Buttons, Field_, Form
 from flows.agenda import ProposeForm
 from flows.full_text import SUMMARY_CHARS, summary
 from storage.models import Member, Membership, Proposal, Unit
@@ -100,6 +100,7 @@ def test_the_neutral_field_gives_every_adapter_the_same_limit() -> None:
     assert Field_(name="a", label="A", kind="textarea").limit == 3000
     assert Field_(name="a", label="A", max_length=10_000).limit == 3000
     assert Field_(name="a", label="A", kind="choice").limit is None
+    assert Field_(name="a", label="A").limit is None  # a one-line field with no limit of its own
 
 
 # --- too long anyway: a one-line error, nothing stored --------------------------------------
@@ -330,3 +331,26 @@ def test_a_form_submitted_through_the_core_is_refused_the_same_way(sqlite_url: s
         assert reply.errors["why"].count("\n") == 0 and "3.001" in reply.errors["why"]
     finally:
         bot.db.dispose()
+
+
+def test_a_published_agenda_summarises_a_long_background() -> None:
+    """The agenda goes to every unit's channel: a long proposal's background is summarised
+    there too, with the same button."""
+    from flows.agenda_export import AgendaDocument, AgendaItem, agenda_message
+
+    doc = AgendaDocument(
+        title="Dagsorden",
+        facts=[],
+        status="Udsendt",
+        items=[
+            AgendaItem(1, "Kort", background=[("Hvad", "Kort sag")], proposal_id=1),
+            AgendaItem(2, "Langt", background=[("Hvad", LONG_ISSUE)], proposal_id=2),
+        ],
+        decision_placeholder="",
+        show_full=DA("forms.show_full"),
+    )
+    message = agenda_message(doc)
+    dumped = message.model_dump_json()
+    assert "SLUTNINGEN-AF-TEKSTEN" not in dumped and "Kort sag" in dumped
+    shown = [b.data for p in message.parts if isinstance(p, Buttons) for b in p.buttons]
+    assert shown == ['agenda:full|{"p":2}']
