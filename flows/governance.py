@@ -589,8 +589,8 @@ def on_deadlines(ctx: FlowContext, event: CommandInvoked) -> Reply:
                 t(
                     "governance.deadlines_current",
                     committee=c.name,
-                    proposal=c.proposal_deadline_days,
-                    release=c.agenda_release_days,
+                    proposal=t.plural("governance.days", c.proposal_deadline_days),
+                    release=t.plural("governance.days", c.agenda_release_days),
                 )
             )
         return _notice("\n".join(lines))
@@ -636,8 +636,8 @@ def on_deadlines(ctx: FlowContext, event: CommandInvoked) -> Reply:
             "governance.deadlines_ask",
             requester=member.name,
             committee=committee.name,
-            proposal=proposal,
-            release=release,
+            proposal=tt.plural("governance.days", proposal),
+            release=tt.plural("governance.days", release),
         )
         ctx.send(
             to_member(
@@ -695,7 +695,10 @@ def on_deadlines_approve(ctx: FlowContext, event: ButtonClicked, data: Deadlines
         )
     )
     text = ctx.t(
-        "governance.deadlines_set", committee=committee.name, proposal=data.p, release=data.r
+        "governance.deadlines_set",
+        committee=committee.name,
+        proposal=ctx.t.plural("governance.days", data.p),
+        release=ctx.t.plural("governance.days", data.r),
     )
     return Reply(update=Message(summary=text, parts=[Text(text=text)]))
 

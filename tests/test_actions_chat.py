@@ -218,7 +218,7 @@ async def test_results_to_guide_to_plan_to_reminders_to_done_to_digest_to_med(
             f"actions:{a_id}:2026-03-19:due:m{ids.owner}",
         ]
         dms = await chat.dm(ids.owner)
-        assert "Påmindelse: «Vi afprøver fast overlevering kl. 14.45»" in text_of(dms[-2]["html"])
+        assert "Påmindelse: »Vi afprøver fast overlevering kl. 14.45«" in text_of(dms[-2]["html"])
 
         # Marked done at the date, with a line on what happened.
         due = dms[-1]

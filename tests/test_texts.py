@@ -133,6 +133,10 @@ def test_counts_read_right_in_both_languages() -> None:
     assert EN.plural("governance.hidden_count", 3).startswith("3 comments are hidden")
     assert DA.plural("agenda.deadline_hint", 1) == "Tom: 1 dag før mødet."
     assert DA.plural("digest.pipeline_new", 1) == "1 nyt forslag"
+    assert (
+        DA.plural("governance.days", 1) == "1 dag" and EN.plural("governance.days", 10) == "10 days"
+    )
+    assert DA.plural("access.audit_title", 1) == "Revisionslog: den seneste hændelse"
 
 
 # --- help and privacy, as each platform shows them ------------------------------------------
