@@ -16,14 +16,19 @@ from aiohttp import web
 from adapters.teams import cards
 from adapters.teams.connector import Calls, Unauthorized
 from adapters.teams.normalize import (
+    bot_arrived,
     classify,
     clicked_message,
     is_personal,
     is_uninstall,
+    people_changed,
+    reference_of,
+    team_of,
     tenant_of,
     tenant_refusal,
 )
 from adapters.teams.platform import TeamsPlatform
+from adapters.teams.roster import roster_rows, usable_email
 from adapters.teams.signing_keys import install_signing_keys
 from bot.core import Core
 from bot.events import FormSubmitted
@@ -98,16 +103,28 @@ class TeamsInbound:
         if user_id not in emails:
             if len(emails) > 50_000:
                 emails.clear()
-            member = await calls.member(conversation_id, user_id) or {}
-            found = member.get("email") or member.get("userPrincipalName")
-            # A guest's e-mail is whatever their home organisation says: it never introduces
-            # a member (the "nOAuth" pattern); guests are found by their object id only.
-            guest = member.get("userRole") == "guest" or "#EXT#" in str(
-                member.get("userPrincipalName") or ""
-            )
-            usable = found and "@" in str(found) and not guest
-            emails[user_id] = str(found).lower() if usable else None
+            emails[user_id] = usable_email(await calls.member(conversation_id, user_id) or {})
         return emails[user_id]
+
+    async def on_team(self, activity: dict[str, Any], team_id: str, calls: Calls) -> None:
+        """Keep the team's roster: read it when the app arrives (and daily), add who joins,
+        drop who leaves. Awaited in the turn, so the activity is done when Teams hears 200."""
+        platform = self.platform
+        reference = reference_of(activity)
+        if bot_arrived(activity) or platform.roster_due(team_id):
+            await platform.read_roster(reference, team_id)
+            await platform.read_channels(reference, team_id)
+            return
+        joined = people_changed(activity, "membersAdded")
+        if joined:
+            # Someone else added to the team is not the sender joining: only their reference.
+            entries = [await calls.member(team_id, str(p["id"])) or p for p in joined]
+            rows = roster_rows(reference, team_id, entries)
+            await asyncio.to_thread(platform.store_references, rows, personal=False)
+            await asyncio.to_thread(platform.reachable_again, [k for k, _ in rows])
+        left = people_changed(activity, "membersRemoved")
+        if left:
+            await asyncio.to_thread(platform.forget_people, team_id, left)
 
     async def on_activity(self, activity: dict[str, Any], calls: Calls) -> dict[str, Any] | None:
         if is_uninstall(activity):
@@ -116,6 +133,9 @@ class TeamsInbound:
             return None
         email = await self._email(activity, calls)
         await asyncio.to_thread(self.platform.capture, activity, email)
+        team_id = team_of(activity)
+        if team_id is not None and not is_personal(activity):
+            await self.on_team(activity, team_id, calls)
         event = classify(activity, email=email)
         is_card_invoke = (
             activity.get("type") == "invoke" and activity.get("name") == "adaptiveCard/action"

@@ -30,12 +30,12 @@ def teams_manifest(
 @app.command("missing")
 @user_errors
 def teams_missing() -> None:
-    """List members Teams will not let MEDpuls write to (the app is not installed for them)."""
-    from adapters.teams.platform import missing_references
+    """List members Teams will not let MEDpuls write to, each with the reason."""
+    from adapters.teams.platform import missing_references, why_missing
 
     _, db = database()
     with db.session() as session:
         missing = missing_references(session)
         for member in missing:
-            typer.echo(f"{member.email or member.name}: app not installed for this person")
+            typer.echo(f"{member.email or member.name}: {why_missing(member)}")
     typer.echo(f"{len(missing)} member(s) cannot be reached on Teams")
