@@ -401,7 +401,7 @@ class TeamsPlatform:
         activity_id = await self.connector.proactive(
             str(reference["serviceUrl"]), _tenant(reference), call
         )
-        await asyncio.to_thread(self.store_reference, [f"conv:{conversation_id}"], reference)
+        await self._remember_sent([f"conv:{conversation_id}"], reference)
         log.info(
             "posted",
             extra={
@@ -413,6 +413,17 @@ class TeamsPlatform:
             },
         )
         return MessageRef("teams", conversation_id, activity_id)
+
+    async def _remember_sent(self, keys: list[str], reference: dict[str, Any]) -> None:
+        """Remember where a message went. It was sent: nothing here may make the outbox think
+        otherwise (a failure would park a delivered row as "unknown" or send it twice)."""
+        try:
+            await asyncio.to_thread(self.store_reference, keys, reference)
+        except Exception as err:
+            log.warning(
+                "reference not stored after a send",
+                extra={"platform": "teams", "reason": type(err).__name__},
+            )
 
     async def _send_to_person(
         self, reference: dict[str, Any], activity: dict[str, Any], key: str
@@ -442,7 +453,7 @@ class TeamsPlatform:
         keys = [f"user:{user.get('id')}", f"conv:{conversation_id}"]
         if user.get("aadObjectId"):
             keys.append(f"user:{user['aadObjectId']}")
-        await asyncio.to_thread(self.store_reference, keys, personal)
+        await self._remember_sent(keys, personal)
         return MessageRef("teams", conversation_id, activity_id)
 
     async def private_conversation(self, activity: dict[str, Any], calls: Calls) -> str:

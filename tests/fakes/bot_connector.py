@@ -75,6 +75,8 @@ class FakeBotConnector:
     rosters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # The most a roster page holds, whatever pageSize asks (Teams: 50 to 500, as it likes).
     roster_page_cap: int = 500
+    # The query of each roster request (pageSize, continuationToken), in order.
+    roster_queries: list[dict[str, str]] = field(default_factory=list)
     # Team id -> its channels, served by GET /v3/teams/{team id}/conversations.
     team_channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Teams user ids a 1:1 cannot be created with (403 Forbidden from POST /v3/conversations).
@@ -394,6 +396,7 @@ class FakeBotConnector:
         failed = await self._record(request)
         if failed is not None:
             return failed
+        self.roster_queries.append(dict(request.query))
         roster = self.rosters.get(request.match_info["cid"])
         if roster is None:
             return web.json_response(
