@@ -9,6 +9,7 @@ can tell a rate limit from a lost cause from a send that may have arrived.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -270,7 +271,10 @@ class Calls:
                 f"connector HTTP {response.status_code}",
                 permanent=response.status_code in (403, 404),
             )
-        data = response.json()
+        try:
+            data = json.loads(response.text())
+        except ValueError as err:
+            raise DeliveryError("connector: unreadable channel list") from err
         conversations = data.get("conversations") if isinstance(data, dict) else None
         return [str(c["id"]) for c in conversations or [] if isinstance(c, dict) and c.get("id")]
 
