@@ -6,6 +6,7 @@ unreachable (not asked round after round); `medpuls teams missing` tells the tru
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -234,3 +235,25 @@ async def test_removing_the_app_from_the_team_forgets_its_roster(
         assert "user:" + own["id"] in stored
         with teams.bot.db.session() as s:
             assert [m.email for m in missing_references(s)] == ["person1.hansen@eksempel.dk"]
+
+
+async def test_teams_roster_command_reads_every_team_now(
+    sqlite_url: str, fake: FakeBotConnector
+) -> None:
+    """For a team whose app was added before (or people who joined since): read it now."""
+    env = {
+        "MICROSOFT_APP_ID": APP_ID,
+        "MICROSOFT_APP_PASSWORD": "not-a-real-secret",
+        "MICROSOFT_APP_TYPE": "SingleTenant",
+        **fake.settings(),
+    }
+    async with running(teams_settings(sqlite_url, fake), fake, Router()) as teams:
+        add_members(teams, "late.comer@eksempel.dk")
+        await teams.post(fixture("conversation_update_team", fake))
+        fake.rosters[TEAM].append(entry(777, email="Late.Comer@eksempel.dk"))
+        code, out = await asyncio.to_thread(cli, sqlite_url, "teams", "roster", **env)
+        assert code == 0, out
+        assert "121 member(s) read from 1 team(s)" in out
+        assert "email:late.comer@eksempel.dk" in keys(teams)
+    code, out = await asyncio.to_thread(cli, sqlite_url, "teams", "roster")
+    assert code == 2 and "MICROSOFT_APP_ID" in out

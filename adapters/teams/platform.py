@@ -173,6 +173,15 @@ class TeamsPlatform:
         log.info("team roster read", extra={"platform": "teams", "count": count})
         return count
 
+    async def read_every_team(self) -> tuple[int, int]:
+        """Read the roster and channels of every team the app is in: (teams, people)."""
+        teams = await asyncio.to_thread(self._teams)
+        people = 0
+        for team_id, reference in sorted(teams.items()):
+            people += await self.read_roster(reference, team_id)
+            await self.read_channels(reference, team_id)
+        return len(teams), people
+
     def roster_due(self, team_id: str) -> bool:
         last = self.roster_read.get(team_id)
         return last is None or time.monotonic() - last >= roster.ROSTER_REFRESH_SECONDS
