@@ -143,6 +143,10 @@ async def test_someone_teams_refuses_is_unreachable_until_they_install_the_app(
         assert code == 0
         assert "person3.hansen@eksempel.dk: connector HTTP 403" in out
         assert "1 member(s) cannot be reached on Teams" in out
+        # Reading the roster again does not undo Teams' refusal: not asked, refused, counted
+        # again after every daily read.
+        assert await teams.platform.read_every_team() == (1, 120)
+        assert "403" in (unreachable(teams, member_id) or "")
 
         # They install the app themselves: reachable again, and no longer missing.
         install = fixture(
@@ -176,6 +180,10 @@ async def test_without_any_reference_a_member_is_marked_and_not_asked_again(
             queue(s, [to_member(member_id, "pulse:2:ask", HELLO, purpose="pulse.ask")])
         await teams.deliver()
         assert fake.activities("send") == []
+        # Then the app is added to a team they are in: reachable, asked again.
+        fake.rosters[TEAM].append(entry(901, email="Nobody@eksempel.dk"))
+        await teams.post(fixture("conversation_update_team", fake))
+        assert unreachable(teams, member_id) is None
 
 
 async def test_people_joining_and_leaving_the_team(sqlite_url: str, fake: FakeBotConnector) -> None:

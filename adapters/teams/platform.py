@@ -17,6 +17,7 @@ A member with none of these is reported (`missing_references`, and a permanent
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -47,7 +48,7 @@ from storage.models import ConversationReference, Member, utcnow
 
 log = logging.getLogger("medpuls.teams")
 
-NOT_INSTALLED = "app not installed for this person"
+NOT_INSTALLED = roster.NOT_INSTALLED
 NOT_IN_TEAM = "app not added to the team of this channel"
 EMAIL_CACHE_SIZE = 50_000
 CHANNEL_ASK_SECONDS = 60.0
@@ -157,7 +158,10 @@ class TeamsPlatform:
                 entries, token = await calls.roster_page(team_id, token)
                 rows = roster.roster_rows(reference, team_id, entries)
                 await asyncio.to_thread(self.store_references, rows, personal=False)
-                await asyncio.to_thread(self.reachable_again, [k for k, _ in rows])
+                await asyncio.to_thread(
+                    functools.partial(self.reachable_again, refused_too=False),
+                    [k for k, _ in rows],
+                )
                 count += len(entries)
                 if token is None:
                     break
@@ -258,10 +262,10 @@ class TeamsPlatform:
                     changed = True
         return changed
 
-    def reachable_again(self, keys: list[str]) -> None:
+    def reachable_again(self, keys: list[str], *, refused_too: bool = True) -> None:
         """The people behind `keys` can be written to again (roster.reachable_again)."""
         with self.db.session() as session:
-            roster.reachable_again(session, keys)
+            roster.reachable_again(session, keys, refused_too=refused_too)
 
     def forget(self, activity: dict[str, Any]) -> int:
         """The app was uninstalled here: drop the references it left, so this person (or team)

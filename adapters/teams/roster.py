@@ -25,6 +25,7 @@ ROSTER_REFRESH_SECONDS = 24 * 3600.0
 # A team of 50,000 at Teams' smallest page is 1,000 pages: anything beyond is a loop.
 MAX_ROSTER_PAGES = 1_000
 UNREACHABLE_PREFIX = "teams: "
+NOT_INSTALLED = "app not installed for this person"
 
 Reference = dict[str, Any]
 Rows = list[tuple[str, Reference]]
@@ -79,16 +80,20 @@ def roster_rows(reference: Reference, team_id: str, entries: list[dict[str, Any]
     return rows
 
 
-def reachable_again(session: Session, keys: list[str]) -> None:
-    """Members Teams had refused, now on a roster or installed: asked again from now on."""
+def reachable_again(session: Session, keys: list[str], *, refused_too: bool) -> None:
+    """Members Teams could not be asked to reach, now on a roster or installed: asked again
+    from now on. A roster read again does not undo Teams' own refusal (a 403 for someone who
+    blocked the bot, say): only `refused_too` (their own install, their joining a team) does,
+    or they would be asked, refused and counted again after every daily read."""
     ids = {k.removeprefix("user:") for k in keys if k.startswith("user:")}
     emails = {k.removeprefix("email:") for k in keys if k.startswith("email:")}
     if not ids and not emails:
         return
+    marked = f"{UNREACHABLE_PREFIX}%" if refused_too else f"{UNREACHABLE_PREFIX}{NOT_INSTALLED}"
     session.execute(
         update(Member)
         .where(
-            Member.unreachable.like(f"{UNREACHABLE_PREFIX}%"),
+            Member.unreachable.like(marked),
             or_(
                 Member.teams_user_id.in_(ids),
                 Member.teams_aad_id.in_(ids),

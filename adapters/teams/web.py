@@ -133,9 +133,22 @@ class TeamsInbound:
             return None
         email = await self._email(activity, calls)
         await asyncio.to_thread(self.platform.capture, activity, email)
+        answer = await self.respond(activity, email, calls)
         team_id = team_of(activity)
-        if team_id is not None and not is_personal(activity):
-            await self.on_team(activity, team_id, calls)
+        # After the reply, and never for an invoke (a click waits for its answer): a big
+        # team's roster takes a while.
+        if team_id is not None and not is_personal(activity) and activity.get("type") != "invoke":
+            try:
+                await self.on_team(activity, team_id, calls)
+            except Exception as err:  # the activity was handled: never a 500 for this
+                log.warning(
+                    "team roster not kept", extra={**_ids(activity), "reason": type(err).__name__}
+                )
+        return answer
+
+    async def respond(
+        self, activity: dict[str, Any], email: str | None, calls: Calls
+    ) -> dict[str, Any] | None:
         event = classify(activity, email=email)
         is_card_invoke = (
             activity.get("type") == "invoke" and activity.get("name") == "adaptiveCard/action"
