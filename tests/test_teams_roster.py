@@ -47,7 +47,7 @@ def entry(n: int, **extra: Any) -> dict[str, Any]:
 def fake() -> Iterator[FakeBotConnector]:
     connector = FakeBotConnector(roster_page_cap=50).start()
     roster = [entry(n) for n in range(118)]
-    roster.append(entry(900, userRole="guest", userPrincipalName="ext_x.dk#EXT#@eksempel.dk"))
+    roster.append(entry(900, email="guest@ext.dk", userRole="guest"))
     roster.append({"id": "29:1Anon", "name": "Anon1 (Guest)", "userRole": "anonymous"})
     connector.rosters[TEAM] = roster
     connector.team_channels[TEAM] = [{"id": TEAM, "name": None}]
@@ -89,10 +89,11 @@ async def test_the_roster_is_read_page_by_page_when_the_app_is_added_to_a_team(
 
         assert len(fake.roster_requests()) == 3, "120 people at 50 a page"
         stored = keys(teams)
-        assert {"user:" + entry(0)["id"], "user:" + entry(117)["objectId"]} <= stored
+        assert {"user:" + entry(7)["id"], "user:" + entry(7)["objectId"]} <= stored
         assert "email:person117.hansen@eksempel.dk" in stored, "the last page was read"
-        assert not any("ext_x" in k or "person900" in k for k in stored), "no guest e-mail"
-        assert "user:29:1Anon" not in stored
+        # Nobody else's ids or e-mail are kept: only MEDpuls members'.
+        assert "user:" + entry(0)["id"] not in stored
+        assert not any("person0." in k for k in stored)
         with teams.bot.db.session() as s:
             assert missing_references(s) == []
 
@@ -265,3 +266,21 @@ async def test_teams_roster_command_reads_every_team_now(
         assert "email:late.comer@eksempel.dk" in keys(teams)
     code, out = await asyncio.to_thread(cli, sqlite_url, "teams", "roster")
     assert code == 2 and "MICROSOFT_APP_ID" in out
+
+
+async def test_a_guest_is_matched_by_object_id_never_by_the_e_mail_they_show(
+    sqlite_url: str, fake: FakeBotConnector
+) -> None:
+    guest = entry(900)
+    async with running(teams_settings(sqlite_url, fake), fake, Router()) as teams:
+        by_email, by_id = add_members(teams, "guest@ext.dk", "real.guest@eksempel.dk")
+        with teams.bot.db.session() as s:
+            member = s.get(Member, by_id)
+            assert member is not None
+            member.teams_aad_id = guest["objectId"]
+        await teams.post(fixture("conversation_update_team", fake))
+        stored = keys(teams)
+        assert "email:guest@ext.dk" not in stored
+        assert "user:" + guest["objectId"] in stored
+        with teams.bot.db.session() as s:
+            assert [m.id for m in missing_references(s)] == [by_email]

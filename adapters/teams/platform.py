@@ -17,7 +17,6 @@ A member with none of these is reported (`missing_references`, and a permanent
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -157,11 +156,7 @@ class TeamsPlatform:
             for _ in range(roster.MAX_ROSTER_PAGES):
                 entries, token = await calls.roster_page(team_id, token)
                 rows = roster.roster_rows(reference, team_id, entries)
-                await asyncio.to_thread(self.store_references, rows, personal=False)
-                await asyncio.to_thread(
-                    functools.partial(self.reachable_again, refused_too=False),
-                    [k for k, _ in rows],
-                )
+                await asyncio.to_thread(self.keep_people, rows, refused_too=False)
                 count += len(entries)
                 if token is None:
                     break
@@ -261,6 +256,14 @@ class TeamsPlatform:
                     row.updated_at = utcnow()
                     changed = True
         return changed
+
+    def keep_people(self, rows: roster.Rows, *, refused_too: bool) -> None:
+        """Store the references of the members among `rows` (a roster's) and let them be
+        asked again (roster.members_only, roster.reachable_again)."""
+        with self.db.session() as session:
+            rows = roster.members_only(session, rows)
+        self.store_references(rows, personal=False)
+        self.reachable_again([k for k, _ in rows], refused_too=refused_too)
 
     def reachable_again(self, keys: list[str], *, refused_too: bool = True) -> None:
         """The people behind `keys` can be written to again (roster.reachable_again)."""

@@ -8,6 +8,10 @@ gets a reference to open that 1:1 from, under `user:<id>`, `user:<object id>` an
 `email:<address>`, never replacing a real 1:1 reference. The team's channels are read too
 (GET /v3/teams/{team}/conversations), so a post to any of them goes through its own team.
 
+Only members of MEDpuls (matched by Teams id, Entra object id or e-mail) are kept: the rest of
+the roster is nobody's business here. So people imported after a team's roster was read are
+reached after its next read (daily, or `medpuls teams roster`).
+
 Every reference made here carries `teamId`: removing the app from the team removes them.
 """
 
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Member
@@ -78,6 +82,26 @@ def roster_rows(reference: Reference, team_id: str, entries: list[dict[str, Any]
         person = {**base, "user": user}
         rows += [(key, person) for key in keys]
     return rows
+
+
+def members_only(session: Session, rows: Rows) -> Rows:
+    """The rows of people who are MEDpuls members; nobody else's ids or e-mail are kept."""
+    ids = {k.removeprefix("user:") for k, _ in rows if k.startswith("user:")}
+    emails = {k.removeprefix("email:") for k, _ in rows if k.startswith("email:")}
+    known = {
+        f"user:{i}"
+        for i in session.scalars(select(Member.teams_user_id).where(Member.teams_user_id.in_(ids)))
+    }
+    known |= {
+        f"user:{i}"
+        for i in session.scalars(select(Member.teams_aad_id).where(Member.teams_aad_id.in_(ids)))
+    }
+    known |= {
+        f"email:{e}" for e in session.scalars(select(Member.email).where(Member.email.in_(emails)))
+    }
+    # One reference object per person (roster_rows): keep all of a person's keys or none.
+    people = {id(ref) for key, ref in rows if key in known}
+    return [(key, ref) for key, ref in rows if id(ref) in people]
 
 
 def reachable_again(session: Session, keys: list[str], *, refused_too: bool) -> None:

@@ -120,8 +120,7 @@ class TeamsInbound:
             # Someone else added to the team is not the sender joining: only their reference.
             entries = [await calls.member(team_id, str(p["id"])) or p for p in joined]
             rows = roster_rows(reference, team_id, entries)
-            await asyncio.to_thread(platform.store_references, rows, personal=False)
-            await asyncio.to_thread(platform.reachable_again, [k for k, _ in rows])
+            await asyncio.to_thread(platform.keep_people, rows, refused_too=True)
         left = people_changed(activity, "membersRemoved")
         if left:
             await asyncio.to_thread(platform.forget_people, team_id, left)
