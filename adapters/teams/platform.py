@@ -181,9 +181,12 @@ class TeamsPlatform:
             await self.read_channels(reference, team_id)
         return len(teams), people
 
-    def roster_due(self, team_id: str) -> bool:
+    def roster_due(self, team_id: str, *, arrived: bool = False) -> bool:
+        """Whether to read the team's roster now: daily, and when the app arrives (but once
+        for its installationUpdate and conversationUpdate, which come together)."""
         last = self.roster_read.get(team_id)
-        return last is None or time.monotonic() - last >= roster.ROSTER_REFRESH_SECONDS
+        every = roster.ARRIVAL_SECONDS if arrived else roster.ROSTER_REFRESH_SECONDS
+        return last is None or time.monotonic() - last >= every
 
     def forget_people(self, team_id: str, people: list[dict[str, Any]]) -> None:
         """People who left a team: the team no longer lets the bot open a 1:1 with them."""

@@ -26,6 +26,7 @@ from storage.models import Member
 
 # A roster is read at most this often per team and process (the app's arrival always reads).
 ROSTER_REFRESH_SECONDS = 24 * 3600.0
+ARRIVAL_SECONDS = 60.0
 # A team of 50,000 at Teams' smallest page is 1,000 pages: anything beyond is a loop.
 MAX_ROSTER_PAGES = 1_000
 UNREACHABLE_PREFIX = "teams: "

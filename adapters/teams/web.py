@@ -111,12 +111,11 @@ class TeamsInbound:
         drop who leaves. Awaited in the turn, so the activity is done when Teams hears 200."""
         platform = self.platform
         reference = reference_of(activity)
-        if bot_arrived(activity) or platform.roster_due(team_id):
+        joined = people_changed(activity, "membersAdded")
+        if platform.roster_due(team_id, arrived=bot_arrived(activity)):
             await platform.read_roster(reference, team_id)
             await platform.read_channels(reference, team_id)
-            return
-        joined = people_changed(activity, "membersAdded")
-        if joined:
+        elif joined:
             # Someone else added to the team is not the sender joining: only their reference.
             entries = [await calls.member(team_id, str(p["id"])) or p for p in joined]
             rows = roster_rows(reference, team_id, entries)
