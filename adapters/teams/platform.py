@@ -68,6 +68,8 @@ class TeamsPlatform:
         # asked the teams for it.
         self.roster_read: dict[str, float] = {}
         self.channel_asked: dict[str, float] = {}
+        # Rosters being read after the activity that asked for them was answered.
+        self.background: set[asyncio.Task[None]] = set()
 
     # --- references ---------------------------------------------------------------------
 
@@ -172,6 +174,24 @@ class TeamsPlatform:
         log.info("team roster read", extra={"platform": "teams", "count": count})
         return count
 
+    def read_team_later(self, reference: dict[str, Any], team_id: str) -> None:
+        """Read the team's roster and channels after the activity is answered: a team of
+        thousands is a dozen pages, longer than Teams waits for an answer."""
+        self.roster_read[team_id] = time.monotonic()  # asked once, however many activities
+
+        async def read() -> None:
+            await self.read_roster(reference, team_id)
+            await self.read_channels(reference, team_id)
+
+        task = asyncio.get_running_loop().create_task(read())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def settled(self) -> None:
+        """Wait for the rosters being read (tests, and a graceful stop)."""
+        while self.background:
+            await asyncio.gather(*list(self.background), return_exceptions=True)
+
     async def read_every_team(self) -> tuple[int, int]:
         """Read the roster and channels of every team the app is in: (teams, people)."""
         teams = await asyncio.to_thread(self._teams)
@@ -220,45 +240,65 @@ class TeamsPlatform:
         return self.store_references([(k, reference) for k in keys], personal=personal)
 
     def store_references(self, rows: roster.Rows, *, personal: bool = True) -> bool:
-        """Upsert each (key, reference); True when any key is new or now points elsewhere."""
+        """Upsert each (key, reference); True when any key is new or now points elsewhere.
+
+        A roster page is 1,500 keys, mostly unchanged: one read finds what is new or changed,
+        and only those are written.
+        """
         wanted = {k[:300]: ref for k, ref in rows if k}
         if not wanted:
             return False
-        changed = False
         with self.db.session() as session:
-            # Insert-or-skip first: two activities for one person (installationUpdate and
-            # conversationUpdate) arrive together and race on the unique (platform, key).
-            insert = pg_insert if self.db.is_postgres else sqlite_insert
-            now = utcnow()
-            inserted = session.execute(
-                insert(ConversationReference)
-                .values(
+            stored: dict[str, dict[str, Any]] = dict(
+                session.execute(
+                    select(ConversationReference.key, ConversationReference.reference).where(
+                        ConversationReference.platform == "teams",
+                        ConversationReference.key.in_(list(wanted)),
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            new = sorted(set(wanted) - set(stored))  # one lock order for all
+            skipped: set[str] = set()
+            if new:
+                # Insert-or-skip: two activities for one person (installationUpdate and
+                # conversationUpdate) arrive together and race on the unique (platform, key).
+                insert = pg_insert if self.db.is_postgres else sqlite_insert
+                now = utcnow()
+                inserted = session.scalars(
+                    insert(ConversationReference)
+                    .on_conflict_do_nothing(index_elements=["platform", "key"])
+                    .returning(ConversationReference.key),
                     [
                         {"platform": "teams", "key": k, "reference": wanted[k], "updated_at": now}
-                        for k in sorted(wanted)  # one lock order for all
-                    ]
+                        for k in new
+                    ],
                 )
-                .on_conflict_do_nothing(index_elements=["platform", "key"])
-            )
-            changed = bool(getattr(inserted, "rowcount", 0))
-            found = session.scalars(
-                select(ConversationReference)
-                .where(
-                    ConversationReference.platform == "teams",
-                    ConversationReference.key.in_(list(wanted)),
-                )
-                .order_by(ConversationReference.key)
-                .with_for_update()
-            )
-            for row in found:
-                reference = wanted[row.key]
-                if (personal or not _is_personal_ref(row.reference)) and (
-                    row.reference != reference
+                skipped = set(new) - set(inserted)
+            differ = {
+                k
+                for k, ref in stored.items()
+                if ref != wanted[k] and (personal or not _is_personal_ref(ref))
+            }
+            if differ or skipped:
+                # What a racing activity inserted first is compared again, under a lock.
+                for row in session.scalars(
+                    select(ConversationReference)
+                    .where(
+                        ConversationReference.platform == "teams",
+                        ConversationReference.key.in_(sorted(differ | skipped)),
+                    )
+                    .order_by(ConversationReference.key)
+                    .with_for_update()
                 ):
-                    row.reference = reference
-                    row.updated_at = utcnow()
-                    changed = True
-        return changed
+                    reference = wanted[row.key]
+                    if (personal or not _is_personal_ref(row.reference)) and (
+                        row.reference != reference
+                    ):
+                        row.reference = reference
+                        row.updated_at = utcnow()
+        return bool(new or differ)
 
     def keep_people(self, rows: roster.Rows, *, refused_too: bool) -> None:
         """Store the references of the members among `rows` (a roster's) and let them be

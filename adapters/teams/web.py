@@ -108,13 +108,12 @@ class TeamsInbound:
 
     async def on_team(self, activity: dict[str, Any], team_id: str, calls: Calls) -> None:
         """Keep the team's roster: read it when the app arrives (and daily), add who joins,
-        drop who leaves. Awaited in the turn, so the activity is done when Teams hears 200."""
+        drop who leaves."""
         platform = self.platform
         reference = reference_of(activity)
         joined = people_changed(activity, "membersAdded")
         if platform.roster_due(team_id, arrived=bot_arrived(activity)):
-            await platform.read_roster(reference, team_id)
-            await platform.read_channels(reference, team_id)
+            platform.read_team_later(reference, team_id)
         elif joined:
             # Someone else added to the team is not the sender joining: only their reference.
             entries = [await calls.member(team_id, str(p["id"])) or p for p in joined]
@@ -250,3 +249,11 @@ def mount(app: web.Application, core: Core, platform: Platform) -> None:
     inbound = TeamsInbound(core, platform)
     app[HANDLER] = inbound
     app.router.add_post("/api/messages", inbound.handle)
+
+    async def stop_reading(_: web.Application) -> None:
+        # A roster left half read is read again on the team's next activity (roster_due).
+        for task in list(platform.background):
+            task.cancel()
+        await platform.settled()
+
+    app.on_cleanup.append(stop_reading)
