@@ -284,3 +284,27 @@ async def test_a_guest_is_matched_by_object_id_never_by_the_e_mail_they_show(
         assert "user:" + guest["objectId"] in stored
         with teams.bot.db.session() as s:
             assert [m.id for m in missing_references(s)] == [by_email]
+
+
+async def test_erasing_a_person_removes_what_their_team_roster_left(
+    sqlite_url: str, fake: FakeBotConnector
+) -> None:
+    """`gdpr erase` removes every reference naming the person: under their e-mail, and under
+    the Teams ids a roster gave them though the member row never held those ids."""
+    person = entry(5)
+    async with running(teams_settings(sqlite_url, fake), fake, Router()) as teams:
+        add_members(teams, "person5.hansen@eksempel.dk", "person6.hansen@eksempel.dk")
+        await teams.post(fixture("conversation_update_team", fake))
+        theirs = {
+            f"user:{person['id']}",
+            f"user:{person['objectId']}",
+            "email:person5.hansen@eksempel.dk",
+        }
+        assert theirs <= keys(teams)
+        code, out = await asyncio.to_thread(
+            cli, sqlite_url, "gdpr", "erase", "--email", "person5.hansen@eksempel.dk"
+        )
+        assert code == 0, out
+        left = keys(teams)
+        assert not theirs & left
+        assert "email:person6.hansen@eksempel.dk" in left, "nobody else's"
