@@ -308,3 +308,27 @@ async def test_erasing_a_person_removes_what_their_team_roster_left(
         left = keys(teams)
         assert not theirs & left
         assert "email:person6.hansen@eksempel.dk" in left, "nobody else's"
+
+
+async def test_the_activity_is_answered_before_the_roster_is_read(
+    sqlite_url: str, fake: FakeBotConnector
+) -> None:
+    """Teams hears 200 while the roster is still being read (held by the fake)."""
+    fake.roster_gate.clear()
+    async with running(teams_settings(sqlite_url, fake), fake, Router()) as teams:
+        add_members(teams, "person117.hansen@eksempel.dk")
+        activity = fixture("conversation_update_team", fake)
+        token = fake.sign(audience=APP_ID, service_url=activity["serviceUrl"])
+        response = await asyncio.wait_for(
+            teams.http.post(
+                f"{teams.url}/api/messages",
+                json=activity,
+                headers={"Authorization": f"Bearer {token}"},
+            ),
+            timeout=30,
+        )
+        assert response.status == 200
+        assert "email:person117.hansen@eksempel.dk" not in keys(teams)
+        fake.roster_gate.set()
+        await teams.platform.settled()
+        assert "email:person117.hansen@eksempel.dk" in keys(teams)

@@ -75,6 +75,8 @@ class FakeBotConnector:
     rosters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # The most a roster page holds, whatever pageSize asks (Teams: 50 to 500, as it likes).
     roster_page_cap: int = 500
+    # Roster pages are answered only while this is set (a test clears it to hold them).
+    roster_gate: threading.Event = field(default_factory=threading.Event)
     # The query of each roster request (pageSize, continuationToken), in order.
     roster_queries: list[dict[str, str]] = field(default_factory=list)
     # Team id -> its channels, served by GET /v3/teams/{team id}/conversations.
@@ -94,6 +96,7 @@ class FakeBotConnector:
     last_post: float | None = None
 
     def __post_init__(self) -> None:
+        self.roster_gate.set()
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         # Unique per fake: a later fake on a reused port must not match an earlier one's key.
         self.kid = f"fake-{uuid.uuid4().hex[:8]}-1"
@@ -397,6 +400,8 @@ class FakeBotConnector:
         if failed is not None:
             return failed
         self.roster_queries.append(dict(request.query))
+        if not self.roster_gate.is_set():
+            await asyncio.to_thread(self.roster_gate.wait, 60)
         roster = self.rosters.get(request.match_info["cid"])
         if roster is None:
             return web.json_response(
