@@ -144,12 +144,23 @@ def _member(session: Session, email: str) -> Member:
     return member
 
 
-def _reference_keys(member: Member) -> list[str]:
+def _reference_keys(member: Member, session: Session | None = None) -> list[str]:
     keys = [f"member:{member.id}"]
     keys += [f"user:{uid}" for uid in (member.slack_user_id, member.teams_user_id) if uid]
     if member.teams_aad_id:
         keys.append(f"user:{member.teams_aad_id}")
-    return keys
+    if member.email:
+        keys.append(f"email:{member.email.lower()}")
+    if session is not None:
+        # A reference found by e-mail (a Teams roster's) names the person's platform ids too,
+        # whether or not the member row ever held them.
+        for reference in session.scalars(
+            select(ConversationReference.reference).where(ConversationReference.key.in_(keys))
+        ):
+            user = reference.get("user") if isinstance(reference, dict) else None
+            if isinstance(user, dict):
+                keys += [f"user:{user[k]}" for k in ("id", "aadObjectId") if user.get(k)]
+    return sorted(set(keys))
 
 
 def _open_answers(session: Session, member: Member, key: bytes) -> list[Answer]:
@@ -205,7 +216,7 @@ def export_person(
     ).all()
     references = session.scalars(
         select(ConversationReference)
-        .where(ConversationReference.key.in_(_reference_keys(m)))
+        .where(ConversationReference.key.in_(_reference_keys(m, session)))
         .order_by(ConversationReference.id)
     ).all()
     thresholds = session.scalars(
@@ -407,7 +418,7 @@ def erase_person(
     for answer in _open_answers(session, m, key or in_force(PULSE_ANSWERS)):
         session.delete(answer)
     forget_processed_events(session, now)
-    keys = _reference_keys(m)
+    keys = _reference_keys(m, session)
     session.execute(delete(ConversationReference).where(ConversationReference.key.in_(keys)))
     session.execute(delete(Membership).where(Membership.member_id == m.id))
     session.execute(delete(DigestPreference).where(DigestPreference.member_id == m.id))

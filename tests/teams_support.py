@@ -71,6 +71,8 @@ class TeamsBot:
             headers["Authorization"] = f"Bearer {token}"
         response = await self.http.post(f"{self.url}/api/messages", json=activity, headers=headers)
         await response.read()
+        # A team's roster is read after the answer: done before the test looks.
+        await self.platform.settled()
         return response
 
     async def deliver(self) -> int:

@@ -127,3 +127,26 @@ async def test_uninstall_makes_the_person_unreachable(
             with pytest.raises(DeliveryError) as err:
                 await teams.platform.post(to, message, dedupe_key="k2")
             assert err.value.reason == NOT_INSTALLED and err.value.permanent
+
+
+async def test_racing_sends_through_the_outbox_are_all_sent_never_unknown(
+    db_url: str, fake: FakeBotConnector
+) -> None:
+    """The outbox's view of the same race: every row that reached Teams is 'sent'."""
+    from bot.outbox import queue, to_unit_channel
+    from storage.models import OutboxMessage, Unit
+
+    async with running(teams_settings(db_url, fake), fake, Router()) as teams:
+        await teams.post(fixture("conversation_update_team", fake))
+        channel = "19:racing-channel@thread.tacv2"
+        message = Message(summary="Pulse", parts=[Text(text="Hello")])
+        with teams.bot.db.session() as s:
+            units = [Unit(path=f"K/{i}", name=str(i), teams_channel_id=channel) for i in range(10)]
+            s.add_all(units)
+            s.flush()
+            queue(s, [to_unit_channel(u.id, f"sum:{u.id}", message) for u in units])
+        await teams.deliver()
+        with teams.bot.db.session() as s:
+            statuses = list(s.scalars(select(OutboxMessage.status)))
+        assert statuses == ["sent"] * 10
+        assert fake.posted[channel] == 10

@@ -89,6 +89,8 @@ POOL_SIZE = 32
 POOL_IDLE_SECONDS = 10.0
 USER_CACHE_SECONDS = 900.0
 USER_CACHE_SIZE = 10_000
+# Channel -> the workspace a post there went through, for this many channels.
+CHANNEL_TEAMS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,8 @@ class SlackPlatform:
         self._users: OrderedDict[tuple[str | None, str], tuple[float, UserInfo | None]] = (
             OrderedDict()
         )
+        # Unit channel -> its workspace, learnt from the first post there (several workspaces).
+        self._channel_teams: OrderedDict[str, str] = OrderedDict()
 
     # --- tokens -------------------------------------------------------------------------------
 
@@ -358,28 +362,41 @@ class SlackPlatform:
 
     # --- Platform -----------------------------------------------------------------------------
 
-    async def _tokens_for(self, team_id: str | None) -> list[str]:
-        """Tokens to try, in order, for a message to `team_id`'s workspace.
+    async def _tokens_for(
+        self, team_id: str | None, channel: str | None = None
+    ) -> list[tuple[str | None, str]]:
+        """(workspace, token) to try, in order, for a message to `team_id`'s workspace.
 
         A unit channel (or an imported Slack id) does not say which workspace it is in: then
-        every allowed installation, the earliest first, until one knows the channel.
+        the workspace it was last posted through first, then every other allowed installation,
+        the earliest first, until one knows the channel.
         """
         if team_id is not None or self.store is None:
-            return [await self.token_for(team_id)]
-        tokens = [
-            await self.token_for(team, enterprise)
+            return [(team_id, await self.token_for(team_id))]
+        pairs = [
+            (team, await self.token_for(team, enterprise))
             for enterprise, team in await self._installed_workspaces()
         ]
-        return tokens or [await self.token_for(None)]
+        known = self._channel_teams.get(channel) if channel else None
+        pairs.sort(key=lambda pair: pair[0] != known)  # stable: the rest keep install order
+        return pairs or [(None, await self.token_for(None))]
+
+    def _learn_channel(self, channel: str, team: str | None) -> None:
+        if team is None or self.store is None:
+            return
+        self._channel_teams[channel] = team
+        self._channel_teams.move_to_end(channel)
+        while len(self._channel_teams) > CHANNEL_TEAMS_KEPT:
+            self._channel_teams.popitem(last=False)
 
     async def post(self, to: Address, message: Message, *, dedupe_key: str) -> MessageRef:
         channel = to.value
         team = await asyncio.to_thread(self._member_team, to.member_id)
         if to.kind == "user" and not channel:
             channel, team = await self._user_by_email(to)
-        tokens = await self._tokens_for(team)
+        tokens = await self._tokens_for(team, channel if to.kind == "channel" else None)
         rendered = await self._render(message, to.member_id)
-        for attempt, token in enumerate(tokens, start=1):
+        for attempt, (team, token) in enumerate(tokens, start=1):
             try:
                 # A DM goes to the user id itself: Slack opens the app's DM without
                 # conversations.open.
@@ -404,8 +421,11 @@ class SlackPlatform:
                 )
                 raise err from exc
         posted_in = str(resp.get("channel") or channel)
+        if to.kind == "channel":
+            # The channel's own workspace, found: its next post and updates go straight there.
+            self._learn_channel(channel, team)
         # With several workspaces, an update later needs this one's token: the reference
-        # carries the team ("T…/D…"; Slack ids never hold a "/").
+        # carries the team ("T…/C…"; Slack ids never hold a "/").
         where = f"{team}/{posted_in}" if self.store is not None and team else posted_in
         ref = MessageRef("slack", where, str(resp["ts"]))
         if rendered.images:
@@ -458,9 +478,9 @@ class SlackPlatform:
         # A DM's reference names its workspace ("T…/D…"); a channel's does not, so then every
         # installation is tried until one knows the message.
         team, _, channel = ref.conversation_id.rpartition("/")
-        tokens = [await self.token_for(team)] if team else await self._tokens_for(None)
+        tokens = await self._tokens_for(team or None, channel)
         rendered = render_message(message, lang=self.settings.language)
-        for attempt, token in enumerate(tokens, start=1):
+        for attempt, (_, token) in enumerate(tokens, start=1):
             try:
                 await self.writes.chat_update(
                     channel=channel,

@@ -9,10 +9,12 @@ can tell a rate limit from a lost cause from a send that may have arrived.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 from botbuilder.core import InvokeResponse, TurnContext
@@ -42,6 +44,8 @@ T = TypeVar("T")
 RETRYABLE = frozenset({412, 429, 500, 502, 503, 504})
 PER_CONVERSATION_PER_SECOND = 7.0
 PER_TENANT_PER_SECOND = 25.0
+# Teams serves 50 to 500 roster entries a page; the most, so a big team takes few calls.
+ROSTER_PAGE_SIZE = 500
 
 
 class Unauthorized(Exception):
@@ -230,6 +234,49 @@ class Calls:
             return None
         # The raw JSON: the SDK's ChannelAccount model would drop `email`.
         return dict(data) if isinstance(data, dict) else None
+
+    async def roster_page(
+        self, team_id: str, continuation: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a team's roster (GET .../{team}/pagedmembers) and the token for the
+        next page, None after the last."""
+        try:
+            raw = await self._client.conversations.get_conversation_paged_members(
+                team_id, page_size=ROSTER_PAGE_SIZE, continuation_token=continuation, raw=True
+            )
+            data = raw.response.json()
+        except Exception as err:
+            raise delivery_error(err, idempotent=True) from err
+        # The raw JSON: the SDK's ChannelAccount model would drop `email` and `userRole`.
+        if not isinstance(data, dict):
+            return [], None
+        members = [m for m in data.get("members") or [] if isinstance(m, dict)]
+        token = data.get("continuationToken")
+        return members, str(token) if token else None
+
+    async def team_channels(self, team_id: str) -> list[str]:
+        """The ids of a team's channels (GET /v3/teams/{team}/conversations)."""
+        # botbuilder's only client for this path (TeamsConnectorClient) is synchronous: the
+        # request goes through the turn's own asynchronous service client instead.
+        service = self._client._client
+        url = service.format_url("/v3/teams/{teamId}/conversations", teamId=quote(team_id, safe=""))
+        try:
+            response = await service.async_send(
+                service.get(url, {}, {"Accept": "application/json"}), stream=False
+            )
+        except Exception as err:
+            raise delivery_error(err, idempotent=True) from err
+        if response.status_code != 200:
+            raise DeliveryError(
+                f"connector HTTP {response.status_code}",
+                permanent=response.status_code in (403, 404),
+            )
+        try:
+            data = json.loads(response.text())
+        except ValueError as err:
+            raise DeliveryError("connector: unreadable channel list") from err
+        conversations = data.get("conversations") if isinstance(data, dict) else None
+        return [str(c["id"]) for c in conversations or [] if isinstance(c, dict) and c.get("id")]
 
 
 class BotConnector:

@@ -169,6 +169,36 @@ def _adder_joined(activity: Activity) -> bool:
     return bool(added) and (bot in added or sender in added)
 
 
+def team_of(activity: Activity) -> str | None:
+    """The team an activity happened in (channelData.team.id), None outside a team."""
+    team = _dict(_dict(activity.get("channelData")).get("team")).get("id")
+    return team if isinstance(team, str) and team else None
+
+
+def bot_arrived(activity: Activity) -> bool:
+    """The app was just added here: installationUpdate add, or the bot in membersAdded."""
+    kind = activity.get("type")
+    if kind == "installationUpdate":
+        return str(activity.get("action", "")).startswith("add")
+    bot = str(_dict(activity.get("recipient")).get("id", ""))
+    added = activity.get("membersAdded") or []
+    return kind == "conversationUpdate" and any(
+        isinstance(m, dict) and str(m.get("id", "")) == bot for m in added
+    )
+
+
+def people_changed(activity: Activity, field: str) -> list[dict[str, Any]]:
+    """People (never the bot) in a conversationUpdate's `membersAdded` or `membersRemoved`."""
+    if activity.get("type") != "conversationUpdate":
+        return []
+    bot = str(_dict(activity.get("recipient")).get("id", ""))
+    return [
+        m
+        for m in activity.get(field) or []
+        if isinstance(m, dict) and m.get("id") and str(m["id"]) != bot
+    ]
+
+
 def is_uninstall(activity: Activity) -> bool:
     """The app removed: `installationUpdate` remove, or the bot itself in `membersRemoved`."""
     kind = activity.get("type")
@@ -243,7 +273,7 @@ def reference_of(activity: Activity) -> dict[str, Any]:
     if sender.get("aadObjectId"):
         user["aadObjectId"] = sender["aadObjectId"]
     recipient = _dict(activity.get("recipient"))
-    return {
+    reference: dict[str, Any] = {
         "user": user,
         "bot": {"id": recipient.get("id"), "name": recipient.get("name")},
         "conversation": conversation,
@@ -251,6 +281,11 @@ def reference_of(activity: Activity) -> dict[str, Any]:
         "serviceUrl": activity.get("serviceUrl"),
         "locale": activity.get("locale"),
     }
+    team = team_of(activity)
+    if team is not None and not is_personal(activity):
+        # Which team a channel belongs to: its posts go through that team's reference.
+        reference["teamId"] = team
+    return reference
 
 
 def reference_keys(activity: Activity) -> list[str]:

@@ -18,18 +18,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, false, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from adapters.teams import cards
+from adapters.teams import cards, roster
 from adapters.teams.auth import allowed_tenants, config_from
 from adapters.teams.connector import BotConnector, Calls, MessageGone
-from adapters.teams.normalize import is_personal, reference_keys, reference_of, tenant_of
+from adapters.teams.normalize import (
+    is_personal,
+    reference_keys,
+    reference_of,
+    team_of,
+    tenant_of,
+)
 from bot.config import Settings
 from bot.events import MessageRef, PlatformName
 from bot.i18n import Translator, language_of, translator
@@ -40,9 +47,10 @@ from storage.models import ConversationReference, Member, utcnow
 
 log = logging.getLogger("medpuls.teams")
 
-NOT_INSTALLED = "app not installed for this person"
+NOT_INSTALLED = roster.NOT_INSTALLED
 NOT_IN_TEAM = "app not added to the team of this channel"
 EMAIL_CACHE_SIZE = 50_000
+CHANNEL_ASK_SECONDS = 60.0
 
 
 class TeamsPlatform:
@@ -56,6 +64,12 @@ class TeamsPlatform:
         self.tenants = allowed_tenants(settings)
         # Teams user id -> e-mail (None: asked, Teams would not say). One roster call per person.
         self.emails: dict[str, str | None] = {}
+        # Team id -> when its roster was last read (monotonic); channel id -> when we last
+        # asked the teams for it.
+        self.roster_read: dict[str, float] = {}
+        self.channel_asked: dict[str, float] = {}
+        # Rosters being read after the activity that asked for them was answered.
+        self.background: set[asyncio.Task[None]] = set()
 
     # --- references ---------------------------------------------------------------------
 
@@ -76,63 +90,228 @@ class TeamsPlatform:
         return next((rows[k] for k in wanted if k in rows), None)
 
     def channel_reference(self, channel_id: str) -> dict[str, Any] | None:
-        """The channel's own reference; else any team's: Teams accepts a post to any channel
-        of a team the app is in, with the tenant's service URL (403 if it is not there)."""
-        reference = self.load_reference([f"channel:{channel_id}"])
+        """The reference of the channel's own team: the channel's, else its team's when the
+        channel is the team's General (whose id is the team's), else None."""
+        found = self.load_reference([f"channel:{channel_id}", f"team:{channel_id}"])
+        if found is None:
+            return None
+        return {**found, "conversation": {**(found.get("conversation") or {}), "id": channel_id}}
+
+    def _teams(self) -> dict[str, dict[str, Any]]:
+        """Every team the app is in: team id -> one of its references."""
+        with self.db.session() as session:
+            return {
+                row.key.removeprefix("team:"): dict(row.reference)
+                for row in session.scalars(
+                    select(ConversationReference).where(
+                        ConversationReference.platform == "teams",
+                        ConversationReference.key.like("team:%"),
+                    )
+                )
+            }
+
+    async def _find_channel(self, channel_id: str) -> dict[str, Any] | None:
+        """A channel no activity came from: ask each team the app is in for its channels
+        (at most once a minute per channel), then its own team's reference."""
+        reference = await asyncio.to_thread(self.channel_reference, channel_id)
         if reference is not None:
             return reference
-        with self.db.session() as session:
-            team = session.scalars(
-                select(ConversationReference)
-                .where(
-                    ConversationReference.platform == "teams",
-                    ConversationReference.key.like("team:%"),
-                )
-                .order_by(ConversationReference.updated_at.desc())
-                .limit(1)
-            ).first()
-            if team is None:
-                return None
-            found = dict(team.reference)
-        return {**found, "conversation": {**found.get("conversation", {}), "id": channel_id}}
+        teams = await asyncio.to_thread(self._teams)
+        last = self.channel_asked.get(channel_id, -CHANNEL_ASK_SECONDS)
+        if time.monotonic() - last >= CHANNEL_ASK_SECONDS:
+            self.channel_asked[channel_id] = time.monotonic()
+            for team_id, team_ref in teams.items():
+                await self.read_channels(team_ref, team_id)
+            reference = await asyncio.to_thread(self.channel_reference, channel_id)
+        if reference is None and len(teams) == 1:
+            # One team only cannot be the wrong one; Teams answers 403 if the channel is not
+            # in it.
+            [team_ref] = teams.values()
+            conversation = {**(team_ref.get("conversation") or {}), "id": channel_id}
+            reference = {**team_ref, "conversation": conversation}
+        return reference
 
-    def store_reference(
-        self, keys: Iterable[str], reference: dict[str, Any], *, personal: bool = True
-    ) -> None:
-        """Upsert `reference` under each key; a non-personal one never replaces a personal one."""
-        keys = [k[:300] for k in keys if k]
-        if not keys:
-            return
-        with self.db.session() as session:
-            # Insert-or-skip first: two activities for one person (installationUpdate and
-            # conversationUpdate) arrive together and race on the unique (platform, key).
-            insert = pg_insert if self.db.is_postgres else sqlite_insert
-            now = utcnow()
-            session.execute(
-                insert(ConversationReference)
-                .values(
-                    [
-                        {"platform": "teams", "key": k, "reference": reference, "updated_at": now}
-                        for k in sorted(set(keys))  # one lock order for all
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["platform", "key"])
+    async def read_channels(self, reference: dict[str, Any], team_id: str) -> int:
+        """Remember which team each of a team's channels belongs to."""
+
+        async def call(calls: Calls) -> list[str]:
+            return await calls.team_channels(team_id)
+
+        try:
+            channels = await self.connector.proactive(
+                str(reference["serviceUrl"]), _tenant(reference), call
             )
-            rows = session.scalars(
-                select(ConversationReference)
-                .where(
+        except DeliveryError as err:
+            log.warning("team channels not read", extra={"platform": "teams", "reason": err.reason})
+            return 0
+        rows = [(f"channel:{c}", roster.team_reference(reference, team_id, c)) for c in channels]
+        await asyncio.to_thread(self.store_references, rows, personal=False)
+        return len(rows)
+
+    async def read_roster(self, reference: dict[str, Any], team_id: str) -> int:
+        """Every member of a team the app is in, a page at a time: a reference to open a 1:1
+        with each (roster.py). Returns how many were read; a failure leaves what was read."""
+        self.roster_read[team_id] = time.monotonic()
+
+        async def call(calls: Calls) -> int:
+            count, token = 0, None
+            for _ in range(roster.MAX_ROSTER_PAGES):
+                entries, token = await calls.roster_page(team_id, token)
+                rows = roster.roster_rows(reference, team_id, entries)
+                await asyncio.to_thread(self.keep_people, rows, refused_too=False)
+                count += len(entries)
+                if token is None:
+                    break
+            return count
+
+        try:
+            count = await self.connector.proactive(
+                str(reference["serviceUrl"]), _tenant(reference), call
+            )
+        except DeliveryError as err:
+            log.warning("team roster not read", extra={"platform": "teams", "reason": err.reason})
+            return 0
+        log.info("team roster read", extra={"platform": "teams", "count": count})
+        return count
+
+    def read_team_later(self, reference: dict[str, Any], team_id: str) -> None:
+        """Read the team's roster and channels after the activity is answered: a team of
+        thousands is a dozen pages, longer than Teams waits for an answer."""
+        self.roster_read[team_id] = time.monotonic()  # asked once, however many activities
+
+        async def read() -> None:
+            await self.read_roster(reference, team_id)
+            await self.read_channels(reference, team_id)
+
+        task = asyncio.get_running_loop().create_task(read())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def settled(self) -> None:
+        """Wait for the rosters being read (tests, and a graceful stop)."""
+        while self.background:
+            await asyncio.gather(*list(self.background), return_exceptions=True)
+
+    async def read_every_team(self) -> tuple[int, int]:
+        """Read the roster and channels of every team the app is in: (teams, people)."""
+        teams = await asyncio.to_thread(self._teams)
+        people = 0
+        for team_id, reference in sorted(teams.items()):
+            people += await self.read_roster(reference, team_id)
+            await self.read_channels(reference, team_id)
+        return len(teams), people
+
+    def roster_due(self, team_id: str, *, arrived: bool = False) -> bool:
+        """Whether to read the team's roster now: daily, and when the app arrives (but once
+        for its installationUpdate and conversationUpdate, which come together)."""
+        last = self.roster_read.get(team_id)
+        every = roster.ARRIVAL_SECONDS if arrived else roster.ROSTER_REFRESH_SECONDS
+        return last is None or time.monotonic() - last >= every
+
+    def forget_people(self, team_id: str, people: list[dict[str, Any]]) -> None:
+        """People who left a team: the team no longer lets the bot open a 1:1 with them."""
+        keys = [f"user:{p.get('id')}" for p in people] + [
+            f"user:{p['aadObjectId']}" for p in people if p.get("aadObjectId")
+        ]
+        with self.db.session() as session:
+            for row in session.scalars(
+                select(ConversationReference).where(
                     ConversationReference.platform == "teams",
                     ConversationReference.key.in_(keys),
                 )
-                .order_by(ConversationReference.key)
-                .with_for_update()
+            ):
+                if roster.of_team(row.reference, team_id):
+                    session.delete(row)
+
+    def mark_unreachable(self, member_id: int | None, reason: str) -> None:
+        """Teams will not let us write to this member: they are not asked again until a
+        roster or an install of theirs shows them (roster.reachable_again)."""
+        if member_id is None:
+            return
+        with self.db.session() as session:
+            member = session.get(Member, member_id)
+            if member is not None and not member.unreachable:
+                member.unreachable = f"{roster.UNREACHABLE_PREFIX}{reason}"[:200]
+
+    def store_reference(
+        self, keys: Iterable[str], reference: dict[str, Any], *, personal: bool = True
+    ) -> bool:
+        """Upsert `reference` under each key; a non-personal one never replaces a personal one."""
+        return self.store_references([(k, reference) for k in keys], personal=personal)
+
+    def store_references(self, rows: roster.Rows, *, personal: bool = True) -> bool:
+        """Upsert each (key, reference); True when any key is new or now points elsewhere.
+
+        A roster page is 1,500 keys, mostly unchanged: one read finds what is new or changed,
+        and only those are written.
+        """
+        wanted = {k[:300]: ref for k, ref in rows if k}
+        if not wanted:
+            return False
+        with self.db.session() as session:
+            stored: dict[str, dict[str, Any]] = dict(
+                session.execute(
+                    select(ConversationReference.key, ConversationReference.reference).where(
+                        ConversationReference.platform == "teams",
+                        ConversationReference.key.in_(list(wanted)),
+                    )
+                )
+                .tuples()
+                .all()
             )
-            for row in rows:
-                if (personal or not _is_personal_ref(row.reference)) and (
-                    row.reference != reference
+            new = sorted(set(wanted) - set(stored))  # one lock order for all
+            skipped: set[str] = set()
+            if new:
+                # Insert-or-skip: two activities for one person (installationUpdate and
+                # conversationUpdate) arrive together and race on the unique (platform, key).
+                insert = pg_insert if self.db.is_postgres else sqlite_insert
+                now = utcnow()
+                inserted = session.scalars(
+                    insert(ConversationReference)
+                    .on_conflict_do_nothing(index_elements=["platform", "key"])
+                    .returning(ConversationReference.key),
+                    [
+                        {"platform": "teams", "key": k, "reference": wanted[k], "updated_at": now}
+                        for k in new
+                    ],
+                )
+                skipped = set(new) - set(inserted)
+            differ = {
+                k
+                for k, ref in stored.items()
+                if ref != wanted[k] and (personal or not _is_personal_ref(ref))
+            }
+            if differ or skipped:
+                # What a racing activity inserted first is compared again, under a lock.
+                for row in session.scalars(
+                    select(ConversationReference)
+                    .where(
+                        ConversationReference.platform == "teams",
+                        ConversationReference.key.in_(sorted(differ | skipped)),
+                    )
+                    .order_by(ConversationReference.key)
+                    .with_for_update()
                 ):
-                    row.reference = reference
-                    row.updated_at = utcnow()
+                    reference = wanted[row.key]
+                    if (personal or not _is_personal_ref(row.reference)) and (
+                        row.reference != reference
+                    ):
+                        row.reference = reference
+                        row.updated_at = utcnow()
+        return bool(new or differ)
+
+    def keep_people(self, rows: roster.Rows, *, refused_too: bool) -> None:
+        """Store the references of the members among `rows` (a roster's) and let them be
+        asked again (roster.members_only, roster.reachable_again)."""
+        with self.db.session() as session:
+            rows = roster.members_only(session, rows)
+        self.store_references(rows, personal=False)
+        self.reachable_again([k for k, _ in rows], refused_too=refused_too)
+
+    def reachable_again(self, keys: list[str], *, refused_too: bool = True) -> None:
+        """The people behind `keys` can be written to again (roster.reachable_again)."""
+        with self.db.session() as session:
+            roster.reachable_again(session, keys, refused_too=refused_too)
 
     def forget(self, activity: dict[str, Any]) -> int:
         """The app was uninstalled here: drop the references it left, so this person (or team)
@@ -140,13 +319,20 @@ class TeamsPlatform:
         conversation_id = str((activity.get("conversation") or {}).get("id") or "")
         keys = [*reference_keys(activity), f"conv:{conversation_id}"]
         with self.db.session() as session:
+            team = team_of(activity)
             for row in session.scalars(
                 select(ConversationReference).where(
                     ConversationReference.platform == "teams",
-                    ConversationReference.key.like("email:%"),
+                    or_(
+                        ConversationReference.key.like("email:%"),
+                        ConversationReference.key.like("user:%") if team else false(),
+                        ConversationReference.key.like("channel:%") if team else false(),
+                    ),
                 )
             ):
-                if (row.reference.get("conversation") or {}).get("id") == conversation_id:
+                if (row.reference.get("conversation") or {}).get("id") == conversation_id or (
+                    team is not None and roster.of_team(row.reference, team)
+                ):
                     keys.append(row.key)
             gone = session.execute(
                 delete(ConversationReference).where(
@@ -165,6 +351,10 @@ class TeamsPlatform:
             if email:
                 keys.append(f"email:{email.lower()}")
             self.store_reference([*keys, f"conv:{conversation_id}"], reference)
+            # Never on a click: a member row written just before an answer is recorded would
+            # sit next to it (PostgreSQL's xmin; docs/privacy.md).
+            if not _clicked(activity):
+                self.reachable_again(keys)
             return
         self.store_reference([*reference_keys(activity), f"conv:{conversation_id}"], reference)
         # Someone we met in a team: enough to open a 1:1 later, never replacing a real one.
@@ -187,18 +377,19 @@ class TeamsPlatform:
 
     async def post(self, to: Address, message: Message, *, dedupe_key: str) -> MessageRef:
         if to.kind == "channel":
-            reference = await asyncio.to_thread(self.channel_reference, to.value)
+            reference = await self._find_channel(to.value)
             if reference is None:
                 raise DeliveryError(NOT_IN_TEAM, permanent=True)
             card = cards.render_message(message, self._translator(reference), self.image_url)
             return await self._send(
                 reference, to.value, cards.message_activity(card, message.summary), dedupe_key
             )
-        reference = await self._person(to)
-        card = cards.render_message(message, self._translator(reference), self.image_url)
-        return await self._send_to_person(
-            reference, cards.message_activity(card, message.summary), dedupe_key
-        )
+
+        def render(reference: dict[str, Any]) -> dict[str, Any]:
+            card = cards.render_message(message, self._translator(reference), self.image_url)
+            return cards.message_activity(card, message.summary)
+
+        return await self._deliver_to_person(to, render, dedupe_key)
 
     async def update(self, ref: MessageRef, message: Message) -> None:
         base = ref.conversation_id.split(";", 1)[0]
@@ -221,17 +412,31 @@ class TeamsPlatform:
 
     async def open_form(self, trigger: str, form: Form, *, to: Address) -> None:
         """Teams has no trigger: the form is a card posted to the person."""
-        reference = await self._person(to)
-        card = cards.render_form(form, self._translator(reference))
-        await self._send_to_person(
-            reference, cards.message_activity(card, form.title), f"form:{trigger}"
-        )
+
+        def render(reference: dict[str, Any]) -> dict[str, Any]:
+            return cards.message_activity(
+                cards.render_form(form, self._translator(reference)), form.title
+            )
+
+        await self._deliver_to_person(to, render, f"form:{trigger}")
 
     async def find_user(self, email: str) -> str | None:
         # No directory look-up without Microsoft Graph; people are matched when they write.
         return None
 
     # --- sending ------------------------------------------------------------------------
+
+    async def _deliver_to_person(
+        self, to: Address, render: Callable[[dict[str, Any]], dict[str, Any]], key: str
+    ) -> MessageRef:
+        try:
+            reference = await self._person(to)
+            return await self._send_to_person(reference, render(reference), key)
+        except DeliveryError as err:
+            if err.permanent:
+                # Not asked again round after round (flows/pulse.py skips the unreachable).
+                await asyncio.to_thread(self.mark_unreachable, to.member_id, err.reason)
+            raise
 
     async def _person(self, to: Address) -> dict[str, Any]:
         keys = [f"user:{to.value}"] if to.value else []
@@ -255,7 +460,7 @@ class TeamsPlatform:
         activity_id = await self.connector.proactive(
             str(reference["serviceUrl"]), _tenant(reference), call
         )
-        await asyncio.to_thread(self.store_reference, [f"conv:{conversation_id}"], reference)
+        await self._remember_sent([f"conv:{conversation_id}"], reference)
         log.info(
             "posted",
             extra={
@@ -267,6 +472,17 @@ class TeamsPlatform:
             },
         )
         return MessageRef("teams", conversation_id, activity_id)
+
+    async def _remember_sent(self, keys: list[str], reference: dict[str, Any]) -> None:
+        """Remember where a message went. It was sent: nothing here may make the outbox think
+        otherwise (a failure would park a delivered row as "unknown" or send it twice)."""
+        try:
+            await asyncio.to_thread(self.store_reference, keys, reference)
+        except Exception as err:
+            log.warning(
+                "reference not stored after a send",
+                extra={"platform": "teams", "reason": type(err).__name__},
+            )
 
     async def _send_to_person(
         self, reference: dict[str, Any], activity: dict[str, Any], key: str
@@ -296,7 +512,7 @@ class TeamsPlatform:
         keys = [f"user:{user.get('id')}", f"conv:{conversation_id}"]
         if user.get("aadObjectId"):
             keys.append(f"user:{user['aadObjectId']}")
-        await asyncio.to_thread(self.store_reference, keys, personal)
+        await self._remember_sent(keys, personal)
         return MessageRef("teams", conversation_id, activity_id)
 
     async def private_conversation(self, activity: dict[str, Any], calls: Calls) -> str:
@@ -310,6 +526,10 @@ class TeamsPlatform:
         )
 
 
+def _clicked(activity: dict[str, Any]) -> bool:
+    return activity.get("type") == "invoke" or isinstance(activity.get("value"), dict)
+
+
 def _tenant(reference: dict[str, Any]) -> str | None:
     tenant = (reference.get("conversation") or {}).get("tenantId")
     return str(tenant) if tenant else None
@@ -320,10 +540,9 @@ def _is_personal_ref(reference: dict[str, Any]) -> bool:
 
 
 def missing_references(session: Session) -> list[Member]:
-    """Members Teams will not let us reach: no 1:1 reference under any of their identities.
-
-    For an admin report: the reason is always that the app is not installed for them (or they
-    never opened it); adding the app for them in the Teams admin center fixes it.
+    """Members Teams will not let us reach: no reference under any of their identities (the
+    app is not installed for them and they are in no team the app is in), or Teams refused
+    the last message to them (`why_missing` says which).
     """
     keys = set(
         session.scalars(
@@ -339,9 +558,16 @@ def missing_references(session: Session) -> list[Member]:
             f"user:{member.teams_aad_id}" if member.teams_aad_id else "",
             f"email:{member.email.lower()}" if member.email else "",
         } - {""}
-        if not candidates & keys:
+        refused = (member.unreachable or "").startswith(roster.UNREACHABLE_PREFIX)
+        if refused or not candidates & keys:
             missing.append(member)
     return missing
+
+
+def why_missing(member: Member) -> str:
+    if (member.unreachable or "").startswith(roster.UNREACHABLE_PREFIX):
+        return str(member.unreachable).removeprefix(roster.UNREACHABLE_PREFIX)
+    return NOT_INSTALLED
 
 
 def make_teams_platform(settings: Settings, db: Database) -> TeamsPlatform:

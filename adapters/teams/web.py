@@ -16,14 +16,19 @@ from aiohttp import web
 from adapters.teams import cards
 from adapters.teams.connector import Calls, Unauthorized
 from adapters.teams.normalize import (
+    bot_arrived,
     classify,
     clicked_message,
     is_personal,
     is_uninstall,
+    people_changed,
+    reference_of,
+    team_of,
     tenant_of,
     tenant_refusal,
 )
 from adapters.teams.platform import TeamsPlatform
+from adapters.teams.roster import roster_rows, usable_email
 from adapters.teams.signing_keys import install_signing_keys
 from bot.core import Core
 from bot.events import FormSubmitted
@@ -98,16 +103,25 @@ class TeamsInbound:
         if user_id not in emails:
             if len(emails) > 50_000:
                 emails.clear()
-            member = await calls.member(conversation_id, user_id) or {}
-            found = member.get("email") or member.get("userPrincipalName")
-            # A guest's e-mail is whatever their home organisation says: it never introduces
-            # a member (the "nOAuth" pattern); guests are found by their object id only.
-            guest = member.get("userRole") == "guest" or "#EXT#" in str(
-                member.get("userPrincipalName") or ""
-            )
-            usable = found and "@" in str(found) and not guest
-            emails[user_id] = str(found).lower() if usable else None
+            emails[user_id] = usable_email(await calls.member(conversation_id, user_id) or {})
         return emails[user_id]
+
+    async def on_team(self, activity: dict[str, Any], team_id: str, calls: Calls) -> None:
+        """Keep the team's roster: read it when the app arrives (and daily), add who joins,
+        drop who leaves."""
+        platform = self.platform
+        reference = reference_of(activity)
+        joined = people_changed(activity, "membersAdded")
+        if platform.roster_due(team_id, arrived=bot_arrived(activity)):
+            platform.read_team_later(reference, team_id)
+        elif joined:
+            # Someone else added to the team is not the sender joining: only their reference.
+            entries = [await calls.member(team_id, str(p["id"])) or p for p in joined]
+            rows = roster_rows(reference, team_id, entries)
+            await asyncio.to_thread(platform.keep_people, rows, refused_too=True)
+        left = people_changed(activity, "membersRemoved")
+        if left:
+            await asyncio.to_thread(platform.forget_people, team_id, left)
 
     async def on_activity(self, activity: dict[str, Any], calls: Calls) -> dict[str, Any] | None:
         if is_uninstall(activity):
@@ -116,6 +130,22 @@ class TeamsInbound:
             return None
         email = await self._email(activity, calls)
         await asyncio.to_thread(self.platform.capture, activity, email)
+        answer = await self.respond(activity, email, calls)
+        team_id = team_of(activity)
+        # After the reply, and never for an invoke (a click waits for its answer): a big
+        # team's roster takes a while.
+        if team_id is not None and not is_personal(activity) and activity.get("type") != "invoke":
+            try:
+                await self.on_team(activity, team_id, calls)
+            except Exception as err:  # the activity was handled: never a 500 for this
+                log.warning(
+                    "team roster not kept", extra={**_ids(activity), "reason": type(err).__name__}
+                )
+        return answer
+
+    async def respond(
+        self, activity: dict[str, Any], email: str | None, calls: Calls
+    ) -> dict[str, Any] | None:
         event = classify(activity, email=email)
         is_card_invoke = (
             activity.get("type") == "invoke" and activity.get("name") == "adaptiveCard/action"
@@ -219,3 +249,11 @@ def mount(app: web.Application, core: Core, platform: Platform) -> None:
     inbound = TeamsInbound(core, platform)
     app[HANDLER] = inbound
     app.router.add_post("/api/messages", inbound.handle)
+
+    async def stop_reading(_: web.Application) -> None:
+        # A roster left half read is read again on the team's next activity (roster_due).
+        for task in list(platform.background):
+            task.cancel()
+        await platform.settled()
+
+    app.on_cleanup.append(stop_reading)

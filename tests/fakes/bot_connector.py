@@ -4,7 +4,10 @@ It plays three services the Teams adapter talks to, all configured through MEDpu
 (nothing is monkeypatched):
 
 - the Bot Connector (the activity's `serviceUrl`): create conversations, send, reply, update,
-  get a member; it records every call and can answer 429 (or any status) on demand, and, when
+  get a member, read a team's roster a page at a time (`rosters`, `pagedmembers` with
+  `continuationToken`) and its channels (`team_channels`); creating a 1:1 with someone in
+  `unreachable` answers 403, as Teams does for a person the bot may not write to; it
+  records every call and can answer 429 (or any status) on demand, and, when
   `tenant_rate` / `conversation_rate` are set, throttles like Teams: 429 with Retry-After for
   a send over the tenant's or the conversation's rate (counted in `refused`);
 - the login endpoint (`TO_CHANNEL_FROM_BOT_LOGIN_URL`): OAuth2 client-credentials tokens;
@@ -67,6 +70,19 @@ class FakeBotConnector:
     # Teams user id -> roster entry served by GET .../members/{id}
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    # Team id -> its roster, served a page at a time by GET .../{team id}/pagedmembers
+    # (roster entries as Teams gives them: id, objectId, email, userPrincipalName, userRole...).
+    rosters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The most a roster page holds, whatever pageSize asks (Teams: 50 to 500, as it likes).
+    roster_page_cap: int = 500
+    # Roster pages are answered only while this is set (a test clears it to hold them).
+    roster_gate: threading.Event = field(default_factory=threading.Event)
+    # The query of each roster request (pageSize, continuationToken), in order.
+    roster_queries: list[dict[str, str]] = field(default_factory=list)
+    # Team id -> its channels, served by GET /v3/teams/{team id}/conversations.
+    team_channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Teams user ids a 1:1 cannot be created with (403 Forbidden from POST /v3/conversations).
+    unreachable: set[str] = field(default_factory=set)
     # Teams' throttling (None: none): sends and new conversations a second across the tenant,
     # sends a second in one conversation; each a token bucket with a second's burst.
     tenant_rate: float | None = None
@@ -80,6 +96,7 @@ class FakeBotConnector:
     last_post: float | None = None
 
     def __post_init__(self) -> None:
+        self.roster_gate.set()
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         # Unique per fake: a later fake on a reused port must not match an earlier one's key.
         self.kid = f"fake-{uuid.uuid4().hex[:8]}-1"
@@ -220,6 +237,8 @@ class FakeBotConnector:
         app.router.add_post("/teams/v3/conversations/{cid}/activities/{aid}", self._send)
         app.router.add_put("/teams/v3/conversations/{cid}/activities/{aid}", self._update)
         app.router.add_get("/teams/v3/conversations/{cid}/members/{mid}", self._member)
+        app.router.add_get("/teams/v3/conversations/{cid}/pagedmembers", self._paged_members)
+        app.router.add_get("/teams/v3/teams/{tid}/conversations", self._channels)
         return app
 
     async def _token(self, request: web.Request) -> web.Response:
@@ -333,6 +352,12 @@ class FakeBotConnector:
         assert self._current is not None
         body = self._current.body or {}
         member = (body.get("members") or [{}])[0].get("id", "")
+        if member in self.unreachable:
+            # Teams' answer for someone the bot shares no team with, or who blocked it.
+            return web.json_response(
+                {"error": {"code": "Forbidden", "message": "The bot is not part of the roster"}},
+                status=403,
+            )
         return web.json_response(
             {"id": f"a:1personal-{member}", "activityId": str(next(self._ids))}, status=201
         )
@@ -366,3 +391,41 @@ class FakeBotConnector:
                 {"error": {"code": "MemberNotFoundInConversation"}}, status=404
             )
         return web.json_response(member)
+
+    def roster_requests(self) -> list[Call]:
+        return [c for c in self.calls if c.path.endswith("/pagedmembers")]
+
+    async def _paged_members(self, request: web.Request) -> web.StreamResponse:
+        failed = await self._record(request)
+        if failed is not None:
+            return failed
+        self.roster_queries.append(dict(request.query))
+        if not self.roster_gate.is_set():
+            await asyncio.to_thread(self.roster_gate.wait, 60)
+        roster = self.rosters.get(request.match_info["cid"])
+        if roster is None:
+            return web.json_response(
+                {"error": {"code": "ConversationNotFound", "message": "not a team of the bot"}},
+                status=404,
+            )
+        asked = int(request.query.get("pageSize") or 200)
+        size = max(1, min(max(50, min(asked, 500)), self.roster_page_cap))
+        token = request.query.get("continuationToken")
+        start = int(token.removeprefix("page-")) if token and token.startswith("page-") else 0
+        if token and not token.startswith("page-"):
+            return web.json_response(
+                {"error": {"code": "BadArgument", "message": "bad continuationToken"}}, status=400
+            )
+        page: dict[str, Any] = {"members": roster[start : start + size]}
+        if start + size < len(roster):
+            page["continuationToken"] = f"page-{start + size}"
+        return web.json_response(page)
+
+    async def _channels(self, request: web.Request) -> web.StreamResponse:
+        failed = await self._record(request)
+        if failed is not None:
+            return failed
+        channels = self.team_channels.get(request.match_info["tid"])
+        if channels is None:
+            return web.json_response({"error": {"code": "NotFound"}}, status=404)
+        return web.json_response({"conversations": channels})
