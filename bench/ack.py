@@ -1,6 +1,7 @@
 """Ack latency: signed button clicks against `medpuls serve`, side by side with a bare Bolt app.
 
     python bench/ack.py [--clicks 50] [--rounds 10] [--warmup 1] [--no-worker]
+                        [--with-digest [--digest-teams 400] [--digest-weeks 20]]
 
 Sets up a pulse round with the real flows on a throw-away PostgreSQL database (a unit of
 `--clicks` members, `run_now`, the real delivery loop posting the DMs to the fake Slack Web API),
@@ -18,6 +19,14 @@ answers are counted: one per member, holding the value of the last round's click
 
 Prints the aggregate over the measured rounds on the last line, and, since one noisy round can
 decide a p99 on a shared machine, the median over the rounds of each round's p99 ratio.
+
+`--with-digest` also seeds a municipality of `--digest-teams` teams of 25 with a leader for
+every unit and `--digest-weeks` weeks of closed rounds (bench/aggregate.py's seed, dated before
+now), so that the scheduler's weekly digest job, due for every leader, starts in the same
+`medpuls serve` process a second after it does and runs for seconds while the clicks arrive
+(scheduler jobs run off the event loop: issue 16, point 2). The job's end is read from serve's
+log ("leader digests queued"); the last line then also gives the ratios over only the rounds
+that ended while the job was still running.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import math
 import os
@@ -49,6 +59,8 @@ TEAM = "T0MEDPULS"
 REQUEST_TIMEOUT = 10.0
 START_TIMEOUT = 30.0
 SETTLE_TIMEOUT = 60.0
+# What flows.digest logs when the digest job has queued every leader's digest.
+DIGEST_DONE = b'"leader digests queued"'
 
 
 def slack_id(i: int) -> str:
@@ -338,9 +350,35 @@ def recorded(url: str, round_id: int) -> tuple[str, Counter[int]]:
     return str(first), Counter(int(v) for v in values)
 
 
+def seed_digest(url: str, teams: int, weeks: int) -> dict[str, int]:
+    """An organisation whose leaders are all due this week's digest (rounds before now)."""
+    from bench.aggregate import seed
+
+    return seed(url, teams, 25, weeks, now=dt.datetime.now(dt.UTC))
+
+
+def digest_done(log: Path) -> bool:
+    return DIGEST_DONE in log.read_bytes()
+
+
+def ratios(medpuls: list[float], bolt: list[float], per_round: list[float]) -> str:
+    if not medpuls:
+        return "n=0"
+    m99, b99 = percentile(medpuls, 0.99), percentile(bolt, 0.99)
+    return (
+        f"n={len(medpuls)} medpuls_p50_ms={percentile(medpuls, 0.5):.1f} medpuls_p99_ms={m99:.1f} "
+        f"bolt_p50_ms={percentile(bolt, 0.5):.1f} bolt_p99_ms={b99:.1f} "
+        f"ratio_p99={m99 / b99:.2f} round_ratio_p99_median={percentile(per_round, 0.5):.2f}"
+    )
+
+
 async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
     import aiohttp
 
+    seeded: dict[str, int] = {}
+    if args.with_digest:
+        seeded = await asyncio.to_thread(seed_digest, url, args.digest_teams, args.digest_weeks)
+        print(f"seeded for the digest job: {seeded}", flush=True)
     round_id, posts = await open_round(url, args.clicks)
     if len(posts) != args.clicks:
         raise SystemExit(f"{len(posts)} DMs posted for {args.clicks} members")
@@ -361,6 +399,8 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
                 SLACK_SIGNING_SECRET=SECRET,
                 SLACK_API_URL=api_url,
                 MEDPULS_IN_PROCESS_WORKER="false" if args.no_worker else "true",
+                # The digest job must not wait for Monday morning's working hours.
+                **({"MEDPULS_WORKING_HOURS": "always"} if args.with_digest else {}),
             ),
             logs / "medpuls.log",
         )
@@ -378,11 +418,17 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
         processed = count_processed(url)
         latencies: dict[str, list[float]] = {"medpuls": [], "bolt": []}
         round_ratios: list[float] = []
+        # The same, for the rounds that ended while the digest job was running.
+        during: dict[str, list[float]] = {"medpuls": [], "bolt": []}
+        during_ratios: list[float] = []
+        digest_log = logs / "medpuls.log"
+        digest_seconds = math.nan
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             for base in targets.values():
                 await wait_ready(session, base + "/healthz")
+            ready = time.monotonic()
             values: list[int] = []
             for round_no in range(args.warmup + args.rounds):
                 bodies, values = burst_bodies(posts, round_no)
@@ -398,19 +444,33 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
                         latencies[name].extend(taken)
                     await asyncio.sleep(0.2)
                     this_round[name] = taken
+                ratio = percentile(this_round["medpuls"], 0.99) / percentile(
+                    this_round["bolt"], 0.99
+                )
+                running = args.with_digest and not digest_done(digest_log)
+                if args.with_digest and not running and math.isnan(digest_seconds):
+                    digest_seconds = time.monotonic() - ready
                 if round_no >= args.warmup:
-                    round_ratios.append(
-                        percentile(this_round["medpuls"], 0.99)
-                        / percentile(this_round["bolt"], 0.99)
-                    )
+                    round_ratios.append(ratio)
+                    if running:
+                        for name in during:
+                            during[name].extend(this_round[name])
+                        during_ratios.append(ratio)
                 print(
-                    f"round {round_no + 1}{' (warm-up)' if round_no < args.warmup else ''}: "
+                    f"round {round_no + 1}{' (warm-up)' if round_no < args.warmup else ''}"
+                    f"{' (digest job running)' if running else ''}: "
                     f"medpuls p50/p99 {percentile(this_round['medpuls'], 0.5):.1f}/"
                     f"{percentile(this_round['medpuls'], 0.99):.1f} ms, "
                     f"bolt {percentile(this_round['bolt'], 0.5):.1f}/"
                     f"{percentile(this_round['bolt'], 0.99):.1f} ms",
                     flush=True,
                 )
+        if args.with_digest:
+            deadline = time.monotonic() + 600
+            while not digest_done(digest_log) and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+            if math.isnan(digest_seconds) and digest_done(digest_log):
+                digest_seconds = time.monotonic() - ready
         # A graceful stop drains the adapter's background work before the process ends.
         stopped = medpuls.stop()
         if stopped != 0:
@@ -431,13 +491,22 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
     )
     if handled != total or counted != expected:
         raise SystemExit("answers were lost or doubled")
-    m, b = latencies["medpuls"], latencies["bolt"]
-    m99, b99 = percentile(m, 0.99), percentile(b, 0.99)
-    return (
-        f"ack: n={len(m)} medpuls_p50_ms={percentile(m, 0.5):.1f} medpuls_p99_ms={m99:.1f} "
-        f"bolt_p50_ms={percentile(b, 0.5):.1f} bolt_p99_ms={b99:.1f} "
-        f"ratio_p99={m99 / b99:.2f} round_ratio_p99_median={percentile(round_ratios, 0.5):.2f} "
+    line = (
+        f"ack: {ratios(latencies['medpuls'], latencies['bolt'], round_ratios)} "
         f"answers_recorded={answers}"
+    )
+    if not args.with_digest:
+        return line
+    if not during_ratios:
+        raise SystemExit(
+            f"the digest job ended before any measured round ({digest_seconds:.1f} s after "
+            "serve was ready): raise --digest-teams"
+        )
+    return (
+        f"{line} | during the digest job ({seeded['leaders']} leaders, done "
+        f"{digest_seconds:.1f} s after serve was ready): "
+        f"rounds={len(during_ratios)}/{args.rounds} "
+        f"{ratios(during['medpuls'], during['bolt'], during_ratios)}"
     )
 
 
@@ -448,6 +517,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="bursts before measuring")
     parser.add_argument(
         "--no-worker", action="store_true", help="serve without the in-process worker"
+    )
+    parser.add_argument(
+        "--with-digest",
+        action="store_true",
+        help="run the weekly digest job in the same serve process while measuring",
+    )
+    parser.add_argument(
+        "--digest-teams", type=int, default=400, help="teams of 25 for the digest job"
+    )
+    parser.add_argument(
+        "--digest-weeks", type=int, default=20, help="weeks of closed rounds for the digest job"
     )
     parser.add_argument("--serve-fake-slack", type=int, metavar="MEMBERS", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -460,6 +540,8 @@ def main() -> None:
     if args.serve_bare_bolt is not None:
         serve_bare_bolt(int(args.serve_bare_bolt[0]), args.serve_bare_bolt[1])
         return
+    if args.with_digest and args.no_worker:
+        parser.error("--with-digest needs the in-process worker (leave out --no-worker)")
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="medpuls_ack_") as logs, bench_database() as url:
