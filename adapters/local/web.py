@@ -20,6 +20,7 @@ from bot.core import Core
 from bot.events import (
     Actor,
     ButtonClicked,
+    CommandInvoked,
     Conversation,
     FormSubmitted,
     InboundEvent,
@@ -29,6 +30,7 @@ from bot.events import (
 from bot.i18n import Lang, translator
 from bot.messages import Form, Message, Reply
 from bot.platform import Platform
+from bot.router import command_text, command_word
 from storage.models import LocalMessage, Member, Membership
 
 STATIC = Path(__file__).parent / "static"
@@ -253,10 +255,16 @@ async def say(request: web.Request) -> web.Response:
         return web.json_response({})
     conversation = f"member:{member_id}"
     await asyncio.to_thread(request.app[PLATFORM].keep, conversation, {"said": text})
-    # The router tells commands from other words, as for Slack and Teams.
-    event = MessageReceived(
-        actor=_actor(member_id),
-        conversation=Conversation("local", conversation),
-        text=text,
-    )
+    conv = Conversation("local", conversation)
+    event: InboundEvent
+    if command_word(text) in core.router.commands:
+        event = CommandInvoked(
+            actor=_actor(member_id),
+            conversation=conv,
+            command="",
+            text=command_text(text),
+            trigger=f"local:{member_id}",
+        )
+    else:
+        event = MessageReceived(actor=_actor(member_id), conversation=conv, text=text)
     return await _apply(request, event, None, keep_in=conversation)
