@@ -193,6 +193,19 @@ async def test_long_text_wraps_and_forms_show_their_limits(sqlite_url: str) -> N
                  .map(el => [el.scrollWidth, el.clientWidth])"""
         )
         assert all(scroll <= client + 1 for scroll, client in widths), widths
+
+        # Triage on the board itself: the board changes in place, and the answer to the click
+        # is shown under it to the chair alone (as Slack's ephemeral message), not in a toast.
+        stored = await page.locator(MESSAGES).count()
+        board_id = await board.get_attribute("data-message-id")
+        async with page.expect_response("**/local/api/click"):
+            await board.get_by_role("button", name=DA("agenda.btn_later")).first.click()
+        only = page.locator("#messages article.message.ephemeral")
+        await only.wait_for()
+        assert DA("localchat.only_you") in await _words(only)
+        assert await page.locator(MESSAGES).count() == stored
+        assert await page.locator(MESSAGES).last.get_attribute("data-message-id") == board_id
+        assert await page.locator("#toast").is_hidden()
     assert failures == []
 
 
