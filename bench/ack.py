@@ -25,8 +25,9 @@ every unit and `--digest-weeks` weeks of closed rounds (bench/aggregate.py's see
 now), so that the scheduler's weekly digest job, due for every leader, starts in the same
 `medpuls serve` process a second after it does and runs for seconds while the clicks arrive
 (scheduler jobs run off the event loop: issue 16, point 2). The job's end is read from serve's
-log ("leader digests queued"); the last line then also gives the ratios over only the rounds
-that ended while the job was still running.
+log ("leader digests queued"). After the `--rounds` rounds the bench waits for the job to end
+and measures `--rounds` more, the run's own baseline; the last line gives the ratios over the
+rounds that ended while the job was running and over those after it.
 """
 
 from __future__ import annotations
@@ -416,46 +417,56 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
             "bolt": f"http://127.0.0.1:{bolt_port}",
         }
         processed = count_processed(url)
-        latencies: dict[str, list[float]] = {"medpuls": [], "bolt": []}
-        round_ratios: list[float] = []
-        # The same, for the rounds that ended while the digest job was running.
-        during: dict[str, list[float]] = {"medpuls": [], "bolt": []}
-        during_ratios: list[float] = []
+        # Measured rounds by when they ended: while the digest job ran, or after it (the same
+        # process and machine a minute later: the run's own baseline). Without the job, "after".
+        sets: dict[str, dict[str, list[float]]] = {
+            kind: {"medpuls": [], "bolt": []} for kind in ("during", "after")
+        }
+        ratios_of: dict[str, list[float]] = {"during": [], "after": []}
         digest_log = logs / "medpuls.log"
         digest_seconds = math.nan
+        after_rounds = args.rounds if args.with_digest else 0
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            for base in targets.values():
-                await wait_ready(session, base + "/healthz")
-            ready = time.monotonic()
-            values: list[int] = []
-            for round_no in range(args.warmup + args.rounds):
-                bodies, values = burst_bodies(posts, round_no)
+
+            async def one_round(round_no: int) -> dict[str, list[float]]:
+                bodies, values[:] = burst_bodies(posts, round_no)
                 # Alternate who goes first, so neither always meets a just-woken peer.
                 this_round: dict[str, list[float]] = {}
                 order = ["medpuls", "bolt"] if round_no % 2 == 0 else ["bolt", "medpuls"]
                 for name in order:
-                    taken = await burst(session, targets[name] + "/slack/events", bodies)
+                    this_round[name] = await burst(session, targets[name] + "/slack/events", bodies)
                     if name == "medpuls":
                         handled = len(bodies) * (round_no + 1)
                         await settle(lambda: asyncio.to_thread(processed), handled)
-                    if round_no >= args.warmup:
-                        latencies[name].extend(taken)
                     await asyncio.sleep(0.2)
-                    this_round[name] = taken
-                ratio = percentile(this_round["medpuls"], 0.99) / percentile(
-                    this_round["bolt"], 0.99
-                )
+                return this_round
+
+            for base in targets.values():
+                await wait_ready(session, base + "/healthz")
+            ready = time.monotonic()
+            values: list[int] = []
+            planned = args.warmup + args.rounds
+            round_no = 0
+            while round_no < planned + after_rounds:
+                if round_no == planned:
+                    # The job's own end, then as many rounds again without it.
+                    deadline = time.monotonic() + 900
+                    while not digest_done(digest_log) and time.monotonic() < deadline:
+                        await asyncio.sleep(0.5)
+                this_round = await one_round(round_no)
                 running = args.with_digest and not digest_done(digest_log)
                 if args.with_digest and not running and math.isnan(digest_seconds):
                     digest_seconds = time.monotonic() - ready
+                kind = "during" if running else "after"
                 if round_no >= args.warmup:
-                    round_ratios.append(ratio)
-                    if running:
-                        for name in during:
-                            during[name].extend(this_round[name])
-                        during_ratios.append(ratio)
+                    for name in ("medpuls", "bolt"):
+                        sets[kind][name].extend(this_round[name])
+                    ratios_of[kind].append(
+                        percentile(this_round["medpuls"], 0.99)
+                        / percentile(this_round["bolt"], 0.99)
+                    )
                 print(
                     f"round {round_no + 1}{' (warm-up)' if round_no < args.warmup else ''}"
                     f"{' (digest job running)' if running else ''}: "
@@ -465,12 +476,7 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
                     f"{percentile(this_round['bolt'], 0.99):.1f} ms",
                     flush=True,
                 )
-        if args.with_digest:
-            deadline = time.monotonic() + 600
-            while not digest_done(digest_log) and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)
-            if math.isnan(digest_seconds) and digest_done(digest_log):
-                digest_seconds = time.monotonic() - ready
+                round_no += 1
         # A graceful stop drains the adapter's background work before the process ends.
         stopped = medpuls.stop()
         if stopped != 0:
@@ -481,7 +487,7 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
 
     question, counted = recorded(url, round_id)
     handled = await asyncio.to_thread(processed)
-    total = args.clicks * (args.warmup + args.rounds)
+    total = args.clicks * (args.warmup + args.rounds + after_rounds)
     expected = Counter(values)
     answers = sum(counted.values())
     print(
@@ -491,22 +497,25 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
     )
     if handled != total or counted != expected:
         raise SystemExit("answers were lost or doubled")
-    line = (
-        f"ack: {ratios(latencies['medpuls'], latencies['bolt'], round_ratios)} "
-        f"answers_recorded={answers}"
-    )
     if not args.with_digest:
-        return line
-    if not during_ratios:
+        after = sets["after"]
+        return (
+            f"ack: {ratios(after['medpuls'], after['bolt'], ratios_of['after'])} "
+            f"answers_recorded={answers}"
+        )
+    if not ratios_of["during"]:
         raise SystemExit(
             f"the digest job ended before any measured round ({digest_seconds:.1f} s after "
             "serve was ready): raise --digest-teams"
         )
+    during, after = sets["during"], sets["after"]
     return (
-        f"{line} | during the digest job ({seeded['leaders']} leaders, done "
-        f"{digest_seconds:.1f} s after serve was ready): "
-        f"rounds={len(during_ratios)}/{args.rounds} "
-        f"{ratios(during['medpuls'], during['bolt'], during_ratios)}"
+        f"ack with the digest job ({seeded['leaders']} leaders, done {digest_seconds:.1f} s "
+        f"after serve was ready): during rounds={len(ratios_of['during'])} "
+        f"{ratios(during['medpuls'], during['bolt'], ratios_of['during'])} | "
+        f"after rounds={len(ratios_of['after'])} "
+        f"{ratios(after['medpuls'], after['bolt'], ratios_of['after'])} | "
+        f"answers_recorded={answers}"
     )
 
 
