@@ -245,3 +245,36 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"error: cannot listen on 127.0.0.1:{port}: already in use"
     ]
+
+
+async def test_what_is_typed_and_its_answer_are_kept_and_the_frame_follows_over_http(
+    sqlite_url: str,
+) -> None:
+    """The same without a browser: the page's API keeps the echo and the answer in the DM, and
+    its frame follows `sprog en`. Unknown members are refused before anything is kept."""
+    cli(sqlite_url, "demo")
+    async with local_chat(sqlite_url) as chat:
+        karen = await _member(chat, "Karen Lund")
+        said = await chat.say(karen, "/med digest pause")
+        assert said["posted"] and DA("digest.pref_paused").split(".")[0] in said["notice"]
+        echo, answer = await chat.dm(karen)
+        assert echo["mine"] and "/med digest pause" in echo["html"] and not answer["mine"]
+        assert answer["id"] == said["posted"]
+        assert (await chat.say(karen, "   ")) == {}
+        assert len(await chat.dm(karen)) == 2
+
+        frame = (await chat.http.get("/local/api/frame", params={"member": karen})).json()
+        assert frame["lang"] == "da" and frame["roles"]["vice_chair"] == "næstformand"
+        await chat.say(karen, "sprog en")
+        frame = (await chat.http.get("/local/api/frame", params={"member": karen})).json()
+        assert frame["lang"] == "en" and frame["text"]["send"] == EN("localchat.send")
+        assert frame["roles"]["vice_chair"] == "vice-chair"
+        convs = (await chat.http.get("/local/api/conversations", params={"member": karen})).json()
+        assert convs[0]["title"] == EN("localchat.direct")
+        # Nobody chosen yet: the installation's language.
+        assert (await chat.http.get("/local/api/frame")).json()["lang"] == "da"
+
+        r = await chat.http.post("/local/api/say", json={"member": 99999, "text": "hjælp"})
+        assert r.status_code == 404
+        bad = await chat.http.get("/local/api/frame", params={"member": "x"})
+        assert bad.status_code == 400
