@@ -362,6 +362,27 @@ def digest_done(log: Path) -> bool:
     return DIGEST_DONE in log.read_bytes()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def quiet(pid: int, timeout: float = 900.0) -> float:
+    """Wait until the process is nearly idle (< 5 % of a CPU over 2 s): after the digest job,
+    the scheduler's tick still runs the jobs after it (committee digests, ...) in its thread.
+    Returns the seconds waited."""
+    started = time.monotonic()
+    before = cpu_seconds(pid)
+    while time.monotonic() - started < timeout:
+        await asyncio.sleep(2.0)
+        now = cpu_seconds(pid)
+        if now - before < 0.1:
+            break
+        before = now
+    return time.monotonic() - started
+
+
 def ratios(medpuls: list[float], bolt: list[float], per_round: list[float]) -> str:
     if not medpuls:
         return "n=0"
@@ -451,10 +472,12 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
             round_no = 0
             while round_no < planned + after_rounds:
                 if round_no == planned:
-                    # The job's own end, then as many rounds again without it.
+                    # The job's own end and the rest of the tick, then as many rounds again.
                     deadline = time.monotonic() + 900
                     while not digest_done(digest_log) and time.monotonic() < deadline:
                         await asyncio.sleep(0.5)
+                    waited = await quiet(medpuls.proc.pid)
+                    print(f"serve idle again after {waited:.0f} s more", flush=True)
                 this_round = await one_round(round_no)
                 running = args.with_digest and not digest_done(digest_log)
                 if args.with_digest and not running and math.isnan(digest_seconds):
