@@ -362,6 +362,18 @@ def digest_done(log: Path) -> bool:
     return DIGEST_DONE in log.read_bytes()
 
 
+def switch_interval(ms: float | None, logs: Path) -> dict[str, str]:
+    """An experiment: serve with another GIL switch interval (Python's default is 5 ms), set by
+    a sitecustomize module put first on its PYTHONPATH. The loop thread waits up to one
+    interval for the GIL each time a job's thread holds it."""
+    if ms is None:
+        return {}
+    site = logs / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(f"import sys\nsys.setswitchinterval({ms / 1000!r})\n")
+    return {"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -423,6 +435,7 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
                 MEDPULS_IN_PROCESS_WORKER="false" if args.no_worker else "true",
                 # The digest job must not wait for Monday morning's working hours.
                 **({"MEDPULS_WORKING_HOURS": "always"} if args.with_digest else {}),
+                **switch_interval(args.switch_interval_ms, logs),
             ),
             logs / "medpuls.log",
         )
@@ -560,6 +573,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--digest-weeks", type=int, default=20, help="weeks of closed rounds for the digest job"
+    )
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        help="experiment: serve's GIL switch interval (sys.setswitchinterval), default Python's",
     )
     parser.add_argument("--serve-fake-slack", type=int, metavar="MEMBERS", help=argparse.SUPPRESS)
     parser.add_argument(
