@@ -43,6 +43,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -513,10 +514,14 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
                     flush=True,
                 )
                 round_no += 1
-        # A graceful stop drains the adapter's background work before the process ends.
-        stopped = medpuls.stop()
+        # A graceful stop drains the adapter's background work before the process ends; with
+        # the digest, a later tick's job may still be running in its thread, which serve waits
+        # for on the way out.
+        stopped = medpuls.stop(timeout=900 if args.with_digest else 60)
         if stopped != 0:
-            raise SystemExit(f"medpuls serve exited with {stopped} (see {medpuls.log.name})")
+            keep = Path(tempfile.gettempdir()) / f"medpuls_ack_serve_{os.getpid()}.log"
+            keep.write_bytes((logs / "medpuls.log").read_bytes())
+            raise SystemExit(f"medpuls serve exited with {stopped} (its log: {keep})")
     finally:
         for child in reversed(children):
             child.stop()
@@ -592,8 +597,6 @@ def main() -> None:
         return
     if args.with_digest and args.no_worker:
         parser.error("--with-digest needs the in-process worker (leave out --no-worker)")
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="medpuls_ack_") as logs, bench_database() as url:
         print(asyncio.run(measure(args, url, Path(logs))), flush=True)
 
