@@ -26,8 +26,11 @@ now), so that the scheduler's weekly digest job, due for every leader, starts in
 `medpuls serve` process a second after it does and runs for seconds while the clicks arrive
 (scheduler jobs run off the event loop: issue 16, point 2). The job's end is read from serve's
 log ("leader digests queued"). After the `--rounds` rounds the bench waits for the job to end
-and measures `--rounds` more, the run's own baseline; the last line gives the ratios over the
-rounds that ended while the job was running and over those after it.
+and measures `--rounds` more; the last line gives the ratios over the rounds that ended while
+the job was running and over those after it. "After" is not an idle server: the scheduler's
+first tick runs every job in turn in one thread (on this seed the dialogue guides before the
+digest and the committee digests after it take minutes too), so compare with a run without
+`--with-digest` as well.
 """
 
 from __future__ import annotations
@@ -375,27 +378,6 @@ def switch_interval(ms: float | None, logs: Path) -> dict[str, str]:
     return {"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def quiet(pid: int, timeout: float = 900.0) -> float:
-    """Wait until the process is nearly idle (< 5 % of a CPU over 2 s): after the digest job,
-    the scheduler's tick still runs the jobs after it (committee digests, ...) in its thread.
-    Returns the seconds waited."""
-    started = time.monotonic()
-    before = cpu_seconds(pid)
-    while time.monotonic() - started < timeout:
-        await asyncio.sleep(2.0)
-        now = cpu_seconds(pid)
-        if now - before < 0.1:
-            break
-        before = now
-    return time.monotonic() - started
-
-
 def ratios(medpuls: list[float], bolt: list[float], per_round: list[float]) -> str:
     if not medpuls:
         return "n=0"
@@ -452,8 +434,8 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
             "bolt": f"http://127.0.0.1:{bolt_port}",
         }
         processed = count_processed(url)
-        # Measured rounds by when they ended: while the digest job ran, or after it (the same
-        # process and machine a minute later: the run's own baseline). Without the job, "after".
+        # Measured rounds by when they ended: while the digest job ran, or after it. Without
+        # --with-digest, every round is "after".
         sets: dict[str, dict[str, list[float]]] = {
             kind: {"medpuls": [], "bolt": []} for kind in ("during", "after")
         }
@@ -486,12 +468,11 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
             round_no = 0
             while round_no < planned + after_rounds:
                 if round_no == planned:
-                    # The job's own end and the rest of the tick, then as many rounds again.
+                    # The digest job's end, then as many rounds again (the tick's later jobs,
+                    # committee digests and the rest, may still be running: see the docstring).
                     deadline = time.monotonic() + 900
                     while not digest_done(digest_log) and time.monotonic() < deadline:
                         await asyncio.sleep(0.5)
-                    waited = await quiet(medpuls.proc.pid)
-                    print(f"serve idle again after {waited:.0f} s more", flush=True)
                 this_round = await one_round(round_no)
                 running = args.with_digest and not digest_done(digest_log)
                 if args.with_digest and not running and math.isnan(digest_seconds):
