@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, text
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -61,17 +61,20 @@ def seed_unit(db: Database, members: int, *, path: str = UNIT, slack: bool = Tru
         unit = Unit(path=path, name=path.rsplit("/", 1)[-1])
         session.add(unit)
         session.flush()
-        session.execute(
-            insert(Member),
-            [
-                {
-                    "name": f"Medarbejder {i}",
-                    "email": f"m{i}@bench.invalid",
-                    "slack_user_id": f"U{i:08d}" if slack else None,
-                }
-                for i in range(1, members + 1)
-            ],
+        # Only the members made here: another bench's organisation may share the database
+        # (bench/ack.py --with-digest seeds bench/aggregate.py's beside this one).
+        ids = sorted(
+            session.scalars(
+                insert(Member).returning(Member.id),
+                [
+                    {
+                        "name": f"Medarbejder {i}",
+                        "email": f"m{i}@bench.invalid",
+                        "slack_user_id": f"U{i:08d}" if slack else None,
+                    }
+                    for i in range(1, members + 1)
+                ],
+            )
         )
-        ids = list(session.scalars(select(Member.id).order_by(Member.id)))
         session.execute(insert(Membership), [{"member_id": m, "unit_id": unit.id} for m in ids])
     return ids

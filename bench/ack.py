@@ -1,6 +1,7 @@
 """Ack latency: signed button clicks against `medpuls serve`, side by side with a bare Bolt app.
 
     python bench/ack.py [--clicks 50] [--rounds 10] [--warmup 1] [--no-worker]
+                        [--with-digest [--digest-teams 400] [--digest-weeks 20]]
 
 Sets up a pulse round with the real flows on a throw-away PostgreSQL database (a unit of
 `--clicks` members, `run_now`, the real delivery loop posting the DMs to the fake Slack Web API),
@@ -18,6 +19,18 @@ answers are counted: one per member, holding the value of the last round's click
 
 Prints the aggregate over the measured rounds on the last line, and, since one noisy round can
 decide a p99 on a shared machine, the median over the rounds of each round's p99 ratio.
+
+`--with-digest` also seeds a municipality of `--digest-teams` teams of 25 with a leader for
+every unit and `--digest-weeks` weeks of closed rounds (bench/aggregate.py's seed, dated before
+now), so that the scheduler's weekly digest job, due for every leader, starts in the same
+`medpuls serve` process a second after it does and runs for seconds while the clicks arrive
+(scheduler jobs run off the event loop: issue 16, point 2). The job's end is read from serve's
+log ("leader digests queued"). After the `--rounds` rounds the bench waits for the job to end
+and measures `--rounds` more; the last line gives the ratios over the rounds that ended while
+the job was running and over those after it. "After" is not an idle server: the scheduler's
+first tick runs every job in turn in one thread (on this seed the dialogue guides before the
+digest and the committee digests after it take minutes too), so compare with a run without
+`--with-digest` as well.
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import math
 import os
@@ -32,6 +46,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -49,6 +64,8 @@ TEAM = "T0MEDPULS"
 REQUEST_TIMEOUT = 10.0
 START_TIMEOUT = 30.0
 SETTLE_TIMEOUT = 60.0
+# What flows.digest logs when the digest job has queued every leader's digest.
+DIGEST_DONE = b'"leader digests queued"'
 
 
 def slack_id(i: int) -> str:
@@ -338,9 +355,47 @@ def recorded(url: str, round_id: int) -> tuple[str, Counter[int]]:
     return str(first), Counter(int(v) for v in values)
 
 
+def seed_digest(url: str, teams: int, weeks: int) -> dict[str, int]:
+    """An organisation whose leaders are all due this week's digest (rounds before now)."""
+    from bench.aggregate import seed
+
+    return seed(url, teams, 25, weeks, now=dt.datetime.now(dt.UTC))
+
+
+def digest_done(log: Path) -> bool:
+    return DIGEST_DONE in log.read_bytes()
+
+
+def switch_interval(ms: float | None, logs: Path) -> dict[str, str]:
+    """An experiment: serve with another GIL switch interval (Python's default is 5 ms), set by
+    a sitecustomize module put first on its PYTHONPATH. The loop thread waits up to one
+    interval for the GIL each time a job's thread holds it."""
+    if ms is None:
+        return {}
+    site = logs / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(f"import sys\nsys.setswitchinterval({ms / 1000!r})\n")
+    return {"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}
+
+
+def ratios(medpuls: list[float], bolt: list[float], per_round: list[float]) -> str:
+    if not medpuls:
+        return "n=0"
+    m99, b99 = percentile(medpuls, 0.99), percentile(bolt, 0.99)
+    return (
+        f"n={len(medpuls)} medpuls_p50_ms={percentile(medpuls, 0.5):.1f} medpuls_p99_ms={m99:.1f} "
+        f"bolt_p50_ms={percentile(bolt, 0.5):.1f} bolt_p99_ms={b99:.1f} "
+        f"ratio_p99={m99 / b99:.2f} round_ratio_p99_median={percentile(per_round, 0.5):.2f}"
+    )
+
+
 async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
     import aiohttp
 
+    seeded: dict[str, int] = {}
+    if args.with_digest:
+        seeded = await asyncio.to_thread(seed_digest, url, args.digest_teams, args.digest_weeks)
+        print(f"seeded for the digest job: {seeded}", flush=True)
     round_id, posts = await open_round(url, args.clicks)
     if len(posts) != args.clicks:
         raise SystemExit(f"{len(posts)} DMs posted for {args.clicks} members")
@@ -361,6 +416,9 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
                 SLACK_SIGNING_SECRET=SECRET,
                 SLACK_API_URL=api_url,
                 MEDPULS_IN_PROCESS_WORKER="false" if args.no_worker else "true",
+                # The digest job must not wait for Monday morning's working hours.
+                **({"MEDPULS_WORKING_HOURS": "always"} if args.with_digest else {}),
+                **switch_interval(args.switch_interval_ms, logs),
             ),
             logs / "medpuls.log",
         )
@@ -376,52 +434,82 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
             "bolt": f"http://127.0.0.1:{bolt_port}",
         }
         processed = count_processed(url)
-        latencies: dict[str, list[float]] = {"medpuls": [], "bolt": []}
-        round_ratios: list[float] = []
+        # Measured rounds by when they ended: while the digest job ran, or after it. Without
+        # --with-digest, every round is "after".
+        sets: dict[str, dict[str, list[float]]] = {
+            kind: {"medpuls": [], "bolt": []} for kind in ("during", "after")
+        }
+        ratios_of: dict[str, list[float]] = {"during": [], "after": []}
+        digest_log = logs / "medpuls.log"
+        digest_seconds = math.nan
+        after_rounds = args.rounds if args.with_digest else 0
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            for base in targets.values():
-                await wait_ready(session, base + "/healthz")
-            values: list[int] = []
-            for round_no in range(args.warmup + args.rounds):
-                bodies, values = burst_bodies(posts, round_no)
+
+            async def one_round(round_no: int) -> dict[str, list[float]]:
+                bodies, values[:] = burst_bodies(posts, round_no)
                 # Alternate who goes first, so neither always meets a just-woken peer.
                 this_round: dict[str, list[float]] = {}
                 order = ["medpuls", "bolt"] if round_no % 2 == 0 else ["bolt", "medpuls"]
                 for name in order:
-                    taken = await burst(session, targets[name] + "/slack/events", bodies)
+                    this_round[name] = await burst(session, targets[name] + "/slack/events", bodies)
                     if name == "medpuls":
                         handled = len(bodies) * (round_no + 1)
                         await settle(lambda: asyncio.to_thread(processed), handled)
-                    if round_no >= args.warmup:
-                        latencies[name].extend(taken)
                     await asyncio.sleep(0.2)
-                    this_round[name] = taken
+                return this_round
+
+            for base in targets.values():
+                await wait_ready(session, base + "/healthz")
+            ready = time.monotonic()
+            values: list[int] = []
+            planned = args.warmup + args.rounds
+            round_no = 0
+            while round_no < planned + after_rounds:
+                if round_no == planned:
+                    # The digest job's end, then as many rounds again (the tick's later jobs,
+                    # committee digests and the rest, may still be running: see the docstring).
+                    deadline = time.monotonic() + 900
+                    while not digest_done(digest_log) and time.monotonic() < deadline:
+                        await asyncio.sleep(0.5)
+                this_round = await one_round(round_no)
+                running = args.with_digest and not digest_done(digest_log)
+                if args.with_digest and not running and math.isnan(digest_seconds):
+                    digest_seconds = time.monotonic() - ready
+                kind = "during" if running else "after"
                 if round_no >= args.warmup:
-                    round_ratios.append(
+                    for name in ("medpuls", "bolt"):
+                        sets[kind][name].extend(this_round[name])
+                    ratios_of[kind].append(
                         percentile(this_round["medpuls"], 0.99)
                         / percentile(this_round["bolt"], 0.99)
                     )
                 print(
-                    f"round {round_no + 1}{' (warm-up)' if round_no < args.warmup else ''}: "
+                    f"round {round_no + 1}{' (warm-up)' if round_no < args.warmup else ''}"
+                    f"{' (digest job running)' if running else ''}: "
                     f"medpuls p50/p99 {percentile(this_round['medpuls'], 0.5):.1f}/"
                     f"{percentile(this_round['medpuls'], 0.99):.1f} ms, "
                     f"bolt {percentile(this_round['bolt'], 0.5):.1f}/"
                     f"{percentile(this_round['bolt'], 0.99):.1f} ms",
                     flush=True,
                 )
-        # A graceful stop drains the adapter's background work before the process ends.
-        stopped = medpuls.stop()
+                round_no += 1
+        # A graceful stop drains the adapter's background work before the process ends; with
+        # the digest, a later tick's job may still be running in its thread, which serve waits
+        # for on the way out.
+        stopped = medpuls.stop(timeout=900 if args.with_digest else 60)
         if stopped != 0:
-            raise SystemExit(f"medpuls serve exited with {stopped} (see {medpuls.log.name})")
+            keep = Path(tempfile.gettempdir()) / f"medpuls_ack_serve_{os.getpid()}.log"
+            keep.write_bytes((logs / "medpuls.log").read_bytes())
+            raise SystemExit(f"medpuls serve exited with {stopped} (its log: {keep})")
     finally:
         for child in reversed(children):
             child.stop()
 
     question, counted = recorded(url, round_id)
     handled = await asyncio.to_thread(processed)
-    total = args.clicks * (args.warmup + args.rounds)
+    total = args.clicks * (args.warmup + args.rounds + after_rounds)
     expected = Counter(values)
     answers = sum(counted.values())
     print(
@@ -431,12 +519,24 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
     )
     if handled != total or counted != expected:
         raise SystemExit("answers were lost or doubled")
-    m, b = latencies["medpuls"], latencies["bolt"]
-    m99, b99 = percentile(m, 0.99), percentile(b, 0.99)
+    if not args.with_digest:
+        after = sets["after"]
+        return (
+            f"ack: {ratios(after['medpuls'], after['bolt'], ratios_of['after'])} "
+            f"answers_recorded={answers}"
+        )
+    if not ratios_of["during"]:
+        raise SystemExit(
+            f"the digest job ended before any measured round ({digest_seconds:.1f} s after "
+            "serve was ready): raise --digest-teams"
+        )
+    during, after = sets["during"], sets["after"]
     return (
-        f"ack: n={len(m)} medpuls_p50_ms={percentile(m, 0.5):.1f} medpuls_p99_ms={m99:.1f} "
-        f"bolt_p50_ms={percentile(b, 0.5):.1f} bolt_p99_ms={b99:.1f} "
-        f"ratio_p99={m99 / b99:.2f} round_ratio_p99_median={percentile(round_ratios, 0.5):.2f} "
+        f"ack with the digest job ({seeded['leaders']} leaders, done {digest_seconds:.1f} s "
+        f"after serve was ready): during rounds={len(ratios_of['during'])} "
+        f"{ratios(during['medpuls'], during['bolt'], ratios_of['during'])} | "
+        f"after rounds={len(ratios_of['after'])} "
+        f"{ratios(after['medpuls'], after['bolt'], ratios_of['after'])} | "
         f"answers_recorded={answers}"
     )
 
@@ -449,6 +549,22 @@ def main() -> None:
     parser.add_argument(
         "--no-worker", action="store_true", help="serve without the in-process worker"
     )
+    parser.add_argument(
+        "--with-digest",
+        action="store_true",
+        help="run the weekly digest job in the same serve process while measuring",
+    )
+    parser.add_argument(
+        "--digest-teams", type=int, default=400, help="teams of 25 for the digest job"
+    )
+    parser.add_argument(
+        "--digest-weeks", type=int, default=20, help="weeks of closed rounds for the digest job"
+    )
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        help="experiment: serve's GIL switch interval (sys.setswitchinterval), default Python's",
+    )
     parser.add_argument("--serve-fake-slack", type=int, metavar="MEMBERS", help=argparse.SUPPRESS)
     parser.add_argument(
         "--serve-bare-bolt", nargs=2, metavar=("PORT", "API"), help=argparse.SUPPRESS
@@ -460,8 +576,8 @@ def main() -> None:
     if args.serve_bare_bolt is not None:
         serve_bare_bolt(int(args.serve_bare_bolt[0]), args.serve_bare_bolt[1])
         return
-    import tempfile
-
+    if args.with_digest and args.no_worker:
+        parser.error("--with-digest needs the in-process worker (leave out --no-worker)")
     with tempfile.TemporaryDirectory(prefix="medpuls_ack_") as logs, bench_database() as url:
         print(asyncio.run(measure(args, url, Path(logs))), flush=True)
 

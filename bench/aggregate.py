@@ -68,14 +68,23 @@ DIMENSIONS = (
 ENGLISH_EVERY = 10
 
 
-def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
-    """The organisation and its year of closed rounds; returns what was made."""
+# Not bench._common.UNIT ("Bench Kommune"): bench/ack.py --with-digest seeds both in one database.
+TOP = "Digest Kommune"
+
+
+def seed(
+    url: str, teams: int, team_size: int, weeks: int, now: dt.datetime = NOW
+) -> dict[str, int]:
+    """The organisation and its year of closed rounds before `now`; returns what was made.
+
+    Its people are p0@bench.invalid... and its rounds' periods start with "bench-", so it can
+    share a database with bench._common.seed_unit's m1@bench.invalid... and their rounds."""
     from storage.db import Database
     from storage.models import Committee, Member, Membership, Unit
 
     db = Database(url)
     with db.session() as s:
-        top = Unit(path="Bench Kommune", name="Bench Kommune")
+        top = Unit(path=TOP, name=TOP)
         s.add(top)
         s.flush()
         areas = [
@@ -120,7 +129,7 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
                     "language": "en" if i % ENGLISH_EVERY == 0 else "da",
                     "erased": False,
                     "seen_privacy_notice": True,
-                    "created_at": NOW,
+                    "created_at": now,
                 }
                 for i, u in enumerate(heads)
             ],
@@ -138,7 +147,7 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
                     "member_id": chefs[f"chef{u.id}@bench.invalid"],
                     "unit_id": u.id,
                     "roles": "leader",
-                    "created_at": NOW,
+                    "created_at": now,
                 }
                 for u in heads
             ],
@@ -152,22 +161,23 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
                 """
                 CREATE TEMP TABLE bench_teams ON COMMIT DROP AS
                 SELECT id AS unit_id, row_number() OVER (ORDER BY id) - 1 AS team
-                FROM units WHERE name LIKE 'Team %'
+                FROM units WHERE name LIKE 'Team %' AND path LIKE :top
                 """
-            )
+            ),
+            {"top": f"{TOP}/%"},
         )
         conn.execute(
             text(
                 """
                 INSERT INTO members (name, email, language, language_chosen, erased,
                                      seen_privacy_notice, created_at)
-                SELECT 'Medarbejder ' || i, 'm' || i || '@bench.invalid',
+                SELECT 'Medarbejder ' || i, 'p' || i || '@bench.invalid',
                        CASE WHEN i % (:size * :every) = 0 THEN 'en' ELSE 'da' END,
                        false, false, true, :now
                 FROM generate_series(0, CAST(:teams AS integer) * :size - 1) AS i
                 """
             ),
-            {"teams": teams, "size": team_size, "every": ENGLISH_EVERY, "now": NOW},
+            {"teams": teams, "size": team_size, "every": ENGLISH_EVERY, "now": now},
         )
         # Member i is number i % size of team i / size; number 0 leads the team.
         conn.execute(
@@ -176,7 +186,7 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
                 CREATE TEMP TABLE bench_people ON COMMIT DROP AS
                 SELECT m.id AS member_id, t.unit_id, m.i % :size AS pos
                 FROM (SELECT id, substring(email from 2 for position('@' in email) - 2)::int AS i
-                      FROM members WHERE email LIKE 'm%') m
+                      FROM members WHERE email LIKE 'p%') m
                 JOIN bench_teams t ON t.team = m.i / :size
                 """
             ),
@@ -191,10 +201,10 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
                 FROM bench_people
                 """
             ),
-            {"now": NOW},
+            {"now": now},
         )
         # Closed on the Friday at 14:00 local (13:00 UTC in winter; near enough all year for
-        # a bench) of each of the `weeks` weeks before NOW.
+        # a bench) of each of the `weeks` weeks before `now`.
         conn.execute(
             text(
                 """
@@ -209,7 +219,7 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
                 FROM bench_teams t, generate_series(1, :weeks) AS w
                 """
             ),
-            {"now": NOW, "weeks": weeks},
+            {"now": now, "weeks": weeks},
         )
         # Answers per round: mostly 12..size; one round in thirty under five.
         conn.execute(
@@ -220,7 +230,7 @@ def seed(url: str, teams: int, team_size: int, weeks: int) -> dict[str, int]:
                        substring(r.period from 7)::int AS w,
                        CASE WHEN (r.id * 7919) % 30 = 0 THEN (r.id * 31) % 5
                             ELSE least(:size, 12 + (r.id * 31) % 14) END AS n
-                FROM pulse_rounds r
+                FROM pulse_rounds r WHERE r.period LIKE 'bench-%'
                 """
             ),
             {"size": team_size},

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import importlib
 import logging
 import pkgutil
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.commands._common import settings, user_errors
+from bot.commands._common import fail, settings, user_errors
 from bot.errors import MedpulsError
 from bot.secret_key import require_secret_key
 
@@ -82,6 +84,8 @@ def serve(
     require_secret_key(bot.settings)  # one line and exit 2 when Slack/Teams run without it
     chosen = port or bot.settings.port
     bind = host or bot.settings.bind_host
+    # Bound before anything is said or started: a port in use is one line and exit 2.
+    sock = _listen(bind, chosen)
     if "local" in bot.platforms:
         typer.echo(f"MEDpuls local chat: http://localhost:{chosen}/", err=True)
         if bind not in _LOOPBACK:
@@ -92,7 +96,18 @@ def serve(
             )
     # No access log: a JSON line per request cost ~12 % of an ack (bench/ack.py); our own
     # structured logs and /metrics say what operators need.
-    web.run_app(build_web_app(bot), host=bind, port=chosen, print=None, access_log=None)
+    web.run_app(build_web_app(bot), sock=sock, print=None, access_log=None)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or one line and exit 2 when it cannot be had."""
+    try:
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as err:
+        why = "already in use" if err.errno == errno.EADDRINUSE else (err.strerror or str(err))
+        fail(f"cannot listen on {host}:{port}: {why}")
+        raise AssertionError("unreachable") from None
 
 
 @app.command()

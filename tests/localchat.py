@@ -104,3 +104,62 @@ async def local_chat(db_url: str, **settings: Any) -> AsyncIterator[LocalChat]:
     finally:
         await runner.cleanup()
         bot.db.dispose()
+
+
+# --- the page itself, in Debian's Chromium (never `playwright install`) -----------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MESSAGES = "#messages article.message[data-message-id]"
+
+
+@asynccontextmanager
+async def chat_page(chat: LocalChat, width: int = 1200) -> AsyncIterator[tuple[Any, list[str]]]:
+    """A fresh browser page on the chat, and every HTTP error it has met so far."""
+    import shutil
+
+    from playwright.async_api import async_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": width, "height": 860})
+            failures: list[str] = []
+            page.on(
+                "response",
+                lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+            )
+            await page.goto(str(chat.http.base_url))
+            yield page, failures
+        finally:
+            await browser.close()
+
+
+async def choose(page: Any, member: int) -> None:
+    """Pick who you are and wait for your direct conversation to be open."""
+    await page.locator(f'#who option[value="{member}"]').wait_for(state="attached")
+    await page.select_option("#who", str(member))
+    await page.locator("#convs a.active").wait_for()
+    await page.wait_for_function("() => !document.querySelector('#say').disabled")
+
+
+async def type_in(page: Any, text: str, *, answered: bool = True) -> tuple[Any, Any]:
+    """Type into the composer as a person does; the echo of it and the answer under it
+    (None when the answer is a form), as they stand in the conversation."""
+    before = await page.locator(MESSAGES).count()
+    await page.fill("#say", text)
+    async with page.expect_response("**/local/api/say"):
+        await page.press("#say", "Enter")
+    expected = before + (2 if answered else 1)
+    await page.wait_for_function(
+        "([sel, n]) => document.querySelectorAll(sel).length >= n", arg=[MESSAGES, expected]
+    )
+    shown = page.locator(MESSAGES)
+    return shown.nth(before), (shown.nth(before + 1) if answered else None)

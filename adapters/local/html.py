@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from html import escape
 
+from bot.i18n import Lang, translator
 from bot.messages import (
     Buttons,
     Context,
@@ -74,8 +75,14 @@ def render_message(message: Message) -> str:
     return "".join(html)
 
 
-def render_form(form: Form, errors: dict[str, str] | None = None) -> str:
+def render_said(text: str) -> str:
+    """What a person typed, as they typed it: no markdown of ours applies to their words."""
+    return f'<p class="said">{inline(text, markdown=False)}</p>'
+
+
+def render_form(form: Form, errors: dict[str, str] | None = None, *, lang: Lang = "da") -> str:
     errors = errors or {}
+    t = translator(lang)
     html = [
         f'<form class="form" data-form="{escape(form.data)}">',
         f"<h3>{escape(form.title)}</h3>",
@@ -109,12 +116,20 @@ def render_form(form: Form, errors: dict[str, str] | None = None) -> str:
             kind = {"date": "date", "datetime": "datetime-local"}.get(field.kind, "text")
             attrs = f'type="{kind}" id="f-{name}" name="{name}" value="{initial}"'
             html.append(f"<input {attrs}{req}{maxlen}{ph}>")
+        if field.max_length and field.kind in ("text", "textarea"):
+            # The limit shown as it is reached, never a silent cut (app.js keeps it current).
+            used = len(field.initial or "")
+            html.append(
+                f'<small class="counter" data-for="f-{name}" aria-live="polite">'
+                f"{used} / {field.max_length}</small>"
+            )
         if field.hint:
             html.append(f'<small class="hint">{inline(field.hint)}</small>')
         if field.name in errors:
             html.append(f'<small class="error">{escape(errors[field.name])}</small>')
     html.append(
         f'<div class="form-actions"><button type="submit" class="btn primary">{escape(form.submit)}'
-        '</button><button type="button" class="btn cancel">Annuller / Cancel</button></div></form>'
+        f'</button><button type="button" class="btn cancel">{escape(t("localchat.cancel"))}'
+        "</button></div></form>"
     )
     return "".join(html)

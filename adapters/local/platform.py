@@ -42,6 +42,15 @@ class LocalPlatform:
                 session.flush()
             return MessageRef("local", conversation, str(existing.id))
 
+    def keep(self, conversation: str, payload: dict[str, Any]) -> int:
+        """A message that happens once, in answer to the page (what a person typed, the reply
+        to it): nothing will send it again, so it needs no dedupe key."""
+        with self.db.session() as session:
+            row = LocalMessage(conversation=conversation, payload=payload, dedupe_key=None)
+            session.add(row)
+            session.flush()
+            return int(row.id)
+
     async def post(self, to: Address, message: Message, *, dedupe_key: str) -> MessageRef:
         payload = {"message": message.model_dump(mode="json")}
         return await asyncio.to_thread(self._store, conversation_of(to), payload, dedupe_key)

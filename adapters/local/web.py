@@ -12,8 +12,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from adapters.local.frame import frame, language
 from adapters.local.guard import allowed_names, guarded, json_body
-from adapters.local.html import render_form, render_message
+from adapters.local.html import render_form, render_message, render_said
 from adapters.local.platform import LocalPlatform
 from bot.core import Core
 from bot.events import (
@@ -26,8 +27,10 @@ from bot.events import (
     MessageReceived,
     MessageRef,
 )
+from bot.i18n import Lang, translator
 from bot.messages import Form, Message, Reply
 from bot.platform import Platform
+from bot.router import command_text, command_word
 from storage.models import LocalMessage, Member, Membership
 
 STATIC = Path(__file__).parent / "static"
@@ -41,7 +44,9 @@ def mount(app: web.Application, core: Core, platform: Platform) -> None:
     app[PLATFORM] = platform
     names = allowed_names(core.settings)
     app.router.add_get("/", guarded(index, names))
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", STATIC)
+    app.router.add_get("/local/api/frame", guarded(page_frame, names))
     app.router.add_get("/local/api/members", guarded(members, names))
     app.router.add_get("/local/api/conversations", guarded(conversations, names))
     app.router.add_get("/local/api/messages", guarded(messages, names))
@@ -52,6 +57,22 @@ def mount(app: web.Application, core: Core, platform: Platform) -> None:
 
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
+
+
+async def favicon(request: web.Request) -> web.FileResponse:
+    # Browsers ask for /favicon.ico whatever the page says; an SVG answers them all.
+    response = web.FileResponse(STATIC / "favicon.svg")
+    response.content_type = "image/svg+xml"
+    return response
+
+
+async def page_frame(request: web.Request) -> web.Response:
+    """The page's own words in the chosen person's language (the default before a choice)."""
+    core = _core(request)
+    raw = request.query.get("member")
+    member_id = _member_id(raw) if raw else None
+    lang = await asyncio.to_thread(language, core.db, core.settings, member_id)
+    return web.json_response(frame(lang))
 
 
 def _core(request: web.Request) -> Core:
@@ -67,12 +88,14 @@ def _member_id(value: Any) -> int:
 
 def _allowed(core: Core, member_id: int) -> list[dict[str, str]]:
     """The conversations this member can see: their DM and their units' channels."""
+    lang = language(core.db, core.settings, member_id)
     with core.db.session() as session:
         member = session.get(Member, member_id)
         if member is None or member.erased:
             raise web.HTTPNotFound(text="unknown member")
         rows = session.scalars(select(Membership).where(Membership.member_id == member_id)).all()
-        convs = [{"id": f"member:{member_id}", "title": "Direkte beskeder · MEDpuls", "kind": "dm"}]
+        direct = translator(lang)("localchat.direct")
+        convs = [{"id": f"member:{member_id}", "title": direct, "kind": "dm"}]
         for ms in sorted(rows, key=lambda m: m.unit.path):
             convs.append(
                 {"id": f"unit:{ms.unit_id}", "title": f"# {ms.unit.name}", "kind": "channel"}
@@ -103,9 +126,11 @@ async def conversations(request: web.Request) -> web.Response:
     return web.json_response(await asyncio.to_thread(_allowed, _core(request), member_id))
 
 
-def _rendered(payload: dict[str, Any]) -> str:
+def _rendered(payload: dict[str, Any], lang: Lang) -> str:
+    if "said" in payload:
+        return render_said(str(payload["said"]))
     if "form" in payload:
-        return render_form(Form.model_validate(payload["form"]))
+        return render_form(Form.model_validate(payload["form"]), lang=lang)
     return render_message(Message.model_validate(payload["message"]))
 
 
@@ -117,6 +142,7 @@ async def messages(request: web.Request) -> web.Response:
     def load() -> list[dict[str, Any]]:
         if conversation not in {c["id"] for c in _allowed(core, member_id)}:
             raise web.HTTPForbidden(text="not your conversation")
+        lang = language(core.db, core.settings, member_id)
         with core.db.session() as session:
             rows = session.scalars(
                 select(LocalMessage)
@@ -124,7 +150,13 @@ async def messages(request: web.Request) -> web.Response:
                 .order_by(LocalMessage.id)
             ).all()
             return [
-                {"id": r.id, "html": _rendered(r.payload), "version": r.updated_at.isoformat()}
+                {
+                    "id": r.id,
+                    "html": _rendered(r.payload, lang),
+                    "version": r.updated_at.isoformat(),
+                    # What the person typed, shown as theirs (the rest is the bot's).
+                    "mine": "said" in r.payload,
+                }
                 for r in rows
             ]
 
@@ -140,16 +172,29 @@ def _actor(member_id: int) -> Actor:
     return Actor(platform="local", user_id=str(member_id))
 
 
-async def _apply(request: web.Request, event: InboundEvent, ref: MessageRef | None) -> web.Response:
-    reply: Reply = await _core(request).handle(event)
+async def _apply(
+    request: web.Request,
+    event: InboundEvent,
+    ref: MessageRef | None,
+    *,
+    keep_in: str | None = None,
+) -> web.Response:
+    """Handle the event and answer the page. With `keep_in`, the reply's notice is also posted
+    in that conversation, as Slack and Teams post the answer to a typed message in the chat."""
+    core = _core(request)
+    reply: Reply = await core.handle(event)
     platform = request.app[PLATFORM]
     if reply.update is not None and ref is not None:
         await platform.update(ref, reply.update)
     out: dict[str, Any] = {}
     if reply.form is not None:
-        out["form"] = render_form(reply.form)
+        lang = await asyncio.to_thread(language, core.db, core.settings, int(event.actor.user_id))
+        out["form"] = render_form(reply.form, lang=lang)
     if reply.notice is not None:
         out["notice"] = render_message(reply.notice)
+        if keep_in is not None:
+            payload = {"message": reply.notice.model_dump(mode="json")}
+            out["posted"] = await asyncio.to_thread(platform.keep, keep_in, payload)
     if reply.transient is not None:
         # In this answer only, never in local_messages: the page shows it and forgets it.
         out["toast"] = render_message(reply.transient)
@@ -199,20 +244,27 @@ async def submit(request: web.Request) -> web.Response:
 
 
 async def say(request: web.Request) -> web.Response:
+    """A typed message: kept in the person's DM as theirs, answered there like on Slack."""
     body = await _body(request)
     member_id = _member_id(body.get("member"))
     text = str(body.get("text") or "").strip()
-    conv = Conversation("local", f"member:{member_id}")
-    word = (text.split() or [""])[0].lower()
+    core = _core(request)
+    # Unknown or erased members get 404 before anything is kept.
+    await asyncio.to_thread(_allowed, core, member_id)
+    if not text:
+        return web.json_response({})
+    conversation = f"member:{member_id}"
+    await asyncio.to_thread(request.app[PLATFORM].keep, conversation, {"said": text})
+    conv = Conversation("local", conversation)
     event: InboundEvent
-    if word in _core(request).router.commands:
+    if command_word(text) in core.router.commands:
         event = CommandInvoked(
             actor=_actor(member_id),
             conversation=conv,
             command="",
-            text=text,
+            text=command_text(text),
             trigger=f"local:{member_id}",
         )
     else:
         event = MessageReceived(actor=_actor(member_id), conversation=conv, text=text)
-    return await _apply(request, event, None)
+    return await _apply(request, event, None, keep_in=conversation)
