@@ -46,6 +46,7 @@ from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
 from flows.ledger import Ledger, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
+from flows.pooling import PooledFigure, pool_over_weeks
 from flows.question_bank import default_bank
 from storage.db import Database
 from storage.models import (
@@ -254,6 +255,8 @@ class Picture:
         self._decide_all(turnout, tallies)
         self._pulses: dict[int, UnitPulse] = {}
         self._painters: dict[Lang, TrendPainter] = {}
+        # Pools over weeks the ledger let out (flows.pooling): (unit, pool) -> week -> figure.
+        self.pooled: dict[tuple[int, str], dict[int, PooledFigure]] = defaultdict(dict)
         # Each unit's action plan (issue 19); load_picture fills it, see "action plans" below.
         self.plans: Mapping[int, Sequence[PlanLine]] = {}
 
@@ -419,6 +422,10 @@ class Picture:
             lines=lines,
             series=series,
         )
+
+    def measured(self, unit_id: int) -> Mapping[str, list[int]]:
+        """The weeks each dimension of the unit's subtree was measured in."""
+        return self._measured.get(unit_id, {})
 
     def shown_scores(self, unit_id: int) -> dict[str, list[float | None]]:
         """Each dimension's shown score of the unit, week by week over all the picture's weeks
@@ -626,14 +633,16 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         committees={k: v for k, v in committees.items()},
         pipelines=load_pipelines(session, now),
     )
-    gate_with_ledger(session, picture, settings.tz, in_window)
+    ledger = gate_with_ledger(session, picture, settings.tz, in_window)
+    if ledger is not None:
+        pool_over_weeks(session, picture, ledger, settings.tz)
     picture.plans = load_plans(session, now)
     return picture
 
 
 def gate_with_ledger(
     session: Session, picture: Picture, tz: dt.tzinfo, in_window: ColumnElement[bool]
-) -> None:
+) -> Ledger | None:
     """Decide every figure the tree gate let through against the ledger (flows.ledger): what
     channel summaries, results views and earlier digests showed, to anyone.
 
@@ -648,7 +657,7 @@ def gate_with_ledger(
     # Week by week: a figure of one week covers only that week's rounds, and deciding one
     # week at a time keeps the ledger's memory to a week (bench/aggregate.py: 50,000 people).
     if not weeks:
-        return
+        return None
     ledger = Ledger(session, picture.min_size, since=weeks[0].start, until=weeks[-1].end, tz=tz)
     for w, week in enumerate(weeks):
         ledger.focus(round_week(week.start + dt.timedelta(days=d), tz) for d in (-7, 0, 7))
@@ -705,6 +714,7 @@ def gate_with_ledger(
                 ).shown
             ) | already_shown(ledger, by_dim.get(dim, {}), shown)
         ledger.flush()
+    return ledger
 
 
 def already_shown(

@@ -117,6 +117,11 @@ def picture_index_series(picture: Picture, unit_id: int, weeks: int = 12) -> dic
     scores = picture.shown_scores(unit_id)
     total = len(picture.weeks)
     points = index_points(scores, total)
+    # Where a week's own figures cannot make an index, a pool over weeks may (flows.pooling).
+    for key in INDICES:
+        for w, figure in picture.pooled.get((unit_id, key), {}).items():
+            if points[key][w] is None:
+                points[key][w] = figure.score
     return {
         key: values[total - weeks :] if weeks <= total else values for key, values in points.items()
     }

@@ -1,0 +1,232 @@
+"""Pooling that keeps its promise (issue 17, point 2): a unit's answers are shown together with
+others' or over several weeks, never alone, and never so that a difference opens.
+
+Two kinds of pool, both decided by the one ledger (flows.ledger) against everything published:
+
+* **Siblings and parent.** A unit too small to show alone is counted in its parent's figure (the
+  digest's roll-up, flows.digest). The shared rotation (flows.question_bank, `slot`) makes
+  siblings answer the same dimensions in the same week, so the parent's figure has the others'
+  answers to add to. The parent's figure is shown when what it holds beyond its shown children
+  (the small unit, its small siblings, the parent's own people) is at least the threshold;
+  `where_counted` names the unit whose figures hold a round's answers, for the member's notice.
+* **Over weeks.** Where a unit has too few respondents in a week, its figures over the last
+  POOL_MIN_WEEKS to POOL_MAX_WEEKS weeks are shown once enough *distinct people* answered them.
+  People are counted from participation (who answered each round), never from answers, which
+  cannot be linked to anyone (DISCLOSURE.md, "groups are people"); flows.derivable's lower bound
+  does the counting. A pool is a dimension, a social-capital component or one of the indices
+  (flows.indices); its figure is the mean of all its answers in those weeks, a sum over the
+  pool's cells, so the ledger's linear algebra covers it exactly. Weeks whose own figure of the
+  pool was shown are left out: pooling them again would make the rest a difference.
+
+Decisions depend on sets only (which rounds, who took part); values are read after the ledger
+has let a pool out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from flows.indices import INDICES, RELATIONAL_COORDINATION, SOCIAL_CAPITAL, index_points
+from flows.ledger import POOLED_PATH, POOLED_WEEKS, Ledger, round_week
+from flows.ledger import cell as ledger_cell
+from storage.models import PulseRound, RoundResult, Unit
+
+if TYPE_CHECKING:
+    from flows.digest import Picture, Tally
+
+__all__ = [
+    "POOLED_PATH",
+    "POOL_MAX_WEEKS",
+    "POOL_MIN_WEEKS",
+    "PooledFigure",
+    "pool_dimensions",
+    "pool_over_weeks",
+    "where_counted",
+]
+
+POOL_MIN_WEEKS = 4
+POOL_MAX_WEEKS = POOLED_WEEKS
+
+
+def pool_dimensions() -> dict[str, tuple[str, ...]]:
+    """Every pool over weeks by name: the two indices and social capital's components."""
+    social = tuple(d for dims in SOCIAL_CAPITAL.values() for d in dims)
+    return {
+        "social_capital": social,
+        "relational_coordination": RELATIONAL_COORDINATION,
+        **{f"social_capital.{name}": dims for name, dims in SOCIAL_CAPITAL.items()},
+    }
+
+
+@dataclass(frozen=True)
+class PooledFigure:
+    """A pool's mean score over `weeks` weeks ending with picture week `week`."""
+
+    unit_id: int
+    pool: str
+    week: int
+    weeks: int
+    score: float
+
+
+@dataclass(frozen=True)
+class _Cell:
+    round_id: int
+    unit_id: int
+    week: int
+    question_id: str
+    dimension: str
+
+
+def _cells(session: Session, picture: Picture, units: Iterable[int]) -> list[_Cell]:
+    """The question cells of the units' rounds in the picture's weeks."""
+    weeks = picture.weeks
+    wanted = sorted(set(units))
+    out: list[_Cell] = []
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(
+                RoundResult.round_id,
+                PulseRound.unit_id,
+                PulseRound.closed_at,
+                RoundResult.question_id,
+                RoundResult.dimension,
+            )
+            .join(PulseRound, PulseRound.id == RoundResult.round_id)
+            .where(
+                and_(
+                    PulseRound.unit_id.in_(wanted[start : start + 500]),
+                    PulseRound.closed_at >= weeks[0].start,
+                    PulseRound.closed_at < weeks[-1].end,
+                )
+            )
+        )
+        for rid, unit_id, closed, qid, dim in rows:
+            closed = closed if closed.tzinfo else closed.replace(tzinfo=dt.UTC)
+            w = next(i for i, wk in enumerate(weeks) if closed < wk.end)
+            out.append(_Cell(int(rid), int(unit_id), w, qid, dim))
+    return out
+
+
+def _subtree(picture: Picture, unit_id: int) -> list[int]:
+    out, stack = [], [unit_id]
+    while stack:
+        u = stack.pop()
+        out.append(u)
+        stack.extend(picture.children.get(u, []))
+    return out
+
+
+def _candidates(picture: Picture, first: int) -> list[int]:
+    """Units with a measured figure in the shown weeks that was not shown."""
+    out = []
+    for unit_id in picture.units:
+        measured = picture.measured(unit_id)
+        if any(
+            w >= first and picture.shown_tally_of(unit_id, w, dim) is None
+            for dim, weeks in measured.items()
+            for w in weeks
+        ):
+            out.append(unit_id)
+    return out
+
+
+def pool_over_weeks(session: Session, picture: Picture, ledger: Ledger, tz: dt.tzinfo) -> None:
+    """Decide, through `ledger`, the pools over weeks of every unit whose own figures are
+    missing in some shown week; the ones let out go into `picture.pooled`."""
+    weeks = picture.weeks
+    first = len(weeks) - len(picture.shown_weeks)
+    candidates = _candidates(picture, first)
+    if not candidates:
+        return
+    subtree = {u: _subtree(picture, u) for u in candidates}
+    by_unit: dict[int, list[_Cell]] = defaultdict(list)
+    for c in _cells(session, picture, {v for vs in subtree.values() for v in vs}):
+        by_unit[c.unit_id].append(c)
+    names = [round_week(w.start, tz) for w in weeks]
+    pools = pool_dimensions()
+    cells_of = {u: [c for v in subtree[u] for c in by_unit.get(v, [])] for u in candidates}
+    weekly = {u: index_points(picture.shown_scores(u), len(weeks)) for u in candidates}
+    for w in range(first, len(weeks)):
+        # A pool covers rounds of up to POOL_MAX_WEEKS weeks: the ledger looks at everything
+        # published for any of them.
+        ledger.focus(names[max(0, w - POOL_MAX_WEEKS) : w + 2])
+        for unit_id in candidates:
+            for pool, dims in pools.items():
+                if pool in INDICES and weekly[unit_id][pool][w] is not None:
+                    continue
+                figure = _decide_pool(picture, ledger, unit_id, dims, cells_of[unit_id], w)
+                if figure is not None:
+                    span, score = figure
+                    picture.pooled[(unit_id, pool)][w] = PooledFigure(
+                        unit_id, pool, w, span, score
+                    )
+        ledger.flush()
+
+
+def _decide_pool(
+    picture: Picture,
+    ledger: Ledger,
+    unit_id: int,
+    dims: Sequence[str],
+    cells: Sequence[_Cell],
+    w: int,
+) -> tuple[int, float] | None:
+    """The shortest span of weeks ending with `w` whose pool the ledger lets out: (weeks,
+    score); None if none does."""
+    wanted = set(dims)
+    week = round_week(picture.weeks[w].start, ledger.tz)
+    for span in range(POOL_MIN_WEEKS, POOL_MAX_WEEKS + 1):
+        lo = w - span + 1
+        if lo < 0:
+            return None
+        chosen = [
+            c
+            for c in cells
+            if lo <= c.week <= w
+            and c.dimension in wanted
+            and picture.shown_tally_of(unit_id, c.week, c.dimension) is None
+        ]
+        if len({c.round_id for c in chosen}) < 2:
+            continue
+        figure = [ledger_cell(c.round_id, c.question_id) for c in chosen]
+        if ledger.people(figure) < ledger.min_size:
+            continue
+        if not ledger.decide(POOLED_PATH, figure, week=week).shown:
+            return None
+        tallies = [
+            t
+            for (wk, dim) in {(c.week, c.dimension) for c in chosen}
+            if (t := picture.tallies.get((unit_id, wk, dim))) is not None
+        ]
+        return span, _score(tallies)
+    return None
+
+
+def _score(tallies: Sequence[Tally]) -> float:
+    answers = sum(t.answers for t in tallies)
+    total = sum(t.value_sum for t in tallies)
+    return (total / answers - 1.0) * 25.0 if answers else 0.0
+
+
+def where_counted(session: Session, unit: Unit, shown_alone: bool) -> Unit | None:
+    """The unit whose figures hold this unit's answers when they are not shown alone: the
+    parent (its figure adds up everyone below it); None for a top unit, whose answers wait
+    for the pool over weeks instead."""
+    if shown_alone:
+        return unit
+    return unit.parent
+
+
+def pooled_of(
+    pooled: Mapping[tuple[int, str], Mapping[int, PooledFigure]], unit_id: int, w: int
+) -> list[PooledFigure]:
+    """The unit's pools let out for week `w`."""
+    return [f for (u, _), by_week in pooled.items() if u == unit_id for f in [by_week.get(w)] if f]

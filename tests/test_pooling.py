@@ -1,0 +1,120 @@
+"""Pooling over weeks by distinct people (issue 17, point 2): a unit with enough members but too
+few respondents each week is shown over 4-8 weeks once enough *different* people answered,
+counted from participation; the same few people answering every week never make a pool."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from flows.digest import load_picture
+from flows.indices import picture_index_series
+from flows.pooling import POOLED_PATH, pool_dimensions
+from flows.question_bank import default_bank
+from storage.db import Database
+from storage.models import Participation, Publication, PulseRound, RoundQuestion, RoundResult
+from tests.test_digest_data import MONDAY, Org, weeks_ago
+
+
+def _round(
+    org: Org, path: str, closed: dt.datetime, dims: Sequence[str], who: Sequence[int]
+) -> None:
+    """A closed round answered (value 4) by the unit's members at positions `who`."""
+    session: Session = org.session
+    unit = org.units[path]
+    r = PulseRound(
+        unit_id=unit.id,
+        opened_at=closed - dt.timedelta(days=3),
+        closes_at=closed,
+        closed_at=closed,
+        min_group_size=5,
+        min_comment_group_size=5,
+    )
+    for pos, dim in enumerate(dims):
+        r.questions.append(RoundQuestion(question_id=f"{dim}.1", position=pos))
+    session.add(r)
+    session.flush()
+    for i, m in enumerate(org.members[path]):
+        session.add(Participation(round_id=r.id, member_id=m.id, answered=i in who))
+    for dim in dims:
+        n = len(who)
+        session.add(
+            RoundResult(
+                round_id=r.id,
+                question_id=f"{dim}.1",
+                dimension=dim,
+                respondents=n,
+                value_sum=4 * n,
+                favourable=n,
+                neutral=0,
+                unfavourable=0,
+            )
+        )
+    session.flush()
+
+
+def _rotation(org: Org, path: str, weeks: int, who_of_week: Sequence[Sequence[int]]) -> None:
+    dims = list(default_bank().dimensions)
+    for n in range(weeks, 0, -1):
+        w = weeks - n
+        _round(
+            org,
+            path,
+            weeks_ago(n),
+            [dims[(2 * w) % 16], dims[(2 * w + 1) % 16]],
+            who_of_week[w % len(who_of_week)],
+        )
+
+
+def _pooled_rows(s: Session) -> list[Publication]:
+    return list(s.scalars(select(Publication).where(Publication.path == POOLED_PATH)))
+
+
+def test_different_people_each_week_make_a_pool(db_url: str) -> None:
+    db = Database(db_url)
+    settings = Settings(DATABASE_URL=db_url)
+    with db.session() as s:
+        org = Org(s)
+        team = org.unit("Hjemmeplejen", members=8)
+        # Three answer each week, but not the same three: six different people in two weeks.
+        _rotation(org, "Hjemmeplejen", 12, [[0, 1, 2], [3, 4, 5]])
+        picture = load_picture(s, settings, MONDAY)
+        # No week's own figure is shown (three answers) ...
+        assert not picture.shown_scores(team.id)
+        # ... but the pools over weeks are, and the index has points from them.
+        series = picture_index_series(picture, team.id)
+        points = [v for v in series["social_capital"] if v is not None]
+        assert len(points) >= 6
+        assert {round(v) for v in points} == {75}
+        rows = _pooled_rows(s)
+        assert rows and all(r.people >= 5 for r in rows if r.shown)
+
+
+def test_the_same_few_people_every_week_never_make_a_pool(db_url: str) -> None:
+    db = Database(db_url)
+    settings = Settings(DATABASE_URL=db_url)
+    with db.session() as s:
+        org = Org(s)
+        team = org.unit("Hjemmeplejen", members=8)
+        _rotation(org, "Hjemmeplejen", 12, [[0, 1, 2]])
+        picture = load_picture(s, settings, MONDAY)
+        series = picture_index_series(picture, team.id)
+        assert all(v is None for v in series["social_capital"])
+        assert not [p for p in picture.pooled.values() if p]
+        assert not [r for r in _pooled_rows(s) if r.shown]
+
+
+def test_pools_are_the_seed_banks_groups() -> None:
+    pools = pool_dimensions()
+    assert set(pools) == {
+        "social_capital",
+        "relational_coordination",
+        "social_capital.trust",
+        "social_capital.justice",
+        "social_capital.cooperation",
+    }
+    assert len(pools["social_capital"]) == 9 and len(pools["relational_coordination"]) == 7
