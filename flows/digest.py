@@ -813,11 +813,25 @@ def _line_value(t: Translator, line: DimensionLine) -> str:
     )
 
 
-def _turnout_text(t: Translator, pulse: UnitPulse, minimum: int) -> str:
+def _turnout_text(t: Translator, picture: Picture, pulse: UnitPulse) -> str:
     assert pulse.week is not None
     week = _short_date(t, pulse.week)
+    minimum = picture.min_size
     if pulse.turnout is None:
-        return t("digest.turnout_hidden", week=week, minimum=minimum)
+        # The same words for both reasons a figure is withheld, and never "the unit above"
+        # where there is none (issue 17).
+        if any(line.measured == pulse.week for line in pulse.lines):
+            return t("digest.turnout_withheld", week=week)
+        parent = picture.units.get(pulse.unit.parent_id or -1)
+        if parent is None:
+            return t("digest.turnout_hidden_top", week=week, unit=pulse.unit.name, minimum=minimum)
+        return t(
+            "digest.turnout_hidden",
+            week=week,
+            unit=pulse.unit.name,
+            minimum=minimum,
+            parent=parent.name,
+        )
     share = pulse.turnout.answered / pulse.turnout.asked if pulse.turnout.asked else 0.0
     return t(
         "digest.turnout",
@@ -911,7 +925,7 @@ def _body(
     minimum = picture.min_size
     if not pulse.has_data:
         return [Text(text=t("digest.no_data", unit=pulse.unit.name, minimum=minimum))]
-    parts: list[Part] = [Text(text=_turnout_text(t, pulse, minimum))]
+    parts: list[Part] = [Text(text=_turnout_text(t, picture, pulse))]
     if pulse.lines:
         parts.append(
             Facts(facts=[Fact(label=ln.label, value=_line_value(t, ln)) for ln in pulse.lines])
@@ -1184,16 +1198,24 @@ def queue_leader_digests(
     due_only: bool = True,
     image_ids: ImageIds = new_image_id,
     picture: Picture | None = None,
+    again: bool = False,
 ) -> int:
     """Queue this week's digest for every leader (or only those now due); returns how many.
 
     One leader whose data is broken is logged and skipped; the others are queued. Paused
-    leaders get nothing, also from `medpuls digest send-now`.
+    leaders get nothing, also from `medpuls digest send-now`. With `again`, every leader gets
+    an updated one even if this week's went already: one more per call, each under its own key
+    (":again<n>"), so a retried delivery still sends it once.
     """
     tz = settings.tz
     week = week_key(now, tz)
     # This week's only: every week of the year before would pile up here.
     sent = _sent_keys(session, f"digest:leader:%:{week}:%")
+    suffix = ""
+    if again:
+        done = [int(k.rsplit(":again", 1)[1]) for k in sent if ":again" in k]
+        suffix = f":again{1 + max(done, default=0)}"
+        sent = {k for k in sent if k.endswith(suffix)}
     leaders = [ld for ld in _leaders(session, settings.language) if not ld.paused]
     pending: list[tuple[Leader, int]] = []
     for leader in leaders:
@@ -1209,7 +1231,7 @@ def queue_leader_digests(
         pending.extend(
             (leader, unit_id)
             for unit_id in leader.units
-            if f"digest:leader:{leader.member_id}:{week}:{unit_id}" not in sent
+            if f"digest:leader:{leader.member_id}:{week}:{unit_id}{suffix}" not in sent
         )
     if not pending:
         return 0
@@ -1217,7 +1239,7 @@ def queue_leader_digests(
     painting = _chart_process() if len(pending) >= CHART_PROCESS_FROM else None
     try:
         added, failed = _queue_for_leaders(
-            session, picture, pending, week, now, image_ids, painting
+            session, picture, pending, week, now, image_ids, painting, suffix
         )
     finally:
         if painting is not None:
@@ -1242,6 +1264,7 @@ def _queue_for_leaders(
     now: dt.datetime,
     image_ids: ImageIds,
     painting: ChartProcess | None,
+    suffix: str = "",
 ) -> tuple[int, int]:
     """Build and write the pending digests; returns how many were queued and how many not."""
     batch = _Batch(picture, now, image_ids, painting)
@@ -1270,7 +1293,7 @@ def _queue_for_leaders(
             batch.add(
                 to_member(
                     leader.member_id,
-                    f"digest:leader:{leader.member_id}:{week}:{unit_id}",
+                    f"digest:leader:{leader.member_id}:{week}:{unit_id}{suffix}",
                     message,
                     purpose="digest.leader",
                 ),

@@ -118,3 +118,44 @@ def test_pools_are_the_seed_banks_groups() -> None:
         "social_capital.cooperation",
     }
     assert len(pools["social_capital"]) == 9 and len(pools["relational_coordination"]) == 7
+
+
+def test_a_pool_opens_no_difference_with_everything_else_published(db_url: str) -> None:
+    """Real rounds, summaries, digests and results views; then the auditor's adversary
+    (tests/test_ledger_auditor.py) tries every small set of cells against all that was shown,
+    pools over weeks included."""
+    from tests.pulse_world import World, day
+    from tests.test_ledger_auditor import exposures
+
+    db = Database(db_url)
+    settings = Settings(DATABASE_URL=db_url)
+    with db.session() as s:
+        world = World(s, settings)
+        world.unit("K")
+        world.unit("K/A", members=8)
+        world.unit("K/B", members=6)
+        qs = ["trust_vertical.1", "justice_voice.1", "bonding.1", "trust_horizontal.1"]
+        people: dict[str, frozenset[int]] = {}
+        groups = [[0, 1, 2], [3, 4, 5], [5, 6, 7], [0, 3, 6]]
+        for back in range(4, 0, -1):
+            q = qs[back - 1]
+            for path, who in (("K/A", groups[back - 1]), ("K/B", range(6))):
+                members = world.members[path]
+                values = [4 if i in who else None for i in range(len(members))]
+                r = world.round(path, day(back, 1), {q: values}, hours=20)
+                answered = frozenset(m.id for i, m in enumerate(members) if i in who)
+                people[f"{r.id}:{q}"] = answered
+                people[f"{r.id}:"] = answered
+        world.digest()
+        world.results("K")
+        recorded = [
+            frozenset(cells)
+            for p in world.publications()
+            if p.shown and p.path != "comments"
+            for cells in p.cells
+        ]
+        pooled = [p for p in world.publications() if p.path == POOLED_PATH and p.shown]
+        s.rollback()
+    assert pooled, "A's pool over weeks was let out"
+    found = next(exposures([p for p in recorded if p], people), None)
+    assert found is None, f"derivable: {sorted(found)}"
