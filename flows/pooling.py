@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from bot.i18n import Translator
 from flows.indices import INDICES, RELATIONAL_COORDINATION, SOCIAL_CAPITAL, index_points
-from flows.ledger import POOLED_PATH, POOLED_WEEKS, Ledger, round_week
+from flows.ledger import POOLED_PATH, POOLED_WEEKS, Ledger, decided_before, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
 from storage.models import PulseRound, RoundResult, Unit
 
@@ -48,7 +49,8 @@ __all__ = [
     "PooledFigure",
     "pool_dimensions",
     "pool_over_weeks",
-    "where_counted",
+    "standing_text",
+    "standing_words",
 ]
 
 POOL_MIN_WEEKS = 4
@@ -165,9 +167,7 @@ def pool_over_weeks(session: Session, picture: Picture, ledger: Ledger, tz: dt.t
                 figure = _decide_pool(picture, ledger, unit_id, dims, cells_of[unit_id], w)
                 if figure is not None:
                     span, score = figure
-                    picture.pooled[(unit_id, pool)][w] = PooledFigure(
-                        unit_id, pool, w, span, score
-                    )
+                    picture.pooled[(unit_id, pool)][w] = PooledFigure(unit_id, pool, w, span, score)
         ledger.flush()
 
 
@@ -216,17 +216,28 @@ def _score(tallies: Sequence[Tally]) -> float:
     return (total / answers - 1.0) * 25.0 if answers else 0.0
 
 
-def where_counted(session: Session, unit: Unit, shown_alone: bool) -> Unit | None:
-    """The unit whose figures hold this unit's answers when they are not shown alone: the
-    parent (its figure adds up everyone below it); None for a top unit, whose answers wait
-    for the pool over weeks instead."""
-    if shown_alone:
-        return unit
-    return unit.parent
-
-
 def pooled_of(
     pooled: Mapping[tuple[int, str], Mapping[int, PooledFigure]], unit_id: int, w: int
 ) -> list[PooledFigure]:
     """The unit's pools let out for week `w`."""
     return [f for (u, _), by_week in pooled.items() if u == unit_id for f in [by_week.get(w)] if f]
+
+
+def standing_words(unit: Unit, minimum: int, t: Translator) -> str:
+    """Where a unit's answers count when its figures are not shown alone: the same words for
+    both reasons a figure is withheld, and no count of a small group (issue 17, point 4: "4
+    svar" would be a figure of fewer than `minimum` people, DESIGN.md anonymity 1)."""
+    parent = unit.parent
+    if parent is None:
+        return t("pulse.standing_top", unit=unit.name, minimum=minimum)
+    return t("pulse.standing", unit=unit.name, minimum=minimum, parent=parent.name)
+
+
+def standing_text(session: Session, pulse_round: PulseRound, t: Translator) -> str | None:
+    """The closed round's notice for everyone asked, when its channel summary showed no
+    figures (the ledger's decision on the round's turnout); None when it did."""
+    if pulse_round.closed_at is None:
+        return None
+    if decided_before(session, [turnout_cell(pulse_round.id)]) is not False:
+        return None
+    return standing_words(pulse_round.unit, pulse_round.min_group_size, t)

@@ -99,7 +99,9 @@ def test_send_now_says_who_already_had_it_and_again_sends_one_more(db_url: str) 
     code, out = cli(db_url, "digest", "send-now")
     assert code == 0, out
     assert "Ugens overblik er sat i kø" not in out
-    assert re.search(r"2 ledere har allerede ugens overblik i kø \(siden \w+dag kl\. \d\d:\d\d\)", out)
+    assert re.search(
+        r"2 ledere har allerede ugens overblik i kø \(siden \w+dag kl\. \d\d:\d\d\)", out
+    )
     assert "`--again` sender et opdateret" in out
     with db.session() as s:
         s.execute(OutboxMessage.__table__.update().values(status="sent", sent_at=func.now()))

@@ -5,18 +5,27 @@ counted from participation; the same few people answering every week never make 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
+from bot.messages import Message
 from flows.digest import load_picture
 from flows.indices import picture_index_series
 from flows.pooling import POOLED_PATH, pool_dimensions
 from flows.question_bank import default_bank
 from storage.db import Database
-from storage.models import Participation, Publication, PulseRound, RoundQuestion, RoundResult
+from storage.models import (
+    OutboxMessage,
+    Participation,
+    Publication,
+    PulseRound,
+    RoundQuestion,
+    RoundResult,
+)
 from tests.test_digest_data import MONDAY, Org, weeks_ago
 
 
@@ -159,3 +168,68 @@ def test_a_pool_opens_no_difference_with_everything_else_published(db_url: str) 
     assert pooled, "A's pool over weeks was let out"
     found = next(exposures([p for p in recorded if p], people), None)
     assert found is None, f"derivable: {sorted(found)}"
+
+
+def test_the_closed_dm_says_where_a_small_groups_answers_count(db_url: str) -> None:
+    """Point 4: at close, everyone asked in a unit whose figures are not shown alone learns
+    where the answers count; never how many answered (a figure of fewer than five)."""
+    from flows.pulse import queue_closed_rewrites
+    from tests.pulse_world import World, day
+
+    db = Database(db_url)
+    settings = Settings(DATABASE_URL=db_url)
+    with db.session() as s:
+        world = World(s, settings)
+        world.unit("Kommune")
+        world.unit("Kommune/Social og Sundhed")
+        world.unit("Kommune/Social og Sundhed/Syd", members=5)
+        world.unit("Kommune/Social og Sundhed/Nord", members=6)
+        syd = world.round(
+            "Kommune/Social og Sundhed/Syd", day(1, 1), {"bonding.1": [4, 4, 4, 4]}, close=False
+        )
+        nord = world.round(
+            "Kommune/Social og Sundhed/Nord", day(1, 1), {"bonding.1": [4] * 6}, close=False
+        )
+        # The question DMs went out (the platform gave each a reference) before the close.
+        for row in s.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "pulse.ask")):
+            row.status, row.message_ref = "sent", f"local|dm-{row.address}|m{row.id}"
+        for r in (syd, nord):
+            world.close(r, day(1, 3))
+            queue_closed_rewrites(s, r, "da")
+        texts = {
+            r.id: {
+                " ".join(getattr(p, "text", "") for p in Message.model_validate(o.payload).parts)
+                for o in s.scalars(
+                    select(OutboxMessage).where(
+                        OutboxMessage.purpose == "pulse.closed", OutboxMessage.round_id == r.id
+                    )
+                )
+            }
+            for r in (syd, nord)
+        }
+    [syd_text] = texts[syd.id]  # one text for everyone asked
+    assert "Der vises ingen tal for *Syd* alene fra denne runde" in syd_text
+    assert "Svarene tæller med i tallene for *Social og Sundhed*" in syd_text
+    assert not re.search(r"\b4\b", syd_text)
+    [nord_text] = texts[nord.id]
+    assert "Der vises ingen tal" not in nord_text
+
+
+def test_results_say_where_the_answers_count_at_the_top(db_url: str) -> None:
+    from bot.i18n import translator
+    from flows.access import results_message, results_view
+    from tests.pulse_world import World, day
+
+    db = Database(db_url)
+    settings = Settings(DATABASE_URL=db_url)
+    with db.session() as s:
+        world = World(s, settings)
+        top = world.unit("Lille Kommune", members=4)
+        world.round("Lille Kommune", day(1, 1), {"bonding.1": [4, 4, 4]})
+        view = results_view(s, top)
+        assert view is not None
+        message = results_message(view, s, translator("da"))
+        text = " ".join(getattr(p, "text", "") for p in message.parts)
+    assert "Der vises ingen tal for *Lille Kommune* alene" in text
+    assert "Svarene tæller med i tal over flere uger, når mindst 5 forskellige har svaret" in text
+    assert "ovenover" not in text
