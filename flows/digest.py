@@ -46,7 +46,7 @@ from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
 from flows.ledger import Ledger, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
-from flows.pooling import PooledFigure, pool_over_weeks
+from flows.pooling import PooledFigure, pool_over_weeks, pooled_parts
 from flows.question_bank import default_bank
 from storage.db import Database
 from storage.models import (
@@ -933,6 +933,7 @@ def _body(
         callout = _callout(t, pulse)
         if callout:
             parts.append(Text(text=callout))
+    parts.extend(pooled_parts(picture, pulse.unit.id, t))
     parts.extend(_units_below(t, picture, pulse, lang))
     if image_id is not None:
         parts.append(Image(image_id=image_id, alt=t("digest.chart_alt", unit=pulse.unit.name)))

@@ -34,6 +34,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from bot.i18n import Translator
+from bot.messages import Fact, Facts, Part, Text
 from flows.indices import INDICES, RELATIONAL_COORDINATION, SOCIAL_CAPITAL, index_points
 from flows.ledger import POOLED_PATH, POOLED_WEEKS, Ledger, decided_before, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
@@ -49,6 +50,7 @@ __all__ = [
     "PooledFigure",
     "pool_dimensions",
     "pool_over_weeks",
+    "pooled_parts",
     "standing_text",
     "standing_words",
 ]
@@ -241,3 +243,27 @@ def standing_text(session: Session, pulse_round: PulseRound, t: Translator) -> s
     if decided_before(session, [turnout_cell(pulse_round.id)]) is not False:
         return None
     return standing_words(pulse_round.unit, pulse_round.min_group_size, t)
+
+
+def pooled_parts(picture: Picture, unit_id: int, t: Translator) -> list[Part]:
+    """The digest's lines for the unit's pools over weeks: the latest of each pool in the
+    shown weeks, with how many weeks it holds."""
+    latest: dict[str, PooledFigure] = {}
+    for (u, pool), by_week in picture.pooled.items():
+        if u == unit_id and by_week:
+            latest[pool] = by_week[max(by_week)]
+    if not latest:
+        return []
+    facts = [
+        Fact(
+            label=t(f"digest.pool_{pool.replace('.', '_')}"),
+            value=t(
+                "digest.pooled_line",
+                score=t.number(f.score, 0),
+                weeks=f.weeks,
+                date=t.date(picture.weeks[f.week].monday),
+            ),
+        )
+        for pool, f in sorted(latest.items())
+    ]
+    return [Text(text=t("digest.pooled_intro", minimum=picture.min_size)), Facts(facts=facts)]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.messages import Message
-from flows.digest import load_picture
+from flows.digest import load_picture, queue_leader_digests
 from flows.indices import picture_index_series
 from flows.pooling import POOLED_PATH, pool_dimensions
 from flows.question_bank import default_bank
@@ -101,6 +101,18 @@ def test_different_people_each_week_make_a_pool(db_url: str) -> None:
         assert {round(v) for v in points} == {75}
         rows = _pooled_rows(s)
         assert rows and all(r.people >= 5 for r in rows if r.shown)
+        # The leader's digest shows the pools, saying what they hold.
+        leader = org.leader("Hjemmeplejen", "Lise Leder")
+        queue_leader_digests(s, settings, MONDAY, due_only=False, image_ids=lambda: "c1")
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.address == str(leader.id)))
+        assert row is not None
+        text = " ".join(
+            getattr(p, "text", "")
+            + " ".join(f"{f.label} {f.value}" for f in getattr(p, "facts", []))
+            for p in Message.model_validate(row.payload).parts
+        )
+    assert "Over flere uger samlet (svar fra mindst 5 forskellige)" in text
+    assert re.search(r"Social kapital 75 · \d uger samlet, til og med ugen fra", text)
 
 
 def test_the_same_few_people_every_week_never_make_a_pool(db_url: str) -> None:
