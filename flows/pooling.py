@@ -112,8 +112,11 @@ def _cells(session: Session, picture: Picture, units: Iterable[int]) -> list[_Ce
                 )
             )
         )
-        for rid, unit_id, closed, qid, dim in rows:
-            closed = closed if closed.tzinfo else closed.replace(tzinfo=dt.UTC)
+        for rid, unit_id, closed_at, qid, dim in rows:
+            if closed_at is None:
+                continue
+            # SQLite hands back naive UTC times.
+            closed = closed_at if closed_at.tzinfo else closed_at.replace(tzinfo=dt.UTC)
             w = next(i for i, wk in enumerate(weeks) if closed < wk.end)
             out.append(_Cell(int(rid), int(unit_id), w, qid, dim))
     return out
