@@ -162,32 +162,46 @@ def pool_over_weeks(session: Session, picture: Picture, ledger: Ledger, tz: dt.t
     cells_of = {u: [c for v in subtree[u] for c in by_unit.get(v, [])] for u in candidates}
     weekly = {u: index_points(picture.shown_scores(u), len(weeks)) for u in candidates}
     for w in range(first, len(weeks)):
+        # Sets first: which pools could hold enough people at all. Only then does the ledger
+        # load everything published for the weeks they cover (the costly part).
+        wanted = [
+            (unit_id, pool, found)
+            for unit_id in candidates
+            for pool, dims in pools.items()
+            if not (pool in INDICES and weekly[unit_id][pool][w] is not None)
+            and (found := _pool_cells(picture, ledger, unit_id, dims, cells_of[unit_id], w))
+        ]
+        if not wanted:
+            continue
         # A pool covers rounds of up to POOL_MAX_WEEKS weeks: the ledger looks at everything
         # published for any of them.
         ledger.focus(names[max(0, w - POOL_MAX_WEEKS) : w + 2])
-        for unit_id in candidates:
-            for pool, dims in pools.items():
-                if pool in INDICES and weekly[unit_id][pool][w] is not None:
-                    continue
-                figure = _decide_pool(picture, ledger, unit_id, dims, cells_of[unit_id], w)
-                if figure is not None:
-                    span, score = figure
-                    picture.pooled[(unit_id, pool)][w] = PooledFigure(unit_id, pool, w, span, score)
+        for unit_id, pool, (span, chosen) in wanted:
+            figure = [ledger_cell(c.round_id, c.question_id) for c in chosen]
+            if not ledger.decide(POOLED_PATH, figure, week=names[w]).shown:
+                continue
+            tallies = [
+                t
+                for (wk, dim) in {(c.week, c.dimension) for c in chosen}
+                if (t := picture.tallies.get((unit_id, wk, dim))) is not None
+            ]
+            picture.pooled[(unit_id, pool)][w] = PooledFigure(
+                unit_id, pool, w, span, _score(tallies)
+            )
         ledger.flush()
 
 
-def _decide_pool(
+def _pool_cells(
     picture: Picture,
     ledger: Ledger,
     unit_id: int,
     dims: Sequence[str],
     cells: Sequence[_Cell],
     w: int,
-) -> tuple[int, float] | None:
-    """The shortest span of weeks ending with `w` whose pool the ledger lets out: (weeks,
-    score); None if none does."""
+) -> tuple[int, list[_Cell]] | None:
+    """The shortest span of weeks ending with `w` whose pool holds at least the threshold of
+    people (counted from participation) and more than one round: (weeks, cells)."""
     wanted = set(dims)
-    week = round_week(picture.weeks[w].start, ledger.tz)
     for span in range(POOL_MIN_WEEKS, POOL_MAX_WEEKS + 1):
         lo = w - span + 1
         if lo < 0:
@@ -202,16 +216,8 @@ def _decide_pool(
         if len({c.round_id for c in chosen}) < 2:
             continue
         figure = [ledger_cell(c.round_id, c.question_id) for c in chosen]
-        if ledger.people(figure) < ledger.min_size:
-            continue
-        if not ledger.decide(POOLED_PATH, figure, week=week).shown:
-            return None
-        tallies = [
-            t
-            for (wk, dim) in {(c.week, c.dimension) for c in chosen}
-            if (t := picture.tallies.get((unit_id, wk, dim))) is not None
-        ]
-        return span, _score(tallies)
+        if ledger.people(figure) >= ledger.min_size:
+            return span, chosen
     return None
 
 
