@@ -65,13 +65,16 @@ def people_lower_bound(
     most: dict[str, int] = {}
     per_round: dict[str, dict[int, int]] = {}
     for cell in cells:
-        prefix = cell.split(":", 1)[0]
-        g = group.get(cell) or prefix
+        shared = group.get(cell)
+        g = shared or cell.split(":", 1)[0]
         n = size.get(cell, 0)
         most[g] = max(most.get(g, 0), n)
-        if members is not None and prefix.isdigit():
-            rounds = per_round.setdefault(g, {})
-            rounds[int(prefix)] = max(rounds.get(int(prefix), 0), n)
+        # Only a group of rounds can hold more people than its largest cell.
+        if members and shared is not None:
+            prefix = cell.split(":", 1)[0]
+            if prefix.isdigit():
+                rounds = per_round.setdefault(g, {})
+                rounds[int(prefix)] = max(rounds.get(int(prefix), 0), n)
     if members:
         for g, rounds in per_round.items():
             if len(rounds) < 2 or any(r not in members for r in rounds):
