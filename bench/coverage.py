@@ -2,11 +2,13 @@
 dimension within 8 weeks (issue 17's acceptance figure).
 
     python bench/coverage.py [--rule before|after|both] [--teams 2000] [--team-size 25]
-                             [--weeks 20]
+                             [--weeks 20] [--answered PERCENT]
 
 The municipality is bench/aggregate.py's (top -> 6 areas -> 60 departments -> teams of
 `--team-size`, 50,067 people by default, its answer counts: mostly 12 and more, about one round
-in thirty under five), seeded by its `seed`. Then each team's rounds are given the dimensions
+in thirty under five), seeded by its `seed`. `--answered PERCENT` draws again who answers: each
+member about PERCENT % of rounds, different people each week (small teams with a turnout like
+that are where a unit's answers go unseen). Then each team's rounds are given the dimensions
 the rule asks, from flows.question_bank.pick_questions itself:
 
 * before: the old rule, the rotation shuffled per unit (`seed=unit id`, no `slot`), and no
@@ -99,6 +101,21 @@ def _rotation(url: str, rule: str) -> None:
     engine.dispose()
 
 
+def redraw_answers(url: str, percent: int) -> None:
+    """Who answers each round, drawn again: each member answers about `percent` % of rounds,
+    a different few each week (a fixed hash of member and round, so runs repeat)."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE participations SET answered = "
+                "((member_id * 7919 + round_id * 104729) % 100) < :p"
+            ),
+            {"p": percent},
+        )
+    engine.dispose()
+
+
 def coverage(url: str, rule: str) -> tuple[int, int]:
     """(member-dimension pairs covered, all pairs) under the rule."""
     from bot.config import Settings
@@ -154,6 +171,12 @@ def main() -> None:
     parser.add_argument("--teams", type=int, default=2000)
     parser.add_argument("--team-size", type=int, default=25)
     parser.add_argument("--weeks", type=int, default=20)
+    parser.add_argument(
+        "--answered",
+        type=int,
+        metavar="PERCENT",
+        help="redraw who answers: each member about PERCENT %% of rounds (default: the seed's)",
+    )
     args = parser.parse_args()
     rules = ("before", "after") if args.rule == "both" else (args.rule,)
     shares: dict[str, float] = {}
@@ -161,6 +184,8 @@ def main() -> None:
         with bench_database() as url:
             started = time.perf_counter()
             made = seed(url, args.teams, args.team_size, args.weeks)
+            if args.answered is not None:
+                redraw_answers(url, args.answered)
             _rotation(url, rule)
             seeded = time.perf_counter() - started
             started = time.perf_counter()

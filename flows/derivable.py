@@ -180,9 +180,9 @@ class Span:
 
     def learn(self, cells: Iterable[str]) -> None:
         """Add a published figure, whatever it exposes (figures already out are facts)."""
-        exposed, rest = self._plan(cells)
-        del exposed
-        self._commit(rest)
+        # No search: what it would find is out already, and searching every earlier figure
+        # again on each load was most of a pooled digest's time.
+        self._commit(self._reduce(self._live(cells)))
 
     def admit(self, cells: Iterable[str]) -> bool:
         """Learn the figure if it exposes nobody; return whether it may be published."""

@@ -13,7 +13,7 @@ Two kinds of pool, both decided by the one ledger (flows.ledger) against everyth
   POOL_MIN_WEEKS to POOL_MAX_WEEKS weeks are shown once enough *distinct people* answered them.
   People are counted from participation (who answered each round), never from answers, which
   cannot be linked to anyone (DISCLOSURE.md, "groups are people"); flows.derivable's lower bound
-  does the counting. A pool is a dimension, a social-capital component or one of the indices
+  does the counting. A pool is one of the indices
   (flows.indices); its figure is the mean of all its answers in those weeks, a sum over the
   pool's cells, so the ledger's linear algebra covers it exactly. Weeks whose own figure of the
   pool was shown are left out: pooling them again would make the rest a difference.
@@ -60,13 +60,11 @@ POOL_MAX_WEEKS = POOLED_WEEKS
 
 
 def pool_dimensions() -> dict[str, tuple[str, ...]]:
-    """Every pool over weeks by name: the two indices and social capital's components."""
+    """Every pool over weeks by name: the two indices."""
     social = tuple(d for dims in SOCIAL_CAPITAL.values() for d in dims)
-    return {
-        "social_capital": social,
-        "relational_coordination": RELATIONAL_COORDINATION,
-        **{f"social_capital.{name}": dims for name, dims in SOCIAL_CAPITAL.items()},
-    }
+    # The components alone were tried too: five pools a week per unit cost the ledger's
+    # search five times over for little a reader gains over the index itself.
+    return {"social_capital": social, "relational_coordination": RELATIONAL_COORDINATION}
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,10 @@ def pool_over_weeks(session: Session, picture: Picture, ledger: Ledger, tz: dt.t
     pools = pool_dimensions()
     cells_of = {u: [c for v in subtree[u] for c in by_unit.get(v, [])] for u in candidates}
     weekly = {u: index_points(picture.shown_scores(u), len(weeks)) for u in candidates}
-    for w in range(first, len(weeks)):
+    # One pool every POOL_MIN_WEEKS weeks, counted back from the latest: pools of every week
+    # would overlap each other, and the ledger's search grows with every overlapping figure.
+    # A pool stands for the weeks up to the next one (flows.indices).
+    for w in range(len(weeks) - 1, first - 1, -POOL_MIN_WEEKS):
         # Sets first: which pools could hold enough people at all. Only then does the ledger
         # load everything published for the weeks they cover (the costly part).
         wanted = [

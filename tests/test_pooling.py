@@ -131,13 +131,7 @@ def test_the_same_few_people_every_week_never_make_a_pool(db_url: str) -> None:
 
 def test_pools_are_the_seed_banks_groups() -> None:
     pools = pool_dimensions()
-    assert set(pools) == {
-        "social_capital",
-        "relational_coordination",
-        "social_capital.trust",
-        "social_capital.justice",
-        "social_capital.cooperation",
-    }
+    assert set(pools) == {"social_capital", "relational_coordination"}
     assert len(pools["social_capital"]) == 9 and len(pools["relational_coordination"]) == 7
 
 
