@@ -109,7 +109,8 @@ def redraw_answers(url: str, percent: int) -> None:
         conn.execute(
             text(
                 "UPDATE participations SET answered = "
-                "((CAST(member_id AS bigint) * 7919 + CAST(round_id AS bigint) * 104729) % 100) < :p"
+                "((CAST(member_id AS bigint) * 7919 + CAST(round_id AS bigint) * 104729)"
+                " % 100) < :p"
             ),
             {"p": percent},
         )
