@@ -30,6 +30,7 @@ from bot.router import Context, Router
 from flows.disclosure import Cell, decide
 from flows.ledger import Ledger, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
+from flows.pooling import standing_words
 from flows.schedule import DEFAULT_TZ
 from storage.models import (
     AuditEntry,
@@ -405,7 +406,9 @@ def results_view(session: Session, unit: Unit) -> ResultsView | None:
 def results_message(view: ResultsView, session: Session, t: Translator) -> Message:
     parts: list[Any] = [Header(text=t("access.results_title", unit=view.unit.name))]
     if view.respondents is None:
-        parts.append(Text(text=t("access.results_too_few")))
+        # Where the answers count instead, in the words the closed DM uses (issue 17, point 4).
+        minimum = max(r.min_group_size for r in view.batch)
+        parts.append(Text(text=standing_words(view.unit, minimum, t)))
     else:
         parts.append(Text(text=t("access.results_respondents", n=view.respondents)))
     texts = {

@@ -48,15 +48,40 @@ Vector = dict[str, Number]
 
 
 def people_lower_bound(
-    cells: Iterable[str], size: Mapping[str, int], group: Mapping[str, str]
+    cells: Iterable[str],
+    size: Mapping[str, int],
+    group: Mapping[str, str],
+    members: Mapping[int, frozenset[int]] | None = None,
 ) -> int:
     """The fewest distinct people the cells can hold: per group its largest cell, summed.
 
-    A cell without a group is its round's ("<round>:..."), or its own if it names none."""
+    A cell without a group is its round's ("<round>:..."), or its own if it names none.
+
+    With ``members`` (who answered each round, from participation: sets, never answers), a
+    group spanning several rounds whose respondents are all known counts at least the people
+    who answered any of them, less those who may have skipped the cells' questions: in each
+    round at most its turnout minus its largest cell did (DISCLOSURE.md, "groups are people").
+    """
     most: dict[str, int] = {}
+    per_round: dict[str, dict[int, int]] = {}
     for cell in cells:
-        g = group.get(cell) or cell.split(":", 1)[0]
-        most[g] = max(most.get(g, 0), size.get(cell, 0))
+        shared = group.get(cell)
+        g = shared or cell.split(":", 1)[0]
+        n = size.get(cell, 0)
+        most[g] = max(most.get(g, 0), n)
+        # Only a group of rounds can hold more people than its largest cell.
+        if members and shared is not None:
+            prefix = cell.split(":", 1)[0]
+            if prefix.isdigit():
+                rounds = per_round.setdefault(g, {})
+                rounds[int(prefix)] = max(rounds.get(int(prefix), 0), n)
+    if members:
+        for g, rounds in per_round.items():
+            if len(rounds) < 2 or any(r not in members for r in rounds):
+                continue
+            people = frozenset[int]().union(*(members[r] for r in rounds))
+            skipped = sum(len(members[r]) - largest for r, largest in rounds.items())
+            most[g] = max(most[g], len(people) - skipped)
     return sum(most.values())
 
 
@@ -70,9 +95,11 @@ class Span:
         min_size: int,
         *,
         max_rows: int = MAX_COMPONENT_ROWS,
+        members: Mapping[int, frozenset[int]] | None = None,
     ) -> None:
         self.size = size
         self.group = group
+        self.members = members
         self.min_size = min_size
         self.max_rows = max_rows
         self._rows: list[Vector] = []
@@ -153,9 +180,9 @@ class Span:
 
     def learn(self, cells: Iterable[str]) -> None:
         """Add a published figure, whatever it exposes (figures already out are facts)."""
-        exposed, rest = self._plan(cells)
-        del exposed
-        self._commit(rest)
+        # No search: what it would find is out already, and searching every earlier figure
+        # again on each load was most of a pooled digest's time.
+        self._commit(self._reduce(self._live(cells)))
 
     def admit(self, cells: Iterable[str]) -> bool:
         """Learn the figure if it exposes nobody; return whether it may be published."""
@@ -223,7 +250,7 @@ class Span:
                         else:
                             total.pop(c, None)
                 if total and all(v == 1 for v in total.values()):
-                    people = people_lower_bound(total, self.size, self.group)
+                    people = people_lower_bound(total, self.size, self.group, self.members)
                     if 0 < people < self.min_size:
                         return True
         return False

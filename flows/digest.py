@@ -46,6 +46,7 @@ from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
 from flows.ledger import Ledger, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
+from flows.pooling import PooledFigure, pool_over_weeks, pooled_parts
 from flows.question_bank import default_bank
 from storage.db import Database
 from storage.models import (
@@ -254,6 +255,8 @@ class Picture:
         self._decide_all(turnout, tallies)
         self._pulses: dict[int, UnitPulse] = {}
         self._painters: dict[Lang, TrendPainter] = {}
+        # Pools over weeks the ledger let out (flows.pooling): (unit, pool) -> week -> figure.
+        self.pooled: dict[tuple[int, str], dict[int, PooledFigure]] = defaultdict(dict)
         # Each unit's action plan (issue 19); load_picture fills it, see "action plans" below.
         self.plans: Mapping[int, Sequence[PlanLine]] = {}
 
@@ -419,6 +422,10 @@ class Picture:
             lines=lines,
             series=series,
         )
+
+    def measured(self, unit_id: int) -> Mapping[str, list[int]]:
+        """The weeks each dimension of the unit's subtree was measured in."""
+        return self._measured.get(unit_id, {})
 
     def shown_scores(self, unit_id: int) -> dict[str, list[float | None]]:
         """Each dimension's shown score of the unit, week by week over all the picture's weeks
@@ -626,14 +633,16 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         committees={k: v for k, v in committees.items()},
         pipelines=load_pipelines(session, now),
     )
-    gate_with_ledger(session, picture, settings.tz, in_window)
+    ledger = gate_with_ledger(session, picture, settings.tz, in_window)
+    if ledger is not None:
+        pool_over_weeks(session, picture, ledger, settings.tz)
     picture.plans = load_plans(session, now)
     return picture
 
 
 def gate_with_ledger(
     session: Session, picture: Picture, tz: dt.tzinfo, in_window: ColumnElement[bool]
-) -> None:
+) -> Ledger | None:
     """Decide every figure the tree gate let through against the ledger (flows.ledger): what
     channel summaries, results views and earlier digests showed, to anyone.
 
@@ -648,7 +657,7 @@ def gate_with_ledger(
     # Week by week: a figure of one week covers only that week's rounds, and deciding one
     # week at a time keeps the ledger's memory to a week (bench/aggregate.py: 50,000 people).
     if not weeks:
-        return
+        return None
     ledger = Ledger(session, picture.min_size, since=weeks[0].start, until=weeks[-1].end, tz=tz)
     for w, week in enumerate(weeks):
         ledger.focus(round_week(week.start + dt.timedelta(days=d), tz) for d in (-7, 0, 7))
@@ -705,6 +714,7 @@ def gate_with_ledger(
                 ).shown
             ) | already_shown(ledger, by_dim.get(dim, {}), shown)
         ledger.flush()
+    return ledger
 
 
 def already_shown(
@@ -803,11 +813,25 @@ def _line_value(t: Translator, line: DimensionLine) -> str:
     )
 
 
-def _turnout_text(t: Translator, pulse: UnitPulse, minimum: int) -> str:
+def _turnout_text(t: Translator, picture: Picture, pulse: UnitPulse) -> str:
     assert pulse.week is not None
     week = _short_date(t, pulse.week)
+    minimum = picture.min_size
     if pulse.turnout is None:
-        return t("digest.turnout_hidden", week=week, minimum=minimum)
+        # The same words for both reasons a figure is withheld, and never "the unit above"
+        # where there is none (issue 17).
+        if any(line.measured == pulse.week for line in pulse.lines):
+            return t("digest.turnout_withheld", week=week)
+        parent = picture.units.get(pulse.unit.parent_id or -1)
+        if parent is None:
+            return t("digest.turnout_hidden_top", week=week, unit=pulse.unit.name, minimum=minimum)
+        return t(
+            "digest.turnout_hidden",
+            week=week,
+            unit=pulse.unit.name,
+            minimum=minimum,
+            parent=parent.name,
+        )
     share = pulse.turnout.answered / pulse.turnout.asked if pulse.turnout.asked else 0.0
     return t(
         "digest.turnout",
@@ -901,7 +925,7 @@ def _body(
     minimum = picture.min_size
     if not pulse.has_data:
         return [Text(text=t("digest.no_data", unit=pulse.unit.name, minimum=minimum))]
-    parts: list[Part] = [Text(text=_turnout_text(t, pulse, minimum))]
+    parts: list[Part] = [Text(text=_turnout_text(t, picture, pulse))]
     if pulse.lines:
         parts.append(
             Facts(facts=[Fact(label=ln.label, value=_line_value(t, ln)) for ln in pulse.lines])
@@ -909,6 +933,7 @@ def _body(
         callout = _callout(t, pulse)
         if callout:
             parts.append(Text(text=callout))
+    parts.extend(pooled_parts(picture, pulse.unit.id, t))
     parts.extend(_units_below(t, picture, pulse, lang))
     if image_id is not None:
         parts.append(Image(image_id=image_id, alt=t("digest.chart_alt", unit=pulse.unit.name)))
@@ -1174,16 +1199,24 @@ def queue_leader_digests(
     due_only: bool = True,
     image_ids: ImageIds = new_image_id,
     picture: Picture | None = None,
+    again: bool = False,
 ) -> int:
     """Queue this week's digest for every leader (or only those now due); returns how many.
 
     One leader whose data is broken is logged and skipped; the others are queued. Paused
-    leaders get nothing, also from `medpuls digest send-now`.
+    leaders get nothing, also from `medpuls digest send-now`. With `again`, every leader gets
+    an updated one even if this week's went already: one more per call, each under its own key
+    (":again<n>"), so a retried delivery still sends it once.
     """
     tz = settings.tz
     week = week_key(now, tz)
     # This week's only: every week of the year before would pile up here.
     sent = _sent_keys(session, f"digest:leader:%:{week}:%")
+    suffix = ""
+    if again:
+        done = [int(k.rsplit(":again", 1)[1]) for k in sent if ":again" in k]
+        suffix = f":again{1 + max(done, default=0)}"
+        sent = {k for k in sent if k.endswith(suffix)}
     leaders = [ld for ld in _leaders(session, settings.language) if not ld.paused]
     pending: list[tuple[Leader, int]] = []
     for leader in leaders:
@@ -1199,7 +1232,7 @@ def queue_leader_digests(
         pending.extend(
             (leader, unit_id)
             for unit_id in leader.units
-            if f"digest:leader:{leader.member_id}:{week}:{unit_id}" not in sent
+            if f"digest:leader:{leader.member_id}:{week}:{unit_id}{suffix}" not in sent
         )
     if not pending:
         return 0
@@ -1207,7 +1240,7 @@ def queue_leader_digests(
     painting = _chart_process() if len(pending) >= CHART_PROCESS_FROM else None
     try:
         added, failed = _queue_for_leaders(
-            session, picture, pending, week, now, image_ids, painting
+            session, picture, pending, week, now, image_ids, painting, suffix
         )
     finally:
         if painting is not None:
@@ -1232,6 +1265,7 @@ def _queue_for_leaders(
     now: dt.datetime,
     image_ids: ImageIds,
     painting: ChartProcess | None,
+    suffix: str = "",
 ) -> tuple[int, int]:
     """Build and write the pending digests; returns how many were queued and how many not."""
     batch = _Batch(picture, now, image_ids, painting)
@@ -1260,7 +1294,7 @@ def _queue_for_leaders(
             batch.add(
                 to_member(
                     leader.member_id,
-                    f"digest:leader:{leader.member_id}:{week}:{unit_id}",
+                    f"digest:leader:{leader.member_id}:{week}:{unit_id}{suffix}",
                     message,
                     purpose="digest.leader",
                 ),

@@ -43,6 +43,8 @@ __all__ = [
 
 # flows.question_bank.pick_questions: each dimension comes round every 8 weekly rounds.
 ROTATION_WEEKS = 8
+# flows.pooling.POOL_MIN_WEEKS: how often a unit's pools over weeks are decided.
+POOL_EVERY = 4
 
 SOCIAL_CAPITAL: Mapping[str, tuple[str, ...]] = {
     "trust": ("trust_vertical", "trust_horizontal"),
@@ -117,6 +119,13 @@ def picture_index_series(picture: Picture, unit_id: int, weeks: int = 12) -> dic
     scores = picture.shown_scores(unit_id)
     total = len(picture.weeks)
     points = index_points(scores, total)
+    # Where a week's own figures cannot make an index, a pool over weeks may (flows.pooling).
+    # A pool is decided every POOL_EVERY weeks and stands until the next.
+    for key in INDICES:
+        for w, figure in sorted(picture.pooled.get((unit_id, key), {}).items()):
+            for later in range(w, min(w + POOL_EVERY, total)):
+                if points[key][later] is None:
+                    points[key][later] = figure.score
     return {
         key: values[total - weeks :] if weeks <= total else values for key, values in points.items()
     }

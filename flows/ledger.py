@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -59,6 +59,18 @@ def turnout_cell(round_id: int) -> str:
 def round_week(when: dt.datetime, tz: dt.tzinfo) -> str:
     year, week, _ = when.astimezone(tz).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+# flows.pooling: the path of pools over weeks and the most weeks one covers.
+POOLED_PATH = "pooled"
+POOLED_WEEKS = 8
+
+
+def _week_after(week: str, n: int) -> str:
+    year, number = week.split("-W")
+    monday = dt.date.fromisocalendar(int(year), int(number), 1) + dt.timedelta(weeks=n)
+    y, w, _ = monday.isocalendar()
+    return f"{y}-W{w:02d}"
 
 
 def _key(sets: Iterable[Collection[str]]) -> str:
@@ -113,16 +125,24 @@ class Ledger:
         self.group: dict[str, str] = {}
         self._grouped = False
         self._keys: set[str] = set()
-        self.span = Span(self.size, self.group, min_size)
+        self.members: dict[int, frozenset[int]] = {}
+        self.span = Span(self.size, self.group, min_size, members=self.members)
         self.focus(weeks)
         self._new: list[tuple[str | None, str, str, list[str], int, Verdict]] = []
 
     def focus(self, weeks: Iterable[str]) -> None:
         """Start over from what was published for rounds of these weeks (a digest decides one
         week at a time, so only one week's figures are held at once)."""
+        weeks = sorted(set(weeks))
+        # A pool over weeks (flows.pooling) is recorded under its last week but covers rounds
+        # of the POOLED_WEEKS weeks before it: those recorded after these weeks count too.
+        later = sorted({_week_after(w, n) for w in weeks for n in range(1, POOLED_WEEKS + 1)})
         prior = self.session.execute(
             select(Publication.key, Publication.cells, Publication.shown).where(
-                Publication.week.in_(sorted(set(weeks)))
+                or_(
+                    Publication.week.in_(weeks),
+                    and_(Publication.path == POOLED_PATH, Publication.week.in_(later)),
+                )
             )
         ).all()
         figures: list[list[str]] = []
@@ -141,7 +161,7 @@ class Ledger:
             self._grouped = True
             self.group.clear()
             self.group.update(self._groups(self._round_unit))
-        self.span = Span(self.size, self.group, self.min_size)
+        self.span = Span(self.size, self.group, self.min_size, members=self.members)
         # Smallest first: a tree of figures then reduces to its difference regions cheaply.
         for cells in sorted(figures, key=len):
             self.span.learn(cells)
@@ -192,6 +212,7 @@ class Ledger:
             {int(c.split(":", 1)[0]) for c, n in self.size.items() if 0 < n < self.min_size}
         )
         first_of_member: dict[int, int] = {}
+        who: dict[int, set[int]] = defaultdict(set)
         for start in range(0, len(small), 500):
             for rid, member_id in self.session.execute(
                 select(Participation.round_id, Participation.member_id).where(
@@ -200,6 +221,10 @@ class Ledger:
                 )
             ):
                 union(int(rid), first_of_member.setdefault(int(member_id), int(rid)))
+                who[int(rid)].add(int(member_id))
+        # Who answered each small round: a figure pooled over weeks counts distinct people.
+        self.members.clear()
+        self.members.update((r, frozenset(who.get(r, ()))) for r in small)
         # Only small cells ever meet in an exposure; a big cell's group does not matter (any set
         # holding it is big), so the map stays as small as the small rounds.
         group: dict[str, str] = {}
@@ -211,7 +236,7 @@ class Ledger:
         return group
 
     def people(self, cells: Iterable[str]) -> int:
-        return people_lower_bound(cells, self.size, self.group)
+        return people_lower_bound(cells, self.size, self.group, self.members)
 
     def known(self, cells: Iterable[str]) -> bool:
         """Whether the figure over ``cells`` is of enough people and computable from figures

@@ -50,6 +50,7 @@ from bot.messages import (
     Form,
     Header,
     Message,
+    Part,
     Reply,
     Text,
 )
@@ -58,6 +59,7 @@ from bot.router import Context as FlowContext
 from bot.router import Router
 from bot.secret_key import PULSE_ANSWERS, subkey
 from bot.telemetry import METRICS
+from flows.pooling import standing_text
 from flows.question_bank import (
     BankError,
     QuestionBank,
@@ -711,16 +713,18 @@ CLOSED_PURPOSE = "pulse.closed"
 REWRITE_WINDOW = dt.timedelta(days=7)
 
 
-def closed_message(unit: Unit, t: Translator) -> Message:
+def closed_message(unit: Unit, t: Translator, standing: str | None = None) -> Message:
     """What every pulse DM of a closed round becomes: no buttons, no choice, and the same text
-    for everyone who was asked, so the message no longer says whether they answered, or what."""
-    return Message(
-        summary=t("pulse.closed_summary", unit=unit.name),
-        parts=[
-            Header(text=t("pulse.ask_title")),
-            Text(text=t("pulse.closed_body", unit=unit.name)),
-        ],
-    )
+    for everyone who was asked, so the message no longer says whether they answered, or what.
+    `standing` (flows.pooling.standing_text) says where the unit's answers count when its
+    figures are not shown alone: the same for the whole unit."""
+    parts: list[Part] = [
+        Header(text=t("pulse.ask_title")),
+        Text(text=t("pulse.closed_body", unit=unit.name)),
+    ]
+    if standing:
+        parts.append(Text(text=standing))
+    return Message(summary=t("pulse.closed_summary", unit=unit.name), parts=parts)
 
 
 def closed_reply(ctx: FlowContext, round_id: int) -> Reply | None:
@@ -732,7 +736,8 @@ def closed_reply(ctx: FlowContext, round_id: int) -> Reply | None:
         return None
     if ctx.session.get(Participation, (round_id, ctx.member.id)) is None:
         return None
-    return Reply(update=closed_message(pulse_round.unit, ctx.t))
+    standing = standing_text(ctx.session, pulse_round, ctx.t)
+    return Reply(update=closed_message(pulse_round.unit, ctx.t, standing))
 
 
 @still_wanted_if("pulse.ask")
@@ -766,7 +771,9 @@ def queue_closed_rewrites(session: Session, pulse_round: PulseRound, default_lan
     for outbox_id, ref, member_language in sent:
         lang = chosen_language(member_language, default_language)
         if lang not in messages:
-            messages[lang] = closed_message(pulse_round.unit, translator(lang))
+            t = translator(lang)
+            standing = standing_text(session, pulse_round, t)
+            messages[lang] = closed_message(pulse_round.unit, t, standing)
         platform, conversation, message_id = str(ref).split("|", 2)
         items.append(
             update_of(

@@ -8,7 +8,8 @@ question, or a round's turnout), takes the published sets from the ledger as row
 over cells, and tests every set of cells holding 1..k-1 distinct people for membership in the
 row space (x is in it exactly when it is orthogonal to the matrix's null space). Sets are
 enumerated exhaustively: the organisations are small enough for that. Cells nobody is in add
-nothing to any sum and are left out.
+nothing to any sum and are left out. The ledger's record includes the digests' pools over weeks
+(flows.pooling), whose rounds span up to four weeks here.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def plans(draw: st.DrawFn, max_units: int) -> Plan:
     rounds = []
     for _ in range(draw(st.integers(1, 2 * n + 1))):
         unit = draw(st.integers(0, n - 1))
-        weeks_back = draw(st.integers(1, 2))
+        # Up to four weeks back: pools over weeks (flows.pooling) span several weeks' rounds.
+        weeks_back = draw(st.integers(1, 4))
         weekday = draw(st.integers(0, 4))
         questions = tuple(
             draw(st.lists(st.sampled_from(QUESTIONS), min_size=1, max_size=2, unique=True))

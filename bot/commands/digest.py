@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from bot.commands._common import database, say_when_held, user_errors
-from flows.digest import queue_leader_digests
+from bot.i18n import translator
+from flows.digest_now import send_now, send_now_lines
 from storage.models import utcnow
 
 NAME = "digest"
@@ -14,11 +15,17 @@ app = typer.Typer(help="Weekly digests for leaders.", no_args_is_help=True)
 
 @app.command("send-now")
 @user_errors
-def digest_send_now() -> None:
-    """Queue this week's digest for every leader now (paused leaders excepted)."""
+def digest_send_now(
+    again: bool = typer.Option(
+        False, "--again", help="Send an updated digest to leaders who already had this week's."
+    ),
+) -> None:
+    """Queue this week's digest for every leader now (paused leaders excepted), and say how
+    many already had it and when."""
     s, db = database()
     with db.session() as session:
-        queued = queue_leader_digests(session, s, utcnow(), due_only=False)
-    typer.echo(f"{queued} digest(s) queued")
-    if queued:
+        report = send_now(session, s, utcnow(), again=again)
+    for line in send_now_lines(report, translator(s.language), s.tz):
+        typer.echo(line)
+    if report.queued:
         say_when_held(s)
