@@ -7,10 +7,12 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.config import Settings
 from flows.organisation import import_members, import_units
 from flows.pulse import sync_bank
 from flows.schedule import next_working_day
-from storage.models import Committee, Meeting, Member, Schedule, Unit
+from storage.db import Database
+from storage.models import Committee, Meeting, Member, Schedule, Unit, utcnow
 
 TOP = "Eksempel Kommune"
 UNITS = f"""unit_path,slack_channel_id,teams_channel_id,committee
@@ -81,7 +83,9 @@ def members_csv() -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_demo(session: Session, *, now: dt.datetime, tz: dt.tzinfo) -> bool:
+def load_demo(
+    session: Session, *, now: dt.datetime, tz: dt.tzinfo, questions_per_round: int = 2
+) -> bool:
     """Load the demo organisation; returns False (and changes nothing) if units exist."""
     if session.scalar(select(func.count()).select_from(Unit)):
         return False
@@ -89,7 +93,15 @@ def load_demo(session: Session, *, now: dt.datetime, tz: dt.tzinfo) -> bool:
     import_members(session, members_csv())
     sync_bank(session)
     for unit in session.scalars(select(Unit).where(Unit.path.like(f"{TOP}/%/%"))):
-        session.add(Schedule(unit_id=unit.id, cadence="weekly", weekday=0, local_time="09:00"))
+        session.add(
+            Schedule(
+                unit_id=unit.id,
+                cadence="weekly",
+                weekday=0,
+                local_time="09:00",
+                questions_per_round=questions_per_round,
+            )
+        )
     committee = session.scalars(select(Committee).where(Committee.name == "Hoved-MED")).one()
     local_now = now.astimezone(tz)
     # A working day: never a weekend or a public holiday such as 1 January (issue 18).
@@ -110,3 +122,38 @@ def load_demo(session: Session, *, now: dt.datetime, tz: dt.tzinfo) -> bool:
 
 def demo_member_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Member)) or 0)
+
+
+# The demo's rounds ask three questions: with twelve weeks of history, each dimension is
+# measured three or four times, enough for a trend line to read.
+DEMO_QUESTIONS = 3
+
+
+def load_demo_with_history(settings: Settings, *, history: bool) -> str:
+    """`medpuls demo`: the organisation and (with `history`) its last weeks, in one
+    transaction, so a second run, or a run after a failed one, finds units and does nothing,
+    or starts over. Returns the line the command prints."""
+    from bot.app import build_router
+    from bot.demo_history import WEEKS, seed_history
+    from flows.digest import queue_leader_digests
+    from flows.pulse import scrub_closed_rounds
+
+    db = Database(settings.database_url)
+    now = utcnow()
+    try:
+        with db.session() as session:
+            count = DEMO_QUESTIONS if history else 2
+            if not load_demo(session, now=now, tz=settings.tz, questions_per_round=count):
+                return "the database already has units; demo not loaded"
+            if not history:
+                return "demo municipality loaded"
+            rounds = seed_history(session, settings, build_router(), now)
+            digests = queue_leader_digests(session, settings, now, due_only=False)
+        # The closed rounds' old row versions leave the database files, as after any close.
+        scrub_closed_rounds(db, settings, now)
+    finally:
+        db.dispose()
+    return (
+        f"demo municipality loaded with {WEEKS} weeks of history: {rounds} closed rounds, "
+        f"{digests} leader digest(s) queued"
+    )

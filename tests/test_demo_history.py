@@ -1,0 +1,142 @@
+"""`medpuls demo` lives through twelve weeks (issue 17, point 6): closed rounds made by the pulse
+flow itself, summaries and ledger entries as real rounds get them, a meeting held and one to
+come, and a digest for every leader; run twice, it adds nothing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+from storage.db import Database
+from storage.models import (
+    Answer,
+    Meeting,
+    OutboxMessage,
+    Participation,
+    Proposal,
+    Publication,
+    PulseRound,
+    RoundResult,
+    StoredImage,
+    Unit,
+)
+from tests.localchat import cli
+
+SOCIAL = "Eksempel Kommune/Social og Sundhed"
+
+
+def _counts(db: Database) -> dict[str, int]:
+    with db.session() as session:
+        return {
+            table.__name__: int(session.scalar(select(func.count()).select_from(table)) or 0)
+            for table in (PulseRound, Answer, Proposal, Meeting, OutboxMessage, Publication)
+        }
+
+
+def test_the_demo_has_twelve_weeks_of_closed_rounds_made_by_the_pulse_flow(db_url: str) -> None:
+    code, out = cli(db_url, "demo")
+    assert code == 0, out
+    assert "12 weeks of history: 36 closed rounds" in out
+    db = Database(db_url)
+    with db.session() as session:
+        rounds = session.scalars(select(PulseRound).order_by(PulseRound.opened_at)).all()
+        assert len(rounds) == 36 and all(r.closed_at is not None for r in rounds)
+        # Closed as close_round closes: nonce gone, scrubbed, answers re-keyed at random.
+        assert all(r.nonce is None and not r.scrub_pending for r in rounds)
+        assert len({r.period for r in rounds}) == 12
+        # Every round's summary went to its unit's channel, decided through the ledger.
+        summaries = session.scalar(
+            select(func.count()).where(OutboxMessage.purpose == "pulse.summary")
+        )
+        assert summaries == 36
+        assert (session.scalar(select(func.count()).select_from(Publication)) or 0) > 0
+        # Nobody is linked to an answer: who answered lives only in participation.
+        answered = session.scalar(select(func.count()).where(Participation.answered.is_(True)))
+        assert answered and answered >= 36 * 3
+        # Syd (eight people) never has five answers: its figures are only ever pooled.
+        by_unit: dict[str, list[int]] = defaultdict(list)
+        for name, n in session.execute(
+            select(Unit.name, func.count())
+            .join(PulseRound, PulseRound.unit_id == Unit.id)
+            .join(Participation, Participation.round_id == PulseRound.id)
+            .where(Participation.answered.is_(True))
+            .group_by(PulseRound.id, Unit.name)
+        ):
+            by_unit[name].append(int(n))
+        assert max(by_unit["Hjemmeplejen Syd"]) < 5
+        assert min(by_unit["Hjemmeplejen Nord"]) >= 5
+    db.dispose()
+
+
+def test_nord_is_clearly_falling_on_being_heard(db_url: str) -> None:
+    assert cli(db_url, "demo")[0] == 0
+    db = Database(db_url)
+    with db.session() as session:
+        rows = session.execute(
+            select(RoundResult.respondents, RoundResult.value_sum)
+            .join(PulseRound, PulseRound.id == RoundResult.round_id)
+            .join(Unit, Unit.id == PulseRound.unit_id)
+            .where(Unit.name == "Hjemmeplejen Nord", RoundResult.dimension == "justice_voice")
+            .order_by(PulseRound.opened_at)
+        ).all()
+    db.dispose()
+    means = [value_sum / n for n, value_sum in rows]
+    assert len(means) >= 2
+    assert means[0] - means[-1] >= 1.0  # a whole step on the 1-5 scale
+
+
+def test_the_committee_has_a_meeting_held_with_decisions_and_one_to_come(db_url: str) -> None:
+    assert cli(db_url, "demo")[0] == 0
+    db = Database(db_url)
+    with db.session() as session:
+        meetings = session.scalars(select(Meeting).order_by(Meeting.starts_at)).all()
+        held = [m for m in meetings if m.committee.name == "MED Social og Sundhed"]
+        assert len(held) == 2
+        past, coming = held
+        # Both chairs approved the agenda, so it went out at its release time.
+        assert past.published_at is not None and coming.published_at is None
+        statuses = sorted(p.status for p in session.scalars(select(Proposal)))
+        assert statuses == ["decided", "decided", "new", "on_agenda"]
+        decided = session.scalars(select(Proposal).where(Proposal.meeting_id == past.id)).all()
+        assert len(decided) == 2 and all(p.decision for p in decided)
+    db.dispose()
+
+
+def test_every_leader_has_a_digest_and_a_chart_is_stored(db_url: str) -> None:
+    assert cli(db_url, "demo")[0] == 0
+    db = Database(db_url)
+    with db.session() as session:
+        digests = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.purpose == "digest.leader")
+        ).all()
+        assert len(digests) == 5
+        charts = [
+            part["image_id"]
+            for row in digests
+            for part in (row.payload or {})["parts"]
+            if part["type"] == "image"
+        ]
+        assert charts
+        for image_id in charts:
+            assert session.get(StoredImage, image_id) is not None
+    db.dispose()
+
+
+def test_running_the_demo_twice_adds_no_history(db_url: str) -> None:
+    assert cli(db_url, "demo")[0] == 0
+    db = Database(db_url)
+    before = _counts(db)
+    code, out = cli(db_url, "demo")
+    assert code == 0 and "already has units" in out
+    assert _counts(db) == before
+    db.dispose()
+
+
+def test_without_history_the_demo_is_only_the_organisation(db_url: str) -> None:
+    code, out = cli(db_url, "demo", "--no-history")
+    assert code == 0 and out.strip() == "demo municipality loaded"
+    db = Database(db_url)
+    counts = _counts(db)
+    db.dispose()
+    assert counts["PulseRound"] == 0 and counts["Proposal"] == 0 and counts["Meeting"] == 1
