@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 
 from sqlalchemy import Integer, and_, case, distinct, func, insert, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -44,6 +44,7 @@ from bot.router import Router
 from flows.actions import PlanLine, load_plans, plan_parts
 from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
+from flows.heatmap import HeatMaps, heatmap_of
 from flows.ledger import Ledger, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
 from flows.question_bank import default_bank
@@ -891,10 +892,17 @@ def _body(
     return parts
 
 
-def leader_message(picture: Picture, unit_id: int, t: Translator, image_id: str | None) -> Message:
+def leader_message(
+    picture: Picture,
+    unit_id: int,
+    t: Translator,
+    image_id: str | None,
+    heat_map: Sequence[Part] = (),
+) -> Message:
     pulse = picture.pulse(unit_id, t.lang)
     parts: list[Part] = [Header(text=t("digest.title", unit=pulse.unit.name))]
     parts.extend(_body(t, picture, pulse, image_id, t.lang))
+    parts.extend(heat_map)  # flows.heatmap: the units below, side by side
     parts.extend(_action_plan(t, picture, unit_id))
     parts.append(Divider())
     parts.extend(_pipeline(t, picture, unit_id))
@@ -1209,6 +1217,7 @@ def _queue_for_leaders(
 ) -> tuple[int, int]:
     """Build and write the pending digests; returns how many were queued and how many not."""
     batch = _Batch(picture, now, image_ids, painting)
+    heat_maps = HeatMaps()
     failed = 0
     by_leader: dict[int, tuple[Leader, list[int]]] = {}
     for leader, unit_id in pending:
@@ -1219,7 +1228,8 @@ def _queue_for_leaders(
             try:
                 unit = picture.units[unit_id]
                 image_id = batch.chart_for(unit_id, t)
-                message = leader_message(picture, unit_id, t, image_id)
+                heat = heat_maps.parts(unit_id, t, partial(heatmap_of, picture, unit_id, t))
+                message = leader_message(picture, unit_id, t, image_id, heat)
             except Exception as err:  # one leader's broken data must not stop the others
                 failed += 1
                 log.error(
@@ -1250,6 +1260,7 @@ def _queue_for_leaders(
                 {"member_id": leader.member_id, "unit": unit_id},
             )
             batch.write_ready(session)
+    heat_maps.write(session, now)
     added = batch.write(session)
     return added, failed + batch.failed
 
