@@ -135,12 +135,12 @@ def demo(
         bool,
         typer.Option(
             "--history/--no-history",
-            help="Also live through the last 12 weeks (rounds, summaries, meetings, digests).",
+            help="Also live through the last 16 weeks (rounds, summaries, meetings, digests).",
         ),
     ] = True,
 ) -> None:
     """Load a demo municipality (units, members, committees, schedules, meetings) and, unless
-    --no-history, its last 12 weeks: closed rounds, proposals, a past meeting, digests."""
+    --no-history, its last 16 weeks: closed rounds, proposals, a past meeting, digests."""
     from bot.demo import load_demo_with_history
 
     loaded = load_demo_with_history(settings(), history=history)

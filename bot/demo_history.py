@@ -1,4 +1,4 @@
-"""Twelve weeks of the demo municipality's past, lived through the real flows.
+"""Sixteen weeks of the demo municipality's past, lived through the real flows.
 
 A newcomer's first screen should show a digest with a trend, a channel summary and an agenda,
 and none of those exists without a history. The history here is made the only honest way:
@@ -10,8 +10,9 @@ disclosure ledger and the summaries are the ones a real municipality gets; nothi
 to a results table directly.
 
 The figures are drawn from a seeded generator, so every demo tells the same story: Hjemmeplejen
-Nord steadily loses "at blive hørt" (justice_voice), Hjemmeplejen Syd rarely has five answers
-and is counted with Social og Sundhed, Dagtilbud Solsikken slowly gains trust.
+Nord steadily loses "at blive hørt" (justice_voice), Hjemmeplejen Syd never has five answers and
+the night team has three people, so both are counted with Social og Sundhed, and Dagtilbud
+Solsikken slowly gains trust among colleagues.
 """
 
 from __future__ import annotations
@@ -49,11 +50,13 @@ from storage.models import (
 
 __all__ = ["WEEKS", "seed_history"]
 
-WEEKS = 12
+# The digest's chart shows 12 weeks; four more before them let its first week already carry
+# the dimensions measured shortly before (flows.indices), as a running municipality's would.
+WEEKS = 16
 SEED = 17
 
 # Per unit: the level (0-100) most answers sit around, how many of those asked answer (a
-# range drawn each week), and per dimension a start and an end level over the twelve weeks.
+# range drawn each week), and per dimension a start and an end level over the weeks lived.
 _FALLING = "justice_voice"
 
 
@@ -70,8 +73,10 @@ class _Mood:
 
 _MOODS = {
     "Hjemmeplejen Nord": _Mood(66, (7, 9), {_FALLING: (78, 30), "trust_vertical": (70, 58)}),
-    # Eight people, three or four answers a week: always counted with Social og Sundhed.
+    # Eight people, three or four answers a week, and a night team of three: never five on
+    # their own, always counted with Social og Sundhed.
     "Hjemmeplejen Syd": _Mood(58, (3, 4), {}),
+    "Hjemmeplejen Nat": _Mood(52, (2, 3), {"trust_vertical": (60, 40)}),
     "Dagtilbud Solsikken": _Mood(70, (5, 6), {"trust_horizontal": (60, 82)}),
 }
 

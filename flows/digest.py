@@ -48,6 +48,7 @@ from flows.heatmap import HeatMaps, heatmap_of
 from flows.ledger import Ledger, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
 from flows.question_bank import default_bank
+from flows.trend_lines import chart_alt, trend_lines
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -881,15 +882,15 @@ def _pipeline(t: Translator, picture: Picture, unit_id: int) -> list[Part]:
 
 
 def chart_png(picture: Picture, pulse: UnitPulse, t: Translator) -> bytes | None:
-    """The 12-week chart of the unit's dimensions, or None when there is nothing to draw."""
-    if not pulse.series:
-        return None
-    return picture.painter(t).png(*_chart(pulse, t))
+    """The 12-week chart of the unit's indices and the dimension to watch, or None when there
+    is nothing to draw (flows.trend_lines)."""
+    series, title = _chart(picture, pulse.unit.id, t)
+    return picture.painter(t).png(series, title) if series else None
 
 
-def _chart(pulse: UnitPulse, t: Translator) -> tuple[list[Series], str]:
-    series = [Series(label, scores) for label, scores in pulse.series.items()]
-    return series, t("digest.chart_title", unit=pulse.unit.name)
+def _chart(picture: Picture, unit_id: int, t: Translator) -> tuple[list[Series], str]:
+    series = trend_lines(picture, unit_id, t)
+    return series, t("charts.title", unit=picture.units[unit_id].name)
 
 
 def _body(
@@ -912,7 +913,8 @@ def _body(
             parts.append(Text(text=callout))
     parts.extend(_units_below(t, picture, pulse, lang))
     if image_id is not None:
-        parts.append(Image(image_id=image_id, alt=t("digest.chart_alt", unit=pulse.unit.name)))
+        lines = trend_lines(picture, pulse.unit.id, t)
+        parts.append(Image(image_id=image_id, alt=chart_alt(pulse.unit.name, lines, t)))
     else:
         parts.append(Context(text=t("digest.no_chart", unit=pulse.unit.name)))
     return parts
@@ -1090,15 +1092,16 @@ class _Batch:
     def chart_for(self, unit_id: int, t: Translator) -> str | None:
         key = (unit_id, t.lang)
         if key not in self.images:
-            pulse = self.picture.pulse(unit_id, t.lang)
-            image_id = self.image_ids() if pulse.series else None
+            series, title = _chart(self.picture, unit_id, t)
+            image_id = self.image_ids() if series else None
             if image_id is not None:
-                self.pngs[image_id] = self._paint(image_id, pulse, t)
+                self.pngs[image_id] = self._paint(image_id, series, title, t)
             self.images[key] = image_id
         return self.images[key]
 
-    def _paint(self, image_id: str, pulse: UnitPulse, t: Translator) -> Future[bytes]:
-        series, title = _chart(pulse, t)
+    def _paint(
+        self, image_id: str, series: list[Series], title: str, t: Translator
+    ) -> Future[bytes]:
         painter = self.picture.painter(t)
         if self.painting is not None:
             self.redraw[image_id] = lambda: painter.png(series, title)

@@ -245,7 +245,8 @@ async def test_serve_routes_answer(sqlite_url: str, path: str) -> None:
 
 
 def test_settings_and_database_errors_are_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    code, out = cli(f"sqlite:///{tmp_path}/fresh.db", "demo", "--no-history", MEDPULS_MIN_GROUP_SIZE="2")
+    fresh = f"sqlite:///{tmp_path}/fresh.db"
+    code, out = cli(fresh, "demo", "--no-history", MEDPULS_MIN_GROUP_SIZE="2")
     assert code == 2
     assert out.strip() == (
         "error: setting MEDPULS_MIN_GROUP_SIZE: Value error, "
