@@ -72,7 +72,7 @@ class _Mood:
 
 
 _MOODS = {
-    "Hjemmeplejen Nord": _Mood(66, (7, 9), {_FALLING: (78, 30), "trust_vertical": (70, 58)}),
+    "Hjemmeplejen Nord": _Mood(66, (7, 9), {_FALLING: (82, 22), "trust_vertical": (70, 58)}),
     # Eight people, three or four answers a week, and a night team of three: never five on
     # their own, always counted with Social og Sundhed.
     "Hjemmeplejen Syd": _Mood(58, (3, 4), {}),

@@ -56,7 +56,7 @@ MAX_ROWS = 24
 
 # Orange (low) to blue (high) through a light grey: Okabe-Ito's vermillion and blue ends.
 _LOW = (213, 94, 0)
-_MID = (240, 240, 240)
+_MID = (218, 218, 218)
 _HIGH = (0, 114, 178)
 _BLANK = (255, 255, 255)
 _GRID = (200, 200, 200)
@@ -132,9 +132,29 @@ def _fit(text: str, font: ImageFont.FreeTypeFont, width: float) -> str:
     return text + "…"
 
 
+# Every map repeats the same few headings and the numbers 0-100: each is rendered once.
+@cache
+def _heading(label: str, room: int) -> PILImage.Image:
+    """A column heading turned to read upwards, as a mask, cut to `room` pixels."""
+    font = _font(_TEXT_PT)
+    text = _fit(label, font, room)
+    strip = PILImage.new("L", (round(font.getlength(text)) + 2, round(_TEXT_PT * 100 / 72 * 1.3)))
+    ImageDraw.Draw(strip).text((0, 0), text, font=font, fill=255)
+    return strip.rotate(90, expand=True)
+
+
+@cache
+def _figure(number: int) -> PILImage.Image:
+    """A cell's number as a mask, cropped to its ink."""
+    font = _font(_CELL_PT)
+    mask = PILImage.new("L", (60, 40))
+    ImageDraw.Draw(mask).text((30, 20), str(number), font=font, fill=255, anchor="mm")
+    return mask.crop(mask.getbbox())
+
+
 def heatmap_png(heat: HeatMap) -> bytes:
     """The map as a PNG: a title, rotated column headings, one row per unit, the legend."""
-    title_font, text_font, cell_font = _font(_TITLE_PT), _font(_TEXT_PT), _font(_CELL_PT)
+    title_font, text_font = _font(_TITLE_PT), _font(_TEXT_PT)
     columns = len(heat.dimensions)
     cell_w = (WIDTH_PX - 2 * _MARGIN - _LABEL_PX) // max(1, columns)
     head_h = round(max((text_font.getlength(label) for _, label in heat.dimensions), default=0))
@@ -154,11 +174,7 @@ def heatmap_png(heat: HeatMap) -> bytes:
     )
     left = _MARGIN + _LABEL_PX
     for i, (_, label) in enumerate(heat.dimensions):
-        text = _fit(label, text_font, head_h - 12)
-        width = round(text_font.getlength(text)) + 2
-        strip = PILImage.new("L", (width, line_h), 0)
-        ImageDraw.Draw(strip).text((0, 0), text, font=text_font, fill=255)
-        turned = strip.rotate(90, expand=True)
+        turned = _heading(label, head_h - 12)
         x = left + i * cell_w + (cell_w - turned.width) // 2
         image.paste(_INK, (x, top - 8 - turned.height), turned)
     for r, row in enumerate(heat.rows):
@@ -171,10 +187,12 @@ def heatmap_png(heat: HeatMap) -> bytes:
             fill = _BLANK if score is None else colour(score)
             draw.rectangle(box, fill=fill, outline=_GRID)
             if score is not None:
-                centre = ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
-                draw.text(
-                    centre, str(round(score)), font=cell_font, fill=_ink_on(fill), anchor="mm"
+                mask = _figure(round(score))
+                at = (
+                    (box[0] + box[2] - mask.width) // 2,
+                    (box[1] + box[3] - mask.height) // 2,
                 )
+                image.paste(_ink_on(fill), at, mask)
     y = top + _ROW_PX * len(heat.rows) + 20
     _scale(draw, (_MARGIN, y), text_font)
     y += 28
@@ -182,7 +200,10 @@ def heatmap_png(heat: HeatMap) -> bytes:
         draw.text((_MARGIN, y), line, font=text_font, fill=_INK)
         y += line_h
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=6)
+    # A map is drawn and stored for every unit with units below it, every week: 64 colours
+    # (the cells' and the text's edges) and fast compression keep it small and quick.
+    palette = image.quantize(colors=64, method=PILImage.Quantize.FASTOCTREE)
+    palette.save(out, format="PNG", compress_level=1)
     return out.getvalue()
 
 
@@ -245,20 +266,31 @@ class HeatMaps:
 
 
 def alt_text(heat: HeatMap, t: Translator) -> str:
-    """What the map shows, in words: for a screen reader and where images are not shown."""
-    rows = []
+    """What the map shows, in words, for a screen reader and where images are not shown: its
+    size, each unit's lowest figure, and the units without figures (the map has every cell)."""
+    lowest = []
+    blank = []
+    labels = dict(heat.dimensions)
     for row in heat.rows:
-        shown = [
-            t("heatmap.alt_cell", dimension=label, score=t.number(row.scores[d], 0))
-            for d, label in heat.dimensions
-            if d in row.scores
-        ]
-        rows.append(
-            t("heatmap.alt_row", unit=row.name, cells=", ".join(shown))
-            if shown
-            else t("heatmap.alt_row_empty", unit=row.name)
+        shown = [(score, d) for d, score in row.scores.items() if d in labels]
+        if not shown:
+            blank.append(row.name)
+            continue
+        score, dim = min(shown)
+        lowest.append(
+            t("heatmap.alt_lowest", unit=row.name, dimension=labels[dim], score=t.number(score, 0))
         )
-    return t("heatmap.alt", title=heat.title, rows="; ".join(rows))[:2000]
+    text = t(
+        "heatmap.alt",
+        title=heat.title,
+        units=t.plural("heatmap.units", len(heat.rows)),
+        dimensions=t.plural("heatmap.dimensions", len(heat.dimensions)),
+        lowest="; ".join(lowest),
+    )
+    if blank:
+        text += " " + t("heatmap.alt_blank", units=", ".join(blank))
+    # Slack's limit for alt text; the map itself holds every cell.
+    return text[:2000]
 
 
 def rows_below(

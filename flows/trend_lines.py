@@ -2,13 +2,13 @@
 
 Sixteen dimensions on one chart are sixteen tangled lines, each with a point every eighth week.
 The chart draws instead the two indices (flows.indices: social capital and relational
-coordination, a point in every week once the rotation has come round) and the one dimension to
-watch: the one that fell furthest over the weeks shown, or, where none fell, the lowest. Every
+coordination, a point in every week once the rotation has come round) and the one dimension
+the digest's text calls out: its biggest drop, or, where none fell, the lowest. Every
 dimension's latest score stays in the digest's list and in the heat map (flows.heatmap).
 
 Scores are carried for one rotation (flows.indices.carried), so a line has a point in most weeks;
 every point is a figure already shown (the digest's gate and the ledger decided it), so the chart
-adds no figure of its own. Only a dozen legends exist per language (the watched dimension is the
+adds no figure of its own. Only sixteen legends exist per language (the watched dimension is the
 only line that changes), so flows.charts.TrendPainter draws each frame once.
 
 The alt text names each line with its number of points and its latest value: a screen reader and
@@ -26,31 +26,7 @@ if TYPE_CHECKING:
     from bot.i18n import Translator
     from flows.digest import Picture
 
-__all__ = ["TREND_FALL", "chart_alt", "trend_lines"]
-
-# A fall smaller than this over the weeks shown is noise in a group of five to twenty.
-TREND_FALL = 3.0
-
-
-def _ends(values: list[float | None]) -> tuple[float, float] | None:
-    present = [v for v in values if v is not None]
-    return (present[0], present[-1]) if present else None
-
-
-def watched_dimension(points: dict[str, list[float | None]]) -> str | None:
-    """The dimension that fell furthest (first point to last), else the lowest now."""
-    ends = {
-        dim: e
-        for dim, values in points.items()
-        if dim not in INDICES and (e := _ends(values)) is not None
-    }
-    if not ends:
-        return None
-    falls = {dim: first - last for dim, (first, last) in ends.items()}
-    biggest = max(sorted(falls), key=lambda d: falls[d])
-    if falls[biggest] >= TREND_FALL:
-        return biggest
-    return min(sorted(ends), key=lambda d: ends[d][1])
+__all__ = ["chart_alt", "trend_lines"]
 
 
 def trend_lines(picture: Picture, unit_id: int, t: Translator) -> list[Series]:
@@ -65,9 +41,12 @@ def trend_lines(picture: Picture, unit_id: int, t: Translator) -> list[Series]:
         for key in INDICES
         if any(v is not None for v in points.get(key, ()))
     ]
-    watched = watched_dimension(points)
-    if watched is not None:
-        lines.append(Series(dimension_label(watched, t.lang), points[watched]))
+    # The digest's own callout names it: the biggest drop, else the lowest; so the chart and
+    # the text never point at different dimensions.
+    pulse = picture.pulse(unit_id, t.lang)
+    watched = pulse.biggest_drop or pulse.lowest
+    if watched is not None and watched.dimension in points:
+        lines.append(Series(dimension_label(watched.dimension, t.lang), points[watched.dimension]))
     return lines
 
 
