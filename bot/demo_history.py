@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Integer, cast, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
@@ -42,6 +42,7 @@ from flows.schedule import ScheduleSpec, next_working_day, opening_time, period_
 from storage.models import (
     Committee,
     Member,
+    OutboxMessage,
     Participation,
     Proposal,
     PulseRound,
@@ -136,7 +137,24 @@ def seed_history(session: Session, settings: Settings, router: Router, now: dt.d
             queue_closed_rewrites(session, pulse_round, settings.language)
             closed += 1
     _meetings(session, settings, router, now)
+    _rules_not_yet_read(session)
     return closed
+
+
+def _rules_not_yet_read(session: Session) -> None:
+    """The past rounds' question DMs are never sent (their rounds closed before the bot first
+    ran, flows.pulse.round_still_open), so the anonymity rules open_round counted as given were
+    not: whoever has no privacy notice on its way gets them in full with their first question,
+    as the promise goes."""
+    noticed = select(cast(OutboxMessage.address, Integer)).where(
+        OutboxMessage.purpose == "privacy", OutboxMessage.address_kind == "member"
+    )
+    session.execute(
+        update(Member)
+        .where(Member.seen_privacy_notice.is_(True), Member.id.not_in(noticed))
+        .values(seen_privacy_notice=False)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _answer_round(

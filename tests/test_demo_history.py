@@ -14,6 +14,7 @@ from storage.db import Database
 from storage.models import (
     Answer,
     Meeting,
+    Member,
     OutboxMessage,
     Participation,
     Proposal,
@@ -46,6 +47,7 @@ def test_the_demo_lives_through_sixteen_weeks_once(db_url: str) -> None:
     _nord_is_clearly_falling_on_being_heard(db)
     _the_committee_held_a_meeting_and_has_one_to_come(db)
     _every_leader_has_a_digest_and_its_images_are_stored(db)
+    _nobody_is_counted_as_having_read_rules_never_sent(db)
     # Run again: nothing is added.
     before = _counts(db)
     code, out = cli(db_url, "demo")
@@ -144,6 +146,22 @@ def _every_leader_has_a_digest_and_its_images_are_stored(db: Database) -> None:
         points = [int(n) for n in re.findall(r"(\d+) punkter?,", chart)]
         assert len(points) == 3 and min(points) >= 8, chart
         assert any(a.startswith("Varmekort") for a in alts)
+
+
+def _nobody_is_counted_as_having_read_rules_never_sent(db: Database) -> None:
+    # The past rounds' DMs are never delivered: the first question a member gets must still
+    # carry the rules in full, unless a privacy notice is on its way to them.
+    with db.session() as session:
+        noticed = {
+            int(a)
+            for a in session.scalars(
+                select(OutboxMessage.address).where(OutboxMessage.purpose == "privacy")
+            )
+        }
+        marked = set(session.scalars(select(Member.id).where(Member.seen_privacy_notice)))
+        assert marked <= noticed
+        asked = session.scalar(select(func.count()).select_from(Member))
+        assert asked and len(marked) < asked
 
 
 def test_without_history_the_demo_is_only_the_organisation(db_url: str) -> None:
