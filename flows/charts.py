@@ -57,6 +57,7 @@ __all__ = [
     "ChartProcess",
     "Series",
     "TrendPainter",
+    "plot_box",
     "png_of",
     "trend_figure",
 ]
@@ -101,7 +102,7 @@ def trend_figure(
 ) -> Figure:
     """The figure, not yet drawn; callers that only want bytes use png_of."""
     fig = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI)
-    ax = fig.add_axes(_axes_box(len(series)))
+    ax = fig.add_axes(plot_box(len(series)))
     xs = list(range(len(weeks)))
     for i, s in enumerate(series):
         points = [(x, v) for x, v in zip(xs, s.scores, strict=True) if v is not None]
@@ -134,7 +135,7 @@ def trend_figure(
     return fig
 
 
-def _axes_box(lines: int) -> tuple[float, float, float, float]:
+def plot_box(lines: int) -> tuple[float, float, float, float]:
     """The plot's place on the figure: above a one-column legend as tall as it needs (a few
     lines leave the plot most of the height), or above the two-column legend of many."""
     if lines > 6:
