@@ -145,19 +145,21 @@ def db_upgrade() -> None:
 
 @app.command()
 @user_errors
-def demo() -> None:
-    """Load a demo municipality (units, members, committee, schedule, a meeting)."""
-    from bot.demo import load_demo
-    from storage.db import Database
-    from storage.models import utcnow
+def demo(
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history/--no-history",
+            help="Also live through the last 16 weeks (rounds, summaries, meetings, digests).",
+        ),
+    ] = True,
+) -> None:
+    """Load a demo municipality (units, members, committees, schedules, meetings) and, unless
+    --no-history, its last 16 weeks: closed rounds, proposals, a past meeting, digests."""
+    from bot.demo import load_demo_with_history
 
-    s = settings()
-    db = Database(s.database_url)
-    with db.session() as session:
-        loaded = load_demo(session, now=utcnow(), tz=s.tz)
-    typer.echo(
-        "demo municipality loaded" if loaded else "the database already has units; demo not loaded"
-    )
+    loaded = load_demo_with_history(settings(), history=history)
+    typer.echo(loaded)
 
 
 def _import(kind: str, file: Path) -> None:

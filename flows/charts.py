@@ -57,6 +57,7 @@ __all__ = [
     "ChartProcess",
     "Series",
     "TrendPainter",
+    "plot_box",
     "png_of",
     "trend_figure",
 ]
@@ -101,7 +102,7 @@ def trend_figure(
 ) -> Figure:
     """The figure, not yet drawn; callers that only want bytes use png_of."""
     fig = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI)
-    ax = fig.add_axes((0.1, 0.42, 0.86, 0.5))
+    ax = fig.add_axes(plot_box(len(series)))
     xs = list(range(len(weeks)))
     for i, s in enumerate(series):
         points = [(x, v) for x, v in zip(xs, s.scores, strict=True) if v is not None]
@@ -132,6 +133,15 @@ def trend_figure(
             frameon=False,
         )
     return fig
+
+
+def plot_box(lines: int) -> tuple[float, float, float, float]:
+    """The plot's place on the figure: above a one-column legend as tall as it needs (a few
+    lines leave the plot most of the height), or above the two-column legend of many."""
+    if lines > 6:
+        return (0.1, 0.42, 0.86, 0.5)
+    bottom = 0.12 + 0.045 * lines
+    return (0.1, bottom, 0.86, 0.92 - bottom)
 
 
 def png_of(fig: Figure) -> bytes:

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 
 from sqlalchemy import Integer, and_, case, distinct, func, insert, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -44,10 +44,12 @@ from bot.router import Router
 from flows.actions import PlanLine, load_plans, plan_parts
 from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
+from flows.heatmap import HeatMaps, heatmap_of
 from flows.ledger import Ledger, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
 from flows.pooling import PooledFigure, pool_over_weeks, pooled_parts
 from flows.question_bank import default_bank
+from flows.trend_lines import chart_alt, trend_lines
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -904,15 +906,15 @@ def _pipeline(t: Translator, picture: Picture, unit_id: int) -> list[Part]:
 
 
 def chart_png(picture: Picture, pulse: UnitPulse, t: Translator) -> bytes | None:
-    """The 12-week chart of the unit's dimensions, or None when there is nothing to draw."""
-    if not pulse.series:
-        return None
-    return picture.painter(t).png(*_chart(pulse, t))
+    """The 12-week chart of the unit's indices and the dimension to watch, or None when there
+    is nothing to draw (flows.trend_lines)."""
+    series, title = _chart(picture, pulse.unit.id, t)
+    return picture.painter(t).png(series, title) if series else None
 
 
-def _chart(pulse: UnitPulse, t: Translator) -> tuple[list[Series], str]:
-    series = [Series(label, scores) for label, scores in pulse.series.items()]
-    return series, t("digest.chart_title", unit=pulse.unit.name)
+def _chart(picture: Picture, unit_id: int, t: Translator) -> tuple[list[Series], str]:
+    series = trend_lines(picture, unit_id, t)
+    return series, t("charts.title", unit=picture.units[unit_id].name)
 
 
 def _body(
@@ -936,16 +938,24 @@ def _body(
     parts.extend(pooled_parts(picture, pulse.unit.id, t))
     parts.extend(_units_below(t, picture, pulse, lang))
     if image_id is not None:
-        parts.append(Image(image_id=image_id, alt=t("digest.chart_alt", unit=pulse.unit.name)))
+        lines = trend_lines(picture, pulse.unit.id, t)
+        parts.append(Image(image_id=image_id, alt=chart_alt(pulse.unit.name, lines, t)))
     else:
         parts.append(Context(text=t("digest.no_chart", unit=pulse.unit.name)))
     return parts
 
 
-def leader_message(picture: Picture, unit_id: int, t: Translator, image_id: str | None) -> Message:
+def leader_message(
+    picture: Picture,
+    unit_id: int,
+    t: Translator,
+    image_id: str | None,
+    heat_map: Sequence[Part] = (),
+) -> Message:
     pulse = picture.pulse(unit_id, t.lang)
     parts: list[Part] = [Header(text=t("digest.title", unit=pulse.unit.name))]
     parts.extend(_body(t, picture, pulse, image_id, t.lang))
+    parts.extend(heat_map)  # flows.heatmap: the units below, side by side
     parts.extend(_action_plan(t, picture, unit_id))
     parts.append(Divider())
     parts.extend(_pipeline(t, picture, unit_id))
@@ -1107,15 +1117,16 @@ class _Batch:
     def chart_for(self, unit_id: int, t: Translator) -> str | None:
         key = (unit_id, t.lang)
         if key not in self.images:
-            pulse = self.picture.pulse(unit_id, t.lang)
-            image_id = self.image_ids() if pulse.series else None
+            series, title = _chart(self.picture, unit_id, t)
+            image_id = self.image_ids() if series else None
             if image_id is not None:
-                self.pngs[image_id] = self._paint(image_id, pulse, t)
+                self.pngs[image_id] = self._paint(image_id, series, title, t)
             self.images[key] = image_id
         return self.images[key]
 
-    def _paint(self, image_id: str, pulse: UnitPulse, t: Translator) -> Future[bytes]:
-        series, title = _chart(pulse, t)
+    def _paint(
+        self, image_id: str, series: list[Series], title: str, t: Translator
+    ) -> Future[bytes]:
         painter = self.picture.painter(t)
         if self.painting is not None:
             self.redraw[image_id] = lambda: painter.png(series, title)
@@ -1269,6 +1280,7 @@ def _queue_for_leaders(
 ) -> tuple[int, int]:
     """Build and write the pending digests; returns how many were queued and how many not."""
     batch = _Batch(picture, now, image_ids, painting)
+    heat_maps = HeatMaps()
     failed = 0
     by_leader: dict[int, tuple[Leader, list[int]]] = {}
     for leader, unit_id in pending:
@@ -1279,7 +1291,8 @@ def _queue_for_leaders(
             try:
                 unit = picture.units[unit_id]
                 image_id = batch.chart_for(unit_id, t)
-                message = leader_message(picture, unit_id, t, image_id)
+                heat = heat_maps.parts(unit_id, t, partial(heatmap_of, picture, unit_id, t))
+                message = leader_message(picture, unit_id, t, image_id, heat)
             except Exception as err:  # one leader's broken data must not stop the others
                 failed += 1
                 log.error(
@@ -1310,6 +1323,7 @@ def _queue_for_leaders(
                 {"member_id": leader.member_id, "unit": unit_id},
             )
             batch.write_ready(session)
+    heat_maps.write(session, now)
     added = batch.write(session)
     return added, failed + batch.failed
 

@@ -55,7 +55,7 @@ def ids(session: Session, *names: str) -> list[int]:
 
 
 async def test_a_leader_asking_outside_their_subtree_is_refused_and_audited(db_url: str) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     closed_round(db_url, {NORD: [4, 4, 5, 3, 4, 2], SYD: [3, 3, 4, 4, 5, 5]})
     async with local_chat(db_url) as chat:
         with chat.bot.db.session() as s:
@@ -86,7 +86,7 @@ async def test_a_leader_asking_outside_their_subtree_is_refused_and_audited(db_u
 
 
 async def test_the_gate_withholds_what_would_give_a_small_group_away(db_url: str) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     # Nord 6, Syd 6, and one of the two in Social og Sundhed itself: 13 in all.
     closed_round(db_url, {NORD: [4] * 6, SYD: [2] * 6, SOCIAL: [5]})
     async with local_chat(db_url) as chat:
@@ -102,7 +102,7 @@ async def test_the_gate_withholds_what_would_give_a_small_group_away(db_url: str
 
 
 async def test_the_audit_log_is_for_admins_and_shows_no_answers(db_url: str) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     closed_round(db_url, {NORD: [1, 2, 3, 4, 5]})
     async with local_chat(db_url) as chat:
         with chat.bot.db.session() as s:
@@ -120,7 +120,7 @@ async def test_the_audit_log_is_for_admins_and_shows_no_answers(db_url: str) -> 
 
 
 def test_who_may_see_which_units(db_url: str) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     bot = build(Settings(DATABASE_URL=db_url))
     with bot.db.session() as s:
         units = {u.name: u for u in s.scalars(select(Unit))}

@@ -31,7 +31,7 @@ from tests.test_agenda_e2e import (
 
 @pytest.fixture
 def demo(db_url: str) -> Iterator[Org]:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     set_meeting(db_url, meeting_day())
     yield Org(db_url)
 

@@ -51,7 +51,7 @@ def add_meeting(db_url: str, starts: dt.datetime) -> None:
 
 @pytest.fixture
 def org(db_url: str) -> Iterator[Org]:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     yield Org(db_url)
 
 

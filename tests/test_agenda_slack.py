@@ -56,7 +56,7 @@ def by_name(ws: SlackWorkspace, name: str) -> Member:
 
 def setup(ws: SlackWorkspace, tmp_path: Path) -> None:
     db_url = ws.db_url
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     units = tmp_path / "channels.csv"
     units.write_text(
         "unit_path,slack_channel_id,teams_channel_id,committee\n"

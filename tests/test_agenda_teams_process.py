@@ -82,7 +82,7 @@ async def invoke(teams: TeamsBot, name: str, data: str, n: int) -> dict[str, Any
 async def test_chair_notified_triage_both_approve_and_publish_now_on_teams(
     sqlite_url: str, fake: FakeBotConnector
 ) -> None:
-    assert cli(sqlite_url, "demo")[0] == 0
+    assert cli(sqlite_url, "demo", "--no-history")[0] == 0
     starts = meeting_day()
     when = f"{starts:%Y-%m-%dT%H:%M}"
     assert cli(sqlite_url, "meeting", "add", "--committee", SOCIAL, "--date", when)[0] == 0

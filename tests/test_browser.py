@@ -32,7 +32,7 @@ ARGS = [
 async def test_answer_a_pulse_in_the_page_and_see_the_summary(sqlite_url: str) -> None:
     from playwright.async_api import async_playwright
 
-    cli(sqlite_url, "demo")
+    cli(sqlite_url, "demo", "--no-history")
     cli(sqlite_url, "pulse", "run-now", "--unit", NORD)
     _, members = _nord_members(sqlite_url)
     shots = Path(os.environ.get("MEDPULS_SCREENSHOTS", "."))

@@ -68,7 +68,7 @@ async def _said(ws: SlackWorkspace, fake: FakeSlack, member: Member, text: str) 
 
 async def test_typed_commands_in_a_slack_dm_are_answered(db_url: str, slack: FakeSlack) -> None:
     async with SlackWorkspace(db_url, slack) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         leader = _leader(ws.bot.db.session)
         said = await _said(ws, slack, leader, "digest pause")
@@ -85,7 +85,7 @@ async def test_the_home_tab_shows_ones_own_proposals_and_pulse(
     db_url: str, slack: FakeSlack
 ) -> None:
     async with SlackWorkspace(db_url, slack) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         leader = _leader(ws.bot.db.session)
         with ws.bot.db.session() as s:
@@ -148,7 +148,7 @@ async def _teams_says(teams: TeamsBot, fake: FakeBotConnector, text: str) -> str
 async def test_typed_commands_on_teams_are_answered(
     sqlite_url: str, connector: FakeBotConnector
 ) -> None:
-    assert cli(sqlite_url, "demo")[0] == 0
+    assert cli(sqlite_url, "demo", "--no-history")[0] == 0
     async with running(teams_settings(sqlite_url, connector), connector) as teams:
         leader = _leader(teams.bot.db.session)
         connector.members[TEAMS_ID] = {"id": TEAMS_ID, "aadObjectId": AAD, "email": leader.email}
@@ -169,7 +169,7 @@ async def test_typed_commands_on_teams_are_answered(
 async def test_the_local_chat_has_the_same_page(db_url: str) -> None:
     from tests.localchat import local_chat
 
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     async with local_chat(db_url) as chat:
         leader = _leader(chat.bot.db.session)
         page = str(await chat.say(leader.id, "hjem"))

@@ -16,7 +16,7 @@ from tests.test_foundation_e2e import NORD
 
 
 def _setup(db_url: str) -> tuple[object, int, int, str]:
-    cli(db_url, "demo")
+    cli(db_url, "demo", "--no-history")
     cli(db_url, "pulse", "run-now", "--unit", NORD)
     bot = build(Settings(DATABASE_URL=db_url))
     with bot.db.session() as s:

@@ -17,7 +17,16 @@ from types import ModuleType
 from PIL import Image, ImageChops
 
 from bot.i18n import translator
-from flows.charts import HEIGHT_PX, PALETTE, WIDTH_PX, Series, TrendPainter, png_of, trend_figure
+from flows.charts import (
+    HEIGHT_PX,
+    PALETTE,
+    WIDTH_PX,
+    Series,
+    TrendPainter,
+    plot_box,
+    png_of,
+    trend_figure,
+)
 from flows.disclosure import Cell, decide
 from tests.test_digest_chart import SERIES, WEEKS
 
@@ -95,7 +104,8 @@ def test_charts_sharing_a_frame_differ_only_where_they_should() -> None:
     changed = ImageChops.difference(first, second).getbbox()
     assert changed is not None
     # The week labels and the legend below the plot are the frame's, shared by both.
-    assert changed[3] < HEIGHT_PX * 0.65
+    plot_bottom = HEIGHT_PX * (1 - plot_box(len(SERIES))[1])
+    assert changed[3] < plot_bottom + 12
 
 
 def test_a_painter_keeps_weeks_without_a_figure_empty() -> None:

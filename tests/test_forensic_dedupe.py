@@ -80,7 +80,7 @@ async def test_teams_retried_invokes_leave_no_activity_id_and_dedupe_holds(
 ) -> None:
     fake = FakeBotConnector().start()
     try:
-        assert local_cli(sqlite_url, "demo")[0] == 0
+        assert local_cli(sqlite_url, "demo", "--no-history")[0] == 0
         async with running(teams_settings(sqlite_url, fake), fake) as teams:
             member = _nord_member(teams)
             fake.members[TEAMS_ID] = {"id": TEAMS_ID, "aadObjectId": AAD, "email": member.email}

@@ -52,7 +52,7 @@ async def _answer(chat, member: int, values: list[int]) -> None:  # type: ignore
 
 
 async def test_six_answer_one_changes_and_the_channel_shows_n_and_averages(db_url: str) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     code, out = cli(db_url, "pulse", "run-now", "--unit", NORD)
     assert code == 0, out
     unit_id, members = _nord_members(db_url)
@@ -85,7 +85,7 @@ async def test_six_answer_one_changes_and_the_channel_shows_n_and_averages(db_ur
 
 
 async def test_four_respondents_show_no_figure(db_url: str) -> None:
-    cli(db_url, "demo")
+    cli(db_url, "demo", "--no-history")
     cli(db_url, "pulse", "run-now", "--unit", NORD)
     unit_id, members = _nord_members(db_url)
     async with local_chat(db_url) as chat:
@@ -102,7 +102,7 @@ async def test_four_respondents_show_no_figure(db_url: str) -> None:
 
 
 async def test_click_on_a_closed_round_is_refused_politely_and_changes_nothing(db_url: str) -> None:
-    cli(db_url, "demo")
+    cli(db_url, "demo", "--no-history")
     cli(db_url, "pulse", "run-now", "--unit", NORD)
     _, members = _nord_members(db_url)
     async with local_chat(db_url) as chat:
@@ -121,7 +121,7 @@ async def test_click_on_a_closed_round_is_refused_politely_and_changes_nothing(d
 
 
 async def test_click_by_a_member_who_was_not_asked_is_refused(db_url: str) -> None:
-    cli(db_url, "demo")
+    cli(db_url, "demo", "--no-history")
     cli(db_url, "pulse", "run-now", "--unit", NORD)
     _, members = _nord_members(db_url)
     async with local_chat(db_url) as chat:
@@ -149,7 +149,7 @@ async def test_click_by_a_member_who_was_not_asked_is_refused(db_url: str) -> No
 
 
 async def test_double_click_and_forged_data_store_one_answer(db_url: str) -> None:
-    cli(db_url, "demo")
+    cli(db_url, "demo", "--no-history")
     cli(db_url, "pulse", "run-now", "--unit", NORD)
     _, members = _nord_members(db_url)
     async with local_chat(db_url) as chat:
@@ -172,7 +172,7 @@ async def test_double_click_and_forged_data_store_one_answer(db_url: str) -> Non
 
 
 def test_unknown_unit_path_is_one_line_and_exit_2(db_url: str) -> None:
-    cli(db_url, "demo")
+    cli(db_url, "demo", "--no-history")
     code, out = cli(db_url, "pulse", "run-now", "--unit", "Eksempel Kommune/Findes Ikke")
     assert code == 2
     assert out.strip() == "error: unknown unit path 'Eksempel Kommune/Findes Ikke'"
@@ -245,7 +245,8 @@ async def test_serve_routes_answer(sqlite_url: str, path: str) -> None:
 
 
 def test_settings_and_database_errors_are_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    code, out = cli(f"sqlite:///{tmp_path}/fresh.db", "demo", MEDPULS_MIN_GROUP_SIZE="2")
+    fresh = f"sqlite:///{tmp_path}/fresh.db"
+    code, out = cli(fresh, "demo", "--no-history", MEDPULS_MIN_GROUP_SIZE="2")
     assert code == 2
     assert out.strip() == (
         "error: setting MEDPULS_MIN_GROUP_SIZE: Value error, "

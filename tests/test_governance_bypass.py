@@ -42,7 +42,7 @@ NORD = f"{SOCIAL}/Hjemmeplejen Nord"
 
 @pytest.fixture
 def bot(db_url: str) -> Iterator[Bot]:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     b = build(Settings(DATABASE_URL=db_url))
     yield b
     b.db.dispose()
@@ -248,7 +248,7 @@ def test_one_person_holding_both_chairs_cannot_lower_a_threshold_alone(bot: Bot)
 def test_an_import_giving_one_person_both_chairs_is_refused_naming_the_row(
     db_url: str, tmp_path: Path
 ) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     csv = tmp_path / "members.csv"
     csv.write_text(
         "unit_path,email,name,role\n"

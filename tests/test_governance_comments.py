@@ -39,7 +39,7 @@ COMMENTS = {
 
 
 def prepare(db_url: str) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     assert cli(db_url, "pulse", "run-now", "--unit", SOCIAL)[0] == 0
     bot = build(Settings(DATABASE_URL=db_url))
     with bot.db.session() as s:

@@ -25,7 +25,7 @@ SOCIAL = "MED Social og Sundhed"
 
 @pytest.fixture
 def bot(db_url: str) -> Iterator[Bot]:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     b = build(Settings(DATABASE_URL=db_url))
     yield b
     b.db.dispose()
@@ -67,7 +67,7 @@ def test_a_meeting_on_a_holiday_at_the_command_line_needs_off_day(bot: Bot, db_u
 
 
 async def test_a_meeting_on_a_holiday_or_weekend_in_chat_needs_a_tick(db_url: str) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     async with local_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             social = s.scalars(select(Committee).where(Committee.name == SOCIAL)).one()

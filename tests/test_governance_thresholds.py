@@ -31,7 +31,7 @@ NORD = f"{SOCIAL}/Hjemmeplejen Nord"
 
 @pytest.fixture
 def bot(db_url: str) -> Iterator[Bot]:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     b = build(Settings(DATABASE_URL=db_url))
     yield b
     b.db.dispose()

@@ -52,7 +52,7 @@ def connector() -> Iterator[FakeBotConnector]:
 async def test_an_english_teams_client_gets_its_first_pulse_in_english(
     sqlite_url: str, connector: FakeBotConnector
 ) -> None:
-    assert cli(sqlite_url, "demo")[0] == 0
+    assert cli(sqlite_url, "demo", "--no-history")[0] == 0
     async with running(teams_settings(sqlite_url, connector), connector) as teams:
         member = _nord_member(teams.bot.db.session)
         connector.members[TEAMS_ID] = {"id": TEAMS_ID, "aadObjectId": AAD, "email": member.email}
@@ -79,7 +79,7 @@ async def test_a_slack_client_in_english_is_remembered_for_the_next_pulse(
     db_url: str,
 ) -> None:
     async with FakeSlack() as fake, SlackWorkspace(db_url, fake) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         member = _nord_member(ws.bot.db.session)
         fake.users[slack_id(member.id)].locale = "en-GB"
@@ -96,7 +96,7 @@ async def test_a_slack_client_in_english_is_remembered_for_the_next_pulse(
 async def test_a_chosen_language_wins_over_the_client_and_auto_gives_it_back(
     db_url: str,
 ) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     async with local_chat(db_url) as chat:
         member = _nord_member(chat.bot.db.session)
         said = str(await chat.say(member.id, "sprog en"))

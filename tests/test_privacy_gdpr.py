@@ -33,7 +33,7 @@ COMMENT = "Vi mangler tid til at tale sammen om borgerne"
 
 def _prepare(db_url: str) -> tuple[int, int]:
     """Mette is asked twice and answers once with a comment; she proposes and supports."""
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     assert cli(db_url, "pulse", "run-now", "--unit", NORD)[0] == 0
     bot = build(Settings(DATABASE_URL=db_url))
     with bot.db.session() as s:

@@ -27,7 +27,7 @@ CLOSED = dt.datetime(2026, 3, 31, 12, 0, tzinfo=dt.UTC)
 
 def _closed_round_with_answers(db_url: str) -> None:
     with time_machine.travel(CLOSED - dt.timedelta(days=3), tick=False):
-        assert cli(db_url, "demo")[0] == 0
+        assert cli(db_url, "demo", "--no-history")[0] == 0
         assert cli(db_url, "pulse", "run-now", "--unit", NORD)[0] == 0
         bot = build(Settings(DATABASE_URL=db_url))
         with bot.db.session() as s:
@@ -100,7 +100,7 @@ def _notices(bot_db_url: str) -> list[OutboxMessage]:
 
 
 def test_notice_on_first_contact_once_and_on_request(db_url: str) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     bot = build(Settings(DATABASE_URL=db_url, MEDPULS_MIN_GROUP_SIZE=6))
     with bot.db.session() as s:
         mette = s.scalars(select(Member).where(Member.name == "Mette Nielsen")).one()

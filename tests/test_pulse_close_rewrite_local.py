@@ -28,7 +28,7 @@ def _dm_rows(chat_db: object, members: list[int]) -> dict[int, list[LocalMessage
 
 
 async def test_an_answer_shows_in_a_toast_and_no_stored_row_marks_it(db_url: str) -> None:
-    cli(db_url, "demo")
+    cli(db_url, "demo", "--no-history")
     cli(db_url, "pulse", "run-now", "--unit", NORD)
     _, members = _nord_members(db_url)
     async with local_chat(db_url) as chat:
@@ -50,7 +50,7 @@ async def test_an_answer_shows_in_a_toast_and_no_stored_row_marks_it(db_url: str
 
 
 async def test_at_close_every_pulse_dm_row_becomes_the_same_closed_message(db_url: str) -> None:
-    cli(db_url, "demo")
+    cli(db_url, "demo", "--no-history")
     cli(db_url, "pulse", "run-now", "--unit", NORD)
     _, members = _nord_members(db_url)
     async with local_chat(db_url) as chat:
@@ -96,7 +96,7 @@ async def test_at_close_every_pulse_dm_row_becomes_the_same_closed_message(db_ur
 
 
 async def test_a_late_click_on_an_old_copy_shows_the_closed_state_in_place(db_url: str) -> None:
-    cli(db_url, "demo")
+    cli(db_url, "demo", "--no-history")
     cli(db_url, "pulse", "run-now", "--unit", NORD)
     _, members = _nord_members(db_url)
     async with local_chat(db_url) as chat:
@@ -120,7 +120,7 @@ async def test_a_dm_still_on_its_way_at_close_is_rewritten_by_the_scheduler_job(
     close are not sent at all."""
     from flows.pulse import rewrite_closed_round_dms
 
-    cli(db_url, "demo")
+    cli(db_url, "demo", "--no-history")
     cli(db_url, "pulse", "run-now", "--unit", NORD)
     _, members = _nord_members(db_url)
     async with local_chat(db_url) as chat:

@@ -211,7 +211,7 @@ async def test_with_several_workspaces_the_rewrite_uses_the_dms_own_workspace_to
     fake = FakeSlack(bot_token="xoxb-workspace-a")
     settings = {**OAUTH, "SLACK_ALLOWED_TEAM_IDS": "T0MEDPULS,T0OTHER"}
     async with fake, SlackWorkspace(sqlite_url, fake, **settings) as ws:
-        cli(sqlite_url, "demo")
+        cli(sqlite_url, "demo", "--no-history")
         await _install(ws)  # workspace A
         fake.team_id, fake.bot_token = "T0OTHER", "xoxb-workspace-b"
         await _install(ws)  # workspace B, installed last: the default for posting

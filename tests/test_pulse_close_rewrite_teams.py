@@ -81,7 +81,7 @@ async def _invoke(teams: TeamsBot, activity_id: str, card_id: str | None, packed
 async def test_an_answer_is_confirmed_by_the_invoke_answer_and_the_card_stays_unmarked(
     sqlite_url: str, fake: FakeBotConnector
 ) -> None:
-    assert cli(sqlite_url, "demo")[0] == 0
+    assert cli(sqlite_url, "demo", "--no-history")[0] == 0
     async with running(teams_settings(sqlite_url, fake), fake) as teams:
         await _installed_round(teams, sqlite_url)
         [sent] = _pulse_cards(fake)
@@ -99,7 +99,7 @@ async def test_an_answer_is_confirmed_by_the_invoke_answer_and_the_card_stays_un
 async def test_at_close_every_pulse_card_becomes_the_closed_card_and_late_clicks_get_it(
     sqlite_url: str, fake: FakeBotConnector
 ) -> None:
-    assert cli(sqlite_url, "demo")[0] == 0
+    assert cli(sqlite_url, "demo", "--no-history")[0] == 0
     async with running(teams_settings(sqlite_url, fake), fake) as teams:
         await _installed_round(teams, sqlite_url)
         with teams.bot.db.session() as s:
@@ -155,7 +155,7 @@ async def test_at_close_every_pulse_card_becomes_the_closed_card_and_late_clicks
 async def test_a_card_that_is_gone_is_not_an_error_to_resolve(
     sqlite_url: str, fake: FakeBotConnector
 ) -> None:
-    assert cli(sqlite_url, "demo")[0] == 0
+    assert cli(sqlite_url, "demo", "--no-history")[0] == 0
     async with running(teams_settings(sqlite_url, fake), fake) as teams:
         await _installed_round(teams, sqlite_url)
         code, output = cli(sqlite_url, "pulse", "close-now", "--unit", NORD)

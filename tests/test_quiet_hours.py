@@ -51,7 +51,7 @@ async def test_run_now_at_night_waits_for_the_morning_and_the_cli_says_so(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MEDPULS_WORKING_HOURS", "07:30-17:00")
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     async with local_chat(db_url) as chat:
         with time_machine.travel(at(2026, 12, 2, 0, 48), tick=False):
             code, output = cli(db_url, "pulse", "run-now", "--unit", NORD)
@@ -71,7 +71,7 @@ async def test_a_reply_to_ones_own_action_goes_at_night(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MEDPULS_WORKING_HOURS", "07:30-17:00")
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     async with local_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             unit = s.scalars(select(Unit).where(Unit.path == NORD)).one()

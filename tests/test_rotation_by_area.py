@@ -83,7 +83,7 @@ def _asked(db: Database, path: str) -> list[set[str]]:
 def test_siblings_opened_on_different_days_of_a_week_ask_the_same_dimensions(
     db_url: str,
 ) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     settings = Settings(DATABASE_URL=db_url)
     db = Database(db_url)
     try:

@@ -70,7 +70,7 @@ async def test_a_proposal_through_the_slash_command_and_its_modal(
     db_url: str, fake: FakeSlack
 ) -> None:
     async with SlackWorkspace(db_url, fake) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         anne = _by_name(ws, "Anne Hansen")
         command = _command(anne, "forslag")
@@ -111,7 +111,7 @@ async def test_the_message_shortcut_prefills_a_proposal_with_the_message(
     db_url: str, fake: FakeSlack
 ) -> None:
     async with SlackWorkspace(db_url, fake) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         anne = _by_name(ws, "Anne Hansen")
         payload = fixture("message_action")
@@ -136,7 +136,7 @@ async def test_the_message_shortcut_prefills_a_proposal_with_the_message(
 
 async def test_the_chair_triages_from_the_list(db_url: str, fake: FakeSlack) -> None:
     async with SlackWorkspace(db_url, fake) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         anne = _by_name(ws, "Anne Hansen")
         await _propose(ws, anne, "Fast procedure for overlevering")

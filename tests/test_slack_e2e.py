@@ -120,7 +120,7 @@ def click(member: Member, posted: Call, button: dict[str, Any]) -> dict[str, Any
 
 
 async def _round_on_slack(ws: SlackWorkspace) -> list[Member]:
-    cli(ws.db_url, "demo")
+    cli(ws.db_url, "demo", "--no-history")
     _everyone_on_slack(ws)
     cli(ws.db_url, "pulse", "run-now", "--unit", NORD)
     assert await ws.deliver() >= 10
@@ -328,7 +328,7 @@ async def test_an_expired_trigger_gets_a_dm_with_a_button_to_try_again(
 
 async def test_app_home_opened_publishes_the_home_view(db_url: str, fake: FakeSlack) -> None:
     async with SlackWorkspace(db_url, fake) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         anne = _people(ws)[2]
         envelope = fixture("app_home_opened")
@@ -349,7 +349,7 @@ async def test_slash_command_help_answers_privately_in_the_channel(
     db_url: str, fake: FakeSlack
 ) -> None:
     async with SlackWorkspace(db_url, fake) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         anne = _people(ws)[2]
         fields = fixture("slash_command")
@@ -374,7 +374,7 @@ async def test_a_dm_to_the_bot_is_a_message_and_the_answer_a_dm(
     db_url: str, fake: FakeSlack
 ) -> None:
     async with SlackWorkspace(db_url, fake) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         anne = _people(ws)[2]
         envelope = fixture("message_im")
@@ -389,7 +389,7 @@ async def test_the_outbox_waits_out_rate_limits_and_gives_up_on_people_who_left(
     db_url: str, fake: FakeSlack
 ) -> None:
     async with SlackWorkspace(db_url, fake) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         people = _people(ws)
         gone = people[4]

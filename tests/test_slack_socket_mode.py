@@ -43,7 +43,7 @@ async def test_a_slash_command_over_the_socket_is_acknowledged_and_answered(
     db_url: str, fake: FakeSlack
 ) -> None:
     async with socket_workspace(db_url, fake) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         anne = _people(ws)[2]
         fields = fixture("slash_command")
@@ -59,7 +59,7 @@ async def test_events_over_the_socket_reach_the_flows_once_even_when_retried(
     db_url: str, fake: FakeSlack
 ) -> None:
     async with socket_workspace(db_url, fake) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         anne = _people(ws)[2]
         envelope = fixture("app_home_opened")

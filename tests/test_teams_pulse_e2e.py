@@ -56,7 +56,7 @@ def _answers(teams: TeamsBot) -> dict[str, int]:
 async def test_pulse_answered_by_invoke_and_by_submit_records_one_answer_each(
     sqlite_url: str, fake: FakeBotConnector
 ) -> None:
-    assert cli(sqlite_url, "demo")[0] == 0
+    assert cli(sqlite_url, "demo", "--no-history")[0] == 0
     async with running(teams_settings(sqlite_url, fake), fake) as teams:
         member = _nord_member(teams)
         fake.members[TEAMS_ID] = {"id": TEAMS_ID, "aadObjectId": AAD, "email": member.email}

@@ -9,7 +9,7 @@ ends in "… og N mere" / "… and N more".
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,14 +58,24 @@ MAX_CALLBACK_ID = 255
 MAX_PRIVATE_METADATA = 3000
 # chat.postMessage's `text` is the notification and screen-reader fallback; keep it readable.
 MAX_FALLBACK_TEXT = 3000
+MAX_ALT_TEXT = 2000
 ELLIPSIS = "…"
 MORE_VALUE = "…"
+
+
+# Where Slack can fetch one of our images (MEDPULS_PUBLIC_URL), or None: then it is uploaded.
+ImageUrl = Callable[[str], str | None]
+
+
+def _no_url(_image_id: str) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
 class Rendered:
     text: str
     blocks: list[Block]
+    # Images to upload as files beside the message (those without a public address).
     images: list[Image]
     # Content had to be dropped (not merely split): the "more" line is in the blocks.
     truncated: bool
@@ -169,7 +179,7 @@ def _facts(part: Facts) -> Iterator[Block]:
         yield {"type": "section", "fields": fields[start : start + MAX_FIELDS]}
 
 
-def part_blocks(part: Part, counter: _Counter) -> Iterator[Block]:
+def part_blocks(part: Part, counter: _Counter, image_url: ImageUrl = _no_url) -> Iterator[Block]:
     match part:
         case Header(text=text):
             yield {"type": "header", "text": plain(text, MAX_HEADER_TEXT)}
@@ -183,9 +193,12 @@ def part_blocks(part: Part, counter: _Counter) -> Iterator[Block]:
             yield {"type": "context", "elements": [mrkdwn(cut(escape(text), MAX_CONTEXT_TEXT))]}
         case Divider():
             yield {"type": "divider"}
-        case Image():
-            # Charts are uploaded as files next to the message (see platform.post).
-            return
+        case Image(image_id=image_id, alt=alt):
+            # An image block where Slack can fetch the image; otherwise it is uploaded as a
+            # file next to the message (platform.post). Either way the alt text travels with it.
+            url = image_url(image_id)
+            if url is not None:
+                yield {"type": "image", "image_url": url, "alt_text": cut(alt, MAX_ALT_TEXT)}
 
 
 def fit(blocks: list[Block], limit: int, lang: Lang) -> tuple[list[Block], bool]:
@@ -195,9 +208,11 @@ def fit(blocks: list[Block], limit: int, lang: Lang) -> tuple[list[Block], bool]
     return [*kept, more_line(lang, len(blocks) - len(kept))], True
 
 
-def render_blocks(parts: list[Part], *, limit: int, lang: Lang) -> tuple[list[Block], bool]:
+def render_blocks(
+    parts: list[Part], *, limit: int, lang: Lang, image_url: ImageUrl = _no_url
+) -> tuple[list[Block], bool]:
     counter = _Counter()
-    blocks = [block for part in parts for block in part_blocks(part, counter)]
+    blocks = [block for part in parts for block in part_blocks(part, counter, image_url)]
     return fit(blocks, limit, lang)
 
 
@@ -208,9 +223,13 @@ def fallback_text(message: Message) -> str:
     return cut(escape(text), MAX_FALLBACK_TEXT)
 
 
-def render_message(message: Message, *, lang: Lang = "da") -> Rendered:
-    blocks, truncated = render_blocks(message.parts, limit=MAX_MESSAGE_BLOCKS, lang=lang)
-    images = [p for p in message.parts if isinstance(p, Image)]
+def render_message(
+    message: Message, *, lang: Lang = "da", image_url: ImageUrl = _no_url
+) -> Rendered:
+    blocks, truncated = render_blocks(
+        message.parts, limit=MAX_MESSAGE_BLOCKS, lang=lang, image_url=image_url
+    )
+    images = [p for p in message.parts if isinstance(p, Image) and image_url(p.image_id) is None]
     return Rendered(fallback_text(message), blocks, images, truncated)
 
 

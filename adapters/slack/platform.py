@@ -352,12 +352,18 @@ class SlackPlatform:
             image = session.get(StoredImage, image_id)
             return image.png if image else None
 
+    def image_url(self, image_id: str) -> str | None:
+        """Where Slack fetches a chart for an image block: our /images route, when this
+        server has a public address (MEDPULS_PUBLIC_URL); else charts are uploaded as files."""
+        base = self.settings.public_url
+        return f"{base.rstrip('/')}/images/{image_id}.png" if base else None
+
     async def _render(self, message: Message, member_id: int | None) -> Rendered:
-        rendered = render_message(message, lang=self.settings.language)
+        rendered = render_message(message, lang=self.settings.language, image_url=self.image_url)
         if rendered.truncated and member_id is not None:
             # Only the "… and N more" line is in our words; fetch the language only then.
             lang = await asyncio.to_thread(self._language, member_id)
-            rendered = render_message(message, lang=lang)
+            rendered = render_message(message, lang=lang, image_url=self.image_url)
         return rendered
 
     # --- Platform -----------------------------------------------------------------------------
@@ -479,7 +485,7 @@ class SlackPlatform:
         # installation is tried until one knows the message.
         team, _, channel = ref.conversation_id.rpartition("/")
         tokens = await self._tokens_for(team or None, channel)
-        rendered = render_message(message, lang=self.settings.language)
+        rendered = render_message(message, lang=self.settings.language, image_url=self.image_url)
         for attempt, (_, token) in enumerate(tokens, start=1):
             try:
                 await self.writes.chat_update(
@@ -545,7 +551,7 @@ class SlackPlatform:
 
     async def dm(self, user_id: str, message: Message, *, team_id: str | None, lang: Lang) -> None:
         token = await self.token_for(team_id)
-        rendered = render_message(message, lang=lang)
+        rendered = render_message(message, lang=lang, image_url=self.image_url)
         await self.writes.chat_postMessage(
             channel=user_id, text=rendered.text, blocks=rendered.blocks, token=token
         )
