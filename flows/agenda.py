@@ -10,13 +10,15 @@ A proposal's life is drawn in docs/flows/agenda.md. The rules that shape this mo
   proposer's name or member id, and no log line or audit entry links a member to a proposal.
 * A unit's committee is the nearest committee at or above it. A committee *serves* the units
   whose nearest committee it is: its own unit and every unit below that has no committee of
-  its own between. Calls for proposals, reminders and the published agenda go to the channels
-  of the served units (Hoved-MED does not write to a unit that has its own local MED).
+  its own between. Calls for proposals and reminders go to the channels of the served units
+  (a unit with its own local MED proposes there); the published agenda goes to every unit
+  below the committee, local MED or not (flows.med_tree).
 * A proposal goes to the first meeting whose proposal deadline is still ahead; after that
   deadline it goes to the following meeting, or waits for one to be set.
 * Only the committee's chair or vice-chair (roles in the committee's unit, checked when the
   click is handled) may triage, approve the agenda or record decisions (flows.minutes);
-  either may act, and every step is shown to the other. Publishing needs both approvals and the release date.
+  either may act, and every step is shown to the other. Publishing needs both approvals and
+  the release date.
 """
 
 from __future__ import annotations
