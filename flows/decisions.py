@@ -1,9 +1,12 @@
-"""Decisions and minutes, the vocabulary (issue 18, point 4): the kinds of decision, the
-buttons that lead to them, and the chair's view of held meetings.
+"""Decisions and minutes, the record (issue 18, point 4): the kinds of decision, recording one
+(chat and `medpuls minutes record` alike), the buttons that lead there, and the chair's view of
+held meetings.
 
-This module knows the record (tables decisions and minutes) but not the agenda flow, so that
-flows.agenda can draw these buttons in the chair's `dagsorden` view without importing the
-flow that handles them (flows.minutes, flows.med_network).
+Recording or changing a decision raises the minutes' version; an approval names the version
+(`minutes_subject`), so a signature given before a change no longer counts. This module knows
+the tables decisions and minutes but not the agenda flow, so that flows.agenda can draw these
+buttons in the chair's `dagsorden` view without importing the flows that handle them
+(flows.minutes, flows.med_network).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.actions import ActionData
+from bot.errors import InvalidInput
 from bot.i18n import Translator
 from bot.messages import Button, Buttons, Context, Divider, Part, Text
-from flows.approvals import signers
+from flows.approvals import signatures, signers
+from flows.med_tree import neighbours
 from storage.models import Committee, Decision, Meeting, Minutes, Proposal
 
 Kind = Literal["adopted", "rejected", "postponed", "referred", "noted"]
@@ -56,6 +61,87 @@ class PassOn(ActionData):
 class PassForm(ActionData):
     kind = "med.pass_form"
     p: int
+
+
+# What a chair types in `medpuls minutes record --decision`; Danish and English.
+KIND_WORDS: dict[str, str] = {
+    "vedtaget": "adopted",
+    "afvist": "rejected",
+    "udsat": "postponed",
+    "sendt-videre": "referred",
+    "sendt videre": "referred",
+    "efterretning": "noted",
+    "taget-til-efterretning": "noted",
+    "taget til efterretning": "noted",
+    **{k: k for k in KINDS},
+}
+
+
+class DecisionRefused(InvalidInput):
+    """A decision that cannot be recorded; `key` names the text under `minutes.` to show."""
+
+    def __init__(self, key: str, english: str) -> None:
+        super().__init__(english)
+        self.key = key
+
+
+def check_decidable(session: Session, meeting: Meeting, p: Proposal, now: dt.datetime) -> None:
+    minutes = minutes_of(session, meeting)
+    if minutes is not None and minutes.published_at is not None:
+        raise DecisionRefused("published", "the minutes of that meeting are approved and out")
+    if meeting.starts_at > now:
+        raise DecisionRefused("too_early", "the meeting has not begun yet")
+    if p.id not in {q.id for q in items_of(session, meeting)}:
+        raise DecisionRefused("not_an_item", f"»{p.title}« is not an item of that meeting")
+
+
+def record_decision(
+    session: Session,
+    meeting: Meeting,
+    p: Proposal,
+    kind: str,
+    reason: str,
+    now: dt.datetime,
+    *,
+    referred_to: Committee | None = None,
+    owner: str | None = None,
+    follow_up: dt.date | None = None,
+) -> bool:
+    """Record or change the item's decision. True if this voided an approval of the minutes."""
+    check_decidable(session, meeting, p, now)
+    if kind not in KINDS:
+        raise DecisionRefused("unknown_kind", f"unknown decision {kind!r}")
+    reason = reason.strip()[:REASON_MAX]
+    if not reason:
+        raise DecisionRefused("reason_required", "a decision needs a reason")
+    allowed = {c.id for c in neighbours(session, p.committee)}
+    if kind == "referred" and (referred_to is None or referred_to.id not in allowed):
+        raise DecisionRefused("bad_target", "refer it to the parent or a child committee")
+    values = {
+        "kind": kind,
+        "reason": reason,
+        "referred_to_id": referred_to.id if kind == "referred" and referred_to else None,
+        "follow_up_owner": (owner or "").strip()[:200] or None,
+        "follow_up_date": follow_up,
+    }
+    decision = decisions_of(session, meeting).get(p.id)
+    if decision is not None and all(getattr(decision, k) == v for k, v in values.items()):
+        return False  # the same form sent twice changes nothing
+    if decision is None:
+        decision = Decision(meeting_id=meeting.id, proposal_id=p.id, position=p.position)
+        session.add(decision)
+    for k, v in values.items():
+        setattr(decision, k, v)
+    decision.recorded_at = now
+    minutes = minutes_of(session, meeting)
+    voided = False
+    if minutes is None:
+        session.add(Minutes(meeting_id=meeting.id, version=1))
+    else:
+        voided = bool(signatures(session, minutes_subject(minutes)))
+        minutes.version += 1
+    session.flush()
+    return voided
 
 
 def minutes_subject(minutes: Minutes) -> str:
@@ -99,14 +185,10 @@ def decision_line(t: Translator, d: Decision, referred_to: str | None) -> str:
 
 
 def held_meetings(session: Session, committee_id: int, now: dt.datetime) -> list[Meeting]:
-    """Meetings held whose minutes are not out yet and which have items to decide."""
+    """Meetings begun whose minutes are not out yet and which have items to decide."""
     meetings = session.scalars(
         select(Meeting)
-        .where(
-            Meeting.committee_id == committee_id,
-            Meeting.starts_at <= now,
-            Meeting.published_at.is_not(None) | Meeting.id.in_(select(Decision.meeting_id)),
-        )
+        .where(Meeting.committee_id == committee_id, Meeting.starts_at <= now)
         .order_by(Meeting.starts_at)
     ).all()
     out = []

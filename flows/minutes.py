@@ -23,17 +23,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.errors import InvalidInput
-from bot.events import ButtonClicked, CommandInvoked, FormSubmitted
+from bot.events import ButtonClicked, FormSubmitted
 from bot.i18n import Translator, translator
-from bot.messages import Field_, Form, Header, Message, Option, Part, Reply, Text
+from bot.messages import Field_, Form, Option, Reply
 from bot.outbox import Outgoing, to_member, to_unit_channel
 from bot.router import Context as FlowContext
 from bot.router import Router
 from flows.agenda import (
     TEXT_MAX,
     chair_roles,
-    committees_of,
     meeting_after,
     note,
     proposer_side,
@@ -44,189 +42,30 @@ from flows.agenda import (
     tell_chairs,
     when,
 )
-from flows.agenda_export import AgendaDocument, AgendaItem, agenda_message, shown_as
-from flows.approvals import CannotSign, is_approved, sign, signatures, signers
+from flows.agenda_export import agenda_message
+from flows.approvals import CannotSign, is_approved, sign
 from flows.approvals import sides_of as approval_sides
 from flows.decisions import (
     KINDS,
     ApproveMinutes,
     Decide,
     DecideForm,
+    DecisionRefused,
+    check_decidable,
     decision_line,
     decisions_of,
     items_of,
     kind_label,
     minutes_of,
     minutes_subject,
+    record_decision,
 )
 from flows.med_network import pass_proposal
 from flows.med_tree import neighbours, parent_committee, units_informed
-from storage.models import Committee, Decision, Meeting, Member, Minutes, Proposal, Support, Unit
+from flows.minutes_doc import build_minutes
+from storage.models import Committee, Decision, Meeting, Member, Proposal, Support, Unit
 
 log = logging.getLogger("medpuls.minutes")
-
-# What a chair types in `medpuls minutes record --decision`; Danish and English.
-KIND_WORDS: dict[str, str] = {
-    "vedtaget": "adopted",
-    "afvist": "rejected",
-    "udsat": "postponed",
-    "sendt-videre": "referred",
-    "sendt videre": "referred",
-    "efterretning": "noted",
-    "taget-til-efterretning": "noted",
-    "taget til efterretning": "noted",
-    **{k: k for k in KINDS},
-}
-
-
-class DecisionRefused(InvalidInput):
-    """A decision that cannot be recorded; `key` names the text under `minutes.` to show."""
-
-    def __init__(self, key: str, english: str) -> None:
-        super().__init__(english)
-        self.key = key
-
-
-# --- the record -----------------------------------------------------------------------------
-
-
-def check_decidable(session: Session, meeting: Meeting, p: Proposal, now: dt.datetime) -> None:
-    minutes = minutes_of(session, meeting)
-    if minutes is not None and minutes.published_at is not None:
-        raise DecisionRefused("published", "the minutes of that meeting are approved and out")
-    if meeting.starts_at > now:
-        raise DecisionRefused("too_early", "the meeting has not begun yet")
-    if p.id not in {q.id for q in items_of(session, meeting)}:
-        raise DecisionRefused("not_an_item", f"»{p.title}« is not an item of that meeting")
-
-
-def record_decision(
-    session: Session,
-    meeting: Meeting,
-    p: Proposal,
-    kind: str,
-    reason: str,
-    now: dt.datetime,
-    *,
-    referred_to: Committee | None = None,
-    owner: str | None = None,
-    follow_up: dt.date | None = None,
-) -> bool:
-    """Record or change the item's decision. True if this voided an approval of the minutes."""
-    check_decidable(session, meeting, p, now)
-    if kind not in KINDS:
-        raise DecisionRefused("unknown_kind", f"unknown decision {kind!r}")
-    reason = reason.strip()[:TEXT_MAX]
-    if not reason:
-        raise DecisionRefused("reason_required", "a decision needs a reason")
-    allowed = {c.id for c in neighbours(session, p.committee)}
-    if kind == "referred" and (referred_to is None or referred_to.id not in allowed):
-        raise DecisionRefused("bad_target", "refer it to the parent or a child committee")
-    values = {
-        "kind": kind,
-        "reason": reason,
-        "referred_to_id": referred_to.id if kind == "referred" and referred_to else None,
-        "follow_up_owner": (owner or "").strip()[:200] or None,
-        "follow_up_date": follow_up,
-    }
-    decision = decisions_of(session, meeting).get(p.id)
-    if decision is not None and all(getattr(decision, k) == v for k, v in values.items()):
-        return False  # the same form sent twice changes nothing
-    if decision is None:
-        decision = Decision(meeting_id=meeting.id, proposal_id=p.id, position=p.position)
-        session.add(decision)
-    for k, v in values.items():
-        setattr(decision, k, v)
-    decision.recorded_at = now
-    minutes = minutes_of(session, meeting)
-    voided = False
-    if minutes is None:
-        session.add(Minutes(meeting_id=meeting.id, version=1))
-    else:
-        voided = bool(signatures(session, minutes_subject(minutes)))
-        minutes.version += 1
-    session.flush()
-    return voided
-
-
-# --- the document -----------------------------------------------------------------------------
-
-
-def build_minutes(
-    session: Session, meeting: Meeting, t: Translator, tz: dt.tzinfo
-) -> AgendaDocument:
-    """The minutes as the agenda's document shape, so every rendering (chat, md, docx) fits."""
-    decided = decisions_of(session, meeting)
-    ordered = sorted(
-        items_of(session, meeting),
-        key=lambda p: (
-            (decided[p.id].position if p.id in decided else p.position) or 0,
-            p.id,
-        ),
-    )
-    items = []
-    for number, p in enumerate(ordered, start=3):
-        d = decided.get(p.id)
-        text = None
-        if d is not None:
-            target = session.get(Committee, d.referred_to_id) if d.referred_to_id else None
-            text = decision_line(t, d, target.name if target else None)
-            if d.follow_up_date or d.follow_up_owner:
-                text += " " + t(
-                    "agenda.follow_up_line",
-                    owner=d.follow_up_owner or t("agenda.follow_up_no_owner"),
-                    date=t.date(d.follow_up_date, "d. MMMM y") if d.follow_up_date else "-",
-                )
-        items.append(
-            AgendaItem(
-                number,
-                p.title,
-                presented_by=f"{shown_as(session, p, t)} · {reference(p, tz)}",
-                recommendation=t("agenda.recommendation_line", text=p.recommendation)
-                if p.recommendation
-                else None,
-                decision_label=t("agenda.decision_label"),
-                decision=text,
-            )
-        )
-    return AgendaDocument(
-        title=t(
-            "minutes.title",
-            committee=meeting.committee.name,
-            date=t.date(meeting.starts_at.astimezone(tz).date(), "d. MMMM y"),
-        ),
-        facts=[
-            (t("agenda.fact_meeting"), when(t, meeting.starts_at, tz)),
-            (t("agenda.fact_place"), meeting.place or "-"),
-            (t("agenda.fact_committee"), meeting.committee.name),
-        ],
-        status=status_line(session, meeting, t, tz),
-        items=items,
-        decision_placeholder=t("minutes.no_decision_yet"),
-    )
-
-
-def status_line(session: Session, meeting: Meeting, t: Translator, tz: dt.tzinfo) -> str:
-    minutes = minutes_of(session, meeting)
-    if minutes is None or minutes.published_at is None:
-        return t("minutes.status_draft")
-    signed = signers(session, minutes_subject(minutes))
-    return t(
-        "minutes.status_approved",
-        management=signed["management"].name if "management" in signed else "-",
-        employee=signed["employee"].name if "employee" in signed else "-",
-        date=when(t, minutes.published_at, tz),
-    )
-
-
-def latest_minutes(session: Session, committee: Committee) -> Meeting | None:
-    return session.scalars(
-        select(Meeting)
-        .join(Minutes, Minutes.meeting_id == Meeting.id)
-        .where(Meeting.committee_id == committee.id, Minutes.published_at.is_not(None))
-        .order_by(Meeting.starts_at.desc())
-    ).first()
-
 
 # --- publishing ---------------------------------------------------------------------------------
 
@@ -538,42 +377,7 @@ def on_approve_minutes(ctx: FlowContext, event: ButtonClicked, data: ApproveMinu
     return Reply(notice=note(text(t)))
 
 
-# --- what the parent decided ----------------------------------------------------------------------
-
-
-def decisions_view(ctx: FlowContext) -> Message:
-    """The latest approved minutes of the member's committees and of every committee above."""
-    member = ctx.member
-    assert member is not None
-    t = ctx.t
-    seen: dict[int, Committee] = {}
-    for committee, _ in committees_of(ctx.session, member):
-        current: Committee | None = committee
-        while current is not None and current.id not in seen:
-            seen[current.id] = current
-            current = parent_committee(ctx.session, current)
-    parts: list[Part] = []
-    for committee in seen.values():
-        meeting = latest_minutes(ctx.session, committee)
-        if meeting is None:
-            parts += [Header(text=committee.name), Text(text=t("minutes.none_yet"))]
-            continue
-        doc = build_minutes(ctx.session, meeting, t, ctx.settings.tz)
-        parts.extend(agenda_message(doc).parts)
-    if not parts:
-        parts.append(Text(text=t("agenda.no_committee")))
-    return Message(summary=t("minutes.view_summary"), parts=parts)
-
-
-def on_decisions_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
-    if ctx.member is None:
-        return Reply(notice=note(ctx.t("common.unknown_user")))
-    ctx.audit("minutes.view", "decisions")
-    return Reply(notice=decisions_view(ctx))
-
-
 def register(router: Router) -> None:
-    router.command("beslutninger", "decisions", "referat", "minutes")(on_decisions_command)
     router.action(Decide)(on_decide)
     router.form(DecideForm)(on_decide_submit)
     router.action(ApproveMinutes)(on_approve_minutes)

@@ -21,8 +21,8 @@ from bot.commands._common import database, user_errors
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import translator
 from flows.agenda_export import to_docx, to_markdown
-from flows.decisions import items_of, minutes_of
-from flows.minutes import KIND_WORDS, build_minutes, latest_minutes, record_decision
+from flows.decisions import KIND_WORDS, items_of, minutes_of, record_decision
+from flows.minutes_doc import build_minutes, latest_minutes
 from storage.models import Committee, Meeting, utcnow
 from storage.queries import committee_by_name
 
