@@ -286,7 +286,10 @@ def on_decide_submit(ctx: FlowContext, event: FormSubmitted, data: DecideForm) -
     values = _parse(ctx, {k: (v or "").strip() for k, v in event.values.items()})
     if isinstance(values, Reply):
         return values
-    target = ctx.session.get(Committee, int(values["target"])) if values.get("target") else None
+    # Only a neighbour counts; anything else (a forged id, text) is "no target".
+    chosen = values.get("target", "")
+    targets = {c.id: c for c in neighbours(ctx.session, p.committee)}
+    target = targets.get(int(chosen)) if chosen.isdigit() else None
     follow_up = values.get("follow_up")
     try:
         voided = record_decision(

@@ -223,6 +223,11 @@ async def test_decisions_need_a_held_meeting_a_kind_a_reason_and_every_item(
             assert set(no_target["errors"]) == {"target"}  # type: ignore[arg-type]
             bad_date = await decide(chat, inger, "Faste pauser", "adopted", "ok", follow_up="x")
             assert set(bad_date["errors"]) == {"follow_up"}  # type: ignore[arg-type]
+            for forged in ("abc", "99999999999999999999", str(demo.committees[SOCIAL])):
+                wrong = await decide(chat, inger, "Faste pauser", "referred", "x", target=forged)
+                assert set(wrong["errors"]) == {"target"}, forged  # type: ignore[arg-type]
+            odd = await decide(chat, inger, "Faste pauser", "bogus", "x")
+            assert set(odd["errors"]) == {"kind"}  # type: ignore[arg-type]
             await decide(chat, inger, "Faste pauser", "adopted", "Indføres fra 1. marts.")
             listing = (await chat.say(bo, "dagsorden"))["notice"]
             assert "når hvert punkt har en beslutning" in text_of(listing)
