@@ -32,6 +32,7 @@ from bot.router import Router
 from flows.agenda import (
     TEXT_MAX,
     chair_roles,
+    chairs_of,
     meeting_after,
     note,
     proposer_side,
@@ -322,6 +323,32 @@ def on_decide_submit(ctx: FlowContext, event: FormSubmitted, data: DecideForm) -
         )
     )
     return Reply(notice=note(text(ctx.t)))
+
+
+def recorded_outside_chat(
+    session: Session, meeting: Meeting, p: Proposal, voided: bool, settings: Settings
+) -> list[Outgoing]:
+    """A decision typed in from the exported agenda (`medpuls minutes record`): both chairs
+    hear of it in chat, and that an approval given before it no longer counts."""
+    d = decisions_of(session, meeting)[p.id]
+    target = session.get(Committee, d.referred_to_id) if d.referred_to_id else None
+    items = []
+    for chair in chairs_of(session, p.committee):
+        t = speak(chair, settings.language)
+        text = t(
+            "minutes.recorded_from_export",
+            title=p.title,
+            decision=decision_line(t, d, target.name if target else None),
+        )
+        items.append(
+            to_member(
+                chair.id,
+                f"minutes:{meeting.id}:p{p.id}:export:{stamp(d.recorded_at)}:m{chair.id}",
+                note(text + ("\n" + t("minutes.approvals_reset") if voided else "")),
+                purpose="agenda.chair",
+            )
+        )
+    return items
 
 
 # --- chat: approving ----------------------------------------------------------------------------

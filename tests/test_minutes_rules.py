@@ -371,10 +371,16 @@ async def test_minutes_record_by_item_number_and_export_md_and_docx(
                 db_url, *args, "--item", "3", "--decision", "vedtaget", "--reason", " "
             )
             assert code == 2 and "needs a reason" in said
+            before = last_outbox_id(chat.bot.db)
             code, said = cli(
                 db_url, *args, "--item", "3", "--decision", "vedtaget", "--reason", "Fra marts."
             )
             assert code == 0, said
+            # Both chairs hear in chat what was typed in from the export.
+            assert dm_rows(outbox_since(chat.bot.db, before)) == {
+                inger: ["agenda.chair"],
+                bo: ["agenda.chair"],
+            }
             code, said = cli(
                 db_url,
                 *args,

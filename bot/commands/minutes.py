@@ -17,11 +17,13 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.commands._common import database, user_errors
+from bot.commands._common import database, say_when_held, user_errors
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import translator
+from bot.outbox import queue
 from flows.agenda_export import to_docx, to_markdown
 from flows.decisions import KIND_WORDS, items_of, minutes_of, record_decision
+from flows.minutes import recorded_outside_chat
 from flows.minutes_doc import build_minutes, latest_minutes
 from storage.models import Committee, Meeting, utcnow
 from storage.queries import committee_by_name
@@ -87,7 +89,7 @@ def minutes_record(
         due = dt.date.fromisoformat(follow_up) if follow_up else None
     except ValueError:
         raise InvalidInput(f"{follow_up!r} is not a date (YYYY-MM-DD)") from None
-    _, db = database()
+    s, db = database()
     with db.session() as session:
         found = _committee(session, committee)
         meeting = _open_meeting(session, found, utcnow())
@@ -110,10 +112,13 @@ def minutes_record(
             owner=owner,
             follow_up=due,
         )
+        queue(session, recorded_outside_chat(session, meeting, proposal, voided, s))
         title = proposal.title
     typer.echo(f"item {item} »{title}«: {kind}")
     if voided:
         typer.echo("the minutes changed after an approval: both sides must approve them again")
+    typer.echo("the chair and vice-chair are told in chat")
+    say_when_held(s)
 
 
 @app.command("export")
