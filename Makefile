@@ -8,7 +8,7 @@ export DATABASE_URL ?= sqlite:///medpuls.db
 # The demo shows everything at once; a deployment keeps quiet hours (docs/delivery.md).
 export MEDPULS_WORKING_HOURS ?= always
 
-.PHONY: run test lint typecheck layers unit browser-deps clean
+.PHONY: run test lint typecheck layers unit browser-deps document-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "MEDpuls needs Python 3.11 or newer"'
@@ -39,6 +39,17 @@ browser-deps:
 	    || echo "chromium could not be installed: browser tests will skip"; \
 	  else echo "chromium missing and not root: browser tests will skip"; fi; }
 
+# LibreOffice renders the exported documents to PDF pages in the tests; poppler's pdftoppm
+# draws page 1 as the PNGs in docs/documents/. Without them those tests skip, saying why.
+document-deps:
+	@command -v soffice >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    pkgs="libreoffice-writer-nogui poppler-utils"; \
+	    (apt-get install -y -qq $$pkgs >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null && apt-get install -y -qq $$pkgs >/dev/null)) \
+	    || echo "LibreOffice could not be installed: document rendering tests will skip"; \
+	  else echo "LibreOffice missing and not root: document rendering tests will skip"; fi; }
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
@@ -48,7 +59,7 @@ typecheck: $(DEV_STAMP)
 layers: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
-unit: $(DEV_STAMP) browser-deps
+unit: $(DEV_STAMP) browser-deps document-deps
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck layers unit
