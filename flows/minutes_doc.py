@@ -1,8 +1,10 @@
 """The minutes as a document (chat, Markdown, Word) and `beslutninger`: what a member's
 committees and every committee above them decided last (issue 18, points 4 and 5).
 
-The minutes take the agenda's document shape (flows.agenda_export.AgendaDocument), so the
-same renderings serve both and a change of the Word layout (flows.documents) reaches both.
+`build_minutes` gives the agenda's document shape (flows.agenda_export.AgendaDocument), which
+the chat message is drawn from; `minutes_file` turns that same document into the neutral
+flows.documents.Document the files are written from (A4, da-DK, header, page numbers), so the
+chat and the files cannot disagree.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.events import CommandInvoked
-from bot.i18n import Translator
+from bot.i18n import Lang, Translator
 from bot.messages import Header, Message, Part, Reply, Text
 from bot.router import Context as FlowContext
 from bot.router import Router
 from flows.agenda import committees_of, note, reference, when
 from flows.agenda_export import AgendaDocument, AgendaItem, agenda_message, shown_as
-from flows.approvals import signers
+from flows.approvals import is_approved, signers
 from flows.decisions import decision_line, decisions_of, items_of, minutes_of, minutes_subject
+from flows.documents import ApprovalState, Block, Paragraph, Section
+from flows.documents import Document as FileDocument
 from flows.med_tree import parent_committee
 from storage.models import Committee, Meeting, Minutes
 
@@ -76,6 +80,38 @@ def build_minutes(
         status=status_line(session, meeting, t, tz),
         items=items,
         decision_placeholder=t("minutes.no_decision_yet"),
+    )
+
+
+def minutes_file(session: Session, meeting: Meeting, lang: Lang, tz: dt.tzinfo) -> FileDocument:
+    """The minutes for `medpuls minutes export`, in the documents' common form."""
+    t = Translator(lang)
+    doc = build_minutes(session, meeting, t, tz)
+    minutes = minutes_of(session, meeting)
+    sections = []
+    for item in doc.items:
+        blocks: list[Block] = []
+        if item.presented_by:
+            blocks.append(Paragraph(item.presented_by, emphasis=True))
+        if item.recommendation:
+            blocks.append(Paragraph(item.recommendation))
+        blocks.append(
+            Paragraph(item.decision or doc.decision_placeholder, label=item.decision_label)
+        )
+        sections.append(Section(heading=f"{item.number}. {item.title}", blocks=blocks))
+    approved = minutes is not None and is_approved(session, minutes_subject(minutes))
+    return FileDocument(
+        title=doc.title,
+        committee=meeting.committee.name,
+        language=lang,
+        date=when(t, meeting.starts_at, tz),
+        place=meeting.place,
+        # Who attended is not recorded: no participant or afbud lines rather than a guess.
+        attendance=False,
+        approval=ApprovalState(approved=approved, text=doc.status),
+        sections=sections,
+        kind=t("minutes.document_kind"),
+        created=minutes.published_at if minutes is not None else None,
     )
 
 

@@ -418,8 +418,14 @@ async def test_minutes_record_by_item_number_and_export_md_and_docx(
             str(docx),
         )
         assert code == 0, said
-        text = "\n".join(p.text for p in Document(str(docx)).paragraphs)
+        word = Document(str(docx))
+        text = "\n".join(p.text for p in word.paragraphs)
         assert "Sendt videre til Hoved-MED" in text and "Søren Jensen" not in text
+        # The documents' common form: A4, the committee as author, Danish.
+        assert word.core_properties.author == SOCIAL
+        assert word.core_properties.language == "da-DK"
+        assert round(word.sections[0].page_width.cm, 1) == 21.0
+        assert "Udkast" not in text and "Godkendt af Inger Holm" in text
         # The referred item went on to Hoved-MED with the minutes.
         moved = proposal_by_title(chat.bot.db, "Tunge løft")
         assert moved.committee_id == demo.committees[HOVED]

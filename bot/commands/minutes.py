@@ -19,12 +19,11 @@ from sqlalchemy.orm import Session
 
 from bot.commands._common import database, say_when_held, user_errors
 from bot.errors import InvalidInput, NotFound
-from bot.i18n import translator
 from bot.outbox import queue
-from flows.agenda_export import to_docx, to_markdown
 from flows.decisions import KIND_WORDS, items_of, minutes_of, record_decision
+from flows.documents import to_docx, to_markdown
 from flows.minutes import recorded_outside_chat
-from flows.minutes_doc import build_minutes, latest_minutes
+from flows.minutes_doc import latest_minutes, minutes_file
 from storage.models import Committee, Meeting, utcnow
 from storage.queries import committee_by_name
 
@@ -135,9 +134,9 @@ def minutes_export(
         meeting = latest_minutes(session, found)
         if meeting is None:
             raise NotFound(f"{committee} has no approved minutes yet")
-        doc = build_minutes(session, meeting, translator(s.language), s.tz)
+        doc = minutes_file(session, meeting, s.language, s.tz)
     if format is Format.docx:
         out.write_bytes(to_docx(doc))
     else:
         out.write_text(to_markdown(doc), encoding="utf-8")
-    typer.echo(f"minutes of {committee} written to {out} ({len(doc.items)} items)")
+    typer.echo(f"minutes of {committee} written to {out} ({len(doc.sections)} items)")
