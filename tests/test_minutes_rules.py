@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from flows.agenda import Approve, PublishNow
 from flows.decisions import ApproveMinutes, Decide, PassForm, PassOn
 from storage.models import Approval, Committee, Meeting, Membership, Proposal
 from tests.localchat import LocalChat, actions, cli, local_chat, text_of
+from tests.rendering import first_page_png, is_a4, pages, render_pdf
 from tests.test_agenda_e2e import (
     NORD,
     SOCIAL,
@@ -35,6 +37,7 @@ from tests.test_agenda_e2e import (
     triage_button,
 )
 
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 HOVED = "Hoved-MED"
 TOP = "Eksempel Kommune"
 SOCIAL_UNITS = (
@@ -426,6 +429,19 @@ async def test_minutes_record_by_item_number_and_export_md_and_docx(
         assert word.core_properties.language == "da-DK"
         assert round(word.sections[0].page_width.cm, 1) == 21.0
         assert "Udkast" not in text and "Godkendt af Inger Holm" in text
+        # Rendered as a reader sees it: A4 pages, title and page numbers on each.
+        pdf = render_pdf(docx.read_bytes(), tmp_path / "render", "minutes")
+        found = pages(pdf)
+        for number, page in enumerate(found, start=1):
+            assert is_a4(page), (page.width, page.height)
+            assert "Beslutningsprotokol: MED Social og Sundhed" in page.text
+            assert f"Side {number} af {len(found)}" in page.text
+        printed = " ".join(" ".join(page.text.split()) for page in found)
+        assert "Vedtaget. Begrundelse: Fra marts." in printed
+        assert "Søren Jensen" not in printed
+        # `MEDPULS_DOCS_PNG=1` refreshes the picture of page 1 kept in docs/.
+        if os.environ.get("MEDPULS_DOCS_PNG"):
+            assert first_page_png(pdf, DOCS / "minutes-page1.png")
         # The referred item went on to Hoved-MED with the minutes.
         moved = proposal_by_title(chat.bot.db, "Tunge løft")
         assert moved.committee_id == demo.committees[HOVED]
