@@ -245,3 +245,24 @@ def held_parts(
         )
     )
     return parts
+
+
+def decided_between(
+    session: Session, committee_id: int, start: dt.datetime, end: dt.datetime
+) -> list[tuple[Meeting, Proposal, Decision]]:
+    """What the committee decided at its meetings in [start, end), by approved minutes only:
+    for the annual work-environment discussion and anything else that looks back."""
+    rows = session.execute(
+        select(Meeting, Proposal, Decision)
+        .join(Decision, Decision.meeting_id == Meeting.id)
+        .join(Proposal, Proposal.id == Decision.proposal_id)
+        .join(Minutes, Minutes.meeting_id == Meeting.id)
+        .where(
+            Meeting.committee_id == committee_id,
+            Meeting.starts_at >= start,
+            Meeting.starts_at < end,
+            Minutes.published_at.is_not(None),
+        )
+        .order_by(Meeting.starts_at, Decision.position, Decision.id)
+    ).all()
+    return [(m, p, d) for m, p, d in rows]

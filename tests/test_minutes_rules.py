@@ -17,7 +17,7 @@ from docx import Document
 from sqlalchemy import select
 
 from flows.agenda import Approve, PublishNow
-from flows.decisions import ApproveMinutes, Decide, PassForm, PassOn
+from flows.decisions import ApproveMinutes, Decide, PassForm, PassOn, decided_between
 from storage.models import Approval, Committee, Meeting, Membership, Proposal
 from tests.localchat import LocalChat, actions, cli, local_chat, text_of
 from tests.rendering import first_page_png, is_a4, pages, render_pdf
@@ -172,6 +172,13 @@ async def test_an_edit_voids_an_approval_and_the_minutes_reach_every_unit_and_ev
             late = await chat.click(inger, Decide(p=tunge.id).pack())
             assert "kan ikke længere ændres" in text_of(late["notice"])
         with db.session() as s:
+            # Looking back (the annual report): what the approved minutes hold.
+            year = (meeting.starts_at - dt.timedelta(days=365), meeting.starts_at + dt.timedelta(1))
+            looked = decided_between(s, meeting.committee_id, *year)
+            assert [(p.title, d.kind) for _, p, d in looked] == [
+                ("Tunge løft", "adopted"),
+                ("Faste pauser", "postponed"),
+            ]
             statuses = {p.title: p.status for p in s.scalars(select(Proposal))}
             assert statuses == {"Tunge løft": "decided", "Faste pauser": "later"}
             signed = [(a.member_id, a.subject) for a in s.scalars(select(Approval))]
