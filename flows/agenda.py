@@ -10,13 +10,15 @@ A proposal's life is drawn in docs/flows/agenda.md. The rules that shape this mo
   proposer's name or member id, and no log line or audit entry links a member to a proposal.
 * A unit's committee is the nearest committee at or above it. A committee *serves* the units
   whose nearest committee it is: its own unit and every unit below that has no committee of
-  its own between. Calls for proposals, reminders and the published agenda go to the channels
-  of the served units (Hoved-MED does not write to a unit that has its own local MED).
+  its own between. Calls for proposals and reminders go to the channels of the served units
+  (a unit with its own local MED proposes there); the published agenda goes to every unit
+  below the committee, local MED or not (flows.med_tree).
 * A proposal goes to the first meeting whose proposal deadline is still ahead; after that
   deadline it goes to the following meeting, or waits for one to be set.
 * Only the committee's chair or vice-chair (roles in the committee's unit, checked when the
-  click is handled) may triage, approve the agenda or record outcomes; either may act, and
-  every step is shown to the other. Publishing needs both approvals and the release date.
+  click is handled) may triage, approve the agenda or record decisions (flows.minutes);
+  either may act, and every step is shown to the other. Publishing needs both approvals and
+  the release date.
 """
 
 from __future__ import annotations
@@ -58,8 +60,10 @@ from bot.router import Router
 from flows.agenda_export import agenda_message, build_agenda, shown_as
 from flows.approvals import CannotSign, is_approved, sign, signatures, signers
 from flows.approvals import sides_of as approval_sides
+from flows.decisions import PassOn, held_meetings, held_parts
 from flows.full_text import ShowProposal, summarized
 from flows.ledger import cell, round_figures
+from flows.med_tree import committee_of_unit, units_informed
 from flows.question_bank import default_bank
 from flows.schedule import is_working_day, working_days_before
 from storage.db import Database
@@ -109,7 +113,7 @@ FOLLOW_UP_GRACE = dt.timedelta(days=7)
 TITLE_MAX = 200
 TEXT_MAX = 3000
 
-Step = Literal["agenda", "later", "merge", "answer", "decline", "outcome"]
+Step = Literal["agenda", "later", "merge", "answer", "decline"]
 # A text in the language of the person it goes to.
 TextFor = Callable[[Translator], str]
 
@@ -184,17 +188,6 @@ class MeetingForm(ActionData):
 
 
 # --- the organisation as the agenda sees it -----------------------------------------------
-
-
-def committee_of_unit(session: Session, unit: Unit) -> Committee | None:
-    """The nearest committee at or above the unit."""
-    for candidate in (unit, *ancestors(session, unit)):
-        committee = session.scalars(
-            select(Committee).where(Committee.unit_id == candidate.id)
-        ).first()
-        if committee is not None:
-            return committee
-    return None
 
 
 def units_served(session: Session, committee: Committee) -> list[Unit]:
@@ -1056,14 +1049,6 @@ def on_triage(ctx: FlowContext, event: ButtonClicked, data: Triage) -> Reply:
 
 def _step_problem(ctx: FlowContext, p: Proposal, step: Step) -> str | None:
     t = ctx.t
-    if step == "outcome":
-        if p.status != "on_agenda" or p.meeting is None:
-            return t("agenda.outcome_not_on_agenda")
-        if p.meeting.starts_at > ctx.now:
-            return t(
-                "agenda.outcome_too_early", meeting=when(t, p.meeting.starts_at, ctx.settings.tz)
-            )
-        return None
     if p.status not in SUPPORTABLE:
         return t("agenda.already_handled")
     if step == "agenda" and p.meeting is None:
@@ -1121,7 +1106,7 @@ def triage_form(ctx: FlowContext, p: Proposal, step: Step) -> Form:
                 name="text", label=t("agenda.field_answer"), kind="textarea", max_length=TEXT_MAX
             )
         ]
-    elif step == "decline":
+    else:
         fields = [
             Field_(
                 name="text",
@@ -1130,19 +1115,6 @@ def triage_form(ctx: FlowContext, p: Proposal, step: Step) -> Form:
                 max_length=TEXT_MAX,
                 hint=t("agenda.reason_hint"),
             )
-        ]
-    else:
-        fields = [
-            Field_(
-                name="decision",
-                label=t("agenda.field_decision"),
-                kind="textarea",
-                max_length=TEXT_MAX,
-            ),
-            Field_(name="owner", label=t("agenda.field_owner"), required=False, max_length=200),
-            Field_(
-                name="follow_up", label=t("agenda.field_follow_up"), kind="date", required=False
-            ),
         ]
     return Form(
         data=data,
@@ -1178,25 +1150,9 @@ def on_triage_submit(ctx: FlowContext, event: FormSubmitted, data: TriageForm) -
         if target is None:
             return Reply(errors={"target": t("agenda.error_merge_target")})
         return Reply(notice=note(merge(ctx, proposal, target)))
-    if data.s in ("answer", "decline"):
-        if not values.get("text"):
-            return Reply(errors={"text": t("agenda.error_required")})
-        return Reply(notice=note(close_without_meeting(ctx, proposal, data.s, values["text"])))
-    if not values.get("decision"):
-        return Reply(errors={"decision": t("agenda.error_required")})
-    follow_up: dt.date | None = None
-    if values.get("follow_up"):
-        try:
-            follow_up = dt.date.fromisoformat(values["follow_up"][:10])
-        except ValueError:
-            return Reply(errors={"follow_up": t("agenda.error_date")})
-    return Reply(
-        notice=note(
-            record_outcome(
-                ctx, proposal, values["decision"], values.get("owner") or None, follow_up
-            )
-        )
-    )
+    if not values.get("text"):
+        return Reply(errors={"text": t("agenda.error_required")})
+    return Reply(notice=note(close_without_meeting(ctx, proposal, data.s, values["text"])))
 
 
 def _unapprove(session: Session, meeting: Meeting | None) -> bool:
@@ -1325,77 +1281,6 @@ def close_without_meeting(ctx: FlowContext, proposal: Proposal, step: str, text:
         f"agenda.proposer_{proposal.status}",
         text=proposal.response,
     )
-
-
-def record_outcome(
-    ctx: FlowContext,
-    proposal: Proposal,
-    decision: str,
-    owner: str | None,
-    follow_up: dt.date | None,
-) -> str:
-    proposal.status = "decided"
-    proposal.decision = decision[:TEXT_MAX]
-    proposal.follow_up_owner = owner[:200] if owner else None
-    proposal.follow_up_date = follow_up
-    ctx.session.flush()
-    _refresh_posts(ctx, proposal)
-    t = ctx.t
-    tz = ctx.settings.tz
-    confirmation = _step_done(
-        ctx,
-        proposal,
-        "outcome",
-        "agenda.chair_decided",
-        "agenda.proposer_decided",
-        decision=proposal.decision,
-        follow_up=follow_up_text(t, proposal),
-    )
-    # Supporters of the item, and of proposals merged into it, hear the outcome too; the
-    # proposer side of merged proposals likewise.
-    merged = list(
-        ctx.session.scalars(select(Proposal).where(Proposal.merged_into_id == proposal.id))
-    )
-    told = {m.id for m in proposer_side(ctx.session, proposal)}
-    if ctx.member is not None:
-        told.add(ctx.member.id)
-    audience: dict[int, Member] = {}
-    for source in merged:
-        for m in proposer_side(ctx.session, source):
-            audience.setdefault(m.id, m)
-    ids = [proposal.id, *(p.id for p in merged)]
-    for member in ctx.session.scalars(
-        select(Member)
-        .join(Support, Support.member_id == Member.id)
-        .where(Support.proposal_id.in_(ids), Member.erased.is_(False))
-        .order_by(Member.id)
-    ):
-        audience.setdefault(member.id, member)
-    key = f"p{proposal.id}:outcome:{stamp(ctx.now)}"
-    items = []
-    for member in audience.values():
-        if member.id in told:
-            continue
-        mt = speak(member, ctx.settings.language)
-        items.append(
-            to_member(
-                member.id,
-                f"agenda:{key}:supporter:m{member.id}",
-                note(
-                    mt(
-                        "agenda.supporter_decided",
-                        title=proposal.title,
-                        ref=reference(proposal, tz),
-                        committee=proposal.committee.name,
-                        decision=proposal.decision,
-                        follow_up=follow_up_text(mt, proposal),
-                    )
-                ),
-                purpose="agenda.supporter",
-            )
-        )
-    ctx.send(*items)
-    return confirmation
 
 
 def follow_up_text(t: Translator, p: Proposal) -> str:
@@ -1534,7 +1419,7 @@ def on_publish_now(ctx: FlowContext, event: ButtonClicked, data: PublishNow) -> 
 
 
 def publish(session: Session, meeting: Meeting, settings: Settings, now: dt.datetime) -> None:
-    """Post the approved agenda to the committee's channel and every unit it serves."""
+    """Post the approved agenda to the committee's channel and every unit below it."""
     if meeting.published_at is not None:
         return
     t = translator(settings.language)
@@ -1548,7 +1433,7 @@ def publish(session: Session, meeting: Meeting, settings: Settings, now: dt.date
                 message,
                 purpose="agenda.published",
             )
-            for unit in units_served(session, meeting.committee)
+            for unit in units_informed(session, meeting.committee)
         ],
     )
     meeting.published_at = now
@@ -1581,6 +1466,7 @@ def triage_buttons(p: Proposal, t: Translator) -> Buttons:
             Button(label=t("agenda.btn_later"), data=Triage(p=p.id, s="later").pack()),
             Button(label=t("agenda.btn_merge"), data=Triage(p=p.id, s="merge").pack()),
             Button(label=t("agenda.btn_answer"), data=Triage(p=p.id, s="answer").pack()),
+            Button(label=t("med.btn_pass"), data=PassOn(p=p.id).pack()),
             Button(
                 label=t("agenda.btn_decline"),
                 data=Triage(p=p.id, s="decline").pack(),
@@ -1686,35 +1572,10 @@ def _triage_parts(ctx: FlowContext, committee: Committee) -> list[Part]:
             )
             if is_approved(session, agenda_subject(meeting)):
                 parts.append(publish_now_button(t, meeting))
-    held = [
-        p
-        for p in session.scalars(
-            select(Proposal)
-            .join(Meeting, Proposal.meeting_id == Meeting.id)
-            .where(
-                Proposal.committee_id == committee.id,
-                Proposal.status == "on_agenda",
-                Meeting.starts_at <= ctx.now,
-            )
-            .order_by(Meeting.starts_at, Proposal.position)
-        )
-    ]
-    if held:
+    for held in held_meetings(session, committee.id, ctx.now):
         parts.append(Divider())
-        parts.append(Text(text=f"*{t('agenda.triage_held')}*"))
-        for p in held:
-            parts.extend(_proposal_parts(ctx, p))
-            parts.append(
-                Buttons(
-                    buttons=[
-                        Button(
-                            label=t("agenda.btn_outcome"),
-                            data=Triage(p=p.id, s="outcome").pack(),
-                            style="primary",
-                        )
-                    ]
-                )
-            )
+        parts.append(Text(text=f"*{t('minutes.held_title', meeting=when(t, held.starts_at, tz))}*"))
+        parts.extend(held_parts(session, t, held, lambda p: _proposal_parts(ctx, p)))
     return parts
 
 

@@ -352,6 +352,49 @@ class Support(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
 
 
+class Decision(Base):
+    """What a meeting decided on one item (issue 18, point 4): a kind and the reason.
+
+    Recorded by the chair or vice-chair during or after the meeting; it takes effect (the
+    proposal closes, moves on or waits) when the minutes it belongs to are approved by both
+    sides. `referred_to_id` is the committee a "referred" item goes to (parent or child).
+    """
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "proposal_id"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    # adopted, rejected, postponed, referred, noted
+    kind: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(Text)
+    referred_to_id: Mapped[int | None] = mapped_column(ForeignKey("committees.id"))
+    follow_up_owner: Mapped[str | None] = mapped_column(String(200))
+    follow_up_date: Mapped[dt.date | None] = mapped_column(Date)
+    # The item's place on the agenda when decided: the minutes keep the agenda's order even
+    # after a postponed item has moved on to another meeting.
+    position: Mapped[int | None]
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Minutes(Base):
+    """A meeting's minutes (beslutningsprotokol): its decisions, in one numbered version.
+
+    Every change of a decision raises `version`; an approval (table approvals, subject
+    "minutes:<meeting>:v<version>") is of one version only, so an edit after one side signed
+    voids that signature. `published_at` is set once both sides have approved and the minutes
+    went out; after that the decisions are fixed.
+    """
+
+    __tablename__ = "minutes"
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(default=1)
+    published_at: Mapped[dt.datetime | None]
+
+
 # --- the team's action plan, anonymous replies (issue 19) -----------------------------------
 
 

@@ -29,6 +29,7 @@ from flows.agenda import (
     remind_deadlines,
     remind_follow_ups,
 )
+from flows.decisions import ApproveMinutes, Decide
 from flows.schedule import next_working_day, working_days_before
 from storage.db import Database
 from storage.models import (
@@ -427,36 +428,53 @@ async def test_agenda_approved_by_both_is_published_on_the_release_date_and_outc
         mine = await chat.say(lars, "dagsorden")
         assert "3. Tunge løft" in text_of(mine["notice"])
 
-        # After the meeting the chair records the outcome; proposer, supporter, vice-chair hear.
+        # After the meeting the chair records the decision; the vice-chair hears at once, the
+        # proposer and supporter once both sides have approved the minutes.
         p = proposal_by_title(db, "Tunge løft")
-        early = await chat.click(inger, Triage(p=p.id, s="outcome").pack())
-        assert "ikke holdt endnu" in text_of(early["notice"])
+        early = await chat.click(inger, Decide(p=p.id).pack())
+        assert "ikke begyndt endnu" in text_of(early["notice"])
         follow_up = (starts + dt.timedelta(days=30)).astimezone(TZ).date()
         with time_machine.travel(starts + dt.timedelta(hours=3), tick=True):
             listing = (await chat.say(inger, "dagsorden"))["notice"]
-            assert "Afholdte møder" in text_of(listing)
-            form = await chat.click(inger, triage_button(listing, p.id, "outcome"))
+            assert "Beslutninger fra mødet" in text_of(listing)
+            for title, kind, reason in (
+                ("Tunge løft", "adopted", "Der købes to løftere."),
+                ("Faste pauser", "noted", "Ledelsen orienterer om pauser i januar."),
+            ):
+                q = proposal_by_title(db, title)
+                assert Decide(p=q.id).pack() in actions(listing)
+                form = await chat.click(inger, Decide(p=q.id).pack())
+                before = last_outbox_id(db)
+                reply = await chat.submit(
+                    inger,
+                    form_data(form["form"]),
+                    {
+                        "kind": kind,
+                        "reason": reason,
+                        "owner": "Inger Holm" if title == "Tunge løft" else "",
+                        "follow_up": follow_up.isoformat() if title == "Tunge løft" else "",
+                    },
+                )
+                hides(soeren, demo, json.dumps(reply, ensure_ascii=False))
+                assert dm_rows(outbox_since(db, before)) == {bo: ["agenda.chair"]}
+            listing = (await chat.say(inger, "dagsorden"))["notice"]
+            [approve] = [a for a in actions(listing) if a.startswith(ApproveMinutes.kind)]
             before = last_outbox_id(db)
-            reply = await chat.submit(
-                inger,
-                form_data(form["form"]),
-                {
-                    "decision": "Der købes to løftere.",
-                    "owner": "Inger Holm",
-                    "follow_up": follow_up.isoformat(),
-                },
-            )
-            hides(soeren, demo, json.dumps(reply, ensure_ascii=False))
+            await chat.click(inger, approve)
+            await chat.click(bo, approve)
             told = dm_rows(outbox_since(db, before))
             assert told == {
-                soeren: ["agenda.proposer"],
-                hanne: ["agenda.supporter"],
+                soeren: ["minutes.proposer"],
+                anne: ["minutes.proposer"],
+                hanne: ["minutes.supporter"],
+                # Each side hears the other's approval.
                 bo: ["agenda.chair"],
+                inger: ["agenda.chair"],
             }
-            # Queued at the travelled-to time, so they are due only there.
             await chat.deliver()
         assert "Der købes to løftere" in await dm_text(chat, soeren)
         assert "som du støttede" in await dm_text(chat, hanne)
+        assert "Begrundelse: Der købes to løftere" in await dm_text(chat, hanne)
 
         # On the follow-up date the chairs are reminded, once.
         before = last_outbox_id(db)

@@ -15,6 +15,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from flows.agenda import Approve, BringToMed, MeetingForm, Triage, TriageForm
+from flows.decisions import ApproveMinutes, Decide, DecideForm, PassForm, PassOn
 from storage.db import Database
 from storage.models import (
     Approval,
@@ -148,7 +149,6 @@ async def test_a_non_chair_pressing_triage_buttons_is_refused_and_nothing_change
             "merge": {"target": str(other.id)},
             "answer": {"text": "x"},
             "decline": {"text": "x"},
-            "outcome": {"decision": "x"},
         }
         refusals = 0
         # Ole chairs another committee (Hoved-MED): that gives him nothing here.
@@ -173,6 +173,18 @@ async def test_a_non_chair_pressing_triage_buttons_is_refused_and_nothing_change
             )
             assert "Kun udvalgets formand og næstformand" in text_of(meeting_form["notice"])
             refusals += 2
+            # Decisions, minutes and passing a proposal on are the chairs' too (issue 18).
+            for forged in (
+                await chat.click(who, Decide(p=p.id).pack()),
+                await chat.submit(
+                    who, DecideForm(p=p.id).pack(), {"kind": "adopted", "reason": "x"}
+                ),
+                await chat.click(who, ApproveMinutes(m=meeting_id, v=1).pack()),
+                await chat.click(who, PassOn(p=p.id).pack()),
+                await chat.submit(who, PassForm(p=p.id).pack(), {"target": "1", "reason": "x"}),
+            ):
+                assert "Kun udvalgets formand og næstformand" in text_of(forged["notice"])
+                refusals += 1
         lars_meeting = await chat.say(lars, "møde")
         assert "form" not in lars_meeting
         refusals += 1

@@ -79,6 +79,7 @@ def manifest(settings: Settings) -> dict[str, Any]:
         "home": ("hjem", "home"),
         "proposal": ("forslag", "propose"),
         "agenda": ("dagsorden", "agenda"),
+        "decisions": ("beslutninger", "decisions"),
         "pulse": ("puls", "pulse"),
         "results": ("resultater", "results"),
         "privacy": ("privatliv", "privacy"),

@@ -355,6 +355,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hide_requests')),
     sqlite_autoincrement=True
     )
+    op.create_table('minutes',
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('published_at', storage.models.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_minutes_meeting_id_meetings')),
+    sa.PrimaryKeyConstraint('meeting_id', name=op.f('pk_minutes'))
+    )
     op.create_table('participations',
     sa.Column('round_id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -416,6 +423,28 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['round_id'], ['pulse_rounds.id'], name=op.f('fk_round_results_round_id_pulse_rounds')),
     sa.PrimaryKeyConstraint('round_id', 'question_id', name=op.f('pk_round_results'))
     )
+    op.create_table('decisions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('referred_to_id', sa.Integer(), nullable=True),
+    sa.Column('follow_up_owner', sa.String(length=200), nullable=True),
+    sa.Column('follow_up_date', sa.Date(), nullable=True),
+    sa.Column('position', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_decisions_meeting_id_meetings')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_decisions_proposal_id_proposals')),
+    sa.ForeignKeyConstraint(['referred_to_id'], ['committees.id'], name=op.f('fk_decisions_referred_to_id_committees')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_decisions')),
+    sa.UniqueConstraint('meeting_id', 'proposal_id', name=op.f('uq_decisions_meeting_id')),
+    sqlite_autoincrement=True
+    )
+    with op.batch_alter_table('decisions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_decisions_meeting_id'), ['meeting_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_decisions_proposal_id'), ['proposal_id'], unique=False)
+
     op.create_table('supports',
     sa.Column('proposal_id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -467,6 +496,11 @@ def downgrade() -> None:
 
     op.drop_table('team_actions')
     op.drop_table('supports')
+    with op.batch_alter_table('decisions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_decisions_proposal_id'))
+        batch_op.drop_index(batch_op.f('ix_decisions_meeting_id'))
+
+    op.drop_table('decisions')
     op.drop_table('round_results')
     op.drop_table('round_questions')
     with op.batch_alter_table('proposals', schema=None) as batch_op:
@@ -475,6 +509,7 @@ def downgrade() -> None:
 
     op.drop_table('proposals')
     op.drop_table('participations')
+    op.drop_table('minutes')
     op.drop_table('hide_requests')
     with op.batch_alter_table('comment_threads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_comment_threads_round_id'))
