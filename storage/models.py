@@ -352,6 +352,16 @@ class Support(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
 
 
+class MeetingAbsence(Base):
+    """A committee member's apologies (afbud) for one meeting; the agenda and minutes list them."""
+
+    __tablename__ = "meeting_absences"
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    # The member themselves, or the chair who noted it for them.
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+
+
 # --- the team's action plan, anonymous replies (issue 19) -----------------------------------
 
 
