@@ -72,9 +72,7 @@ def _find(members: list[tuple[Member, str]], name: str) -> Member | None:
     return partial[0] if len(partial) == 1 else None
 
 
-def _target(
-    ctx: FlowContext, actor: Member, name: str
-) -> tuple[Committee, Member] | str:
+def _target(ctx: FlowContext, actor: Member, name: str) -> tuple[Committee, Member] | str:
     """Whose apologies for which committee's next meeting, or the key of why not."""
     if name:
         for committee in chaired_by(ctx.session, actor):
@@ -93,9 +91,7 @@ def _target(
     return min(upcoming, key=lambda pair: pair[0].starts_at)[1], actor
 
 
-def _set(
-    session: Session, meeting: Meeting, member: Member, by: Member, away: bool
-) -> bool:
+def _set(session: Session, meeting: Meeting, member: Member, by: Member, away: bool) -> bool:
     """Record or take back the apologies; False if nothing changed."""
     row = session.get(MeetingAbsence, (meeting.id, member.id))
     if away and row is None:
