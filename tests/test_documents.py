@@ -232,3 +232,57 @@ async def test_afbud_rules(db_url: str, demo: Org) -> None:
         assert "- **Afbud:** Ingen" in md and "Bo Dahl (næstformand)" in md
         said = text_of((await chat.say(bo, "apologies undo Tove Rasmussen"))["notice"])
         assert "Tove Rasmussen" in said
+
+
+def minutes_sample() -> Document:
+    """A beslutningsprotokol as the minutes export builds it: decisions with their reasons."""
+    items = [
+        ("Godkendelse af dagsorden", "Godkendt.", None),
+        ("Godkendelse af referat fra sidste møde", "Godkendt.", None),
+        (
+            "Faste pauser i Hjemmeplejen Nord",
+            "Udvalget vedtog faste pauser kl. 10 og 13 fra 1. februar; lederen følger op i marts.",
+            "Pulsmålingerne viste et fald i oplevet tid til kerneopgaven, og forslaget havde "
+            "støtte fra 14 kolleger.",
+        ),
+        (
+            "Tunge løft på Dagtilbud Solsikken",
+            "Sendt videre til Hoved-MED, der har budgettet til hjælpemidler.",
+            "Sagen går på tværs af flere enheder.",
+        ),
+        ("Eventuelt", "Intet.", None),
+    ]
+    sections = []
+    for n, (title, decision, reason) in enumerate(items, start=1):
+        blocks: list[Paragraph | Bullets | Table] = [Paragraph(decision, label="Beslutning")]
+        if reason:
+            blocks.append(Paragraph(reason, label="Begrundelse"))
+        sections.append(Section(f"{n}. {title}", list(blocks)))
+    return Document(
+        title="Beslutningsprotokol: MED Social og Sundhed, 4. januar 2027",
+        committee="MED Social og Sundhed",
+        language="da",
+        date="mandag 4. januar 2027 kl. 13:00",
+        place="Rådhuset, lokale 3",
+        participants=[Person("Inger Holm", "formand"), Person("Tove Rasmussen", "TR/AMR")],
+        absentees=[Person("Bo Dahl", "næstformand")],
+        approval=ApprovalState(
+            True,
+            "Godkendt af Inger Holm (ledelsessiden) og Tove Rasmussen (medarbejdersiden) "
+            "11. januar 2027.",
+        ),
+        sections=sections,
+        kind="Beslutningsprotokol",
+    )
+
+
+def test_minutes_built_with_the_writer_render_as_a4(tmp_path: Path) -> None:
+    pdf = render_pdf(to_docx(minutes_sample()), tmp_path, "minutes")
+    found = pages(pdf)
+    first = " ".join(found[0].text.split())
+    assert all(is_a4(p) for p in found)
+    assert first.startswith("Beslutningsprotokol: MED Social og Sundhed")
+    assert f"Side 1 af {len(found)}" in first
+    assert "Afbud: Bo Dahl (næstformand)" in first
+    assert "Begrundelse: Pulsmålingerne viste" in first
+    keep_png(pdf, "minutes")
