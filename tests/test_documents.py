@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import re
 import zipfile
@@ -232,6 +233,13 @@ async def test_afbud_rules(db_url: str, demo: Org) -> None:
         assert "- **Afbud:** Ingen" in md and "Bo Dahl (næstformand)" in md
         said = text_of((await chat.say(bo, "apologies undo Tove Rasmussen"))["notice"])
         assert "Tove Rasmussen" in said
+        await chat.say(inger, "afbud Bo Dahl")
+    # What is stored about a person includes their apologies (GDPR export).
+    code, out = cli(db_url, "gdpr", "export", "--email", "bo.dahl@eksempel.dk")
+    assert code == 0, out
+    [apologies] = json.loads(out)["meeting_apologies"]
+    assert apologies["committee"] == SOCIAL
+    assert apologies["noted_by"] == "the committee's chair or vice-chair"
 
 
 def minutes_sample() -> Document:
