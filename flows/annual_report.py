@@ -20,7 +20,7 @@ import importlib.util
 import io
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -41,9 +41,16 @@ from flows.documents import Bullets, Paragraph, Section, Table
 from flows.question_bank import default_bank
 from storage.models import Committee, StoredImage
 
-__all__ = ["AnnualReport", "annual_document", "build_report", "register"]
+__all__ = ["FIRST_YEAR", "AnnualReport", "annual_document", "build_report", "register", "years"]
 
-Chart = Callable[[], bytes | None]
+# MEDpuls measured nothing before this year; a report of an earlier one would be empty.
+FIRST_YEAR = 2000
+
+
+def years(now: dt.datetime, tz: dt.tzinfo) -> range:
+    """The years a report may be asked for: FIRST_YEAR to this one."""
+    return range(FIRST_YEAR, now.astimezone(tz).year + 1)
+
 INDEX_NAMES = ("social_capital", "relational_coordination")
 
 
@@ -120,6 +127,7 @@ def index_chart(
     ax.set_ylim(0, 100)
     ax.set_xlim(-0.5, len(year.weeks) - 0.5)
     _months(ax, len(year.weeks), t, year.year)
+    ax.tick_params(axis="y", labelsize=7)
     ax.legend(fontsize=7, frameon=False, loc="lower left")
     ax.grid(axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
@@ -377,6 +385,13 @@ def report_message(report: AnnualReport, t: Translator, image_id: str | None) ->
             )
         )
     )
+    questions = next(
+        (b for sec in report.document.sections for b in sec.blocks if isinstance(b, Bullets)),
+        None,
+    )
+    if questions is not None:
+        bullets = "\n".join(f"• {q}" for q in questions.items)
+        parts.append(ChatText(text=f"*{t('annual.questions_title')}*\n{bullets}"))
     command = f'medpuls report annual --committee "{year.committee.name}" --year {year.year}'
     parts.append(Context(text=t("annual.chat_file", command=command)))
     return Message(summary=report.document.title, parts=parts)
@@ -420,6 +435,8 @@ def on_annual_open(ctx: FlowContext, event: ButtonClicked, data: AnnualOpen) -> 
     if not allowed or committee is None:
         ctx.audit("annual.view", f"committee:{data.c}", allowed=False)
         return Reply(notice=note(t("annual.chairs_only")))
+    if data.y not in years(ctx.now, ctx.settings.tz):
+        return Reply(notice=note(t("annual.bad_year", year=data.y)))
     report = build_report(ctx.session, committee, data.y, ctx.settings, t)
     image_id = None
     if report.chart is not None:

@@ -215,5 +215,11 @@ async def test_the_chair_gets_the_report_in_chat(world_url: str) -> None:
         assert "medpuls report annual" in text
         refused = await chat.say(staff, "årsrapport")
         assert "Kun udvalgets formand og næstformand" in text_of(refused["notice"])
+        assert "Spørgsmål til drøftelsen" in text
         refused = await chat.click(staff, opened)
         assert "Kun udvalgets formand og næstformand" in text_of(refused["notice"])
+        # A crafted button: a year out of range, or a committee that does not exist.
+        odd = await chat.click(chair, AnnualOpen(c=committee_id, y=1).pack())
+        assert "Der kan ikke laves en årsrapport for 1" in text_of(odd["notice"])
+        odd = await chat.click(chair, AnnualOpen(c=committee_id + 99, y=2026).pack())
+        assert "Kun udvalgets formand og næstformand" in text_of(odd["notice"])

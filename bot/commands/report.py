@@ -11,15 +11,12 @@ import typer
 from bot.commands._common import database, user_errors
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import translator
-from flows.annual_report import build_report
+from flows.annual_report import FIRST_YEAR, build_report, years
 from storage.models import utcnow
 from storage.queries import committee_by_name
 
 NAME = "report"
 app = typer.Typer(help="Reports for MED committees.", no_args_is_help=True)
-
-# MEDpuls measures nothing before this year; a report of an earlier one would be empty.
-FIRST_YEAR = 2000
 
 
 class Format(StrEnum):
@@ -38,9 +35,9 @@ def report_annual(
     """Write the year's thresholded results, trends, participation, comment themes, proposals,
     action plans and questions for the committee's annual work-environment discussion."""
     s, db = database()
-    this_year = utcnow().astimezone(s.tz).year
-    if not FIRST_YEAR <= year <= this_year:
-        raise InvalidInput(f"--year must be between {FIRST_YEAR} and {this_year}, not {year}")
+    allowed = years(utcnow(), s.tz)
+    if year not in allowed:
+        raise InvalidInput(f"--year must be between {FIRST_YEAR} and {allowed[-1]}, not {year}")
     with db.session() as session:
         found = committee_by_name(session, committee)
         if found is None:
