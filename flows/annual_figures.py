@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import Settings
+from flows.actions import Trend, trend_of
 from flows.ledger import Ledger, cell, round_week, turnout_cell
 from flows.summary import comments_shown
 from storage.models import (
@@ -76,6 +77,8 @@ class AreaYear:
     comment_themes: dict[str, int] = field(default_factory=dict)
     proposals: list[Proposal] = field(default_factory=list)
     actions: list[TeamAction] = field(default_factory=list)
+    # Per action: its dimension's shown score before it started and since (flows.actions).
+    trends: dict[int, Trend] = field(default_factory=dict)
 
 
 def _midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
@@ -250,6 +253,7 @@ def _records(session: Session, year: AreaYear, unit_ids: Sequence[int]) -> None:
             .order_by(TeamAction.due_on, TeamAction.id)
         )
     )
+    year.trends = {a.id: trend_of(session, a) for a in year.actions}
 
 
 def area_year(session: Session, committee: Committee, year: int, settings: Settings) -> AreaYear:

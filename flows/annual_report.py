@@ -35,6 +35,7 @@ from bot.messages import Text as ChatText
 from bot.router import Context as FlowContext
 from bot.router import Router
 from flows import documents
+from flows.actions import trend_text
 from flows.agenda import chaired_by, note
 from flows.annual_figures import AreaYear, area_year
 from flows.documents import Bullets, Paragraph, Section, Table
@@ -263,10 +264,12 @@ def _actions_section(year: AreaYear, t: Translator) -> Section:
             dimension_label(a.dimension, t.lang),
             _label(t, f"actions.status_{a.status}", a.status),
             a.outcome or "-",
+            trend_text(year.trends[a.id], t) if a.id in year.trends else "-",
         ]
         for a in year.actions
     ]
-    header = [t(f"annual.col_{c}") for c in ("unit", "action", "theme", "status", "outcome")]
+    columns = ("unit", "action", "theme", "status", "outcome", "trend")
+    header = [t(f"annual.col_{c}") for c in columns]
     return Section(t("annual.actions_title"), [Table(header, rows)])
 
 

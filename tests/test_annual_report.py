@@ -20,7 +20,8 @@ from bot.i18n import translator
 from flows.annual_figures import PATH
 from flows.annual_report import AnnualOpen, build_report
 from storage.db import Database
-from storage.models import Committee, Member, Publication
+from storage.models import Committee, Member, Proposal, Publication, TeamAction
+from storage.queries import unit_by_path
 from tests.localchat import actions, cli, local_chat, text_of
 from tests.pulse_world import World, day
 from tests.rendering import is_a4, pages, render_pdf
@@ -135,6 +136,30 @@ def world_url(db_url: str) -> Iterator[str]:
         world, _ = build_world(s, settings)
         world.member(TOP, "Karin Formand", roles="leader;chair")
         world.member(TOP, "Vagn Næstformand", roles="rep;vice_chair")
+        committee = s.scalars(select(Committee)).one()
+        plejen = unit_by_path(s, BIG)
+        assert plejen is not None
+        s.add(
+            Proposal(
+                committee_id=committee.id,
+                title="Faste pauser",
+                issue="Ingen tid til pauser",
+                status="decided",
+                decision="Faste pauser kl. 10 og 13",
+                created_at=day(4, 2),
+            )
+        )
+        s.add(
+            TeamAction(
+                unit_id=plejen.id,
+                text="Tavlemøde hver mandag",
+                due_on=day(1, 0).date(),
+                dimension="trust_vertical",
+                status="done",
+                outcome="Holdt hver uge",
+                created_at=day(5, 0),
+            )
+        )
     db.dispose()
     yield db_url
 
@@ -157,6 +182,9 @@ def test_cli_writes_the_report_and_refuses_bad_input(world_url: str, tmp_path: P
     assert "figures shown" in out
     md = Path("r.md").read_text(encoding="utf-8")
     assert md.startswith("# Årlig arbejdsmiljødrøftelse 2026: MED Kommune")
+    assert "| Faste pauser | Behandlet på mødet. | Faste pauser kl. 10 og 13 |" in md
+    assert "| Plejen | Tavlemøde hver mandag | Tillid mellem ledelse og medarbejdere |" in md
+    assert "gennemført | Holdt hver uge |" in md
     code, out = cli(
         world_url, "report", "annual", "--committee", "Ukendt", "--year", "2026", "--out", "r.docx"
     )
