@@ -23,7 +23,7 @@ from bot.i18n import Translator
 from bot.messages import Context, Divider, Fact, Facts, Header, Message, Part, Text
 from flows import documents
 from flows.approvals import is_approved, signers
-from flows.documents import ApprovalState, Person
+from flows.documents import ApprovalState
 from storage.models import Meeting, Member, Proposal
 
 __all__ = [
@@ -56,12 +56,9 @@ class AgendaDocument:
     status: str
     items: list[AgendaItem]
     decision_placeholder: str
-    committee: str = ""
+    # The page header and the file's author: every document names its committee.
+    committee: str
     language: str = "da"
-    date: str | None = None
-    place: str | None = None
-    participants: list[Person] = field(default_factory=list)
-    absentees: list[Person] = field(default_factory=list)
     approved: bool = False
     kind: str = ""
 
@@ -154,9 +151,8 @@ def build_agenda(
     items.append(AgendaItem(len(items) + 1, t("agenda.item_any_other_business")))
     committee = meeting.committee
     participants, absentees = attendance(session, meeting, t)
-    date = _when(t, meeting.starts_at, tz)
     facts = [
-        (t("agenda.fact_meeting"), date),
+        (t("agenda.fact_meeting"), _when(t, meeting.starts_at, tz)),
         (t("agenda.fact_place"), meeting.place or "-"),
         (t("agenda.fact_committee"), committee.name),
         (t("documents.participants"), documents.people(participants) or "-"),
@@ -175,10 +171,6 @@ def build_agenda(
         decision_placeholder=t("agenda.decision_room"),
         committee=committee.name,
         language=t.lang,
-        date=date,
-        place=meeting.place,
-        participants=participants,
-        absentees=absentees,
         approved=status != t("agenda.status_draft"),
         kind=t("documents.kind_agenda"),
     )
@@ -218,15 +210,14 @@ def _item_section(doc: AgendaDocument, item: AgendaItem) -> documents.Section:
 
 
 def to_document(doc: AgendaDocument) -> documents.Document:
-    """The agenda in the neutral document model, for flows.documents' writers."""
+    """The agenda in the neutral document model, for flows.documents' writers. Its facts (date,
+    place, participants, afbud) are the chat message's, so the renderings cannot disagree."""
     return documents.Document(
         title=doc.title,
         committee=doc.committee,
         language="en" if doc.language == "en" else "da",
-        date=doc.date,
-        place=doc.place,
-        participants=doc.participants,
-        absentees=doc.absentees,
+        facts=doc.facts,
+        attendance=False,
         approval=ApprovalState(doc.approved, doc.status),
         sections=[_item_section(doc, item) for item in doc.items],
         kind=doc.kind,
