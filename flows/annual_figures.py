@@ -181,7 +181,12 @@ def _decide(session: Session, year: AreaYear, found: _Cells, tz: dt.tzinfo) -> N
             continue
         ledger.focus(round_week(week.start + dt.timedelta(days=d), tz) for d in (-7, 0, 7))
         name = round_week(week.start, tz)
-        if ledger.decide(PATH, found.turnout[w], week=name, record_known=False).shown:
+        # One ledger row per committee and week, as the digest writes one per week and
+        # dimension: a row per figure made recording the year's figures the slowest part.
+        batch = f"{PATH}:{year.committee.id}:{name}"
+        if ledger.decide(
+            PATH, found.turnout[w], week=name, record_known=False, batch=batch
+        ).shown:
             people_asked, answered = asked.get(w, (0, 0))
             year.turnout.append(Turnout(week.monday, people_asked, answered))
         else:
@@ -190,7 +195,7 @@ def _decide(session: Session, year: AreaYear, found: _Cells, tz: dt.tzinfo) -> N
             cells = found.scores.get((w, dim))
             if not cells:
                 continue
-            if ledger.decide(PATH, cells, week=name, record_known=False).shown:
+            if ledger.decide(PATH, cells, week=name, record_known=False, batch=batch).shown:
                 year.scores[dim][w] = _score(*found.sums[(w, dim)])
             else:
                 year.withheld += 1
