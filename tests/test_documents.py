@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from docx import Document as open_docx
 
-from flows.agenda import Approve
+from flows.agenda import Approve, PublishNow
 from flows.documents import (
     ApprovalState,
     Bullets,
@@ -213,6 +213,19 @@ async def test_agenda_after_both_approved_renders_a4_with_participants_and_afbud
     assert "Faste pauser" in " ".join(p.text for p in found)
     if db_url.startswith("sqlite"):
         keep_png(pdf, "agenda")
+    # In English: en-GB, "Page 1 of N", apologies; after "publish now", approved and published.
+    async with local_chat(db_url) as chat:
+        await chat.click(inger, PublishNow(m=meeting_id, v=version).pack())
+    code, said = cli(
+        db_url, "agenda", "export", "--committee", SOCIAL, "--format", "md", "--out", "en.md",
+        MEDPULS_LANGUAGE="en",
+    )
+    assert code == 0, said
+    english = Path("en.md").read_text(encoding="utf-8")
+    assert "- **Apologies:** Bo Dahl (vice-chair), Tove Rasmussen (TR/AMR)" in english
+    assert "Approved by Inger Holm (management side) and Bo Dahl (employee side); published" in (
+        english
+    )
 
 
 async def test_afbud_rules(db_url: str, demo: Org) -> None:
