@@ -87,6 +87,9 @@ def approval_state(session: Session, meeting: Meeting, t: Translator, tz: dt.tzi
 
     subject = agenda_subject(meeting)
     if not is_approved(session, subject):
+        if meeting.published_at is not None:
+            # Sent out before approvals were signed per person: say only what is known.
+            return t("agenda.status_published", date=_when(t, meeting.published_at, tz))
         return t("agenda.status_draft")
     by = signers(session, subject)
     approved = t(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from docx import Document as open_docx
+from sqlalchemy import select
 
 from flows.agenda import Approve, PublishNow
 from flows.documents import (
@@ -30,6 +31,8 @@ from flows.documents import (
     to_docx,
     to_markdown,
 )
+from storage.db import Database
+from storage.models import Committee, Meeting
 from tests.localchat import local_chat, text_of
 from tests.rendering import first_page_png, is_a4, pages, render_pdf
 from tests.test_agenda_approval import put_on_agenda, social_meeting
@@ -253,6 +256,15 @@ async def test_afbud_rules(db_url: str, demo: Org) -> None:
     [apologies] = json.loads(out)["meeting_apologies"]
     assert apologies["committee"] == SOCIAL
     assert apologies["noted_by"] == "the committee's chair or vice-chair"
+    # An agenda sent out before approvals were signed per person (older data) is neither a
+    # draft nor claimed approved by anyone.
+    db = Database(db_url)
+    with db.session() as s:
+        meeting = s.scalars(select(Meeting).join(Committee).where(Committee.name == SOCIAL)).one()
+        meeting.published_at = meeting.agenda_release
+    db.dispose()
+    md = export(db_url, "md").read_text(encoding="utf-8")
+    assert "_Udsendt " in md and "Udkast" not in md and "Godkendt af" not in md
 
 
 def minutes_sample() -> Document:
