@@ -25,7 +25,7 @@ import logging
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -420,6 +420,20 @@ class Picture:
             series=series,
         )
 
+    def shown_scores(self, unit_id: int) -> dict[str, list[float | None]]:
+        """Each dimension's shown score of the unit, week by week over all the picture's weeks
+        (None where nothing was shown): the input of flows.indices."""
+        out: dict[str, list[float | None]] = {}
+        for dim, measured in self._measured.get(unit_id, {}).items():
+            values: list[float | None] = [None] * len(self.weeks)
+            for w in measured:
+                tally = self.shown_tally_of(unit_id, w, dim)
+                if tally is not None:
+                    values[w] = tally.score
+            if any(v is not None for v in values):
+                out[dim] = values
+        return out
+
     def painter(self, t: Translator) -> TrendPainter:
         """One per language: what its charts share is drawn once and reused."""
         if t.lang not in self._painters:
@@ -673,11 +687,12 @@ def gate_with_ledger(
                 record_known=False,
                 batch=f"digest:{names[w]}:turnout",
             ).shown
-        )
+        ) | already_shown(ledger, turnout_cells, shown)
+        by_dim: dict[str, dict[int, list[str]]] = defaultdict(dict)
+        for (u, d), cs in score_cells.items():
+            by_dim[d][u] = cs
         for dim in dims:
             shown = picture.shown_tally.get((w, dim), frozenset())
-            if not shown:
-                continue
             picture.shown_tally[(w, dim)] = frozenset(
                 u
                 for u in sorted(shown, key=lambda u: len(score_cells[(u, dim)]))
@@ -688,8 +703,19 @@ def gate_with_ledger(
                     record_known=False,
                     batch=f"digest:{names[w]}:{dim}",
                 ).shown
-            )
+            ) | already_shown(ledger, by_dim.get(dim, {}), shown)
         ledger.flush()
+
+
+def already_shown(
+    ledger: Ledger, cells_of: Mapping[int, Sequence[str]], decided: Collection[int]
+) -> frozenset[int]:
+    """Units the tree gate withheld whose figure some path has already shown (a channel
+    summary, most often): showing it again tells nothing new, and withholding it would make the
+    digest contradict that summary (issue 17)."""
+    return frozenset(
+        u for u, cells in cells_of.items() if u not in decided and cells and ledger.known(cells)
+    )
 
 
 def load_pipelines(session: Session, now: dt.datetime) -> dict[int, Pipeline]:

@@ -213,6 +213,12 @@ class Ledger:
     def people(self, cells: Iterable[str]) -> int:
         return people_lower_bound(cells, self.size, self.group)
 
+    def known(self, cells: Iterable[str]) -> bool:
+        """Whether the figure over ``cells`` is of enough people and computable from figures
+        already shown: showing it again adds nothing to what anyone can learn."""
+        cells = set(cells)
+        return self.people(cells) >= self.min_size and self.span.derivable(cells)
+
     def decide(
         self,
         path: str,
