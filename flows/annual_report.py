@@ -3,7 +3,7 @@
 `medpuls report annual --committee NAME --year YYYY --format docx|md` writes it, and a chair or
 vice-chair gets it in chat (`årsrapport`, then the year's button). It holds, for the committee's
 area: a year of each dimension's shown scores with trend charts, the social-capital and
-relational-coordination indices where flows.indices computes them, participation, the comments'
+relational-coordination indices (flows.indices), participation, the comments'
 themes where the comment threshold held, the committee's proposals and what became of them, the
 units' action plans and their outcomes, and a page of questions for the discussion.
 
@@ -15,8 +15,6 @@ this process (a report is one request, not a digest run).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import io
 import uuid
 from collections import defaultdict
@@ -39,6 +37,7 @@ from flows.actions import trend_text
 from flows.agenda import chaired_by, note
 from flows.annual_figures import AreaYear, area_year
 from flows.documents import Bullets, Paragraph, Section, Table
+from flows.indices import index_points
 from flows.question_bank import default_bank
 from storage.models import Committee, StoredImage
 
@@ -60,14 +59,10 @@ def dimension_label(dimension: str, lang: Lang) -> str:
     return dims[dimension].label.get(lang) if dimension in dims else dimension
 
 
-def index_series(year: AreaYear) -> dict[str, list[float | None]] | None:
-    """The two indices week by week, where flows.indices (issue 17) is installed; else None.
-
-    The indices are arithmetic on the shown scores only, so they show nothing new."""
-    if importlib.util.find_spec("flows.indices") is None:
-        return None
-    indices = importlib.import_module("flows.indices")
-    points = indices.index_points(year.scores, len(year.weeks))
+def index_series(year: AreaYear) -> dict[str, list[float | None]]:
+    """The two indices week by week (flows.indices, issue 17), from the shown scores only: a
+    dimension's score stands for one rotation, as in the digest. They show nothing new."""
+    points = index_points(year.scores, len(year.weeks))
     return {name: list(points[name]) for name in INDEX_NAMES if name in points}
 
 
@@ -201,8 +196,6 @@ def _results_section(year: AreaYear, t: Translator, chart: bytes | None) -> Sect
 
 def _index_section(year: AreaYear, t: Translator) -> Section:
     series = index_series(year)
-    if series is None:
-        return Section(t("annual.index_title"), [Paragraph(t("annual.index_missing"))])
     chart = index_chart(series, year, t)
     if chart is None:
         return Section(t("annual.index_title"), [Paragraph(t("annual.nothing_shown"))])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from docx import Document as open_docx
@@ -17,10 +18,11 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.i18n import translator
-from flows.annual_figures import PATH
-from flows.annual_report import AnnualOpen, build_report
+from flows.annual_figures import PATH, AreaYear, year_weeks
+from flows.annual_report import AnnualOpen, _index_section, build_report, index_series
+from flows.documents import Image as DocImage
 from storage.db import Database
-from storage.models import Committee, Member, Proposal, Publication, TeamAction
+from storage.models import Committee, Member, Proposal, Publication, TeamAction, Unit
 from storage.queries import unit_by_path
 from tests.localchat import actions, cli, local_chat, text_of
 from tests.pulse_world import World, day
@@ -251,3 +253,25 @@ async def test_the_chair_gets_the_report_in_chat(world_url: str) -> None:
         assert "Der kan ikke laves en årsrapport for 1" in text_of(odd["notice"])
         odd = await chat.click(chair, AnnualOpen(c=committee_id + 99, y=2026).pack())
         assert "Kun udvalgets formand og næstformand" in text_of(odd["notice"])
+
+
+def test_the_indices_come_from_the_shown_scores_only() -> None:
+    weeks = year_weeks(2026, ZoneInfo("Europe/Copenhagen"))
+    committee = Committee(name="MED X", unit=Unit(path="X", name="X"))
+
+    def year_with(dims: tuple[str, ...]) -> AreaYear:
+        scores: dict[str, list[float | None]] = {d: [None] * len(weeks) for d in dims}
+        for d in dims:
+            scores[d][10] = 60.0
+        return AreaYear(committee, 2026, 5, weeks, scores=scores)
+
+    t = translator("da")
+    # Trust, justice and cooperation each shown: a social-capital index, drawn.
+    full = year_with(("trust_vertical", "justice_voice", "bonding"))
+    assert index_series(full)["social_capital"][10] == 60.0
+    assert any(isinstance(b, DocImage) for b in _index_section(full, t).blocks)
+    # Justice never shown: no index, nothing drawn, the section says so.
+    partial = year_with(("trust_vertical", "bonding"))
+    assert all(v is None for v in index_series(partial)["social_capital"])
+    blocks = _index_section(partial, t).blocks
+    assert not any(isinstance(b, DocImage) for b in blocks)
