@@ -198,7 +198,7 @@ def _index_section(year: AreaYear, t: Translator) -> Section:
     series = index_series(year)
     chart = index_chart(series, year, t)
     if chart is None:
-        return Section(t("annual.index_title"), [Paragraph(t("annual.nothing_shown"))])
+        return Section(t("annual.index_title"), [Paragraph(t("annual.index_incomplete"))])
     return Section(
         t("annual.index_title"),
         [

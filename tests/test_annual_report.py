@@ -275,3 +275,4 @@ def test_the_indices_come_from_the_shown_scores_only() -> None:
     assert all(v is None for v in index_series(partial)["social_capital"])
     blocks = _index_section(partial, t).blocks
     assert not any(isinstance(b, DocImage) for b in blocks)
+    assert "Intet indeks kan beregnes" in str(blocks[0])
