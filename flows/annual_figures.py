@@ -73,6 +73,8 @@ class AreaYear:
     scores: dict[str, list[float | None]] = field(default_factory=dict)
     turnout: list[Turnout] = field(default_factory=list)
     withheld: int = 0
+    # Rounds closed in the area in the year, shown or not (a count of rounds, not of people).
+    rounds: int = 0
     # Dimension -> comments, from rounds whose comment pool was shown.
     comment_themes: dict[str, int] = field(default_factory=dict)
     proposals: list[Proposal] = field(default_factory=list)
@@ -271,6 +273,7 @@ def area_year(session: Session, committee: Committee, year: int, settings: Setti
     # The digest's threshold: a figure it showed passes here too, and nothing smaller does.
     result = AreaYear(committee, year, strictest_threshold(session, settings), weeks)
     found = _cells(session, unit_ids, weeks)
+    result.rounds = len(found.rounds)
     _decide(session, result, found, tz)
     result.comment_themes = _comment_themes(session, sorted(found.rounds), tz)
     _records(session, result, unit_ids)

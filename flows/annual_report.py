@@ -156,6 +156,11 @@ def _monthly_turnout(year: AreaYear, t: Translator) -> list[list[str]]:
     ]
 
 
+def _nothing(year: AreaYear, t: Translator) -> str:
+    """Why there is no figure: no rounds at all, or none that could be shown."""
+    return t("annual.nothing_shown") if year.rounds else t("annual.no_rounds", year=year.year)
+
+
 def _signed(change: float) -> str:
     whole = round(change)
     return f"{whole:+d}" if whole else "0"
@@ -188,7 +193,7 @@ def _results_section(year: AreaYear, t: Translator, chart: bytes | None) -> Sect
         header = [t(f"annual.col_{c}") for c in ("dimension", "count", "first", "last", "change")]
         blocks.append(Table(header, rows))
     else:
-        blocks.append(Paragraph(t("annual.nothing_shown"), emphasis=True))
+        blocks.append(Paragraph(_nothing(year, t), emphasis=True))
     if chart is not None:
         blocks.append(documents.Image(chart, caption=t("annual.chart_dimensions")))
     return Section(t("annual.results_title"), blocks)
@@ -211,7 +216,7 @@ def _index_section(year: AreaYear, t: Translator) -> Section:
 def _participation_section(year: AreaYear, t: Translator) -> Section:
     rows = _monthly_turnout(year, t)
     if not rows:
-        return Section(t("annual.turnout_title"), [Paragraph(t("annual.nothing_shown"))])
+        return Section(t("annual.turnout_title"), [Paragraph(_nothing(year, t))])
     header = [t(f"annual.col_{c}") for c in ("month", "answered", "asked", "rate")]
     return Section(
         t("annual.turnout_title"), [Paragraph(t("annual.turnout_intro")), Table(header, rows)]
@@ -355,7 +360,7 @@ class AnnualOpen(ActionData):
 def _chat_lines(year: AreaYear, t: Translator) -> str:
     latest = _latest(year)
     if not latest:
-        return t("annual.nothing_shown")
+        return _nothing(year, t)
     lines = []
     for dim in sorted(latest, key=lambda d: dimension_label(d, t.lang)):
         score, change = latest[dim]

@@ -276,3 +276,16 @@ def test_the_indices_come_from_the_shown_scores_only() -> None:
     blocks = _index_section(partial, t).blocks
     assert not any(isinstance(b, DocImage) for b in blocks)
     assert "Intet indeks kan beregnes" in str(blocks[0])
+
+
+def test_a_year_without_rounds_says_so(db_url: str) -> None:
+    settings = Settings(DATABASE_URL=db_url)
+    db = Database(db_url)
+    with db.session() as s:
+        world = World(s, settings)
+        world.unit("Stille", members=9)
+        committee = world.committee("Stille", "MED Stille")
+        md = build_report(s, committee, 2025, settings, translator("da")).markdown()
+        assert md.count("Der var ingen pulsmålinger i området i 2025.") == 2
+        assert "for få svar" not in md
+    db.dispose()
