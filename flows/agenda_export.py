@@ -1,18 +1,21 @@
 """A meeting's agenda as one document: the chat message, Markdown and Word (.docx).
 
 The agenda must make sense to employees outside the committee, so it follows the usual MED form:
-standing items first (approval of the agenda, approval of the last minutes), then each item with
-its background, a recommendation ("Det indstilles, at ...") and room for the decision, and
-"Eventuelt" last. One `AgendaDocument` feeds all three renderings, so they cannot disagree.
+the meeting's date and place, who takes part and who sent apologies (afbud), standing items first
+(approval of the agenda, approval of the last minutes), then each item with its background, a
+recommendation ("Det indstilles, at ...") and room for the decision, and "Eventuelt" last. One
+`AgendaDocument` feeds all three renderings, so they cannot disagree; the files are written by
+flows/documents.py (A4, the reader's language, header, page numbers, core properties).
+
+The approval line says what is true of the version shown: approved when one person from each
+side signed this exact version (flows.approvals, flows.agenda.agenda_subject), and by whom.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass, field
 
-from docx import Document
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +32,9 @@ from bot.messages import (
     Part,
     Text,
 )
+from flows import documents
+from flows.approvals import is_approved, signers
+from flows.documents import ApprovalState
 from flows.full_text import ShowProposal, summary
 from storage.models import Meeting, Member, Proposal
 
@@ -38,6 +44,7 @@ __all__ = [
     "agenda_message",
     "build_agenda",
     "shown_as",
+    "to_document",
     "to_docx",
     "to_markdown",
 ]
@@ -63,6 +70,11 @@ class AgendaDocument:
     status: str
     items: list[AgendaItem]
     decision_placeholder: str
+    # The page header and the file's author: every document names its committee.
+    committee: str
+    language: str = "da"
+    approved: bool = False
+    kind: str = ""
     show_full: str = ""
 
 
@@ -83,10 +95,34 @@ def shown_as(session: Session, p: Proposal, t: Translator) -> str:
     return t("agenda.by_named", name=proposer.name)
 
 
-def build_agenda(
-    session: Session, meeting: Meeting, t: Translator, tz: dt.tzinfo
-) -> AgendaDocument:
-    items = [
+def approval_state(session: Session, meeting: Meeting, t: Translator, tz: dt.tzinfo) -> str:
+    """The status line: approved (by whom) and published, approved, or still a draft."""
+    # flows.agenda imports this module to render agendas; the subject is its to define.
+    from flows.agenda import agenda_subject
+
+    subject = agenda_subject(meeting)
+    if not is_approved(session, subject):
+        if meeting.published_at is not None:
+            # Sent out before approvals were signed per person: say only what is known.
+            return t("agenda.status_published", date=_when(t, meeting.published_at, tz))
+        return t("agenda.status_draft")
+    by = signers(session, subject)
+    approved = t(
+        "documents.agenda_approved",
+        management=by["management"].name,
+        employee=by["employee"].name,
+    )
+    if meeting.published_at is None:
+        return t("documents.agenda_approved_not_sent", approved=approved)
+    return t(
+        "documents.agenda_approved_sent",
+        approved=approved,
+        date=_when(t, meeting.published_at, tz),
+    )
+
+
+def _standing_items(t: Translator) -> list[AgendaItem]:
+    return [
         AgendaItem(
             1,
             t("agenda.item_approve_agenda"),
@@ -100,39 +136,48 @@ def build_agenda(
             decision_label=t("agenda.decision_label"),
         ),
     ]
+
+
+def _proposal_item(session: Session, p: Proposal, number: int, t: Translator) -> AgendaItem:
+    background = [(t("agenda.issue_label"), p.issue), (t("agenda.why_label"), p.why)]
+    if p.suggestion:
+        background.append((t("agenda.suggestion_label"), p.suggestion))
+    return AgendaItem(
+        number,
+        p.title,
+        presented_by=shown_as(session, p, t),
+        background=background,
+        recommendation=t("agenda.recommendation_line", text=p.recommendation or ""),
+        decision_label=t("agenda.decision_label"),
+        decision=p.decision,
+        proposal_id=p.id,
+    )
+
+
+def build_agenda(
+    session: Session, meeting: Meeting, t: Translator, tz: dt.tzinfo
+) -> AgendaDocument:
+    from flows.attendance import attendance
+
+    items = _standing_items(t)
     proposals = session.scalars(
         select(Proposal)
         .where(Proposal.meeting_id == meeting.id, Proposal.status.in_(("on_agenda", "decided")))
         .order_by(Proposal.position, Proposal.id)
     ).all()
     for p in proposals:
-        background = [(t("agenda.issue_label"), p.issue), (t("agenda.why_label"), p.why)]
-        if p.suggestion:
-            background.append((t("agenda.suggestion_label"), p.suggestion))
-        items.append(
-            AgendaItem(
-                len(items) + 1,
-                p.title,
-                presented_by=shown_as(session, p, t),
-                background=background,
-                recommendation=t("agenda.recommendation_line", text=p.recommendation or ""),
-                decision_label=t("agenda.decision_label"),
-                decision=p.decision,
-                proposal_id=p.id,
-            )
-        )
+        items.append(_proposal_item(session, p, len(items) + 1, t))
     items.append(AgendaItem(len(items) + 1, t("agenda.item_any_other_business")))
     committee = meeting.committee
+    participants, absentees = attendance(session, meeting, t)
     facts = [
         (t("agenda.fact_meeting"), _when(t, meeting.starts_at, tz)),
         (t("agenda.fact_place"), meeting.place or "-"),
         (t("agenda.fact_committee"), committee.name),
+        (t("documents.participants"), documents.people(participants) or "-"),
+        (t("documents.absentees"), documents.people(absentees) or t("documents.no_absentees")),
     ]
-    status = (
-        t("agenda.status_published", date=_when(t, meeting.published_at, tz))
-        if meeting.published_at
-        else t("agenda.status_draft")
-    )
+    status = approval_state(session, meeting, t, tz)
     return AgendaDocument(
         title=t(
             "agenda.agenda_title",
@@ -144,6 +189,10 @@ def build_agenda(
         items=items,
         decision_placeholder=t("agenda.decision_room"),
         show_full=t("forms.show_full"),
+        committee=committee.name,
+        language=t.lang,
+        approved=status != t("agenda.status_draft"),
+        kind=t("documents.kind_agenda"),
     )
 
 
@@ -173,48 +222,37 @@ def agenda_message(doc: AgendaDocument) -> Message:
     return Message(summary=doc.title, parts=parts)
 
 
+def _item_section(doc: AgendaDocument, item: AgendaItem) -> documents.Section:
+    blocks: list[documents.Block] = []
+    if item.presented_by:
+        blocks.append(documents.Paragraph(item.presented_by, emphasis=True))
+    blocks.extend(documents.Paragraph(text, label=label) for label, text in item.background)
+    if item.recommendation:
+        blocks.append(documents.Paragraph(item.recommendation))
+    if item.decision_label:
+        decision = item.decision or doc.decision_placeholder
+        blocks.append(documents.Paragraph(decision, label=item.decision_label))
+    return documents.Section(f"{item.number}. {item.title}", blocks)
+
+
+def to_document(doc: AgendaDocument) -> documents.Document:
+    """The agenda in the neutral document model, for flows.documents' writers. Its facts (date,
+    place, participants, afbud) are the chat message's, so the renderings cannot disagree."""
+    return documents.Document(
+        title=doc.title,
+        committee=doc.committee,
+        language="en" if doc.language == "en" else "da",
+        facts=doc.facts,
+        attendance=False,
+        approval=ApprovalState(doc.approved, doc.status),
+        sections=[_item_section(doc, item) for item in doc.items],
+        kind=doc.kind,
+    )
+
+
 def to_markdown(doc: AgendaDocument) -> str:
-    out = [f"# {doc.title}", ""]
-    out.extend(f"- **{label}:** {value}" for label, value in doc.facts)
-    out.extend(["", f"_{doc.status}_", ""])
-    for item in doc.items:
-        out.append(f"## {item.number}. {item.title}")
-        out.append("")
-        if item.presented_by:
-            out.extend([f"_{item.presented_by}_", ""])
-        for label, text in item.background:
-            out.extend([f"**{label}:** {text}", ""])
-        if item.recommendation:
-            out.extend([item.recommendation, ""])
-        if item.decision_label:
-            out.extend(
-                [f"**{item.decision_label}:** {item.decision or doc.decision_placeholder}", ""]
-            )
-    return "\n".join(out).rstrip() + "\n"
+    return documents.to_markdown(to_document(doc))
 
 
 def to_docx(doc: AgendaDocument) -> bytes:
-    document = Document()
-    document.add_heading(doc.title, level=0)
-    for label, value in doc.facts:
-        para = document.add_paragraph()
-        para.add_run(f"{label}: ").bold = True
-        para.add_run(value)
-    document.add_paragraph().add_run(doc.status).italic = True
-    for item in doc.items:
-        document.add_heading(f"{item.number}. {item.title}", level=1)
-        if item.presented_by:
-            document.add_paragraph().add_run(item.presented_by).italic = True
-        for label, text in item.background:
-            para = document.add_paragraph()
-            para.add_run(f"{label}: ").bold = True
-            para.add_run(text)
-        if item.recommendation:
-            document.add_paragraph(item.recommendation)
-        if item.decision_label:
-            para = document.add_paragraph()
-            para.add_run(f"{item.decision_label}: ").bold = True
-            para.add_run(item.decision or doc.decision_placeholder)
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
+    return documents.to_docx(to_document(doc))

@@ -46,6 +46,7 @@ __all__ = [
     "Person",
     "Section",
     "Table",
+    "people",
     "to_docx",
     "to_markdown",
 ]
@@ -129,7 +130,8 @@ class Document:
     created: dt.datetime | None = None
 
 
-def _people(people: list[Person]) -> str:
+def people(people: list[Person]) -> str:
+    """How every document lists people: "Anne Hansen (formand), Bo Dahl (næstformand)"."""
     return ", ".join(f"{p.name} ({p.role})" if p.role else p.name for p in people)
 
 
@@ -141,9 +143,9 @@ def _front_facts(doc: Document, t: Translator) -> list[tuple[str, str]]:
         facts.append((t("documents.place"), doc.place))
     facts.extend(doc.facts)
     if doc.attendance:
-        facts.append((t("documents.participants"), _people(doc.participants) or "-"))
+        facts.append((t("documents.participants"), people(doc.participants) or "-"))
         facts.append(
-            (t("documents.absentees"), _people(doc.absentees) or t("documents.no_absentees"))
+            (t("documents.absentees"), people(doc.absentees) or t("documents.no_absentees"))
         )
     return facts
 
@@ -289,6 +291,7 @@ def to_docx(doc: Document) -> bytes:
     _set_document_language(document, tag)
     _page_layout(document, doc, t, tag)
     _core_properties(document, doc, tag)
+    document.styles["Title"].font.size = Pt(22)  # the template's 28 pt wraps most titles
     _heading(document, doc.title, 0, tag)
     for label, value in _front_facts(doc, t):
         para = document.add_paragraph()

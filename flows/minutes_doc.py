@@ -22,6 +22,7 @@ from bot.router import Router
 from flows.agenda import committees_of, note, reference, when
 from flows.agenda_export import AgendaDocument, AgendaItem, agenda_message, shown_as
 from flows.approvals import is_approved, signers
+from flows.attendance import attendance
 from flows.decisions import decision_line, decisions_of, items_of, minutes_of, minutes_subject
 from flows.documents import ApprovalState, Block, Paragraph, Section
 from flows.documents import Document as FileDocument
@@ -80,6 +81,9 @@ def build_minutes(
         status=status_line(session, meeting, t, tz),
         items=items,
         decision_placeholder=t("minutes.no_decision_yet"),
+        committee=meeting.committee.name,
+        language=t.lang,
+        kind=t("minutes.document_kind"),
     )
 
 
@@ -88,6 +92,7 @@ def minutes_file(session: Session, meeting: Meeting, lang: Lang, tz: dt.tzinfo) 
     t = Translator(lang)
     doc = build_minutes(session, meeting, t, tz)
     minutes = minutes_of(session, meeting)
+    participants, absentees = attendance(session, meeting, t)
     sections = []
     for item in doc.items:
         blocks: list[Block] = []
@@ -106,8 +111,9 @@ def minutes_file(session: Session, meeting: Meeting, lang: Lang, tz: dt.tzinfo) 
         language=lang,
         date=when(t, meeting.starts_at, tz),
         place=meeting.place,
-        # Who attended is not recorded: no participant or afbud lines rather than a guess.
-        attendance=False,
+        # Afbud recorded for the meeting (flows/attendance.py); the rest of the committee attended.
+        participants=participants,
+        absentees=absentees,
         approval=ApprovalState(approved=approved, text=doc.status),
         sections=sections,
         kind=t("minutes.document_kind"),

@@ -47,6 +47,8 @@ from storage.models import (
     DigestPreference,
     HideRequest,
     LocalMessage,
+    Meeting,
+    MeetingAbsence,
     Member,
     Membership,
     OutboxMessage,
@@ -350,7 +352,26 @@ def export_person(
             for purpose, status, n in messages
         ],
         **_issue19_export(session, m),
+        "meeting_apologies": _apologies(session, m),
     }
+
+
+def _apologies(session: Session, m: Member) -> list[dict[str, Any]]:
+    """The meetings the person sent (or a chair noted) apologies (afbud) for."""
+    rows = session.execute(
+        select(Meeting, MeetingAbsence.recorded_by)
+        .join(MeetingAbsence, MeetingAbsence.meeting_id == Meeting.id)
+        .where(MeetingAbsence.member_id == m.id)
+        .order_by(Meeting.starts_at)
+    ).all()
+    return [
+        {
+            "committee": meeting.committee.name,
+            "meeting": _iso(meeting.starts_at),
+            "noted_by": "you" if by == m.id else "the committee's chair or vice-chair",
+        }
+        for meeting, by in rows
+    ]
 
 
 def _issue19_export(session: Session, m: Member) -> dict[str, Any]:

@@ -393,6 +393,14 @@ class Minutes(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
     version: Mapped[int] = mapped_column(default=1)
     published_at: Mapped[dt.datetime | None]
+class MeetingAbsence(Base):
+    """A committee member's apologies (afbud) for one meeting; the agenda and minutes list them."""
+
+    __tablename__ = "meeting_absences"
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    # The member themselves, or the chair who noted it for them.
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
 
 
 # --- the team's action plan, anonymous replies (issue 19) -----------------------------------

@@ -355,6 +355,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hide_requests')),
     sqlite_autoincrement=True
     )
+    op.create_table('meeting_absences',
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('recorded_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_absences_meeting_id_meetings')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_meeting_absences_member_id_members')),
+    sa.ForeignKeyConstraint(['recorded_by'], ['members.id'], name=op.f('fk_meeting_absences_recorded_by_members')),
+    sa.PrimaryKeyConstraint('meeting_id', 'member_id', name=op.f('pk_meeting_absences'))
+    )
     op.create_table('minutes',
     sa.Column('meeting_id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -510,6 +519,7 @@ def downgrade() -> None:
     op.drop_table('proposals')
     op.drop_table('participations')
     op.drop_table('minutes')
+    op.drop_table('meeting_absences')
     op.drop_table('hide_requests')
     with op.batch_alter_table('comment_threads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_comment_threads_round_id'))
