@@ -31,6 +31,7 @@ from bot.events import Actor, ButtonClicked, FormSubmitted, InboundEvent
 from bot.i18n import translator
 from bot.router import Context, Router
 from flows.agenda import Approve, ProposeForm, TriageForm, schedule_meeting
+from flows.decisions import ApproveMinutes, DecideForm, minutes_of
 from flows.pulse import (
     answers_key,
     close_round,
@@ -308,9 +309,14 @@ def _meetings(session: Session, settings: Settings, router: Router, now: dt.date
     _act(session, settings, router, vice, ButtonClicked, approve, past.agenda_release)
     after = held_at + dt.timedelta(hours=3)
     for pid, texts in zip(items, _PAST, strict=True):
-        form = TriageForm(p=pid, s="outcome")
-        values = {"decision": texts[5], "owner": "Inger Holm"}
-        _act(session, settings, router, chair, FormSubmitted, form, after, values)
+        values = {"kind": "adopted", "reason": texts[5], "owner": "Inger Holm"}
+        _act(session, settings, router, chair, FormSubmitted, DecideForm(p=pid), after, values)
+    minutes = minutes_of(session, past)
+    assert minutes is not None
+    sign_minutes = ApproveMinutes(m=past.id, v=minutes.version)
+    _act(session, settings, router, chair, ButtonClicked, sign_minutes, after)
+    next_day = after + dt.timedelta(hours=20)
+    _act(session, settings, router, vice, ButtonClicked, sign_minutes, next_day)
     coming_at = _at(next_working_day(today + dt.timedelta(weeks=3)), 13, tz)
     set_at = now - dt.timedelta(weeks=2)
     schedule_meeting(
