@@ -300,9 +300,11 @@ def counts(url: str) -> dict[str, int]:
 
 
 def forget_digests(url: str) -> None:
-    """Remove what a run queued, so the next run builds every digest again."""
+    """Remove what a run queued and published, so the next run builds every digest again and
+    decides every figure as the first run did (nothing published before: the most work)."""
     engine = create_engine(url)
     with engine.begin() as conn:
+        conn.execute(text("DELETE FROM publications"))
         conn.execute(text("DELETE FROM outbox WHERE purpose = 'digest.leader'"))
         conn.execute(text("DELETE FROM images"))
         conn.execute(text("DELETE FROM audit_log WHERE action = 'view.digest'"))

@@ -1,21 +1,24 @@
 """The fake Slack Web API (tests/fakes/slack_api.py) enforcing chat.postMessage's rate.
 
-Like Slack, it answers 429 with Retry-After when the workspace's DM rate is exceeded: a token
-bucket of `rate_per_second` with a second's worth of burst. It also counts what was posted to
-each conversation, which is how the benches count duplicates and losses.
+Like Slack, it answers 429 with Retry-After when a post would put more than `rate_per_second`
+posts into any second across the workspace, or break a channel's windows
+(bot.platform_limits.SLACK_CHANNEL: about one a second, short bursts). It also counts what was
+posted to each conversation, which is how the benches count duplicates and losses.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
 from bench import _common  # noqa: F401  (puts the repository on sys.path)
+from bot.platform_limits import SLACK_CHANNEL
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.windows import SlidingWindows
 
 
 @dataclass
@@ -25,34 +28,34 @@ class RateLimitedSlack(FakeSlack):
     refused: int = 0
     first_post: float | None = None
     last_post: float | None = None
-    _tokens: float | None = None
-    _updated: float = 0.0
 
-    def _admit(self) -> float | None:
+    def __post_init__(self) -> None:
+        self._workspace = SlidingWindows(((int(self.rate_per_second or 0), 1.0),))
+        self._channels = SlidingWindows(SLACK_CHANNEL)
+
+    def _admit(self, channel: str) -> float | None:
         """None when the post may go through, else the seconds to wait."""
         if self.rate_per_second is None:
             return None
         now = time.monotonic()
-        burst = self.rate_per_second
-        if self._tokens is None:  # a quiet workspace starts with its burst available
-            self._tokens, self._updated = burst, now
-        self._tokens = min(burst, self._tokens + (now - self._updated) * self.rate_per_second)
-        self._updated = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return None
-        return (1.0 - self._tokens) / self.rate_per_second
+        return SlidingWindows.admit(now, (self._channels, channel), (self._workspace, "all"))
+
+    async def _read_args(self, request: web.Request) -> dict[str, Any]:
+        # Read once per request: a body read here cannot be read again by FakeSlack._api.
+        if "medpuls_args" not in request:
+            request["medpuls_args"] = await super()._read_args(request)
+        return dict(request["medpuls_args"])
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["method"] == "chat.postMessage":
-            wait = self._admit()
+            args = await self._read_args(request)
+            wait = self._admit(str(args.get("channel")))
             if wait is not None:
                 self.refused += 1
-                await request.read()
                 return web.json_response(
                     {"ok": False, "error": "ratelimited"},
                     status=429,
-                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                    headers={"Retry-After": SlidingWindows.retry_after(wait)},
                 )
         response = await super()._api(request)
         if request.match_info["method"] == "chat.postMessage":

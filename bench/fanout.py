@@ -4,12 +4,13 @@
 
 Opens a round for one unit of N members on a throw-away PostgreSQL database (timing the
 round's one-transaction opening), then runs the real delivery loop against a fake platform
-that answers 429 above its limits: the fake Slack Web API above `--rate` posts a second (the
-workspace's DM rate), or the fake Bot Connector (tests/fakes/bot_connector.py) above 25 sends a
-second per tenant and 7 per conversation, Teams' limits. Prints the rate achieved as a share
-of the binding limit, 429s received, duplicates and lost messages. With `--workers K` the
-delivery loop runs in K separate worker processes on the same database, which share the rate
-limits through PostgreSQL (bot/shared_ratelimit.py).
+that answers 429 above its limits: the fake Slack Web API above `--rate` posts in any second
+(the workspace's DM rate) or a channel's windows, or the fake Bot Connector
+(tests/fakes/bot_connector.py) above 25 sends in any second per tenant or Teams' windows per
+conversation (7 in any second, 8 in any two, ...; bot.platform_limits). Prints the rate
+achieved as a share of the binding limit, 429s received, duplicates and lost messages. With
+`--workers K` the delivery loop runs in K separate worker processes on the same database,
+which share the rate limits through PostgreSQL (bot/shared_ratelimit.py).
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ from sqlalchemy import insert, select
 from bench._common import UNIT, bench_database, seed_unit
 from bench.fake_slack_rate import RateLimitedSlack
 from bot.config import Settings
+from bot.platform_limits import TEAMS_CONVERSATION, TEAMS_TENANT_PER_SECOND
 from tests.fakes.bot_connector import FakeBotConnector
 
-# Teams' Bot Connector limits (what bot.delivery.rate_limits holds for Teams).
-TEAMS_TENANT_RATE = 25.0
-TEAMS_CONVERSATION_RATE = 7.0
+# The limit the fake Bot Connector enforces per tenant (bot.platform_limits paces under it).
+TEAMS_TENANT_RATE = TEAMS_TENANT_PER_SECOND
 TEAMS_APP_ID = "00000000-0000-4000-8000-00000000b07a"
 
 
@@ -49,8 +50,10 @@ def _settings(values: dict[str, Any]) -> Settings:
 async def _child(values: dict[str, Any]) -> None:
     """One worker process: the real delivery loop until SIGTERM."""
     from bot.app import build
+    from bot.worker import enough_threads
 
     bot = build(_settings(values))
+    enough_threads(bot)  # as `medpuls worker` does
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await bot.delivery.run_forever(stop, idle=0.2)
@@ -136,7 +139,7 @@ async def fanout(
                 rate = TEAMS_TENANT_RATE
                 teams = FakeBotConnector(
                     tenant_rate=TEAMS_TENANT_RATE,
-                    conversation_rate=TEAMS_CONVERSATION_RATE,
+                    conversation_windows=TEAMS_CONVERSATION,
                     keep_calls=False,
                 ).start()
                 stack.callback(teams.stop)

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.core import Core
-from bot.delivery import Delivery, rate_limits
+from bot.delivery import Delivery
 from bot.platform import Platform
+from bot.platform_limits import rate_limits
 from bot.router import Router
 from storage.db import Database
 

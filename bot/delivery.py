@@ -30,18 +30,19 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
+from bot.delivery_alerts import ALERT_PURPOSE, alert_admins
 from bot.events import MessageRef
-from bot.i18n import Lang, Translator, language_of
-from bot.messages import Context, Header, Message, Text
-from bot.outbox import queue, still_wanted, to_member
+from bot.i18n import Lang
+from bot.messages import Message
+from bot.outbox import still_wanted
 from bot.platform import Address, DeliveryError, Platform
-from bot.ratelimit import PlatformLimits, Rate, RateLimiter
+from bot.platform_limits import rate_limits
+from bot.ratelimit import CURRENT_SLOT, MissedSlot, PlatformLimits, RateLimiter, Slot
 from bot.scheduler import acquire_lease, database_now, release_lease
 from bot.shared_ratelimit import SharedRateLimiter
 from bot.telemetry import METRICS
 from storage.db import Database
-from storage.models import Lease, Member, Membership, OutboxMessage, Unit, utcnow
+from storage.models import Lease, Member, OutboxMessage, Unit, utcnow
 
 log = logging.getLogger("medpuls.delivery")
 
@@ -51,28 +52,8 @@ HEARTBEAT_SECONDS = 5
 WORKER_LEASE_SECONDS = 20
 # How often a worker looks for rows abandoned by dead workers.
 RECOVER_SECONDS = 5
-ALERT_PURPOSE = "delivery.alert"
 # Rows that need nobody's attention any more.
 FINAL = ("sent", "skipped", "forgotten")
-
-
-def rate_limits(settings: Settings | None = None) -> dict[str, PlatformLimits]:
-    """Slack: a configurable rate across DMs (chat.postMessage's workspace limit) and about one
-    message a second in any one conversation. Teams: 25 a second per tenant, 7 per conversation
-    (its adapter paces itself too, per process); the local chat is ours and needs no pacing."""
-    per_second = settings.slack_rate_per_second if settings is not None else 50.0
-    return {
-        "slack": PlatformLimits(
-            overall=Rate(per_second, burst=max(1.0, per_second / 10)),
-            per_conversation=Rate(1.0, burst=3.0),
-        ),
-        # Bot Connector's published limits (the adapter also paces itself in its process); here
-        # so that on PostgreSQL every worker shares them. One tenant per deployment.
-        "teams": PlatformLimits(
-            overall=Rate(25.0, burst=5.0),
-            per_conversation=Rate(7.0, burst=7.0),
-        ),
-    }
 
 
 @dataclass(frozen=True)
@@ -341,10 +322,6 @@ class Delivery:
             self.alert_admins()
         return Trouble(unknown=max(parked, 0))
 
-    def park_abandoned(self) -> int:
-        """Rows left in "sending" by a worker that died: outcome unknown, never re-sent blindly."""
-        return self.recover().unknown
-
     # --- sending ------------------------------------------------------------------------
 
     async def run_once(self) -> int:
@@ -377,20 +354,15 @@ class Delivery:
     async def _deliver(self, item: Ready, batch: _Batch) -> None:
         name = item.route.platform
         platform = self.platforms[name]
-        waited = await self.limiter.acquire(name, item.route.conversation)
-        if waited:
-            METRICS.throttle_seconds.labels(platform=name).inc(waited)
+        slot = await self._turn(name, item.route.conversation)
         if not await asyncio.to_thread(self._mark_sending, item.row_id, name):
             return  # given back by recover() while we waited: someone else has it now
+        while slot.missed():
+            # Woken too late (a busy loop or database): sent now it could bunch up with the
+            # sends after it and break the platform's window; the missed slot just stays empty.
+            slot = await self._turn(name, item.route.conversation)
         try:
-            if item.route.ref is not None:
-                await platform.update(item.route.ref, item.message)
-                ref = item.route.ref
-            else:
-                assert item.route.address is not None
-                ref = await platform.post(
-                    item.route.address, item.message, dedupe_key=item.dedupe_key
-                )
+            ref = await self._post(item, slot)
         except DeliveryError as err:
             if err.retry_after is not None:
                 await asyncio.to_thread(
@@ -414,6 +386,31 @@ class Delivery:
         log.info(
             "sent", extra={"outbox_id": item.row_id, "platform": name, "purpose": item.purpose}
         )
+
+    async def _post(self, item: Ready, slot: Slot) -> MessageRef:
+        """The platform call, in `slot`; an adapter finding it late before anything left
+        (MissedSlot) gets the next turn instead."""
+        platform = self.platforms[item.route.platform]
+        while True:
+            token = CURRENT_SLOT.set(slot)
+            try:
+                if item.route.ref is not None:
+                    await platform.update(item.route.ref, item.message)
+                    return item.route.ref
+                assert item.route.address is not None
+                return await platform.post(
+                    item.route.address, item.message, dedupe_key=item.dedupe_key
+                )
+            except MissedSlot:
+                slot = await self._turn(item.route.platform, item.route.conversation)
+            finally:
+                CURRENT_SLOT.reset(token)
+
+    async def _turn(self, platform: str, conversation: str) -> Slot:
+        slot = await self.limiter.acquire(platform, conversation)
+        if slot.waited:
+            METRICS.throttle_seconds.labels(platform=platform).inc(slot.waited)
+        return slot
 
     def _mark_sending(self, row_id: int, platform: str) -> bool:
         with self.db.session() as session:
@@ -564,58 +561,4 @@ class Delivery:
             )
 
     def alert_admins(self) -> int:
-        """Queue today's notice about dead and unknown messages to every admin (once a day
-        each; counts only, never a recipient or a message's contents). Returns notices added."""
-        with self.db.session() as session:
-            counts = dict(
-                session.execute(
-                    select(OutboxMessage.status, func.count())
-                    .where(OutboxMessage.status.in_(("dead", "unknown")))
-                    .where(OutboxMessage.purpose != ALERT_PURPOSE)
-                    .group_by(OutboxMessage.status)
-                ).all()
-            )
-            if not counts:
-                return 0
-            admins = session.scalars(
-                select(Member)
-                .join(Membership, Membership.member_id == Member.id)
-                .where(Membership.roles.contains("admin"), Member.erased.is_(False))
-                .distinct()
-            ).all()
-            today = database_now(session).date().isoformat()
-            notices = [
-                to_member(
-                    admin.id,
-                    f"delivery:alert:{today}:{admin.id}",
-                    alert_message(
-                        Translator(language_of(admin.language, self.language)),
-                        dead=int(counts.get("dead", 0)),
-                        unknown=int(counts.get("unknown", 0)),
-                    ),
-                    purpose=ALERT_PURPOSE,
-                )
-                for admin in admins
-                if any(m.role_set >= {"admin"} for m in admin.memberships)
-            ]
-            added = queue(session, notices)
-        if added:
-            log.warning("admins told about delivery trouble", extra={"count": added})
-        return added
-
-
-def alert_message(t: Translator, *, dead: int, unknown: int) -> Message:
-    return Message(
-        summary=t("delivery.alert_summary"),
-        parts=[
-            Header(text=t("delivery.alert_title")),
-            Text(
-                text=t(
-                    "delivery.alert_body",
-                    dead=t.plural("delivery.alert_dead", dead),
-                    unknown=t.plural("delivery.alert_unknown", unknown),
-                )
-            ),
-            Context(text=t("delivery.alert_howto")),
-        ],
-    )
+        return alert_admins(self.db, self.language)

@@ -1,12 +1,13 @@
-"""Rate limits shared by every worker process, held in PostgreSQL (one row per platform scope).
+"""Rate limits shared by every worker process, held in PostgreSQL (one row per bucket).
 
-Each bucket is a GCRA row (`rate_buckets`): a send reserves the next free slot with one
-autocommitted `INSERT .. ON CONFLICT DO UPDATE .. RETURNING`, timed by the database's own clock,
-and then sleeps until its slot. The row lock lasts only that statement, so this works behind a
-transaction-pooling pgbouncer and never holds a session-level lock. N workers together get the
-scope's rate, not N times it, and a 429 seen by one worker moves the scope's slot past the
-Retry-After, so every worker on that scope waits it out. A worker killed after reserving only
-wastes its slot (the limit is kept, never exceeded).
+Each bucket is a GCRA row (`rate_buckets`: its theoretical arrival time, on the database's
+clock). A send locks the rows of all its buckets (the conversation's and the platform's, each
+rate its own row) in one short transaction, computes the first moment they all admit it
+(bot.ratelimit.earliest), charges every row with that moment, commits, and sleeps until then.
+Row locks last that one transaction, so this works behind a transaction-pooling pgbouncer and
+holds no session state. N workers together get each bucket's rate, not N times it, and a 429
+seen by one worker moves the buckets past the Retry-After, so every worker on that scope waits
+it out. A worker killed after reserving only wastes its slot (the limit is kept).
 
 SQLite deployments run one worker and keep bot.ratelimit's in-process buckets.
 """
@@ -15,43 +16,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.ratelimit import PlatformLimits, Rate
+from bot.ratelimit import PlatformLimits, Rate, Slot, advanced, earliest, late_allowance, paused
 from storage.db import Database
 
 log = logging.getLogger("medpuls.ratelimit")
 
-_RESERVE = text(
-    """
-    INSERT INTO rate_buckets (scope, tat)
-    VALUES (:scope, extract(epoch FROM clock_timestamp()) + :interval)
-    ON CONFLICT (scope) DO UPDATE
-      SET tat = GREATEST(rate_buckets.tat, extract(epoch FROM clock_timestamp())) + :interval
-    RETURNING tat, extract(epoch FROM clock_timestamp())
-    """
+_NOW = "extract(epoch FROM clock_timestamp())"
+_LOCK = text(
+    f"SELECT scope, tat, {_NOW} FROM rate_buckets WHERE scope = ANY(:scopes) "
+    "ORDER BY scope FOR UPDATE"
 )
-
-_PAUSE = text(
-    """
-    INSERT INTO rate_buckets (scope, tat)
-    VALUES (:scope, extract(epoch FROM clock_timestamp()) + :seconds)
-    ON CONFLICT (scope) DO UPDATE
-      SET tat = GREATEST(rate_buckets.tat, extract(epoch FROM clock_timestamp()) + :seconds)
-    """
+# Missing rows start full (a theoretical arrival of now, not one forget_idle would take away
+# at once); sorted, so concurrent inserts of the same keys queue up in one order.
+_ADD = text(
+    f"INSERT INTO rate_buckets (scope, tat) SELECT s, {_NOW} "
+    "FROM unnest(CAST(:scopes AS text[])) AS s ORDER BY s ON CONFLICT (scope) DO NOTHING"
+)
+_SET = text(
+    "UPDATE rate_buckets AS b SET tat = v.tat "
+    "FROM unnest(CAST(:scopes AS text[]), CAST(:tats AS float8[])) AS v(scope, tat) "
+    "WHERE b.scope = v.scope"
 )
 
 # A row whose slot lies in the past behaves exactly like no row (GCRA takes max(tat, now)).
 _FORGET = text("DELETE FROM rate_buckets WHERE tat < extract(epoch FROM clock_timestamp()) - :idle")
-
-
-def slot_start(tat: float, rate: Rate) -> float:
-    """When the send that moved the bucket to `tat` may go (GCRA): up to `burst` slots may
-    be used at once after a quiet spell."""
-    return tat - rate.burst / rate.per_second
 
 
 class SharedRateLimiter:
@@ -61,77 +55,84 @@ class SharedRateLimiter:
         self.db = db
         self.limits = dict(limits)
 
-    @staticmethod
-    def scope(platform: str, conversation: str | None = None) -> str:
-        return f"{platform}:all" if conversation is None else f"{platform}:c:{conversation}"
+    def buckets(self, platform: str, conversation: str | None) -> list[tuple[str, Rate]]:
+        return self.limits.get(platform, PlatformLimits()).buckets(platform, conversation)
+
+    def _locked(self, conn: Connection, keys: list[str]) -> tuple[dict[str, float], float]:
+        rows = conn.execute(_LOCK, {"scopes": keys}).all()
+        if len(rows) < len(keys):
+            # Inserted holding no other lock, then locked in order: new rows made while holding
+            # an existing one would lock out of order (two workers, one deadlock).
+            conn.rollback()
+            conn.execute(_ADD, {"scopes": keys})
+            conn.commit()
+            rows = conn.execute(_LOCK, {"scopes": keys}).all()
+        now = float(rows[0][2])
+        return {str(k): float(t) for k, t, _ in rows}, now
+
+    def reserve_at(self, buckets: list[tuple[str, Rate]]) -> tuple[float, float]:
+        """Take the next slot every bucket admits: (when it is, now), on the database's clock."""
+        keys = sorted(k for k, _ in buckets)
+        with self.db.engine.connect() as conn:
+            tats, now = self._locked(conn, keys)
+            rates = [r for _, r in buckets]
+            # A row gone meanwhile (forget_idle) was a full bucket: the same as tat = now.
+            at = earliest([tats.get(k, now) for k, _ in buckets], rates, now)
+            new = {k: advanced(tats.get(k, now), r, at) for k, r in buckets}
+            conn.execute(_SET, {"scopes": keys, "tats": [new[k] for k in keys]})
+            conn.commit()
+        return at, now
 
     def reserve_slot(self, scope: str, rate: Rate) -> tuple[float, float]:
-        """Take the scope's next slot: (when it starts, now), both on the database's clock."""
-        with self.db.engine.connect() as conn:
-            tat, now = conn.execute(
-                _RESERVE, {"scope": scope, "interval": 1.0 / rate.per_second}
-            ).one()
-            conn.commit()
-        return slot_start(float(tat), rate), float(now)
+        """One bucket's next slot: (when it is, now), both on the database's clock."""
+        return self.reserve_at([(scope, rate)])
 
-    def reserve(self, scope: str, rate: Rate) -> float:
-        """Take the scope's next slot now; returns the seconds to wait before sending."""
-        start, now = self.reserve_slot(scope, rate)
-        return max(start - now, 0.0)
+    def reserve(self, platform: str, conversation: str | None) -> Slot:
+        buckets = self.buckets(platform, conversation)
+        if not buckets:  # a platform without limits (the local chat)
+            return Slot(time.monotonic(), 0.0, late_allowance([]))
+        at, now = self.reserve_at(buckets)
+        wait = max(at - now, 0.0)
+        return Slot(time.monotonic() + wait, wait, late_allowance([r for _, r in buckets]))
 
-    async def acquire(self, platform: str, conversation: str) -> float:
-        """Wait for the conversation's turn, then the platform's; returns seconds waited."""
-        waited = 0.0
-        lim = self.limits.get(platform, PlatformLimits())
-        for scope, rate in (
-            (self.scope(platform, conversation), lim.per_conversation),
-            (self.scope(platform), lim.overall),
-        ):
-            if rate is None:
-                continue
-            wait = await self._reserve_until_reachable(scope, rate)
-            if wait > 0:
-                await asyncio.sleep(wait)
-                waited += wait
-        return waited
+    async def acquire(self, platform: str, conversation: str) -> Slot:
+        """Wait for the turn of the conversation and the platform together."""
+        slot = await self._reserve_until_reachable(platform, conversation)
+        if slot.waited > 0:
+            await asyncio.sleep(slot.waited)
+        return slot
 
-    async def _reserve_until_reachable(self, scope: str, rate: Rate) -> float:
+    async def _reserve_until_reachable(self, platform: str, conversation: str) -> Slot:
         """The database may be failing over: the row is claimed by this live worker, so it is
         not handed back; wait for the database (never send unpaced) and try again."""
         backoff = 0.5
         while True:
             try:
-                return await asyncio.to_thread(self.reserve, scope, rate)
+                return await asyncio.to_thread(self.reserve, platform, conversation)
             except DBAPIError:
-                log.warning(
-                    "rate limit unreachable, retrying", extra={"platform": scope.split(":")[0]}
-                )
+                log.warning("rate limit unreachable, retrying", extra={"platform": platform})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-
-    def pause_scope(self, scope: str, seconds: float, rate: Rate) -> None:
-        # The burst allowance is pushed past the pause too: the first send after it waits
-        # exactly `seconds`, whichever worker makes it.
-        ahead = seconds + (rate.burst - 1.0) / rate.per_second
-        with self.db.engine.connect() as conn:
-            conn.execute(_PAUSE, {"scope": scope, "seconds": ahead})
-            conn.commit()
 
     def pause(self, platform: str, seconds: float, conversation: str | None = None) -> None:
         """The platform said 429: every worker waits `seconds` on this platform (and
         conversation) before its next send there."""
-        lim = self.limits.get(platform, PlatformLimits())
+        buckets = self.buckets(platform, conversation)
+        if not buckets:
+            return
+        keys = sorted(k for k, _ in buckets)
         try:
-            if lim.overall is not None:
-                self.pause_scope(self.scope(platform), seconds, lim.overall)
-            if conversation is not None and lim.per_conversation is not None:
-                self.pause_scope(self.scope(platform, conversation), seconds, lim.per_conversation)
+            with self.db.engine.connect() as conn:
+                tats, now = self._locked(conn, keys)
+                new = {k: paused(tats.get(k, now), r, now + seconds) for k, r in buckets}
+                conn.execute(_SET, {"scopes": keys, "tats": [new[k] for k in keys]})
+                conn.commit()
         except DBAPIError:
             # The row is rescheduled after Retry-After anyway; the next sends may meet a 429.
             log.warning("rate limit pause not shared", extra={"platform": platform})
 
     def forget_idle(self, idle_seconds: float = 60.0) -> int:
-        """Drop the rows of scopes quiet for `idle_seconds` (one per conversation ever sent to
+        """Drop the rows of buckets quiet for `idle_seconds` (one per conversation ever sent to
         would otherwise pile up); a dropped row and a full bucket are the same thing."""
         with self.db.engine.connect() as conn:
             gone = conn.execute(_FORGET, {"idle": idle_seconds}).rowcount

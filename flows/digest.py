@@ -635,16 +635,24 @@ def load_picture(session: Session, settings: Settings, now: dt.datetime) -> Pict
         committees={k: v for k, v in committees.items()},
         pipelines=load_pipelines(session, now),
     )
-    ledger = gate_with_ledger(session, picture, settings.tz, in_window)
-    if ledger is not None:
-        pool_over_weeks(session, picture, ledger, settings.tz)
+    # Rolled up into the picture: the units' own figures go before the ledger loads its week.
+    del turnout, tallies, same
+    gate_with_ledger(session, picture, settings.tz, in_window)
+    if picture.weeks:
+        # Pools span weeks, so their ledger spans the window; it is built after the weekly
+        # ledgers are gone and focuses a pool's weeks at a time (flows/pooling.py).
+        weeks = picture.weeks
+        pool_ledger = Ledger(
+            session, picture.min_size, since=weeks[0].start, until=weeks[-1].end, tz=settings.tz
+        )
+        pool_over_weeks(session, picture, pool_ledger, settings.tz)
     picture.plans = load_plans(session, now)
     return picture
 
 
 def gate_with_ledger(
     session: Session, picture: Picture, tz: dt.tzinfo, in_window: ColumnElement[bool]
-) -> Ledger | None:
+) -> None:
     """Decide every figure the tree gate let through against the ledger (flows.ledger): what
     channel summaries, results views and earlier digests showed, to anyone.
 
@@ -658,10 +666,10 @@ def gate_with_ledger(
     dims = sorted({dim for (_, dim) in picture.shown_tally})
     # Week by week: a figure of one week covers only that week's rounds, and deciding one
     # week at a time keeps the ledger's memory to a week (bench/aggregate.py: 50,000 people).
-    if not weeks:
-        return None
-    ledger = Ledger(session, picture.min_size, since=weeks[0].start, until=weeks[-1].end, tz=tz)
     for w, week in enumerate(weeks):
+        # A ledger per week: it holds the cell sizes of the rounds it loads, and the whole
+        # window's (hundreds of thousands of cells for 100,000 people) would not fit.
+        ledger = Ledger(session, picture.min_size, since=week.start, until=week.end, tz=tz)
         ledger.focus(round_week(week.start + dt.timedelta(days=d), tz) for d in (-7, 0, 7))
         this_week = and_(
             in_window, PulseRound.closed_at >= week.start, PulseRound.closed_at < week.end
@@ -716,7 +724,6 @@ def gate_with_ledger(
                 ).shown
             ) | already_shown(ledger, by_dim.get(dim, {}), shown)
         ledger.flush()
-    return ledger
 
 
 def already_shown(

@@ -16,7 +16,8 @@ import pytest
 import time_machine
 from sqlalchemy import func, insert, select
 
-from bot.delivery import ALERT_PURPOSE, MAX_ATTEMPTS, Delivery
+from bot.delivery import MAX_ATTEMPTS, Delivery
+from bot.delivery_alerts import ALERT_PURPOSE
 from bot.events import MessageRef
 from bot.messages import Form, Message, Text
 from bot.outbox import queue, to_member
@@ -276,15 +277,15 @@ async def test_a_live_workers_rows_are_left_alone(db: Database) -> None:
 async def test_the_rate_limiter_paces_sends_per_platform(db: Database) -> None:
     seed(db, 13)
     receiver = Receiver()
-    limits = {"local": PlatformLimits(overall=Rate(40.0, burst=2.0))}
+    limits = {"local": PlatformLimits(overall=Rate(10.0, burst=2.0))}
     delivery = Delivery(db, {"local": receiver}, limits=limits)
     before = METRICS.throttle_seconds.labels(platform="local")._value.get()
     await drain(delivery)
     waited = METRICS.throttle_seconds.labels(platform="local")._value.get() - before
     assert len(receiver.posts) == 12
-    # Ten sends beyond the burst at 40 a second: most of a quarter second spent waiting (the
-    # database work between sends earns some tokens back).
-    assert waited > 0.1
+    # Ten sends beyond the burst at 10 a second: most of a second spent waiting (the database
+    # work between sends, slow on a busy machine, earns some of it back).
+    assert waited > 0.3
 
 
 def test_outbox_cli_lists_without_contents_and_resolves(db_url: str) -> None:

@@ -5,6 +5,7 @@ separate processes would."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,18 +16,27 @@ from adapters.teams.platform import make_teams_platform
 from bot.delivery import Delivery
 from bot.messages import Message, Text
 from bot.outbox import queue, to_member
-from bot.ratelimit import PlatformLimits, Rate
+from bot.platform_limits import (
+    SLACK_CHANNEL,
+    TEAMS_CONVERSATION,
+    TEAMS_TENANT_PER_SECOND,
+    check,
+    per_second,
+    rate_limits,
+)
+from bot.ratelimit import PlatformLimits, Rate, RateLimiter, late_allowance
 from bot.shared_ratelimit import SharedRateLimiter
 from storage.db import Database
 from storage.models import ConversationReference, Member, OutboxMessage, Unit
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.teams_support import APP_ID, teams_settings
 
-RATE = Rate(per_second=20.0, burst=2.0)
-LIMITS = {
-    "slack": PlatformLimits(overall=RATE, per_conversation=Rate(1.0, burst=1.0)),
-    # Teams: the tenant's limit and a conversation's (bot.delivery.rate_limits has 25 and 7).
-    "teams": PlatformLimits(overall=RATE, per_conversation=Rate(1.0, burst=1.0)),
+LIMITS = rate_limits()
+# What each platform allows in any second across a workspace or tenant (Slack's is ours to
+# set: MEDPULS_SLACK_RATE, 50 by default), and in one conversation's windows.
+PLATFORM = {
+    "slack": (50, SLACK_CHANNEL),
+    "teams": (TEAMS_TENANT_PER_SECOND, TEAMS_CONVERSATION),
 }
 # A 1:1 conversation on each platform, as Route.conversation names it.
 CONVERSATIONS = {"slack": "user:U1", "teams": "user:29:1abc"}
@@ -44,31 +54,64 @@ def most_in_any_window(starts: list[float], window: float) -> int:
     starts = sorted(starts)
     best, lo = 0, 0
     for hi, t in enumerate(starts):
-        while t - starts[lo] >= window - 1e-9:
+        # Slot times are epoch seconds: float64 resolves them to about 1e-7 s.
+        while t - starts[lo] >= window - 1e-6:
             lo += 1
         best = max(best, hi - lo + 1)
     return best
 
 
 @pytest.mark.parametrize("platform", ["slack", "teams"])
-def test_two_workers_never_exceed_the_shared_limit_within_a_window(
+def test_the_paced_rates_fit_the_platforms_windows_even_when_sends_leave_late(
+    platform: str,
+) -> None:
+    overall, windows = PLATFORM[platform]
+    assert check(LIMITS[platform], windows, overall)
+    # Whatever rate a Slack workspace is given, a second never holds more than it.
+    for rate in (1, 2, 5, 13, 50, 100, 400):
+        assert check(PlatformLimits(overall=per_second(rate)), (), rate)
+
+
+@pytest.mark.parametrize("platform", ["slack", "teams"])
+def test_two_workers_never_exceed_the_platforms_windows(
     workers: list[SharedRateLimiter], platform: str
 ) -> None:
-    scope = SharedRateLimiter.scope(platform)
+    """Four threads on two engines (as workers) reserve 240 sends at once, 16 of them to one
+    busy conversation. The slots, each pushed up to the allowed lateness, never put more into
+    any window than the platform allows; two unshared limiters would put twice as much."""
+    overall, windows = PLATFORM[platform]
+    busy = CONVERSATIONS[platform]
 
-    def take(worker: SharedRateLimiter) -> list[float]:
-        return [worker.reserve_slot(scope, RATE)[0] for _ in range(60)]
+    def take(job: tuple[SharedRateLimiter, int]) -> list[tuple[float, float, str]]:
+        worker, n = job
+        out = []
+        for i in range(60):
+            conversation = busy if i % 15 == n % 4 else f"{busy}-{n}-{i}"
+            at, now = worker.reserve_at(worker.buckets(platform, conversation))
+            out.append((at, now, conversation))
+        return out
 
     with ThreadPoolExecutor(4) as pool:
-        runs = list(pool.map(take, workers + workers))
-    starts = [t for run in runs for t in run]
-    assert len(starts) == 240
-    # 240 sends at 20/s with a burst of 2: any one-second window holds at most 20 + 2, whereas
-    # two unshared limiters would each allow that much (44 in a window).
-    assert most_in_any_window(starts, 1.0) <= RATE.per_second + RATE.burst
-    # ... and the limit is used to the full: the last slot is where 240 slots at 20/s end.
-    span = max(starts) - min(starts)
-    assert span == pytest.approx((240 - RATE.burst) / RATE.per_second, abs=0.5)
+        runs = list(pool.map(take, [(w, n) for n, w in enumerate(workers + workers)]))
+    slots = [slot for run in runs for slot in run]
+    assert len(slots) == 240
+    late = late_allowance([r for _, r in LIMITS[platform].buckets(platform, busy)])
+    assert most_in_any_window([at for at, _, _ in slots], 1.0 + late) <= overall
+    in_busy = [at for at, _, c in slots if c == busy]
+    assert len(in_busy) == 16
+    for most, seconds in windows:
+        assert most_in_any_window(in_busy, seconds + late) <= most
+    # ... and the workspace's or tenant's rate is used to the full: a send that had to wait
+    # for it (not for its conversation) goes one interval after the slot before it.
+    interval = per_second(overall).interval
+    slots.sort()
+    waited = [
+        at - before
+        for (before, _, _), (at, now, c) in itertools.pairwise(slots)
+        if c != busy and at > now
+    ]
+    assert waited
+    assert all(gap == pytest.approx(interval, abs=1e-6) for gap in waited)
 
 
 @pytest.mark.parametrize("platform", ["slack", "teams"])
@@ -79,24 +122,31 @@ def test_a_429_seen_by_one_worker_pauses_the_other(
     paused = CONVERSATIONS[platform]
     first.pause(platform, 30.0, conversation=paused)
     # Same workspace or tenant, another conversation: the pause holds for the other worker.
-    start, now = second.reserve_slot(SharedRateLimiter.scope(platform), RATE)
-    assert start - now == pytest.approx(30.0, abs=1.0)
-    # The conversation that got the 429 is paused too.
-    start, now = second.reserve_slot(SharedRateLimiter.scope(platform, paused), Rate(1.0, 1.0))
-    assert start - now == pytest.approx(30.0, abs=1.0)
-    # A conversation nobody was told about only waits its own turn.
-    other = SharedRateLimiter.scope(platform, paused + "-other")
-    start, now = second.reserve_slot(other, Rate(1.0, 1.0))
-    assert start - now <= 0.0
+    at, now = second.reserve_at(second.buckets(platform, paused + "-other"))
+    assert at - now == pytest.approx(30.0, abs=1.0)
+    # The conversation that got the 429 is paused too (after that send, its own turn).
+    at, now = second.reserve_at(second.buckets(platform, paused))
+    assert at - now > 29.0
     # The other platform is not paused at all.
     elsewhere = "teams" if platform == "slack" else "slack"
-    start, now = second.reserve_slot(SharedRateLimiter.scope(elsewhere), RATE)
-    assert start - now <= 0.0
+    at, now = second.reserve_at(second.buckets(elsewhere, paused))
+    assert at - now <= 0.0
+
+
+def test_the_in_process_limiter_pauses_and_paces_the_same_way() -> None:
+    """SQLite's one worker: the same arithmetic in memory (bot.ratelimit.RateLimiter)."""
+    clock = [1000.0]
+    limiter = RateLimiter(LIMITS, clock=lambda: clock[0])
+    slots = [limiter.reserve("teams", f"c{i}").at for i in range(100)]
+    assert most_in_any_window(slots, 1.0 + 0.45 / 24.5) <= TEAMS_TENANT_PER_SECOND
+    limiter.pause("teams", 10.0, conversation="c0")
+    assert limiter.reserve("teams", "c200").at - clock[0] >= 10.0
+    assert limiter.reserve("slack", "c0").at == clock[0]
 
 
 def test_quiet_scopes_are_forgotten_busy_ones_kept(workers: list[SharedRateLimiter]) -> None:
     first, _ = workers
-    first.reserve_slot(SharedRateLimiter.scope("slack", "busy"), Rate(1.0, 1.0))
+    first.reserve_slot("slack:c:busy", Rate(1.0, 1.0))
     with first.db.engine.begin() as conn:
         conn.execute(text("INSERT INTO rate_buckets (scope, tat) VALUES ('slack:c:old', 1.0)"))
     assert first.forget_idle(60.0) == 1
@@ -132,7 +182,7 @@ def test_a_worker_waits_for_an_unreachable_limit_instead_of_sending_unpaced(
 # --- two real delivery loops against the fake Bot Connector enforcing Teams' tenant limit -----
 
 # Slow enough that two workers on a busy machine could each keep it up alone.
-TENANT_RATE = 2.0
+TENANT_RATE = 2
 MESSAGES = 16
 
 
@@ -168,20 +218,18 @@ def _teams_members(db: Database, fake: FakeBotConnector) -> list[int]:
         return [m.id for m in members]
 
 
-@pytest.mark.xfail(
-    reason="issue 20, open: on an idle machine two workers draw a few 429s from the fake's "
-    "one-second window for Teams (the shared bucket's burst is larger than the window allows); "
-    "it passed only while the machine was too loaded to reach the limit",
-    strict=False,
-)
 def test_two_workers_sending_to_one_teams_tenant_get_no_429(postgres_url: str) -> None:
     """Two delivery loops with their own connections (as two `medpuls worker` processes)
     share the tenant's limit: the fake Bot Connector, which throttles like Teams, never has
     to refuse a send. Each worker pacing itself alone would offer twice the rate."""
-    fake = FakeBotConnector(tenant_rate=TENANT_RATE, conversation_rate=7.0).start()
+    fake = FakeBotConnector(
+        tenant_rate=TENANT_RATE, conversation_windows=TEAMS_CONVERSATION
+    ).start()
+    # What bot.platform_limits paces a tenant at, for this fake's tenant limit.
     limits = {
         "teams": PlatformLimits(
-            overall=Rate(TENANT_RATE, burst=1.0), per_conversation=Rate(7.0, burst=7.0)
+            overall=per_second(TENANT_RATE),
+            per_conversation=rate_limits()["teams"].per_conversation,
         )
     }
     settings = teams_settings(postgres_url, fake)

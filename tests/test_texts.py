@@ -18,7 +18,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.delivery import alert_message
+from bot.delivery_alerts import alert_message
 from bot.i18n import LANGUAGES, Lang, Translator, catalogue
 from bot.router import Router, command_word
 from flows import register_all

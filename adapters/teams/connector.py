@@ -25,10 +25,7 @@ from botbuilder.integration.aiohttp import (
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
-    ChannelAccount,
-    ConversationAccount,
     ConversationParameters,
-    ConversationReference,
 )
 from msrest.exceptions import ClientRequestError, HttpOperationError
 from urllib3 import Retry
@@ -36,6 +33,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from adapters.teams.auth import AppTokenFactory, BotFrameworkConfig, TokenError
 from bot.platform import DeliveryError
+from bot.ratelimit import check_slot
 
 log = logging.getLogger("medpuls.teams.connector")
 T = TypeVar("T")
@@ -46,6 +44,9 @@ PER_CONVERSATION_PER_SECOND = 7.0
 PER_TENANT_PER_SECOND = 25.0
 # Teams serves 50 to 500 roster entries a page; the most, so a big team takes few calls.
 ROSTER_PAGE_SIZE = 500
+# Cached connector clients live well within AppTokenFactory.REFRESH_MARGIN (300 s).
+CLIENT_SECONDS = 240.0
+CLIENTS_KEPT = 64
 
 
 class Unauthorized(Exception):
@@ -176,6 +177,7 @@ class Calls:
         await self._connector.per_conversation.acquire(conversation_id)
         if self.tenant:
             await self._connector.per_tenant.acquire(self.tenant)
+        check_slot()  # delivery's shared slot, if any: not sent late (nothing has left yet)
 
     async def send(self, conversation_id: str, activity: dict[str, Any]) -> str:
         await self._throttle(conversation_id)
@@ -213,6 +215,7 @@ class Calls:
         )
         if self.tenant:
             await self._connector.per_tenant.acquire(self.tenant)
+        check_slot()
         try:
             response = await self._client.conversations.create_conversation(params)
         except Exception as err:
@@ -288,6 +291,8 @@ class BotConnector:
             config, credentials_factory=self.credentials
         )
         self.adapter = CloudAdapter(self.auth)
+        # service URL -> (connector client, when to build a new one)
+        self._clients: dict[str, tuple[Any, float]] = {}
         self.per_conversation = Throttle(PER_CONVERSATION_PER_SECOND)
         self.per_tenant = Throttle(PER_TENANT_PER_SECOND, burst=5)
 
@@ -329,26 +334,38 @@ class BotConnector:
             return dict(response.body)
         return None
 
+    async def client(self, service_url: str) -> Any:
+        """The connector client for `service_url`, built once and kept while its token is good.
+
+        botbuilder's continue_conversation builds a new ConnectorClient (and a user-token client
+        we never use) for every call: msrest's retry configuration alone costs about 15 ms of
+        CPU each time, which capped a worker's sends. A client holds the token it was built
+        with; AppTokenFactory hands out only tokens with REFRESH_MARGIN left, so a client
+        rebuilt before that margin has passed never sends an expired token.
+        """
+        now = time.monotonic()
+        cached = self._clients.get(service_url)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        factory = self.auth.create_connector_factory(
+            self.adapter.create_claims_identity(self.app_id)
+        )
+        client = await factory.create(service_url, None)
+        if len(self._clients) >= CLIENTS_KEPT:
+            self._clients.clear()  # a handful of service URLs per deployment; never grows
+        self._clients[service_url] = (client, now + CLIENT_SECONDS)
+        return client
+
     async def proactive(
         self, service_url: str, tenant: str | None, handler: Callable[[Calls], Awaitable[T]]
     ) -> T:
         """Run `handler` with connector calls to `service_url`, outside any inbound turn."""
-        reference = ConversationReference(
-            channel_id="msteams",
-            service_url=service_url,
-            bot=ChannelAccount(id=f"28:{self.app_id}"),
-            conversation=ConversationAccount(id="proactive", tenant_id=tenant),
-        )
-        results: list[T] = []
-
-        async def logic(context: TurnContext) -> None:
-            client = context.turn_state[self.adapter.BOT_CONNECTOR_CLIENT_KEY]
-            results.append(await handler(Calls(client, self, tenant)))
-
         try:
-            await self.adapter.continue_conversation(reference, logic, bot_app_id=self.app_id)
-        except DeliveryError:
+            client = await self.client(service_url)
+            return await handler(Calls(client, self, tenant))
+        except DeliveryError as err:
+            if err.reason.startswith("connector HTTP 401"):
+                self._clients.pop(service_url, None)  # a revoked token: fetch anew next time
             raise
         except Exception as err:
             raise delivery_error(err, idempotent=True) from err
-        return results[0]

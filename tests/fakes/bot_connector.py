@@ -6,10 +6,12 @@ It plays three services the Teams adapter talks to, all configured through MEDpu
 - the Bot Connector (the activity's `serviceUrl`): create conversations, send, reply, update,
   get a member, read a team's roster a page at a time (`rosters`, `pagedmembers` with
   `continuationToken`) and its channels (`team_channels`); creating a 1:1 with someone in
-  `unreachable` answers 403, as Teams does for a person the bot may not write to; it
-  records every call and can answer 429 (or any status) on demand, and, when
-  `tenant_rate` / `conversation_rate` are set, throttles like Teams: 429 with Retry-After for
-  a send over the tenant's or the conversation's rate (counted in `refused`);
+  `unreachable` answers 403, as Teams does for a person the bot may not write to; it records
+  every call and can answer 429 (or any status) on demand, and, when
+  `tenant_rate` / `conversation_windows` are set, throttles like Teams: 429 with Retry-After
+  for a send that would put more than `tenant_rate` into any second across the tenant, or
+  break one of the conversation's windows (bot.platform_limits.TEAMS_CONVERSATION: 7 in any
+  second, 8 in any two, ...), counted in `refused`;
 - the login endpoint (`TO_CHANNEL_FROM_BOT_LOGIN_URL`): OAuth2 client-credentials tokens;
 - the OpenID metadata and JWKS (`TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL`) with an RSA key
   the tests sign incoming activities' tokens with (`sign`).
@@ -23,18 +25,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import math
 import socket
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.platform_limits import Window
+from tests.fakes.windows import SlidingWindows
 
 ISSUER = "https://api.botframework.com"
 SCOPE = "https://api.botframework.com"
@@ -83,10 +88,10 @@ class FakeBotConnector:
     team_channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Teams user ids a 1:1 cannot be created with (403 Forbidden from POST /v3/conversations).
     unreachable: set[str] = field(default_factory=set)
-    # Teams' throttling (None: none): sends and new conversations a second across the tenant,
-    # sends a second in one conversation; each a token bucket with a second's burst.
-    tenant_rate: float | None = None
-    conversation_rate: float | None = None
+    # Teams' throttling (None: none): sends and new conversations in any second across the
+    # tenant; sends to one conversation in each of its windows (bot.platform_limits).
+    tenant_rate: int | None = None
+    conversation_windows: Sequence[Window] | None = None
     # Benches send tens of thousands: they keep the counts below, not every call's body.
     keep_calls: bool = True
     refused: int = 0
@@ -108,8 +113,9 @@ class FakeBotConnector:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._current: Call | None = None
-        # Bucket key -> (tokens, when last filled); touched only on the fake's own loop.
-        self._buckets: dict[str, tuple[float, float]] = {}
+        # Touched only on the fake's own loop.
+        self._tenant = SlidingWindows(((self.tenant_rate or 0, 1.0),))
+        self._conversations = SlidingWindows(self.conversation_windows or ())
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -287,27 +293,15 @@ class FakeBotConnector:
             {"keys": [jwk]}, headers={"Cache-Control": "public, max-age=86400"}
         )
 
-    def _take(self, key: str, rate: float) -> float | None:
-        """A token from the bucket `key`: None when there was one, else the seconds to wait."""
-        now = time.monotonic()
-        tokens, filled = self._buckets.get(key, (rate, now))  # a quiet one starts full
-        tokens = min(rate, tokens + (now - filled) * rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
-            return None
-        self._buckets[key] = (tokens, now)
-        return (1.0 - tokens) / rate
-
     def _throttled(self, request: web.Request) -> float | None:
         """Teams' throttling of a send or a new conversation: None, or the Retry-After."""
         cid = request.match_info.get("cid")
-        if cid is not None and self.conversation_rate is not None:
-            wait = self._take(f"c:{cid}", self.conversation_rate)
-            if wait is not None:
-                return wait
+        checks: list[tuple[SlidingWindows, str]] = []
+        if cid is not None and self.conversation_windows is not None:
+            checks.append((self._conversations, cid))
         if self.tenant_rate is not None:
-            return self._take("tenant", self.tenant_rate)
-        return None
+            checks.append((self._tenant, "tenant"))
+        return SlidingWindows.admit(time.monotonic(), *checks)
 
     async def _record(self, request: web.Request) -> web.StreamResponse | None:
         body = await request.json() if request.can_read_body else None
@@ -327,7 +321,7 @@ class FakeBotConnector:
                 return web.json_response(
                     {"error": {"code": "Throttled", "message": "too many requests"}},
                     status=429,
-                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                    headers={"Retry-After": SlidingWindows.retry_after(wait)},
                 )
         if failure is None:
             return None
