@@ -195,8 +195,8 @@ async def wait_ready(session: Any, url: str) -> None:
 
 async def open_round(url: str, members: int) -> tuple[int, list[dict[str, Any]]]:
     """A round opened and delivered with the real flows; the posted DMs (channel, ts, blocks)."""
-    from bot.app import build
-    from bot.config import Settings
+    from bot.app.wiring import build
+    from bot.core.config import Settings
     from flows.pulse import run_now, sync_bank
     from storage.models import utcnow
     from tests.fakes.slack_api import FakeSlack

@@ -357,7 +357,7 @@ def measure(url: str, traced: bool) -> dict[str, float]:
     """One run of the scheduler's digest job in this (fresh) process."""
     import tracemalloc
 
-    from bot.config import Settings
+    from bot.core.config import Settings
     from flows.digest import send_due_digests
     from storage.db import Database
     from storage.models import OutboxMessage

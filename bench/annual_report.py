@@ -32,8 +32,8 @@ YEAR = 2025
 
 def build(url: str, name: str) -> tuple[float, int, int]:
     """Seconds to build and write the committee's report; figures shown and withheld."""
-    from bot.config import Settings
-    from bot.i18n import translator
+    from bot.core.config import Settings
+    from bot.core.i18n import translator
     from flows.annual_report import build_report
     from storage.db import Database
     from storage.models import Committee

@@ -119,7 +119,7 @@ def redraw_answers(url: str, percent: int) -> None:
 
 def coverage(url: str, rule: str) -> tuple[int, int]:
     """(member-dimension pairs covered, all pairs) under the rule."""
-    from bot.config import Settings
+    from bot.core.config import Settings
     from flows.digest import load_picture
     from flows.pooling import pool_dimensions
     from flows.question_bank import default_bank

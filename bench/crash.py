@@ -56,7 +56,7 @@ def one_run(
     deadline: float,
     workers: int = 1,
 ) -> dict[str, int]:
-    from bot.config import Settings
+    from bot.core.config import Settings
     from flows.pulse import run_now
     from storage.db import Database
     from storage.models import LocalMessage, OutboxMessage, PulseRound, utcnow

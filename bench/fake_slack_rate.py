@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from bench import _common  # noqa: F401  (puts the repository on sys.path)
-from bot.platform_limits import SLACK_CHANNEL
+from bot.core.platform_limits import SLACK_CHANNEL
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.windows import SlidingWindows
 

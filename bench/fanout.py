@@ -10,7 +10,7 @@ that answers 429 above its limits: the fake Slack Web API above `--rate` posts i
 conversation (7 in any second, 8 in any two, ...; bot.platform_limits). Prints the rate
 achieved as a share of the binding limit, 429s received, duplicates and lost messages. With
 `--workers K` the delivery loop runs in K separate worker processes on the same database,
-which share the rate limits through PostgreSQL (bot/shared_ratelimit.py).
+which share the rate limits through PostgreSQL (bot/app/shared_ratelimit.py).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from sqlalchemy import insert, select
 
 from bench._common import UNIT, bench_database, seed_unit
 from bench.fake_slack_rate import RateLimitedSlack
-from bot.config import Settings
-from bot.platform_limits import TEAMS_CONVERSATION, TEAMS_TENANT_PER_SECOND
+from bot.core.config import Settings
+from bot.core.platform_limits import TEAMS_CONVERSATION, TEAMS_TENANT_PER_SECOND
 from tests.fakes.bot_connector import FakeBotConnector
 
 # The limit the fake Bot Connector enforces per tenant (bot.platform_limits paces under it).
@@ -49,8 +49,8 @@ def _settings(values: dict[str, Any]) -> Settings:
 
 async def _child(values: dict[str, Any]) -> None:
     """One worker process: the real delivery loop until SIGTERM."""
-    from bot.app import build
-    from bot.worker import enough_threads
+    from bot.app.wiring import build
+    from bot.app.worker import enough_threads
 
     bot = build(_settings(values))
     enough_threads(bot)  # as `medpuls worker` does
@@ -128,7 +128,7 @@ def _seed_teams(url: str, members: int, fake: FakeBotConnector) -> None:
 async def fanout(
     members: int, rate: float, deadline: float, workers: int = 1, platform: str = "slack"
 ) -> str:
-    from bot.app import build
+    from bot.app.wiring import build
     from flows.pulse import run_now, sync_bank
     from storage.models import OutboxMessage, utcnow
 

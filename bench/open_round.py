@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, func, select
 
 from bench._common import UNIT, bench_database, seed_unit
-from bot.config import Settings
+from bot.core.config import Settings
 from flows.pulse import run_now, sync_bank
 from storage.db import Database
 from storage.models import OutboxMessage, utcnow

@@ -37,7 +37,7 @@ def _entry(i: int) -> dict[str, str]:
 
 async def read(members: int, team_size: int) -> str:
     from adapters.teams.platform import make_teams_platform
-    from bot.config import Settings
+    from bot.core.config import Settings
     from storage.db import Database
 
     fake = FakeBotConnector(keep_calls=False).start()

@@ -16,8 +16,8 @@ import pkgutil
 from collections.abc import Callable
 from types import ModuleType
 
-from bot.config import Settings
-from bot.router import Router
+from bot.core.config import Settings
+from bot.core.router import Router
 from storage.db import Database
 
 Job = Callable[[Database, Settings, dt.datetime], None]

@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.errors import NotAllowed, NotFound
-from bot.events import CommandInvoked
-from bot.i18n import Translator
-from bot.messages import Context as Small
-from bot.messages import Divider, Fact, Facts, Header, Message, Reply, Text
-from bot.router import Context, Router
+from bot.core.errors import NotAllowed, NotFound
+from bot.core.events import CommandInvoked
+from bot.core.i18n import Translator
+from bot.core.messages import Context as Small
+from bot.core.messages import Divider, Fact, Facts, Header, Message, Reply, Text
+from bot.core.router import Context, Router
 from flows.disclosure import Cell, decide
 from flows.ledger import Ledger, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell

@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.actions import ActionData
-from bot.config import Settings
-from bot.events import ButtonClicked, CommandInvoked, FormSubmitted
-from bot.i18n import Translator, chosen_language, translator
-from bot.messages import (
+from bot.core.actions import ActionData
+from bot.core.config import Settings
+from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted
+from bot.core.i18n import Translator, chosen_language, translator
+from bot.core.messages import (
     Button,
     Buttons,
     Context,
@@ -44,9 +44,9 @@ from bot.messages import (
     Reply,
     Text,
 )
-from bot.outbox import Outgoing, queue, to_member, to_unit_channel
-from bot.router import Context as FlowContext
-from bot.router import Router
+from bot.core.outbox import Outgoing, queue, to_member, to_unit_channel
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
 from flows.agenda import bring_to_committee, committee_of_unit, units_served
 from flows.dialogue import leaders_of, shown_dimension_scores
 from flows.question_bank import default_bank

@@ -33,12 +33,12 @@ import holidays
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.actions import ActionData
-from bot.config import Settings
-from bot.errors import InvalidInput
-from bot.events import ButtonClicked, CommandInvoked, FormSubmitted, MessageRef
-from bot.i18n import Lang, Translator, chosen_language, translator
-from bot.messages import (
+from bot.core.actions import ActionData
+from bot.core.config import Settings
+from bot.core.errors import InvalidInput
+from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted, MessageRef
+from bot.core.i18n import Lang, Translator, chosen_language, translator
+from bot.core.messages import (
     Button,
     Buttons,
     Context,
@@ -54,9 +54,9 @@ from bot.messages import (
     Reply,
     Text,
 )
-from bot.outbox import Outgoing, queue, to_member, to_unit_channel, update_of
-from bot.router import Context as FlowContext
-from bot.router import Router
+from bot.core.outbox import Outgoing, queue, to_member, to_unit_channel, update_of
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
 from flows.agenda_export import agenda_message, build_agenda, shown_as
 from flows.approvals import CannotSign, is_approved, sign, signatures, signers
 from flows.approvals import sides_of as approval_sides

@@ -15,14 +15,14 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.actions import ActionData
-from bot.config import Settings
-from bot.events import ButtonClicked, CommandInvoked
-from bot.i18n import Translator
-from bot.messages import Button, Buttons, Context, Divider, Header, Message, Part, Reply, Text
-from bot.outbox import Outgoing, queue, to_member
-from bot.router import Context as FlowContext
-from bot.router import Router
+from bot.core.actions import ActionData
+from bot.core.config import Settings
+from bot.core.events import ButtonClicked, CommandInvoked
+from bot.core.i18n import Translator
+from bot.core.messages import Button, Buttons, Context, Divider, Header, Message, Part, Reply, Text
+from bot.core.outbox import Outgoing, queue, to_member
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
 from flows.agenda import (
     chaired_by,
     chairs_of,

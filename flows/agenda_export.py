@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.i18n import Translator
-from bot.messages import (
+from bot.core.i18n import Translator
+from bot.core.messages import (
     Button,
     Buttons,
     Context,

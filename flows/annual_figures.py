@@ -26,7 +26,7 @@ from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.config import Settings
+from bot.core.config import Settings
 from flows.actions import Trend, trend_of
 from flows.ledger import Ledger, cell, round_week, turnout_cell
 from flows.summary import comments_shown

@@ -24,14 +24,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sqlalchemy.orm import Session
 
-from bot.actions import ActionData
-from bot.config import Settings
-from bot.events import ButtonClicked, CommandInvoked
-from bot.i18n import Lang, Translator
-from bot.messages import Button, Buttons, Context, Fact, Facts, Header, Image, Message, Part, Reply
-from bot.messages import Text as ChatText
-from bot.router import Context as FlowContext
-from bot.router import Router
+from bot.core.actions import ActionData
+from bot.core.config import Settings
+from bot.core.events import ButtonClicked, CommandInvoked
+from bot.core.i18n import Lang, Translator
+from bot.core.messages import Button, Buttons, Context, Fact, Facts, Header, Image, Message, Part, Reply
+from bot.core.messages import Text as ChatText
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
 from flows import documents
 from flows.actions import trend_text
 from flows.agenda import chaired_by, note

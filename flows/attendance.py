@@ -12,11 +12,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.events import CommandInvoked
-from bot.i18n import Translator
-from bot.messages import Reply
-from bot.router import Context as FlowContext
-from bot.router import Router
+from bot.core.events import CommandInvoked
+from bot.core.i18n import Translator
+from bot.core.messages import Reply
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
 from flows.agenda import chaired_by, next_meeting, note, when
 from flows.approvals import SIDE_ROLES
 from flows.documents import Person

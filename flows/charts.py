@@ -48,7 +48,7 @@ if __name__ != _CHILD_MODULE:
     from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from bot.i18n import Translator
+    from bot.core.i18n import Translator
 
 __all__ = [
     "HEIGHT_PX",

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import InvalidInput
+from bot.core.errors import InvalidInput
 
 SEPARATORS = (",", ";", "\t")
 # File signatures of what people pick by mistake: a workbook, a zip, a PDF, a picture.

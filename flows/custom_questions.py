@@ -21,11 +21,11 @@ import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bot.actions import ActionData
-from bot.errors import InvalidInput
-from bot.events import ButtonClicked, CommandInvoked, FormSubmitted
-from bot.i18n import Translator, chosen_language, translator
-from bot.messages import (
+from bot.core.actions import ActionData
+from bot.core.errors import InvalidInput
+from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted
+from bot.core.i18n import Translator, chosen_language, translator
+from bot.core.messages import (
     Button,
     Buttons,
     Field_,
@@ -36,9 +36,9 @@ from bot.messages import (
     Reply,
     Text,
 )
-from bot.messages import Context as Small
-from bot.outbox import to_member
-from bot.router import Context, Router
+from bot.core.messages import Context as Small
+from bot.core.outbox import to_member
+from bot.core.router import Context, Router
 from flows.approvals import (
     CannotSign,
     is_approved,

@@ -18,10 +18,10 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.actions import ActionData
-from bot.errors import InvalidInput
-from bot.i18n import Translator
-from bot.messages import Button, Buttons, Context, Divider, Part, Text
+from bot.core.actions import ActionData
+from bot.core.errors import InvalidInput
+from bot.core.i18n import Translator
+from bot.core.messages import Button, Buttons, Context, Divider, Part, Text
 from flows.approvals import signatures, signers
 from flows.med_tree import neighbours
 from storage.models import Committee, Decision, Meeting, Minutes, Proposal

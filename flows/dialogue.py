@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.actions import ActionData
-from bot.config import Settings
-from bot.events import ButtonClicked
-from bot.i18n import Translator, chosen_language, translator
-from bot.messages import Button, Buttons, Context, Divider, Header, Message, Part, Reply, Text
-from bot.outbox import queue, to_member, to_unit_channel
-from bot.router import Context as FlowContext
-from bot.router import Router
+from bot.core.actions import ActionData
+from bot.core.config import Settings
+from bot.core.events import ButtonClicked
+from bot.core.i18n import Translator, chosen_language, translator
+from bot.core.messages import Button, Buttons, Context, Divider, Header, Message, Part, Reply, Text
+from bot.core.outbox import queue, to_member, to_unit_channel
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
 from flows.ledger import cell, round_figures, turnout_cell
 from flows.question_bank import QuestionBank, default_bank
 from flows.schedule import DEFAULT_TZ

@@ -34,13 +34,13 @@ from sqlalchemy import Integer, and_, case, distinct, func, insert, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.config import MIN_GROUP_FLOOR, Settings
-from bot.events import CommandInvoked
-from bot.i18n import Lang, Translator, translator
-from bot.messages import Context, Divider, Fact, Facts, Header, Image, Message, Part, Reply, Text
-from bot.outbox import Outgoing, queue, to_member, to_unit_channel
-from bot.router import Context as FlowContext
-from bot.router import Router
+from bot.core.config import MIN_GROUP_FLOOR, Settings
+from bot.core.events import CommandInvoked
+from bot.core.i18n import Lang, Translator, translator
+from bot.core.messages import Context, Divider, Fact, Facts, Header, Image, Message, Part, Reply, Text
+from bot.core.outbox import Outgoing, queue, to_member, to_unit_channel
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
 from flows.actions import PlanLine, load_plans, plan_parts
 from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide

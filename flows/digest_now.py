@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from bot.i18n import Translator
+from bot.core.config import Settings
+from bot.core.i18n import Translator
 from flows.digest import queue_leader_digests, week_key
 from storage.models import OutboxMessage
 

@@ -61,7 +61,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.config import MIN_COMMENT_GROUP_FLOOR, MIN_GROUP_FLOOR
+from bot.core.config import MIN_COMMENT_GROUP_FLOOR, MIN_GROUP_FLOOR
 
 __all__ = [
     "BELOW_THRESHOLD",

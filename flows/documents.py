@@ -33,7 +33,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
-from bot.i18n import Lang, Translator
+from bot.core.i18n import Lang, Translator
 
 __all__ = [
     "LANGUAGE_TAGS",

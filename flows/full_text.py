@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.actions import ActionData
-from bot.events import ButtonClicked
-from bot.i18n import Translator
-from bot.messages import Button, Buttons, Header, Message, Part, Reply, Text
-from bot.router import Context, Router
+from bot.core.actions import ActionData
+from bot.core.events import ButtonClicked
+from bot.core.i18n import Translator
+from bot.core.messages import Button, Buttons, Header, Message, Part, Reply, Text
+from bot.core.router import Context, Router
 from storage.models import Membership, Proposal
 
 SUMMARY_CHARS = 300

@@ -29,12 +29,12 @@ from typing import Any, Literal
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.actions import ActionData
-from bot.config import Settings
-from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.events import ButtonClicked, CommandInvoked, FormSubmitted
-from bot.i18n import Translator, translator
-from bot.messages import (
+from bot.core.actions import ActionData
+from bot.core.config import Settings
+from bot.core.errors import InvalidInput, NotAllowed, NotFound
+from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted
+from bot.core.i18n import Translator, translator
+from bot.core.messages import (
     Button,
     Buttons,
     Context,
@@ -46,9 +46,9 @@ from bot.messages import (
     Reply,
     Text,
 )
-from bot.outbox import to_member, to_unit_channel
-from bot.router import Context as FlowContext
-from bot.router import Router
+from bot.core.outbox import to_member, to_unit_channel
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
 from flows.access import Refused, audit_entry, latest_batch, refuse, require_results_access
 from flows.approvals import (
     CannotSign,

@@ -29,8 +29,8 @@ from PIL import ImageDraw, ImageFont
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from bot.i18n import Translator
-from bot.messages import Context, Image, Part
+from bot.core.i18n import Translator
+from bot.core.messages import Context, Image, Part
 from storage.models import StoredImage
 
 if TYPE_CHECKING:

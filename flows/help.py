@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.events import CommandInvoked, MessageReceived
-from bot.messages import Header, Message, Reply, Text
-from bot.router import Context, Router
+from bot.core.events import CommandInvoked, MessageReceived
+from bot.core.messages import Header, Message, Reply, Text
+from bot.core.router import Context, Router
 
 
 def help_message(ctx: Context) -> Message:

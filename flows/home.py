@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.events import CommandInvoked, MemberJoined
-from bot.messages import (
+from bot.core.events import CommandInvoked, MemberJoined
+from bot.core.messages import (
     NO_REPLY,
     Button,
     Buttons,
@@ -24,9 +24,9 @@ from bot.messages import (
     Reply,
     Text,
 )
-from bot.outbox import to_member
-from bot.router import Context as FlowContext
-from bot.router import Router
+from bot.core.outbox import to_member
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
 from flows.access import results_roots
 from flows.agenda import ProposeOpen, member_view, reference
 from flows.pause import status_message

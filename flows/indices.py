@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from bot.config import Settings
+    from bot.core.config import Settings
     from flows.digest import Picture
 
 __all__ = [

@@ -7,10 +7,10 @@ message from then on, those they did not ask for included (pulse questions, dige
 
 from __future__ import annotations
 
-from bot.events import CommandInvoked
-from bot.i18n import LANGUAGES, Lang, translator
-from bot.messages import Message, Reply, Text
-from bot.router import Context, Router
+from bot.core.events import CommandInvoked
+from bot.core.i18n import LANGUAGES, Lang, translator
+from bot.core.messages import Message, Reply, Text
+from bot.core.router import Context, Router
 
 # What people type after the command word, in either language.
 NAMES: dict[str, Lang | None] = {

@@ -16,13 +16,13 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from bot.events import ButtonClicked, FormSubmitted
-from bot.i18n import Translator
-from bot.messages import Field_, Form, Option, Reply
-from bot.outbox import Outgoing, to_member
-from bot.router import Context as FlowContext
-from bot.router import Router
+from bot.core.config import Settings
+from bot.core.events import ButtonClicked, FormSubmitted
+from bot.core.i18n import Translator
+from bot.core.messages import Field_, Form, Option, Reply
+from bot.core.outbox import Outgoing, to_member
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
 from flows.agenda import (
     TEXT_MAX,
     UNTRIAGED,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.errors import InvalidInput
+from bot.core.errors import InvalidInput
 from flows.approvals import role_conflict
 from flows.csv_table import rows as table_rows
 from storage.models import Committee, Member, Membership, Unit

@@ -13,10 +13,10 @@ import re
 
 from sqlalchemy import func, select
 
-from bot.actions import ActionData
-from bot.events import ButtonClicked, CommandInvoked, FormSubmitted, MessageReceived
-from bot.messages import Button, Buttons, Field_, Form, Header, Message, Reply, Text
-from bot.router import Context, Router
+from bot.core.actions import ActionData
+from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted, MessageReceived
+from bot.core.messages import Button, Buttons, Field_, Form, Header, Message, Reply, Text
+from bot.core.router import Context, Router
 from flows.pulse import PulseRules, is_paused, local_today, rules_for_member
 from storage.models import Participation, PulseRound
 

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from bot.i18n import Translator
-from bot.messages import Fact, Facts, Part, Text
+from bot.core.i18n import Translator
+from bot.core.messages import Fact, Facts, Part, Text
 from flows.indices import INDICES, RELATIONAL_COORDINATION, SOCIAL_CAPITAL, index_points
 from flows.ledger import POOLED_PATH, POOLED_WEEKS, Ledger, decided_before, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell

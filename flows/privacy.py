@@ -23,16 +23,16 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from bot.core import forget_processed_events
-from bot.errors import NotFound
-from bot.events import CommandInvoked, MemberJoined, MessageReceived
-from bot.i18n import Translator, translator
-from bot.messages import NO_REPLY, Context, Header, Message, Reply, Text
-from bot.outbox import Outgoing, to_member
-from bot.router import Context as FlowContext
-from bot.router import Router
-from bot.secret_key import PULSE_ANSWERS, in_force
+from bot.core.config import Settings
+from bot.app.turns import forget_processed_events
+from bot.core.errors import NotFound
+from bot.core.events import CommandInvoked, MemberJoined, MessageReceived
+from bot.core.i18n import Translator, translator
+from bot.core.messages import NO_REPLY, Context, Header, Message, Reply, Text
+from bot.core.outbox import Outgoing, to_member
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
+from bot.core.secret_key import PULSE_ANSWERS, in_force
 from flows.access import audit_entry
 from flows.pulse import language, respondent_key
 from flows.scrub import scrub

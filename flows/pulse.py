@@ -36,13 +36,13 @@ from sqlalchemy import String, case, cast, delete, func, insert, literal, or_, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.actions import ActionData
-from bot.config import Settings
-from bot.core import forget_processed_events
-from bot.errors import InvalidInput, NotAllowed, NotFound, RoundClosed
-from bot.events import ButtonClicked, FormSubmitted, MessageRef
-from bot.i18n import LANGUAGES, Lang, Translator, chosen_language, translator
-from bot.messages import (
+from bot.core.actions import ActionData
+from bot.core.config import Settings
+from bot.app.turns import forget_processed_events
+from bot.core.errors import InvalidInput, NotAllowed, NotFound, RoundClosed
+from bot.core.events import ButtonClicked, FormSubmitted, MessageRef
+from bot.core.i18n import LANGUAGES, Lang, Translator, chosen_language, translator
+from bot.core.messages import (
     Button,
     Buttons,
     Context,
@@ -54,11 +54,11 @@ from bot.messages import (
     Reply,
     Text,
 )
-from bot.outbox import queue, queue_to_members, still_wanted_if, to_unit_channel, update_of
-from bot.router import Context as FlowContext
-from bot.router import Router
-from bot.secret_key import PULSE_ANSWERS, subkey
-from bot.telemetry import METRICS
+from bot.core.outbox import queue, queue_to_members, still_wanted_if, to_unit_channel, update_of
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
+from bot.core.secret_key import PULSE_ANSWERS, subkey
+from bot.app.telemetry import METRICS
 from flows.pooling import standing_text
 from flows.question_bank import (
     BankError,

@@ -19,10 +19,10 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from bot.i18n import translator
-from bot.outbox import Outgoing, queue, still_wanted_if, to_member
-from bot.secret_key import PULSE_ANSWERS, in_force
+from bot.core.config import Settings
+from bot.core.i18n import translator
+from bot.core.outbox import Outgoing, queue, still_wanted_if, to_member
+from bot.core.secret_key import PULSE_ANSWERS, in_force
 from flows.pulse import (
     answered_members,
     answers_key,

@@ -34,11 +34,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.actions import ActionData
-from bot.config import Settings
-from bot.events import ButtonClicked, CommandInvoked, FormSubmitted
-from bot.i18n import Translator, chosen_language, translator
-from bot.messages import (
+from bot.core.actions import ActionData
+from bot.core.config import Settings
+from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted
+from bot.core.i18n import Translator, chosen_language, translator
+from bot.core.messages import (
     Button,
     Buttons,
     Context,
@@ -51,10 +51,10 @@ from bot.messages import (
     Reply,
     Text,
 )
-from bot.outbox import queue_to_members, to_member
-from bot.router import Context as FlowContext
-from bot.router import Router
-from bot.secret_key import derive_key, parse_secret_key
+from bot.core.outbox import queue_to_members, to_member
+from bot.core.router import Context as FlowContext
+from bot.core.router import Router
+from bot.core.secret_key import derive_key, parse_secret_key
 from flows.agenda import CHAIR_ROLES
 from flows.governance import chaired, publishable_comments
 from flows.pulse import committees_over

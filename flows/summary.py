@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from bot.i18n import Translator, translator
-from bot.messages import (
+from bot.core.config import Settings
+from bot.core.i18n import Translator, translator
+from bot.core.messages import (
     Button,
     Buttons,
     Context,
@@ -40,7 +40,7 @@ from bot.messages import (
     Part,
     Text,
 )
-from bot.outbox import Outgoing, queue, to_unit_channel
+from bot.core.outbox import Outgoing, queue, to_unit_channel
 from flows.agenda import BringToMed
 from flows.disclosure import comment_home
 from flows.ledger import cell, decided_before, round_ledger, round_week, turnout_cell

@@ -23,7 +23,7 @@ from flows.charts import Series
 from flows.indices import INDICES, picture_index_series
 
 if TYPE_CHECKING:
-    from bot.i18n import Translator
+    from bot.core.i18n import Translator
     from flows.digest import Picture
 
 __all__ = ["chart_alt", "trend_lines"]

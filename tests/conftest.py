@@ -60,7 +60,7 @@ _PG_REASON = _postgres_reason()
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in PLATFORM_ENV:
         monkeypatch.delenv(name, raising=False)
-    # The key kept outside the database (bot/secret_key.py); tests may compute with it.
+    # The key kept outside the database (bot/core/secret_key.py); tests may compute with it.
     monkeypatch.setenv("MEDPULS_SECRET_KEY", TEST_SECRET_KEY)
     # Tests run at any hour; the quiet-hours tests set their own working hours and clock.
     monkeypatch.setenv("MEDPULS_WORKING_HOURS", "always")

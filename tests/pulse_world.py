@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from bot.outbox import Outgoing
+from bot.core.config import Settings
+from bot.core.outbox import Outgoing
 from flows.access import ResultsView, results_view
 from flows.custom_questions import add_custom_question
 from flows.digest import Picture, load_picture

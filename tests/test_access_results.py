@@ -7,8 +7,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.app import build
-from bot.config import Settings
+from bot.app.wiring import build
+from bot.core.config import Settings
 from flows.access import can_view_results
 from flows.pulse import answers_key, record_answer
 from storage.models import AuditEntry, Member, Participation, PulseRound, Unit

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 
-from bot.config import Settings
+from bot.core.config import Settings
 from flows.agenda import Triage
 from flows.agenda_alerts import AlertMode, send_bundles
 from tests.localchat import actions, local_chat, text_of

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from bot.config import Settings
+from bot.core.config import Settings
 from flows.agenda import Approve, PublishNow, publish_due_agendas
 from storage.models import Approval, Committee, Meeting
 from tests.localchat import LocalChat, actions, local_chat, text_of

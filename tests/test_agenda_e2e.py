@@ -20,7 +20,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.config import Settings
+from bot.core.config import Settings
 from flows.agenda import (
     Approve,
     Triage,

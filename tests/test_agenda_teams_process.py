@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.events import Actor, ButtonClicked, Conversation, FormSubmitted
+from bot.core.events import Actor, ButtonClicked, Conversation, FormSubmitted
 from flows.agenda import ProposeForm, SupportToggle, TriageForm
 from flows.decisions import DecideForm
 from storage.models import Meeting, Member, OutboxMessage, Proposal, Unit

@@ -16,8 +16,8 @@ import pytest
 from docx import Document as open_docx
 from sqlalchemy import select
 
-from bot.config import Settings
-from bot.i18n import translator
+from bot.core.config import Settings
+from bot.core.i18n import translator
 from flows.annual_figures import PATH, AreaYear, year_weeks
 from flows.annual_report import AnnualOpen, _index_section, build_report, index_series
 from flows.documents import Image as DocImage

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.i18n import Translator
+from bot.core.i18n import Translator
 from tests.localchat import MESSAGES, LocalChat, chat_page, choose, cli, local_chat, type_in
 from tests.test_foundation_e2e import NORD, _nord_members
 

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from adapters.teams.platform import NOT_IN_TEAM
-from bot.messages import Message, Text
-from bot.platform import Address, DeliveryError
-from bot.router import Router
+from bot.core.messages import Message, Text
+from bot.core.platform import Address, DeliveryError
+from bot.core.router import Router
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace
 from tests.teams_support import fixture, running, teams_settings

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.i18n import Translator
+from bot.core.i18n import Translator
 from storage.models import Member, Membership, Proposal
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
@@ -180,8 +180,8 @@ async def test_the_local_chat_has_the_same_page(db_url: str) -> None:
 @pytest.mark.parametrize("lang", ["da", "en"])
 def test_the_teams_manifest_lists_commands_the_router_knows(lang: str) -> None:
     from adapters.teams.manifest import manifest
-    from bot.config import Settings
-    from bot.router import Router
+    from bot.core.config import Settings
+    from bot.core.router import Router
     from flows import register_all
 
     router = Router()
@@ -199,7 +199,7 @@ def test_the_teams_manifest_lists_commands_the_router_knows(lang: str) -> None:
 
 
 def test_a_typed_med_prefix_is_not_part_of_the_command() -> None:
-    from bot.router import command_text, command_word
+    from bot.core.router import command_text, command_word
 
     for typed in ("/med grænse svar 4", "med grænse svar 4", "grænse svar 4", "/grænse svar 4"):
         assert command_text(typed) == "grænse svar 4"

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from bot.app import build
-from bot.cli import app as cli_app
-from bot.config import Settings
-from bot.secret_key import generate_secret_key
+from bot.app.wiring import build
+from bot.cli.main import app as cli_app
+from bot.core.config import Settings
+from bot.core.secret_key import generate_secret_key
 
 MEDPULS = str(Path(sys.executable).parent / "medpuls")
 KEY = generate_secret_key()

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from bot.app import build
-from bot.config import Settings
-from bot.events import Actor, ButtonClicked
+from bot.app.wiring import build
+from bot.core.config import Settings
+from bot.core.events import Actor, ButtonClicked
 from flows.pulse import PulseAnswer
 from storage.models import Answer, Participation, ProcessedEvent, PulseRound
 from tests.localchat import cli

@@ -16,15 +16,15 @@ import pytest
 import time_machine
 from sqlalchemy import func, insert, select
 
-from bot.delivery import MAX_ATTEMPTS, Delivery
-from bot.delivery_alerts import ALERT_PURPOSE
-from bot.events import MessageRef
-from bot.messages import Form, Message, Text
-from bot.outbox import queue, to_member
-from bot.platform import Address, DeliveryError
-from bot.ratelimit import PlatformLimits, Rate
-from bot.scheduler import release_lease
-from bot.telemetry import METRICS
+from bot.app.delivery import MAX_ATTEMPTS, Delivery
+from bot.app.delivery_alerts import ALERT_PURPOSE
+from bot.core.events import MessageRef
+from bot.core.messages import Form, Message, Text
+from bot.core.outbox import queue, to_member
+from bot.core.platform import Address, DeliveryError
+from bot.app.ratelimit import PlatformLimits, Rate
+from bot.app.scheduler import release_lease
+from bot.app.telemetry import METRICS
 from storage.db import Database
 from storage.models import Member, Membership, OutboxMessage, Unit, utcnow
 

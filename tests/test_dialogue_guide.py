@@ -9,7 +9,7 @@ import docx
 from docx.oxml.ns import qn
 
 from adapters.local.html import render_message
-from bot.i18n import translator
+from bot.core.i18n import translator
 from flows.dialogue import build_guide, dialogue_guide, shown_dimension_scores
 from flows.dialogue_export import guide_docx
 from flows.question_bank import default_bank

@@ -9,9 +9,9 @@ from matplotlib.lines import Line2D
 from PIL import Image as PILImage
 from sqlalchemy import select
 
-from bot.config import Settings
-from bot.i18n import translator
-from bot.messages import Image, Text
+from bot.core.config import Settings
+from bot.core.i18n import translator
+from bot.core.messages import Image, Text
 from flows.charts import HEIGHT_PX, PALETTE, WIDTH_PX, Series, png_of, trend_figure
 from flows.digest import chart_png, leader_message, load_picture, queue_leader_digests
 from storage.db import Database

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import translator
+from bot.core.i18n import translator
 from flows.charts import ChartProcess, Series, TrendPainter
 from tests.test_digest_chart import SERIES, WEEKS
 

@@ -8,8 +8,8 @@ import time_machine
 from sqlalchemy import select
 
 from adapters.local.html import render_message
-from bot.config import Settings
-from bot.messages import Message
+from bot.core.config import Settings
+from bot.core.messages import Message
 from flows.digest import queue_leader_digests
 from storage.db import Database
 from storage.models import AuditEntry, OutboxMessage

@@ -15,9 +15,9 @@ import time_machine
 from adapters.local.html import render_message as render_html
 from adapters.slack.blocks import render_message as render_slack
 from adapters.teams.cards import render_message as render_teams
-from bot.config import Settings
-from bot.i18n import Lang, translator
-from bot.messages import Message
+from bot.core.config import Settings
+from bot.core.i18n import Lang, translator
+from bot.core.messages import Message
 from flows.digest import leader_message, load_picture
 from storage.db import Database
 from storage.models import Committee, Meeting, Proposal

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time_machine
 from sqlalchemy import func, insert, select
 
-from bot.config import Settings
+from bot.core.config import Settings
 from flows.digest import send_due_digests
 from storage.db import Database
 from storage.models import (

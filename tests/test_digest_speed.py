@@ -16,7 +16,7 @@ from types import ModuleType
 
 from PIL import Image, ImageChops
 
-from bot.i18n import translator
+from bot.core.i18n import translator
 from flows.charts import (
     HEIGHT_PX,
     PALETTE,

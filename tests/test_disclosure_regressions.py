@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.i18n import translator
-from bot.messages import Facts, Message, Text
+from bot.core.i18n import translator
+from bot.core.messages import Facts, Message, Text
 from flows.access import results_message, results_view
 from flows.disclosure import Cell
 from flows.pulse import sync_bank

@@ -25,9 +25,9 @@ import time_machine
 from sqlalchemy import create_engine, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from bot.app import Bot
-from bot.events import Actor, ButtonClicked, Conversation, FormSubmitted
-from bot.secret_key import derive_key, parse_secret_key
+from bot.app.wiring import Bot
+from bot.core.events import Actor, ButtonClicked, Conversation, FormSubmitted
+from bot.core.secret_key import derive_key, parse_secret_key
 from flows import pulse
 from flows.pulse import PulseAnswer, PulseCommentForm, close_due_rounds, open_due_rounds
 from storage.models import Member, Participation, PulseRound

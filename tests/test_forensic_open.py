@@ -20,9 +20,9 @@ import pytest
 import time_machine
 from sqlalchemy import inspect, select, text
 
-from bot.app import Bot
-from bot.events import Actor, ButtonClicked, Conversation
-from bot.secret_key import derive_key, parse_secret_key
+from bot.app.wiring import Bot
+from bot.core.events import Actor, ButtonClicked, Conversation
+from bot.core.secret_key import derive_key, parse_secret_key
 from flows.pulse import PulseAnswer, open_due_rounds
 from storage.models import Member, PulseRound
 from tests.test_pulse_support import answer, local, make_bot, organisation, schedule

@@ -15,7 +15,7 @@ import json
 import time_machine
 from sqlalchemy import select, text
 
-from bot.i18n import catalogue
+from bot.core.i18n import catalogue
 from flows.pulse import open_due_rounds
 from storage.models import OutboxMessage, PulseRound
 from tests.test_pulse_support import answer, local, make_bot, organisation, schedule

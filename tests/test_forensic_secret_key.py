@@ -12,10 +12,10 @@ import time_machine
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot.cli import app as cli_app
-from bot.config import Settings
-from bot.errors import ConfigError
-from bot.secret_key import local_key_path, parse_secret_key, require_secret_key
+from bot.cli.main import app as cli_app
+from bot.core.config import Settings
+from bot.core.errors import ConfigError
+from bot.core.secret_key import local_key_path, parse_secret_key, require_secret_key
 from flows.pulse import open_due_rounds
 from storage.models import PulseRound
 from tests.test_pulse_support import answer, local, make_bot, organisation, schedule

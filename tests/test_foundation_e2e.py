@@ -8,8 +8,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import build
-from bot.config import Settings
+from bot.app.wiring import build
+from bot.core.config import Settings
 from flows.pulse import PulseAnswer
 from storage.models import Answer, Member, Membership, OutboxMessage, Unit
 from tests.localchat import actions, cli, local_chat, text_of

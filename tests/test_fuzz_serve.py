@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.demo import load_demo
-from bot.secret_key import generate_secret_key
+from bot.cli.demo import load_demo
+from bot.core.secret_key import generate_secret_key
 from storage.db import Database
 from storage.models import utcnow
 from tests.fakes.bot_connector import FakeBotConnector

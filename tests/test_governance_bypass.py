@@ -16,10 +16,10 @@ import holidays
 import pytest
 from sqlalchemy import select
 
-from bot.app import Bot, build
-from bot.config import Settings
-from bot.events import Actor, ButtonClicked, CommandInvoked, Conversation
-from bot.messages import Buttons, Message, Reply
+from bot.app.wiring import Bot, build
+from bot.core.config import Settings
+from bot.core.events import Actor, ButtonClicked, CommandInvoked, Conversation
+from bot.core.messages import Buttons, Message, Reply
 from flows.agenda import Approve, publish_due_agendas
 from flows.governance import ThresholdApprove
 from storage.db import Database

@@ -9,8 +9,8 @@ from html import unescape
 
 from sqlalchemy import select
 
-from bot.app import build
-from bot.config import Settings
+from bot.app.wiring import build
+from bot.core.config import Settings
 from flows.governance import HideApprove, HideReject, forget_expired_hide_requests
 from flows.pulse import answers_key, record_answer, respondent_key
 from storage.models import (

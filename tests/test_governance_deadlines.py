@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.app import Bot, build
-from bot.config import Settings
-from bot.i18n import translator
+from bot.app.wiring import Bot, build
+from bot.core.config import Settings
+from bot.core.i18n import translator
 from flows.agenda import MeetingForm, off_day_reason
 from flows.governance import DeadlinesApprove
 from storage.models import Committee, Meeting

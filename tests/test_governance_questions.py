@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from bot.app import Bot, build
-from bot.config import Settings
-from bot.events import Actor, ButtonClicked, Conversation, FormSubmitted
-from bot.messages import Reply
+from bot.app.wiring import Bot, build
+from bot.core.config import Settings
+from bot.core.events import Actor, ButtonClicked, Conversation, FormSubmitted
+from bot.core.messages import Reply
 from flows.custom_questions import QuestionApprove, QuestionReject, QuestionsForm
 from storage.models import Approval, Committee, Question
 from tests.localchat import cli

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from adapters.local.html import render_message as local_html
 from adapters.slack.blocks import render_message as slack_blocks
 from adapters.teams.cards import render_message as teams_card
-from bot.config import Settings
-from bot.i18n import translator
-from bot.messages import Context, Image, Message
+from bot.core.config import Settings
+from bot.core.i18n import translator
+from bot.core.messages import Context, Image, Message
 from flows.digest import queue_leader_digests
 from flows.heatmap import HeatMap, HeatRow, colour, heatmap_png, rows_below
 from storage.db import Database
@@ -139,7 +139,7 @@ async def test_slack_gets_an_image_block_where_it_can_fetch_the_map(sqlite_url: 
     """With a public address Slack shows the map in the message (an image block, its alt text
     as the words); without one it is uploaded beside the message, as charts always were."""
     from adapters.slack.platform import SlackPlatform, make_slack_platform
-    from bot.platform import Address
+    from bot.core.platform import Address
     from tests.fakes.slack_api import FakeSlack
 
     db = Database(sqlite_url)

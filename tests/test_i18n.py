@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import string
 
-from bot.i18n import catalogue, language_of, translator
+from bot.core.i18n import catalogue, language_of, translator
 
 
 def _placeholders(template: str) -> set[str]:
@@ -36,7 +36,7 @@ def test_platform_locales_pick_a_language() -> None:
 
 
 def test_counts_use_the_languages_plural_rules_not_brackets() -> None:
-    from bot.i18n import Translator, catalogue
+    from bot.core.i18n import Translator, catalogue
 
     da, en = Translator("da"), Translator("en")
     assert da.plural("pulse.status_open", 1).startswith("Du har 1 åben runde.")

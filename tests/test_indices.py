@@ -3,7 +3,7 @@ in most of the 12 weeks once the rotation has come round (flows.indices)."""
 
 from __future__ import annotations
 
-from bot.config import Settings
+from bot.core.config import Settings
 from flows.digest import load_picture
 from flows.indices import (
     RELATIONAL_COORDINATION,

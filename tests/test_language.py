@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.i18n import Translator
+from bot.core.i18n import Translator
 from storage.models import Member, Membership, Unit
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from bot.config import Settings
-from bot.messages import Facts, Message
+from bot.core.config import Settings
+from bot.core.messages import Facts, Message
 from flows.access import ResultsView
 from flows.digest import Picture
 from storage.db import Database

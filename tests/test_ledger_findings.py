@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.local.html import render_message
-from bot.config import Settings
-from bot.messages import Message
+from bot.core.config import Settings
+from bot.core.messages import Message
 from flows.digest import Picture
 from flows.privacy import erase_person
 from storage.db import Database

@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from adapters.slack.blocks import input_block
 from adapters.teams.cards import render_form
-from bot.events import Actor, Conversation, FormSubmitted
-from bot.i18n import Translator
-from bot.messages import Buttons, Field_, Form
+from bot.core.events import Actor, Conversation, FormSubmitted
+from bot.core.i18n import Translator
+from bot.core.messages import Buttons, Field_, Form
 from flows.agenda import ProposeForm
 from flows.full_text import SUMMARY_CHARS, summary
 from storage.models import Member, Membership, Proposal, Unit
@@ -311,8 +311,8 @@ async def test_local_chat_long_proposal_summary_and_full_text(db_url: str) -> No
 
 def test_a_form_submitted_through_the_core_is_refused_the_same_way(sqlite_url: str) -> None:
     """The check sits in the router: no adapter and no flow can skip it."""
-    from bot.app import build
-    from bot.config import Settings
+    from bot.app.wiring import build
+    from bot.core.config import Settings
 
     assert cli(sqlite_url, "demo")[0] == 0
     bot = build(Settings(DATABASE_URL=sqlite_url, MEDPULS_LOCAL_CHAT=True))

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from bot.messages import Message
+from bot.core.config import Settings
+from bot.core.messages import Message
 from flows.digest import load_picture, queue_leader_digests
 from flows.indices import picture_index_series
 from flows.pooling import POOLED_PATH, pool_dimensions
@@ -222,7 +222,7 @@ def test_the_closed_dm_says_where_a_small_groups_answers_count(db_url: str) -> N
 
 
 def test_results_say_where_the_answers_count_at_the_top(db_url: str) -> None:
-    from bot.i18n import translator
+    from bot.core.i18n import translator
     from flows.access import results_message, results_view
     from tests.pulse_world import World, day
 

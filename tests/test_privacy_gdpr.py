@@ -6,8 +6,8 @@ import json
 
 from sqlalchemy import func, select
 
-from bot.app import build
-from bot.config import Settings
+from bot.app.wiring import build
+from bot.core.config import Settings
 from flows.pulse import answers_key, record_answer
 from storage.models import (
     Answer,

@@ -12,10 +12,10 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from bot.app import build
-from bot.config import Settings
-from bot.events import Actor, CommandInvoked, Conversation, MemberJoined, MessageReceived
-from bot.i18n import LOCALES
+from bot.app.wiring import build
+from bot.core.config import Settings
+from bot.core.events import Actor, CommandInvoked, Conversation, MemberJoined, MessageReceived
+from bot.core.i18n import LOCALES
 from flows.privacy import apply_retention, months_before
 from flows.pulse import answers_key, record_answer
 from storage.models import Answer, Member, OutboxMessage, Participation, PulseRound, RoundResult

@@ -9,8 +9,8 @@ from pathlib import Path
 import time_machine
 from sqlalchemy import select
 
-from bot.app import Bot
-from bot.messages import Buttons, Message
+from bot.app.wiring import Bot
+from bot.core.messages import Buttons, Message
 from flows.custom_questions import QuestionsForm
 from flows.organisation import import_members
 from flows.pulse import close_due_rounds, open_due_rounds

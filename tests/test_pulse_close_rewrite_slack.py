@@ -234,8 +234,8 @@ async def test_with_several_workspaces_the_rewrite_uses_the_dms_own_workspace_to
 async def test_a_rewrite_left_half_sent_by_a_dead_worker_is_sent_again_not_parked(
     db_url: str, fake: FakeSlack
 ) -> None:
-    from bot.delivery import Delivery
-    from bot.scheduler import release_lease
+    from bot.app.delivery import Delivery
+    from bot.app.scheduler import release_lease
 
     async with SlackWorkspace(db_url, fake) as ws:
         await _round_on_slack(ws)

@@ -8,7 +8,7 @@ import datetime as dt
 import time_machine
 from sqlalchemy import select
 
-from bot.app import Bot
+from bot.app.wiring import Bot
 from flows.pulse import open_due_rounds
 from flows.reminders import send_due_reminders
 from storage.models import LocalMessage, OutboxMessage, Participation, PulseRound

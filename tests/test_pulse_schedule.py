@@ -8,7 +8,7 @@ from itertools import pairwise
 import time_machine
 from sqlalchemy import func, select
 
-from bot.app import Bot
+from bot.app.wiring import Bot
 from flows.pulse import close_due_rounds, open_due_rounds
 from storage.models import OutboxMessage, PulseRound
 from tests.test_pulse_support import CPH, local, make_bot, organisation, schedule

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.app import Bot, build
-from bot.config import Settings
-from bot.events import (
+from bot.app.wiring import Bot, build
+from bot.core.config import Settings
+from bot.core.events import (
     Actor,
     ButtonClicked,
     CommandInvoked,
@@ -17,7 +17,7 @@ from bot.events import (
     FormSubmitted,
     MessageReceived,
 )
-from bot.messages import Reply
+from bot.core.messages import Reply
 from flows.organisation import import_members, import_units
 from flows.pulse import PulseAnswer
 from storage.models import Membership, Schedule, Unit

@@ -17,9 +17,9 @@ import pytest
 import time_machine
 from sqlalchemy import inspect, select, text
 
-from bot.app import Bot
-from bot.messages import Message, Text
-from bot.outbox import queue, to_unit_channel
+from bot.app.wiring import Bot
+from bot.core.messages import Message, Text
+from bot.core.outbox import queue, to_unit_channel
 from flows.pulse import answers_key, close_due_rounds, open_due_rounds, respondent_key
 from storage.models import PulseRound
 from tests.test_pulse_support import (

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings
-from bot.secret_key import generate_secret_key
+from bot.core.config import Settings
+from bot.core.secret_key import generate_secret_key
 from flows.pulse import close_now, run_now
 from flows.replies import open_capsule, seal_author
 from storage.models import Answer, AuditEntry, Base, CommentThread, Member, utcnow

@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bot.secret_key import generate_secret_key
+from bot.core.secret_key import generate_secret_key
 from flows.privacy import export_person
 from flows.replies import ReplyEnd, ReplyStart, seal_author
 from storage.models import Answer, AuditEntry, CommentThread, Committee, Member, utcnow

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.secret_key import generate_secret_key
+from bot.core.secret_key import generate_secret_key
 from flows.replies import seal_author
 from storage.models import Answer, Member
 from tests.fakes.slack_api import Call, FakeSlack, SlackWorkspace, slash_command, view_submission

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.secret_key import generate_secret_key
+from bot.core.secret_key import generate_secret_key
 from flows.replies import seal_author
 from storage.models import Answer
 from tests.fakes.bot_connector import FakeBotConnector

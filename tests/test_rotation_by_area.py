@@ -11,7 +11,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from bot.config import Settings
+from bot.core.config import Settings
 from flows.pulse import run_now
 from flows.question_bank import default_bank, pick_questions
 from flows.schedule import rotation_slot

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.app import Bot, build
-from bot.config import Settings
-from bot.scheduler import Scheduler, acquire_lease, lease_holder, release_lease
+from bot.app.wiring import Bot, build
+from bot.core.config import Settings
+from bot.app.scheduler import Scheduler, acquire_lease, lease_holder, release_lease
 from storage.db import Database
 
 LEASE, RENEW, SAFETY = 3.0, 0.5, 0.5

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import Bot
-from bot.scheduler import Scheduler
+from bot.app.wiring import Bot
+from bot.app.scheduler import Scheduler
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace
 from tests.test_slack_e2e import _answer_button, _question_post, _round_on_slack, click
 
@@ -61,8 +61,8 @@ async def test_a_click_is_acknowledged_while_a_long_job_runs_in_the_same_process
 
 
 async def test_a_coroutine_job_is_still_awaited_on_the_loop(sqlite_url: str) -> None:
-    from bot.app import build
-    from bot.config import Settings
+    from bot.app.wiring import build
+    from bot.core.config import Settings
 
     ran: list[str] = []
 

@@ -1,6 +1,6 @@
 """Secrets at rest: whoever holds only the database holds no Slack token; charts expire.
 
-Tokens are sealed with Fernet under MEDPULS_SECRET_KEY (bot/sealing.py); the key rotates with
+Tokens are sealed with Fernet under MEDPULS_SECRET_KEY (bot/core/sealing.py); the key rotates with
 MEDPULS_SECRET_KEY_PREVIOUS and `medpuls secret-key rotate`. Chart images follow
 MEDPULS_RETENTION_MONTHS, both in the retention job and when served.
 """
@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from adapters.slack.installation_store import DbInstallationStore
 from adapters.slack.tenancy import Workspaces
-from bot.cli import app as cli_app
-from bot.config import Settings
-from bot.errors import ConfigError
-from bot.sealing import sealer
-from bot.secret_key import generate_secret_key, parse_secret_key
+from bot.cli.main import app as cli_app
+from bot.core.config import Settings
+from bot.core.errors import ConfigError
+from bot.core.sealing import sealer
+from bot.core.secret_key import generate_secret_key, parse_secret_key
 from flows.privacy import apply_retention
 from storage.models import StoredImage, utcnow
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from adapters.teams.platform import make_teams_platform
-from bot.delivery import Delivery
-from bot.messages import Message, Text
-from bot.outbox import queue, to_member
-from bot.platform_limits import (
+from bot.app.delivery import Delivery
+from bot.core.messages import Message, Text
+from bot.core.outbox import queue, to_member
+from bot.core.platform_limits import (
     SLACK_CHANNEL,
     TEAMS_CONVERSATION,
     TEAMS_TENANT_PER_SECOND,
@@ -24,8 +24,8 @@ from bot.platform_limits import (
     per_second,
     rate_limits,
 )
-from bot.ratelimit import PlatformLimits, Rate, RateLimiter, late_allowance
-from bot.shared_ratelimit import SharedRateLimiter
+from bot.app.ratelimit import PlatformLimits, Rate, RateLimiter, late_allowance
+from bot.app.shared_ratelimit import SharedRateLimiter
 from storage.db import Database
 from storage.models import ConversationReference, Member, OutboxMessage, Unit
 from tests.fakes.bot_connector import FakeBotConnector

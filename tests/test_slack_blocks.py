@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from adapters.slack import blocks
 from adapters.slack.blocks import FormOrigin, render_home, render_message, render_modal
-from bot.messages import (
+from bot.core.messages import (
     Button,
     Buttons,
     Context,

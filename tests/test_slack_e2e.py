@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from bot.cli import app as cli_app
+from bot.cli.main import app as cli_app
 from storage.models import Answer, Member, Membership, OutboxMessage, ProcessedEvent, Unit
 from tests.fakes.slack_api import (
     Call,

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.slack import normalize
 from adapters.slack.blocks import FormOrigin
-from bot.events import (
+from bot.core.events import (
     ButtonClicked,
     CommandInvoked,
     FormSubmitted,

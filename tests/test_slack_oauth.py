@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.secret_key import generate_secret_key
+from bot.core.secret_key import generate_secret_key
 from storage.models import SlackInstallation
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.app import build
-from bot.config import Settings
-from bot.errors import ConfigError
-from bot.messages import Message, Text
-from bot.outbox import queue, to_member, to_unit_channel
+from bot.app.wiring import build
+from bot.core.config import Settings
+from bot.core.errors import ConfigError
+from bot.core.messages import Message, Text
+from bot.core.outbox import queue, to_member, to_unit_channel
 from storage.models import Member, SlackInstallation, Unit
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
 from tests.test_slack_oauth import OAUTH, finish_install, install_callback

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from adapters.slack.platform import SlackPlatform, make_slack_platform
-from bot.config import Settings
-from bot.errors import MedpulsError
-from bot.messages import Image, Message, Text
-from bot.platform import Address, DeliveryError, Platform
+from bot.core.config import Settings
+from bot.core.errors import MedpulsError
+from bot.core.messages import Image, Message, Text
+from bot.core.platform import Address, DeliveryError, Platform
 from storage.db import Database
 from storage.models import Member, StoredImage
 from tests.fakes.slack_api import FakeSlack

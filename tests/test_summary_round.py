@@ -4,10 +4,10 @@ hidden ones never), pooled comments for small units, the Bring to MED button."""
 from __future__ import annotations
 
 from adapters.local.html import render_message
-from bot.actions import decode
-from bot.config import Settings
-from bot.i18n import translator
-from bot.messages import Buttons, Message
+from bot.core.actions import decode
+from bot.core.config import Settings
+from bot.core.i18n import translator
+from bot.core.messages import Buttons, Message
 from flows.agenda import BringToMed
 from flows.summary import pooled_comment_messages, round_summary
 from storage.db import Database

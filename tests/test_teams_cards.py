@@ -11,8 +11,8 @@ from adapters.teams.cards import (
     render_message,
     size_of,
 )
-from bot.i18n import translator
-from bot.messages import (
+from bot.core.i18n import translator
+from bot.core.messages import (
     Button,
     Buttons,
     Context,

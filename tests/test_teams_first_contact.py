@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.teams.platform import NOT_INSTALLED
-from bot.events import MemberJoined
-from bot.messages import Message, Reply, Text
-from bot.platform import Address, DeliveryError
-from bot.router import Context, Router
+from bot.core.events import MemberJoined
+from bot.core.messages import Message, Reply, Text
+from bot.core.platform import Address, DeliveryError
+from bot.core.router import Context, Router
 from storage.models import ConversationReference
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.teams_support import fixture, running, teams_settings
@@ -133,7 +133,7 @@ async def test_racing_sends_through_the_outbox_are_all_sent_never_unknown(
     db_url: str, fake: FakeBotConnector
 ) -> None:
     """The outbox's view of the same race: every row that reached Teams is 'sent'."""
-    from bot.outbox import queue, to_unit_channel
+    from bot.core.outbox import queue, to_unit_channel
     from storage.models import OutboxMessage, Unit
 
     async with running(teams_settings(db_url, fake), fake, Router()) as teams:

@@ -11,7 +11,7 @@ import jsonschema
 from PIL import Image
 from typer.testing import CliRunner
 
-from bot.cli import app as cli_app
+from bot.cli.main import app as cli_app
 
 SCHEMA = Path(__file__).parent / "data" / "MicrosoftTeams.schema.v1.11.json"
 APP_ID = "00000000-0000-4000-8000-00000000b07a"

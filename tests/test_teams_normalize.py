@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.teams.normalize import classify, reference_keys, reference_of
-from bot.events import (
+from bot.core.events import (
     ButtonClicked,
     CommandInvoked,
     FormSubmitted,

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from adapters.teams.platform import NOT_INSTALLED, missing_references
-from bot.messages import Message, Text
-from bot.outbox import queue, to_member
-from bot.platform import Address, DeliveryError
-from bot.router import Router
+from bot.core.messages import Message, Text
+from bot.core.outbox import queue, to_member
+from bot.core.platform import Address, DeliveryError
+from bot.core.router import Router
 from storage.models import ConversationReference, Member, Membership, OutboxMessage, Unit
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.localchat import cli

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import build
-from bot.errors import MedpulsError
-from bot.events import InboundEvent
-from bot.messages import NO_REPLY, Reply
-from bot.router import Context, Router
+from bot.app.wiring import build
+from bot.core.errors import MedpulsError
+from bot.core.events import InboundEvent
+from bot.core.messages import NO_REPLY, Reply
+from bot.core.router import Context, Router
 from storage.models import ConversationReference, Member, ProcessedEvent
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.teams_support import fixture, running, teams_settings

@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 
 from adapters.teams.connector import Throttle
 from adapters.teams.platform import NOT_INSTALLED, missing_references
-from bot.actions import ActionData
-from bot.events import ButtonClicked, CommandInvoked, FormSubmitted, MemberJoined
-from bot.messages import Button, Buttons, Field_, Form, Message, Reply, Text
-from bot.outbox import queue, to_member
-from bot.platform import Address, DeliveryError
-from bot.router import Context, Router
+from bot.core.actions import ActionData
+from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted, MemberJoined
+from bot.core.messages import Button, Buttons, Field_, Form, Message, Reply, Text
+from bot.core.outbox import queue, to_member
+from bot.core.platform import Address, DeliveryError
+from bot.core.router import Context, Router
 from storage.models import ConversationReference, Member, OutboxMessage, ProcessedEvent
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.teams_support import APP_ID, TeamsBot, fixture, running, teams_settings

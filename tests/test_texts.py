@@ -18,9 +18,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.delivery_alerts import alert_message
-from bot.i18n import LANGUAGES, Lang, Translator, catalogue
-from bot.router import Router, command_word
+from bot.app.delivery_alerts import alert_message
+from bot.core.i18n import LANGUAGES, Lang, Translator, catalogue
+from bot.core.router import Router, command_word
 from flows import register_all
 from flows.schedule import ScheduleSpec, closes_at, is_working_day
 from storage.models import Member, PulseRound

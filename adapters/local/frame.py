@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.config import Settings
-from bot.core import speaks
-from bot.i18n import Lang, translator
+from bot.core.config import Settings
+from bot.app.turns import speaks
+from bot.core.i18n import Lang, translator
 from storage.db import Database
 from storage.models import Member
 

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.config import Settings
-from bot.request_body import LOCAL_LIMIT, json_object, read_body
+from bot.core.config import Settings
+from bot.core.request_body import LOCAL_LIMIT, json_object, read_body
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _ANY = {"0.0.0.0", "::", ""}

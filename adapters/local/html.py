@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from html import escape
 
-from bot.i18n import Lang, translator
-from bot.messages import (
+from bot.core.i18n import Lang, translator
+from bot.core.messages import (
     Buttons,
     Context,
     Divider,

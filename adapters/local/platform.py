@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.events import MessageRef
-from bot.messages import Form, Message
-from bot.platform import Address
+from bot.core.events import MessageRef
+from bot.core.messages import Form, Message
+from bot.core.platform import Address
 from storage.db import Database
 from storage.models import LocalMessage, utcnow
 

@@ -1,6 +1,6 @@
 """The local web chat at `/`: pick who you are, read your DMs and your units' channels,
 click buttons and fill forms. A try-out and test platform: there is no login, so it is only
-mounted when MEDPULS_LOCAL_CHAT=1 and no real platform is configured (bot/config.py), and
+mounted when MEDPULS_LOCAL_CHAT=1 and no real platform is configured (bot/core/config.py), and
 only its own page may call it (adapters/local/guard.py)."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from adapters.local.frame import frame, language
 from adapters.local.guard import allowed_names, guarded, json_body
 from adapters.local.html import render_form, render_message, render_said
 from adapters.local.platform import LocalPlatform
-from bot.core import Core
-from bot.events import (
+from bot.app.turns import Core
+from bot.core.events import (
     Actor,
     ButtonClicked,
     CommandInvoked,
@@ -27,10 +27,10 @@ from bot.events import (
     MessageReceived,
     MessageRef,
 )
-from bot.i18n import Lang, translator
-from bot.messages import Form, Message, Reply
-from bot.platform import Platform
-from bot.router import command_text, command_word
+from bot.core.i18n import Lang, translator
+from bot.core.messages import Form, Message, Reply
+from bot.core.platform import Platform
+from bot.core.router import command_text, command_word
 from storage.models import LocalMessage, Member, Membership
 
 STATIC = Path(__file__).parent / "static"

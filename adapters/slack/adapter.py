@@ -41,10 +41,10 @@ from adapters.slack.logs import log, sdk_logger
 from adapters.slack.normalize import Body, Origin
 from adapters.slack.platform import SlackPlatform, error_code
 from adapters.slack.registry import INSTALL_PATH, REDIRECT_PATH, bot_scopes
-from bot.core import Core
-from bot.events import Actor, CommandInvoked, InboundEvent, MemberJoined
-from bot.i18n import Lang, language_of, translator
-from bot.messages import Message, Reply
+from bot.app.turns import Core
+from bot.core.events import Actor, CommandInvoked, InboundEvent, MemberJoined
+from bot.core.i18n import Lang, language_of, translator
+from bot.core.messages import Message, Reply
 
 # A submitted modal waits this long for the flow before Slack's three seconds run out.
 SUBMISSION_WAIT = 2.0

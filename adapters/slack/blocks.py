@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.slack.registry import ACTION_PREFIX, RETRY_ACTION_ID, VIEW_PREFIX
-from bot.i18n import Lang, translator
-from bot.messages import (
+from bot.core.i18n import Lang, translator
+from bot.core.messages import (
     MAX_TEXT,
     Button,
     Buttons,
@@ -30,7 +30,7 @@ from bot.messages import (
     Part,
     Text,
 )
-from bot.text_limits import limit_text
+from bot.core.text_limits import limit_text
 
 Block = dict[str, Any]
 

@@ -8,7 +8,7 @@ stored before the list was narrowed, is ignored). The default installation, used
 message's workspace is not known, is the earliest one: a new install never takes it over.
 
 Tokens (bot, refresh, user, incoming webhook URL) are sealed with Fernet under a subkey of
-MEDPULS_SECRET_KEY (bot/sealing.py) in `data["sealed"]`; the rest of the row is in the clear.
+MEDPULS_SECRET_KEY (bot/core/sealing.py) in `data["sealed"]`; the rest of the row is in the clear.
 
 Bot tokens only: the app asks for no user scopes, and the manifest leaves token rotation off, so
 slack_sdk never makes the bot-only saves (`async_save_bot`) that rotation needs. Every Slack
@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
 from adapters.slack.tenancy import Workspaces
-from bot.sealing import Sealer
+from bot.core.sealing import Sealer
 from storage.db import Database
 from storage.models import ProcessedEvent, SlackInstallation, utcnow
 

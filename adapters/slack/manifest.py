@@ -20,7 +20,7 @@ from adapters.slack.registry import (
     SLASH_COMMANDS,
     bot_scopes,
 )
-from bot.i18n import Lang, translator
+from bot.core.i18n import Lang, translator
 
 APP_NAME = "MEDpuls"
 

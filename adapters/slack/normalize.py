@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.slack.blocks import FormOrigin
 from adapters.slack.registry import shortcut_for
-from bot.events import (
+from bot.core.events import (
     Actor,
     ButtonClicked,
     CommandInvoked,

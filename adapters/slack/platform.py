@@ -36,13 +36,13 @@ from adapters.slack.blocks import (
 from adapters.slack.installation_store import DbInstallationStore
 from adapters.slack.logs import log, sdk_logger
 from adapters.slack.tenancy import workspaces_from
-from bot.config import Settings
-from bot.errors import MedpulsError
-from bot.events import MessageRef
-from bot.i18n import Lang, chosen_language
-from bot.messages import Form, Message
-from bot.platform import Address, DeliveryError
-from bot.sealing import sealer
+from bot.core.config import Settings
+from bot.core.errors import MedpulsError
+from bot.core.events import MessageRef
+from bot.core.i18n import Lang, chosen_language
+from bot.core.messages import Form, Message
+from bot.core.platform import Address, DeliveryError
+from bot.core.sealing import sealer
 from storage.db import Database
 from storage.models import Member, StoredImage
 

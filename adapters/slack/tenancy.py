@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.config import Settings, id_list
-from bot.errors import ConfigError
+from bot.core.config import Settings, id_list
+from bot.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

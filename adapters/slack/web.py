@@ -23,9 +23,9 @@ from adapters.slack.adapter import SlackAdapter
 from adapters.slack.logs import log
 from adapters.slack.platform import SlackPlatform
 from adapters.slack.registry import EVENTS_PATH, INSTALL_PATH, REDIRECT_PATH
-from bot.core import Core
-from bot.platform import Platform
-from bot.request_body import SLACK_LIMIT, read_body, utf8
+from bot.app.turns import Core
+from bot.core.platform import Platform
+from bot.core.request_body import SLACK_LIMIT, read_body, utf8
 
 SLACK_ADAPTER: web.AppKey[SlackAdapter] = web.AppKey("slack_adapter", SlackAdapter)
 MAX_BODY = SLACK_LIMIT

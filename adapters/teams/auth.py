@@ -28,8 +28,8 @@ from botframework.connector.auth import (
 )
 from msrest.authentication import Authentication
 
-from bot.config import Settings, id_list
-from bot.errors import InvalidInput
+from bot.core.config import Settings, id_list
+from bot.core.errors import InvalidInput
 
 log = logging.getLogger("medpuls.teams.auth")
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.teams.normalize import DATA_KEY, DATE_SUFFIX, FORM_KEY, TIME_SUFFIX
-from bot.i18n import Translator
-from bot.messages import (
+from bot.core.i18n import Translator
+from bot.core.messages import (
     Button,
     Buttons,
     Context,
@@ -27,7 +27,7 @@ from bot.messages import (
     Message,
     Text,
 )
-from bot.text_limits import label_with_limit
+from bot.core.text_limits import label_with_limit
 
 CARD_VERSION = "1.5"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"

@@ -32,8 +32,8 @@ from urllib3 import Retry
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from adapters.teams.auth import AppTokenFactory, BotFrameworkConfig, TokenError
-from bot.platform import DeliveryError
-from bot.ratelimit import check_slot
+from bot.core.platform import DeliveryError
+from bot.app.ratelimit import check_slot
 
 log = logging.getLogger("medpuls.teams.connector")
 T = TypeVar("T")

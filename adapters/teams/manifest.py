@@ -16,9 +16,9 @@ from urllib.parse import urlparse
 
 from PIL import Image, ImageDraw
 
-from bot.config import Settings
-from bot.errors import InvalidInput
-from bot.i18n import translator
+from bot.core.config import Settings
+from bot.core.errors import InvalidInput
+from bot.core.i18n import translator
 
 MANIFEST_VERSION = "1.11"
 SCHEMA_URL = (

@@ -13,7 +13,7 @@ import html
 import re
 from typing import Any
 
-from bot.events import (
+from bot.core.events import (
     Actor,
     ButtonClicked,
     CommandInvoked,

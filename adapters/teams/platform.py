@@ -37,11 +37,11 @@ from adapters.teams.normalize import (
     team_of,
     tenant_of,
 )
-from bot.config import Settings
-from bot.events import MessageRef, PlatformName
-from bot.i18n import Translator, language_of, translator
-from bot.messages import Form, Message
-from bot.platform import Address, DeliveryError
+from bot.core.config import Settings
+from bot.core.events import MessageRef, PlatformName
+from bot.core.i18n import Translator, language_of, translator
+from bot.core.messages import Form, Message
+from bot.core.platform import Address, DeliveryError
 from storage.db import Database
 from storage.models import ConversationReference, Member, utcnow
 

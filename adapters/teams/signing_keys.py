@@ -29,7 +29,7 @@ from botframework.connector.auth import AuthenticationConstants, GovernmentConst
 from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from jwt.algorithms import RSAAlgorithm
 
-from bot.config import Settings
+from bot.core.config import Settings
 
 log = logging.getLogger("medpuls.teams.auth")
 

@@ -1,7 +1,7 @@
 """`POST /api/messages`: authenticate the activity, normalise it, run the core, apply its Reply.
 
 Nothing is processed before the request's token is validated (401 otherwise). Charts are
-linked as `{MEDPULS_PUBLIC_URL}/images/<id>.png`, which bot/server.py serves.
+linked as `{MEDPULS_PUBLIC_URL}/images/<id>.png`, which bot/app/server.py serves.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from adapters.teams.normalize import (
 from adapters.teams.platform import TeamsPlatform
 from adapters.teams.roster import roster_rows, usable_email
 from adapters.teams.signing_keys import install_signing_keys
-from bot.core import Core
-from bot.events import FormSubmitted
-from bot.i18n import language_of, translator
-from bot.messages import NO_REPLY, Message, Reply, Text
-from bot.platform import DeliveryError, Platform
-from bot.request_body import TEAMS_LIMIT, json_object, read_body
+from bot.app.turns import Core
+from bot.core.events import FormSubmitted
+from bot.core.i18n import language_of, translator
+from bot.core.messages import NO_REPLY, Message, Reply, Text
+from bot.core.platform import DeliveryError, Platform
+from bot.core.request_body import TEAMS_LIMIT, json_object, read_body
 
 log = logging.getLogger("medpuls.teams.web")
 
@@ -243,7 +243,7 @@ HANDLER: web.AppKey[TeamsInbound] = web.AppKey("teams_inbound", TeamsInbound)
 
 
 def mount(app: web.Application, core: Core, platform: Platform) -> None:
-    """Add `POST /api/messages` (bot/server.py calls this when MICROSOFT_APP_ID is set)."""
+    """Add `POST /api/messages` (bot/app/server.py calls this when MICROSOFT_APP_ID is set)."""
     assert isinstance(platform, TeamsPlatform)
     install_signing_keys(platform.settings)
     inbound = TeamsInbound(core, platform)

@@ -38,7 +38,7 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.platform_limits import Window
+from bot.core.platform_limits import Window
 from tests.fakes.windows import SlidingWindows
 
 ISSUER = "https://api.botframework.com"

@@ -12,7 +12,7 @@ import bisect
 import math
 from collections.abc import Sequence
 
-from bot.platform_limits import Window
+from bot.core.platform_limits import Window
 
 
 class SlidingWindows:

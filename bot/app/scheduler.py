@@ -1,0 +1,208 @@
+"""The scheduler: APScheduler as the timer behind a small API of our own, and a lease.
+
+Exactly one replica runs jobs: the one holding the "scheduler" lease, a row renewed in short
+transactions (so it works behind a transaction-pooling pgbouncer, where a session advisory lock
+would be held by whichever client last used the pooled connection). A replica that dies stops
+renewing and another takes over once the lease expires: within LEASE_SECONDS + RENEW_SECONDS.
+
+Expiry is judged by the database's clock, not the replicas': a replica whose clock runs fast
+would otherwise take a lease that is still held. A leader that cannot renew (database gone,
+process stalled) stops running jobs when its own copy of the lease runs out, before anyone else
+may take it, so two leaders never overlap.
+
+Jobs are module-level functions taking the Bot; our database is the source of truth, so a job
+run twice (a doubled tick) must be harmless, which the flows make sure of with unique keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.db import Database
+from storage.models import Lease, utcnow
+
+if TYPE_CHECKING:
+    from bot.app.wiring import Bot
+
+log = logging.getLogger("medpuls.scheduler")
+
+LEASE_SECONDS = 45
+RENEW_SECONDS = 15
+# A leader trusts its lease this much less than the database does: clock drift, a slow commit.
+SAFETY_SECONDS = 5
+Job = Callable[["Bot"], Awaitable[None] | None]
+
+
+def database_now(session: Session) -> dt.datetime:
+    """The database's clock (PostgreSQL); SQLite has one process and uses ours."""
+    if session.get_bind().dialect.name == "postgresql":
+        now = session.scalar(select(func.now()))
+        assert isinstance(now, dt.datetime)
+        return now.astimezone(dt.UTC)
+    return utcnow()
+
+
+def acquire_lease(db: Database, name: str, holder: str, *, seconds: float = LEASE_SECONDS) -> bool:
+    """Take or renew the lease; True when `holder` has it for the next `seconds`."""
+    try:
+        with db.session() as session:
+            now = database_now(session)
+            until = now + dt.timedelta(seconds=seconds)
+            result = session.execute(
+                update(Lease)
+                .where(Lease.name == name)
+                .where((Lease.holder == holder) | (Lease.expires_at < now))
+                .values(holder=holder, expires_at=until)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                return True
+            if session.get(Lease, name) is None:
+                session.add(Lease(name=name, holder=holder, expires_at=until))
+                session.flush()
+                return True
+            return False
+    except IntegrityError:
+        return False  # another replica inserted the row at the same moment
+
+
+def release_lease(db: Database, name: str, holder: str) -> None:
+    with db.session() as session:
+        now = database_now(session)
+        session.execute(
+            update(Lease)
+            .where(Lease.name == name, Lease.holder == holder)
+            .values(expires_at=now - dt.timedelta(seconds=1))
+        )
+
+
+def lease_holder(db: Database, name: str) -> str | None:
+    """Who holds the lease now, if anyone (for operators and tests)."""
+    with db.session() as session:
+        now = database_now(session)
+        lease = session.get(Lease, name)
+        return lease.holder if lease is not None and lease.expires_at >= now else None
+
+
+async def run_off_the_loop(job: Job, bot: Bot) -> None:
+    """Run one job without holding the event loop.
+
+    The flows' jobs are synchronous and can take seconds (a digest for a large area), while
+    `serve` answers Slack and Teams on the same loop, which must acknowledge within 3 seconds.
+    So a plain function runs in a worker thread; a coroutine function is awaited on the loop.
+    """
+    if inspect.iscoroutinefunction(job):
+        await job(bot)
+        return
+    result = await asyncio.to_thread(job, bot)
+    if inspect.isawaitable(result):
+        await result
+
+
+class Scheduler:
+    """Runs registered jobs every `interval` seconds while this process holds the lease."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        jobs: dict[str, Job],
+        *,
+        interval: int = 60,
+        lease_seconds: float = LEASE_SECONDS,
+        renew_seconds: float = RENEW_SECONDS,
+        safety_seconds: float = SAFETY_SECONDS,
+    ) -> None:
+        if renew_seconds + safety_seconds >= lease_seconds:
+            raise ValueError("the lease must outlast a renewal and the safety margin")
+        self.bot = bot
+        self.jobs = jobs
+        self.interval = interval
+        self.lease_seconds = lease_seconds
+        self.renew_seconds = renew_seconds
+        self.safety_seconds = safety_seconds
+        self._held_until = 0.0  # monotonic: when our own copy of the lease runs out
+        self._aps = AsyncIOScheduler(timezone=dt.UTC)
+
+    @property
+    def is_leader(self) -> bool:
+        return time.monotonic() < self._held_until
+
+    async def renew(self) -> None:
+        was = self.is_leader
+        asked_at = time.monotonic()
+        try:
+            held = await asyncio.to_thread(
+                acquire_lease,
+                self.bot.db,
+                "scheduler",
+                self.bot.worker_id,
+                seconds=self.lease_seconds,
+            )
+        except Exception:
+            # Not knowing is not holding: our copy still runs out on time.
+            log.exception("lease renewal failed", extra={"worker": self.bot.worker_id})
+            held = False
+        if held:
+            # Counted from before the request: the database may have granted it a while ago.
+            self._held_until = asked_at + self.lease_seconds - self.safety_seconds
+        else:
+            self._held_until = 0.0
+        if self.is_leader != was:
+            log.info(
+                "scheduler leadership changed",
+                extra={"worker": self.bot.worker_id, "count": int(self.is_leader)},
+            )
+
+    async def tick(self) -> None:
+        if not self.is_leader:
+            return
+        for name, job in self.jobs.items():
+            if not self.is_leader:
+                log.warning("lease ran out during a tick", extra={"worker": self.bot.worker_id})
+                return
+            try:
+                await run_off_the_loop(job, self.bot)
+            except Exception:
+                log.exception("job failed", extra={"reason": name})
+        self.bot.delivery.wake()
+
+    def start(self) -> None:
+        # A deploy or a stalled loop can delay a run; APScheduler's 1-second default grace
+        # would silently drop it. Coalesce: several missed runs run once. One at a time.
+        common: dict[str, Any] = {"coalesce": True, "max_instances": 1}
+        self._aps.add_job(
+            self.renew,
+            "interval",
+            seconds=self.renew_seconds,
+            id="lease",
+            next_run_time=utcnow(),
+            misfire_grace_time=int(self.renew_seconds) or 1,
+            **common,
+        )
+        self._aps.add_job(
+            self.tick,
+            "interval",
+            seconds=self.interval,
+            id="tick",
+            next_run_time=utcnow() + dt.timedelta(seconds=1),
+            misfire_grace_time=3600,
+            **common,
+        )
+        self._aps.start()
+
+    async def stop(self) -> None:
+        if self._aps.running:  # stop() before start() (a failed start-up) is no error
+            self._aps.shutdown(wait=False)
+        if self.is_leader:
+            self._held_until = 0.0
+            await asyncio.to_thread(release_lease, self.bot.db, "scheduler", self.bot.worker_id)

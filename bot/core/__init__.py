@@ -1,0 +1,1 @@
+"""The vocabulary every layer shares: events, messages, the ports, texts, settings, router."""
