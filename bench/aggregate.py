@@ -140,17 +140,14 @@ def seed(
                 select(Member.email, Member.id).where(Member.email.like("chef%"))
             )
         }
-        s.execute(
-            insert(Membership),
-            [
-                {
-                    "member_id": chefs[f"chef{u.id}@bench.invalid"],
-                    "unit_id": u.id,
-                    "roles": "leader",
-                    "created_at": now,
-                }
-                for u in heads
-            ],
+        s.add_all(
+            Membership(
+                member_id=chefs[f"chef{u.id}@bench.invalid"],
+                unit_id=u.id,
+                roles="leader",
+                created_at=now,
+            )
+            for u in heads
         )
     db.dispose()
 
@@ -195,13 +192,23 @@ def seed(
         conn.execute(
             text(
                 """
-                INSERT INTO memberships (member_id, unit_id, roles, created_at)
-                SELECT member_id, unit_id,
-                       CASE WHEN pos = 0 THEN 'member;leader' ELSE 'member' END, :now
-                FROM bench_people
+                INSERT INTO memberships (member_id, unit_id, created_at)
+                SELECT member_id, unit_id, :now FROM bench_people
                 """
             ),
             {"now": now},
+        )
+        conn.execute(
+            text(
+                """
+                INSERT INTO membership_roles (membership_id, role)
+                SELECT ms.id, r.role
+                FROM memberships ms
+                JOIN bench_people p ON p.member_id = ms.member_id AND p.unit_id = ms.unit_id
+                CROSS JOIN (VALUES ('member'), ('leader')) AS r(role)
+                WHERE r.role = 'member' OR p.pos = 0
+                """
+            )
         )
         # Closed on the Friday at 14:00 local (13:00 UTC in winter; near enough all year for
         # a bench) of each of the `weeks` weeks before `now`.

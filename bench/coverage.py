@@ -137,7 +137,7 @@ def coverage(url: str, rule: str) -> tuple[int, int]:
             for uid, n in s.execute(
                 select(Membership.unit_id, text("count(*)"))
                 .join(Unit, Unit.id == Membership.unit_id)
-                .where(Unit.name.like("Team %"), Membership.roles.like("%member%"))
+                .where(Unit.name.like("Team %"), Membership.has_role("member"))
                 .group_by(Membership.unit_id)
             )
         }

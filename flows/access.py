@@ -21,17 +21,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.core.errors import NotAllowed, NotFound
+from bot.core.errors import NotAllowed, NotFound, Refused
 from bot.core.events import CommandInvoked
 from bot.core.i18n import Translator
-from bot.core.messages import Context as Small
-from bot.core.messages import Divider, Fact, Facts, Header, Message, Reply, Text
-from bot.core.router import Context, Router
+from bot.core.messages import Divider, Fact, Facts, Header, Message, Reply, SmallPrint, Text
+from bot.core.router import FlowContext, Router
 from flows.disclosure import Cell, decide
 from flows.ledger import Ledger, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
 from flows.pooling import standing_words
 from flows.schedule import DEFAULT_TZ
+from storage.audit import audit_entry
 from storage.models import (
     AuditEntry,
     Committee,
@@ -103,33 +103,6 @@ def is_admin(session: Session, member: Member | None) -> bool:
     return any("admin" in ms.role_set for ms in rows)
 
 
-class Refused(NotAllowed):
-    """A refusal that outlives its turn: the core writes `audit_entry` after the rollback."""
-
-    def __init__(self, message: str, audit_entry: AuditEntry) -> None:
-        super().__init__(message)
-        self.audit_entry = audit_entry
-
-
-def audit_entry(
-    actor: Member | None,
-    action: str,
-    subject: str,
-    *,
-    allowed: bool,
-    now: dt.datetime | None = None,
-    **detail: Any,
-) -> AuditEntry:
-    """One audit entry. `detail` holds ids and counts, never an answer or a comment."""
-    return AuditEntry(
-        at=now or utcnow(),
-        actor_id=actor.id if actor else None,
-        action=action,
-        subject=subject,
-        allowed=allowed,
-        detail=detail or None,
-    )
-
 
 def refuse(
     session: Session,
@@ -156,10 +129,10 @@ def refuse(
 
 
 def require_results_access(
-    ctx_or_session: Context | Session, member: Member | None, unit: Unit, what: str
+    ctx_or_session: FlowContext | Session, member: Member | None, unit: Unit, what: str
 ) -> None:
     """Raise NotAllowed unless `member` may see `what` for `unit`; audit the outcome either way."""
-    if isinstance(ctx_or_session, Context):
+    if isinstance(ctx_or_session, FlowContext):
         session, now = ctx_or_session.session, ctx_or_session.now
         message = ctx_or_session.t("access.refused", unit=unit.name)
     else:
@@ -434,7 +407,7 @@ def results_message(view: ResultsView, session: Session, t: Translator) -> Messa
                 Facts(facts=facts),
             ]
         )
-    parts.append(Small(text=t("access.results_note")))
+    parts.append(SmallPrint(text=t("access.results_note")))
     summary = t("access.results_title", unit=view.unit.name)
     return Message(summary=summary, parts=parts)
 
@@ -451,7 +424,7 @@ def find_unit(session: Session, text: str) -> Unit:
     raise NotFound(text)
 
 
-def on_results(ctx: Context, event: CommandInvoked) -> Reply:
+def on_results(ctx: FlowContext, event: CommandInvoked) -> Reply:
     t = ctx.t
     if ctx.member is None:
         raise NotAllowed(t("common.unknown_user"))
@@ -471,11 +444,11 @@ def on_results(ctx: Context, event: CommandInvoked) -> Reply:
     require_results_access(ctx, ctx.member, unit, "results.view")
     view = results_view(ctx.session, unit)
     if view is None:
-        return _notice(t("access.no_results", unit=unit.name))
+        return Reply.note(t("access.no_results", unit=unit.name))
     return Reply(notice=results_message(view, ctx.session, t))
 
 
-def _any_unit_of(ctx: Context) -> Unit:
+def _any_unit_of(ctx: FlowContext) -> Unit:
     assert ctx.member is not None
     ms = ctx.session.scalars(
         select(Membership).where(Membership.member_id == ctx.member.id)
@@ -522,7 +495,7 @@ def audit_lines(
     return out
 
 
-def on_audit(ctx: Context, event: CommandInvoked) -> Reply:
+def on_audit(ctx: FlowContext, event: CommandInvoked) -> Reply:
     t = ctx.t
     if not is_admin(ctx.session, ctx.member):
         message = t("access.audit_admins_only")
@@ -546,9 +519,6 @@ def on_audit(ctx: Context, event: CommandInvoked) -> Reply:
     parts.append(Facts(facts=facts) if facts else Text(text=t("access.audit_empty")))
     return Reply(notice=Message(summary=t.plural("access.audit_title", len(lines)), parts=parts))
 
-
-def _notice(text: str) -> Reply:
-    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
 
 
 def register(router: Router) -> None:

@@ -34,7 +34,6 @@ from bot.core.i18n import Translator, chosen_language, translator
 from bot.core.messages import (
     Button,
     Buttons,
-    Context,
     Field_,
     Form,
     Header,
@@ -42,11 +41,11 @@ from bot.core.messages import (
     Option,
     Part,
     Reply,
+    SmallPrint,
     Text,
 )
 from bot.core.outbox import Outgoing, queue, to_member, to_unit_channel
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows.agenda import bring_to_committee, committee_of_unit, units_served
 from flows.dialogue import leaders_of, shown_dimension_scores
 from flows.question_bank import default_bank
@@ -156,9 +155,6 @@ class ActionToMed(ActionData):
 # --- who ------------------------------------------------------------------------------------
 
 
-def _note(text: str) -> Reply:
-    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
-
 
 def units_of(session: Session, member: Member) -> list[Unit]:
     rows = session.scalars(select(Membership).where(Membership.member_id == member.id))
@@ -260,7 +256,7 @@ def plan_message(session: Session, unit: Unit, t: Translator, *, buttons: bool =
                 ]
             )
         )
-    parts.append(Context(text=t("actions.plan_small")))
+    parts.append(SmallPrint(text=t("actions.plan_small")))
     return Message(summary=title, parts=parts)
 
 
@@ -430,10 +426,10 @@ def on_action_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     """ "handling <text>": the form for the member's (first) unit, the text filled in."""
     member = ctx.member
     if member is None:
-        return _note(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     units = units_of(ctx.session, member)
     if not units:
-        return _note(ctx.t("actions.no_unit"))
+        return Reply.note(ctx.t("actions.no_unit"))
     text = event.text.strip()
     if not event.command or event.command.startswith("/"):
         words = text.split(maxsplit=1)
@@ -445,10 +441,10 @@ def on_plan_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     """ "plan": the plan of each of the member's units, as the channel shows it."""
     member = ctx.member
     if member is None:
-        return _note(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     units = units_of(ctx.session, member)
     if not units:
-        return _note(ctx.t("actions.no_unit"))
+        return Reply.note(ctx.t("actions.no_unit"))
     messages = [plan_message(ctx.session, u, ctx.t) for u in units]
     parts = [p for m in messages for p in m.parts]
     return Reply(notice=Message(summary=messages[0].summary, parts=parts))
@@ -457,7 +453,7 @@ def on_plan_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
 def on_open(ctx: FlowContext, event: ButtonClicked, data: ActionOpen) -> Reply:
     unit = ctx.session.get(Unit, data.u)
     if unit is None or ctx.member is None or not is_in_unit(ctx.session, ctx.member, unit.id):
-        return _note(ctx.t("actions.not_in_unit"))
+        return Reply.note(ctx.t("actions.not_in_unit"))
     return Reply(form=action_form(ctx.session, ctx.member, unit, ctx.t))
 
 
@@ -474,7 +470,7 @@ def on_add(ctx: FlowContext, event: FormSubmitted, data: ActionForm) -> Reply:
     member = ctx.member
     if unit is None or not is_in_unit(ctx.session, member, data.u):
         ctx.audit("action.add", f"unit:{data.u}", allowed=False)
-        return _note(t("actions.not_in_unit"))
+        return Reply.note(t("actions.not_in_unit"))
     assert member is not None
     values = {k: (v or "").strip() for k, v in event.values.items()}
     errors: dict[str, str] = {}
@@ -519,7 +515,7 @@ def on_add(ctx: FlowContext, event: FormSubmitted, data: ActionForm) -> Reply:
         dimension=dimension,
     )
     _post_plan(ctx, action)
-    return _note(t("actions.added", unit=unit.name))
+    return Reply.note(t("actions.added", unit=unit.name))
 
 
 # --- reminders and the date -----------------------------------------------------------------
@@ -527,7 +523,8 @@ def on_add(ctx: FlowContext, event: FormSubmitted, data: ActionForm) -> Reply:
 
 def _reminder(session: Session, action: TeamAction, t: Translator) -> Message:
     text = t("actions.reminder", text=action.text, date=t.date(action.due_on, "EEEE d. MMMM"))
-    return Message(summary=text, parts=[Text(text=text), Context(text=t("actions.reminder_small"))])
+    small = SmallPrint(text=t("actions.reminder_small"))
+    return Message(summary=text, parts=[Text(text=text), small])
 
 
 def _due_message(session: Session, action: TeamAction, t: Translator) -> Message:
@@ -622,12 +619,12 @@ def mark_form(action: TeamAction, status: str, t: Translator) -> Form:
 def on_mark(ctx: FlowContext, event: ButtonClicked, data: ActionMark) -> Reply:
     action = ctx.session.get(TeamAction, data.a)
     if action is None or data.s not in STATUSES:
-        return _note(ctx.t("actions.unknown"))
+        return Reply.note(ctx.t("actions.unknown"))
     if not may_mark(ctx.session, ctx.member, action):
         ctx.audit("action.mark", f"action:{action.id}", allowed=False)
-        return _note(ctx.t("actions.not_owner"))
+        return Reply.note(ctx.t("actions.not_owner"))
     if action.status != "planned":
-        return _note(ctx.t("actions.already", status=ctx.t(f"actions.status_{action.status}")))
+        return Reply.note(ctx.t("actions.already", status=ctx.t(f"actions.status_{action.status}")))
     return Reply(form=mark_form(action, data.s, ctx.t))
 
 
@@ -635,12 +632,12 @@ def on_mark_submit(ctx: FlowContext, event: FormSubmitted, data: ActionMarkForm)
     t = ctx.t
     action = ctx.session.get(TeamAction, data.a)
     if action is None or data.s not in STATUSES:
-        return _note(t("actions.unknown"))
+        return Reply.note(t("actions.unknown"))
     if not may_mark(ctx.session, ctx.member, action):
         ctx.audit("action.mark", f"action:{action.id}", allowed=False)
-        return _note(t("actions.not_owner"))
+        return Reply.note(t("actions.not_owner"))
     if action.status != "planned":
-        return _note(t("actions.already", status=t(f"actions.status_{action.status}")))
+        return Reply.note(t("actions.already", status=t(f"actions.status_{action.status}")))
     outcome = (event.values.get("outcome") or "").strip()[:OUTCOME_MAX]
     errors: dict[str, str] = {}
     if not outcome:
@@ -673,7 +670,7 @@ def on_mark_submit(ctx: FlowContext, event: FormSubmitted, data: ActionMarkForm)
     ctx.audit(f"action.{data.s}", f"action:{action.id}", **detail)
     ctx.session.flush()
     _post_plan(ctx, action)
-    return _note(t("actions.marked", status=t(f"actions.status_{data.s}")))
+    return Reply.note(t("actions.marked", status=t(f"actions.status_{data.s}")))
 
 
 # --- to MED ---------------------------------------------------------------------------------
@@ -701,16 +698,16 @@ def on_to_med(ctx: FlowContext, event: ButtonClicked, data: ActionToMed) -> Repl
     member = ctx.member
     if unit is None or member is None or not is_in_unit(ctx.session, member, unit.id):
         ctx.audit("action.to_med", f"unit:{data.u}", allowed=False)
-        return _note(t("actions.not_in_unit"))
+        return Reply.note(t("actions.not_in_unit"))
     committee = committee_of_unit(ctx.session, unit)
     if committee is None:
-        return _note(t("actions.no_committee", unit=unit.name))
+        return Reply.note(t("actions.no_committee", unit=unit.name))
     actions = unit_actions(ctx.session, unit.id)
     if not actions:
-        return _note(t("actions.plan_empty"))
+        return Reply.note(t("actions.plan_empty"))
     pending = [a for a in actions if a.proposal_id is None]
     if not pending:
-        return _note(t("actions.already_at_med", committee=committee.name))
+        return Reply.note(t("actions.already_at_med", committee=committee.name))
     lt = translator(ctx.settings.language)
     plan = "\n".join(action_line(ctx.session, a, lt) for a in actions)
     figures = "\n".join(evidence(ctx.session, actions, lt))
@@ -735,7 +732,7 @@ def on_to_med(ctx: FlowContext, event: ButtonClicked, data: ActionToMed) -> Repl
         actions=[a.id for a in actions],
     )
     receipt = bring_to_committee(ctx, proposal, unit)
-    return _note(receipt)
+    return Reply.note(receipt)
 
 
 # --- the committee's summary before each meeting --------------------------------------------
@@ -759,7 +756,7 @@ def committee_summary(
         parts.append(Text(text="\n".join(lines)))
     if not any_plan:
         parts.append(Text(text=t("actions.committee_none")))
-    parts.append(Context(text=t("actions.plan_small")))
+    parts.append(SmallPrint(text=t("actions.plan_small")))
     return Message(summary=title, parts=parts)
 
 

@@ -35,13 +35,12 @@ from sqlalchemy.orm import Session
 
 from bot.core.actions import ActionData
 from bot.core.config import Settings
-from bot.core.errors import InvalidInput
+from bot.core.errors import CannotSign, InvalidInput
 from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted, MessageRef
 from bot.core.i18n import Lang, Translator, chosen_language, translator
 from bot.core.messages import (
     Button,
     Buttons,
-    Context,
     Divider,
     Fact,
     Facts,
@@ -52,13 +51,13 @@ from bot.core.messages import (
     Option,
     Part,
     Reply,
+    SmallPrint,
     Text,
 )
 from bot.core.outbox import Outgoing, queue, to_member, to_unit_channel, update_of
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows.agenda_export import agenda_message, build_agenda, shown_as
-from flows.approvals import CannotSign, is_approved, sign, signatures, signers
+from flows.approvals import is_approved, sign, signatures, signers
 from flows.approvals import sides_of as approval_sides
 from flows.decisions import PassOn, held_meetings, held_parts
 from flows.full_text import ShowProposal, summarized
@@ -455,7 +454,7 @@ def call_message(committee: Committee, meeting: Meeting, t: Translator, tz: dt.t
                 )
             ]
         ),
-        Context(text=t("agenda.call_small_print")),
+        SmallPrint(text=t("agenda.call_small_print")),
     ]
     return Message(summary=title, parts=parts)
 
@@ -500,7 +499,7 @@ def channel_post(session: Session, p: Proposal, t: Translator) -> Message:
     parts: list[Part] = [
         Header(text=p.title),
         *summarized(proposal_text(p, t), t, ShowProposal(p=p.id).pack()),
-        Context(
+        SmallPrint(
             text=t(
                 "agenda.post_small_print",
                 by=shown_as(session, p, t),
@@ -518,7 +517,7 @@ def channel_post(session: Session, p: Proposal, t: Translator) -> Message:
             )
         )
     else:
-        parts.append(Context(text=t(f"agenda.post_status_{p.status}")))
+        parts.append(SmallPrint(text=t(f"agenda.post_status_{p.status}")))
     return Message(summary=t("agenda.post_summary", title=p.title), parts=parts)
 
 
@@ -875,7 +874,7 @@ def rep_request(p: Proposal, t: Translator) -> Message:
                     )
                 ]
             ),
-            Context(text=t("agenda.rep_small_print")),
+            SmallPrint(text=t("agenda.rep_small_print")),
         ],
     )
 
@@ -1537,7 +1536,7 @@ def _triage_parts(ctx: FlowContext, committee: Committee) -> list[Part]:
     parts.append(Divider())
     parts.append(Text(text=f"*{t('agenda.triage_new')}*"))
     if not untriaged:
-        parts.append(Context(text=t("agenda.triage_none")))
+        parts.append(SmallPrint(text=t("agenda.triage_none")))
     for p in untriaged:
         parts.extend(_proposal_parts(ctx, p))
         parts.append(triage_buttons(p, t))
@@ -1546,10 +1545,11 @@ def _triage_parts(ctx: FlowContext, committee: Committee) -> list[Part]:
         parts.append(Divider())
         parts.append(Text(text=f"*{t('agenda.triage_on_agenda')}*"))
         if not on_agenda:
-            parts.append(Context(text=t("agenda.triage_none")))
+            parts.append(SmallPrint(text=t("agenda.triage_none")))
         for p in on_agenda:
             parts.extend(_proposal_parts(ctx, p))
-            parts.append(Context(text=t("agenda.recommendation_line", text=p.recommendation or "")))
+            line = t("agenda.recommendation_line", text=p.recommendation or "")
+            parts.append(SmallPrint(text=line))
             parts.append(
                 Buttons(
                     buttons=[
@@ -1598,7 +1598,7 @@ def _proposal_parts(ctx: FlowContext, p: Proposal) -> list[Part]:
         small += " · " + t("agenda.moved_earlier")
     if p.meeting is None:
         small += " · " + t("agenda.no_meeting_yet")
-    return [Text(text=f"{head}\n{proposal_text(p, t)}"), Context(text=small)]
+    return [Text(text=f"{head}\n{proposal_text(p, t)}"), SmallPrint(text=small)]
 
 
 def member_view(ctx: FlowContext) -> Message:

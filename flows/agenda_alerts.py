@@ -19,10 +19,19 @@ from bot.core.actions import ActionData
 from bot.core.config import Settings
 from bot.core.events import ButtonClicked, CommandInvoked
 from bot.core.i18n import Translator
-from bot.core.messages import Button, Buttons, Context, Divider, Header, Message, Part, Reply, Text
+from bot.core.messages import (
+    Button,
+    Buttons,
+    Divider,
+    Header,
+    Message,
+    Part,
+    Reply,
+    SmallPrint,
+    Text,
+)
 from bot.core.outbox import Outgoing, queue, to_member
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows.agenda import (
     chaired_by,
     chairs_of,
@@ -85,7 +94,7 @@ def alert_message(session: Session, p: Proposal, t: Translator, tz: dt.tzinfo) -
         parts=[
             Header(text=title),
             *proposal_parts(session, p, t, tz),
-            Context(text=t("agenda.alerts_each_note")),
+            SmallPrint(text=t("agenda.alerts_each_note")),
             switch_button(t, "daily"),
         ],
     )
@@ -143,9 +152,9 @@ def send_bundles(db: Database, settings: Settings, now: dt.datetime) -> None:
             t = speak(member, settings.language)
             parts: list[Part] = [Header(text=t("agenda.bundle_title", n=len(proposals)))]
             for p in proposals:
-                parts.extend([Divider(), Context(text=p.committee.name)])
+                parts.extend([Divider(), SmallPrint(text=p.committee.name)])
                 parts.extend(proposal_parts(session, p, t, tz))
-            parts.extend([Context(text=t("agenda.alerts_daily_note")), switch_button(t, "each")])
+            parts.extend([SmallPrint(text=t("agenda.alerts_daily_note")), switch_button(t, "each")])
             items.append(
                 to_member(
                     member.id,

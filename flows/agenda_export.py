@@ -23,13 +23,13 @@ from bot.core.i18n import Translator
 from bot.core.messages import (
     Button,
     Buttons,
-    Context,
     Divider,
     Fact,
     Facts,
     Header,
     Message,
     Part,
+    SmallPrint,
     Text,
 )
 from flows import documents
@@ -200,7 +200,7 @@ def agenda_message(doc: AgendaDocument) -> Message:
     parts: list[Part] = [
         Header(text=doc.title),
         Facts(facts=[Fact(label=label, value=value) for label, value in doc.facts]),
-        Context(text=doc.status),
+        SmallPrint(text=doc.status),
     ]
     for item in doc.items:
         parts.append(Divider())

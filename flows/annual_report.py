@@ -28,10 +28,20 @@ from bot.core.actions import ActionData
 from bot.core.config import Settings
 from bot.core.events import ButtonClicked, CommandInvoked
 from bot.core.i18n import Lang, Translator
-from bot.core.messages import Button, Buttons, Context, Fact, Facts, Header, Image, Message, Part, Reply
+from bot.core.messages import (
+    Button,
+    Buttons,
+    Fact,
+    Facts,
+    Header,
+    Image,
+    Message,
+    Part,
+    Reply,
+    SmallPrint,
+)
 from bot.core.messages import Text as ChatText
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows import documents
 from flows.actions import trend_text
 from flows.agenda import chaired_by, note
@@ -396,7 +406,7 @@ def report_message(report: AnnualReport, t: Translator, image_id: str | None) ->
         bullets = "\n".join(f"• {q}" for q in questions.items)
         parts.append(ChatText(text=f"*{t('annual.questions_title')}*\n{bullets}"))
     command = f'medpuls report annual --committee "{year.committee.name}" --year {year.year}'
-    parts.append(Context(text=t("annual.chat_file", command=command)))
+    parts.append(SmallPrint(text=t("annual.chat_file", command=command)))
     return Message(summary=report.document.title, parts=parts)
 
 

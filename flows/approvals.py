@@ -22,6 +22,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.errors import CannotSign
 from storage.models import Approval, Committee, Member, Membership
 
 Side = Literal["management", "employee"]
@@ -31,14 +32,6 @@ SIDE_ROLES: dict[Side, tuple[str, ...]] = {
     "management": ("chair", "leader"),
     "employee": ("vice_chair", "rep"),
 }
-
-
-class CannotSign(Exception):
-    """Why a member's signature does not count: "no_side", "signed" or "side_signed"."""
-
-    def __init__(self, reason: Literal["no_side", "signed", "side_signed"]) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def role_conflict(roles: Iterable[str]) -> str | None:

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 from bot.core.events import CommandInvoked
 from bot.core.i18n import Translator
 from bot.core.messages import Reply
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows.agenda import chaired_by, next_meeting, note, when
 from flows.approvals import SIDE_ROLES
 from flows.documents import Person

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.core.actions import ActionData
-from bot.core.errors import InvalidInput
+from bot.core.errors import BankError, CannotSign, InvalidInput
 from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted
 from bot.core.i18n import Translator, chosen_language, translator
 from bot.core.messages import (
@@ -34,13 +34,12 @@ from bot.core.messages import (
     Message,
     Option,
     Reply,
+    SmallPrint,
     Text,
 )
-from bot.core.messages import Context as Small
 from bot.core.outbox import to_member
-from bot.core.router import Context, Router
+from bot.core.router import FlowContext, Router
 from flows.approvals import (
-    CannotSign,
     is_approved,
     missing_sides,
     sign,
@@ -48,7 +47,7 @@ from flows.approvals import (
     who_may_sign,
 )
 from flows.approvals import sides_of as approval_sides
-from flows.question_bank import CUSTOM_DIMENSION, BankError, custom_question
+from flows.question_bank import CUSTOM_DIMENSION, custom_question
 from storage.models import Approval, Committee, Member, Membership, Question
 
 EDITOR_ROLES = frozenset({"chair", "vice_chair"})
@@ -200,7 +199,7 @@ FIELDS = ("name", "da", "en", "low_da", "high_da", "low_en", "high_en")
 SHORT_LIMITS = {name: 80 for name in FIELDS[3:]}
 
 
-def question_form(ctx: Context, committees: Sequence[Committee]) -> Form:
+def question_form(ctx: FlowContext, committees: Sequence[Committee]) -> Form:
     t, da, en = ctx.t, translator("da"), translator("en")
     initial = {
         "low_da": da("pulse.questions_default_low"),
@@ -243,29 +242,26 @@ def question_form(ctx: Context, committees: Sequence[Committee]) -> Form:
     )
 
 
-def _notice(text: str) -> Reply:
-    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
 
-
-def on_questions_command(ctx: Context, event: CommandInvoked) -> Reply:
+def on_questions_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     if ctx.member is None:
-        return _notice(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     committees = editable_committees(ctx.session, ctx.member)
     if not committees:
         ctx.audit("questions.form", allowed=False)
-        return _notice(ctx.t("pulse.questions_not_allowed"))
+        return Reply.note(ctx.t("pulse.questions_not_allowed"))
     return Reply(form=question_form(ctx, committees))
 
 
-def on_questions_submit(ctx: Context, event: FormSubmitted, data: QuestionsForm) -> Reply:
+def on_questions_submit(ctx: FlowContext, event: FormSubmitted, data: QuestionsForm) -> Reply:
     if ctx.member is None:
-        return _notice(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     values = {k: (v or "").strip() for k, v in event.values.items()}
     allowed = {str(c.id): c for c in editable_committees(ctx.session, ctx.member)}
     committee = allowed.get(values.get("committee", ""))
     if committee is None:
         ctx.audit("questions.add", values.get("committee", ""), allowed=False)
-        return _notice(ctx.t("pulse.questions_not_allowed"))
+        return Reply.note(ctx.t("pulse.questions_not_allowed"))
     name = values.get("name", "").lower().replace(" ", "_")
     qid = f"custom.{name}"
     if ctx.session.get(Question, qid) is not None:
@@ -305,7 +301,7 @@ def on_questions_submit(ctx: Context, event: FormSubmitted, data: QuestionsForm)
             )
         if not who_may_sign(ctx.session, committee, side, exclude=[ctx.member.id]):
             raise InvalidInput(ctx.t("pulse.questions_no_side", committee=committee.name))
-    return _notice(ctx.t("pulse.questions_pending", id=qid, committee=committee.name))
+    return Reply.note(ctx.t("pulse.questions_pending", id=qid, committee=committee.name))
 
 
 def approval_message(q: Question, committee: Committee, author: Member, t: Translator) -> Message:
@@ -331,12 +327,12 @@ def approval_message(q: Question, committee: Committee, author: Member, t: Trans
                     ),
                 ]
             ),
-            Small(text=t("pulse.questions_ask_note")),
+            SmallPrint(text=t("pulse.questions_ask_note")),
         ],
     )
 
 
-def _waiting(ctx: Context, q_id: str, digest: str) -> tuple[Question, Committee] | None:
+def _waiting(ctx: FlowContext, q_id: str, digest: str) -> tuple[Question, Committee] | None:
     """The question as the button showed it, still waiting for approval."""
     q = ctx.session.get(Question, q_id)
     if q is None or q.committee_id is None or q.active or text_digest(q) != digest:
@@ -349,7 +345,7 @@ def _waiting(ctx: Context, q_id: str, digest: str) -> tuple[Question, Committee]
     return q, committee
 
 
-def _tell_author(ctx: Context, q: Question, committee: Committee, outcome: str) -> None:
+def _tell_author(ctx: FlowContext, q: Question, committee: Committee, outcome: str) -> None:
     first = signatures(ctx.session, question_subject(q))
     author = ctx.session.get(Member, first[0].member_id) if first else None
     if author is None or author.erased or ctx.member is None or author.id == ctx.member.id:
@@ -366,18 +362,18 @@ def _tell_author(ctx: Context, q: Question, committee: Committee, outcome: str) 
     )
 
 
-def on_question_approve(ctx: Context, event: ButtonClicked, data: QuestionApprove) -> Reply:
+def on_question_approve(ctx: FlowContext, event: ButtonClicked, data: QuestionApprove) -> Reply:
     found = _waiting(ctx, data.q, data.h)
     if found is None:
         return _update(ctx.t("pulse.questions_settled"))
     q, committee = found
     if ctx.member is None:
-        return _notice(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     try:
         sign(ctx.session, committee, question_subject(q), ctx.member, ctx.now)
     except CannotSign:
         ctx.audit("questions.approve", q.id, allowed=False)
-        return _notice(ctx.t("pulse.questions_not_yours"))
+        return Reply.note(ctx.t("pulse.questions_not_yours"))
     ctx.audit("questions.approve", q.id, committee=committee.name)
     if not is_approved(ctx.session, question_subject(q)):
         return _update(ctx.t("pulse.questions_pending", id=q.id, committee=committee.name))
@@ -386,7 +382,7 @@ def on_question_approve(ctx: Context, event: ButtonClicked, data: QuestionApprov
     return _update(ctx.t("pulse.questions_saved", id=q.id, committee=committee.name))
 
 
-def on_question_reject(ctx: Context, event: ButtonClicked, data: QuestionReject) -> Reply:
+def on_question_reject(ctx: FlowContext, event: ButtonClicked, data: QuestionReject) -> Reply:
     found = _waiting(ctx, data.q, data.h)
     if found is None:
         return _update(ctx.t("pulse.questions_settled"))
@@ -400,7 +396,7 @@ def on_question_reject(ctx: Context, event: ButtonClicked, data: QuestionReject)
         or not any(side in held for side in missing_sides(ctx.session, subject))
     ):
         ctx.audit("questions.reject", q.id, allowed=False)
-        return _notice(ctx.t("pulse.questions_not_yours"))
+        return Reply.note(ctx.t("pulse.questions_not_yours"))
     ctx.audit("questions.reject", q.id, committee=committee.name)
     _tell_author(ctx, q, committee, "rejected")
     # Never asked, so nothing refers to it: the name is free again, and the signatures of this

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bot.core.actions import ActionData
 from bot.core.errors import InvalidInput
 from bot.core.i18n import Translator
-from bot.core.messages import Button, Buttons, Context, Divider, Part, Text
+from bot.core.messages import Button, Buttons, Divider, Part, SmallPrint, Text
 from flows.approvals import signatures, signers
 from flows.med_tree import neighbours
 from storage.models import Committee, Decision, Meeting, Minutes, Proposal
@@ -214,13 +214,13 @@ def held_parts(
         label = "minutes.btn_decide"
         if d is not None:
             target = session.get(Committee, d.referred_to_id) if d.referred_to_id else None
-            parts.append(Context(text=decision_line(t, d, target.name if target else None)))
+            parts.append(SmallPrint(text=decision_line(t, d, target.name if target else None)))
             label = "minutes.btn_edit_decision"
         parts.append(Buttons(buttons=[Button(label=t(label), data=Decide(p=p.id).pack())]))
     parts.append(Divider())
     minutes = minutes_of(session, meeting)
     if minutes is None or len(decided) < len(items_of(session, meeting)):
-        parts.append(Context(text=t("minutes.missing_decisions")))
+        parts.append(SmallPrint(text=t("minutes.missing_decisions")))
         return parts
     signed = signers(session, minutes_subject(minutes))
     no = t("agenda.no")

@@ -19,10 +19,19 @@ from bot.core.actions import ActionData
 from bot.core.config import Settings
 from bot.core.events import ButtonClicked
 from bot.core.i18n import Translator, chosen_language, translator
-from bot.core.messages import Button, Buttons, Context, Divider, Header, Message, Part, Reply, Text
+from bot.core.messages import (
+    Button,
+    Buttons,
+    Divider,
+    Header,
+    Message,
+    Part,
+    Reply,
+    SmallPrint,
+    Text,
+)
 from bot.core.outbox import queue, to_member, to_unit_channel
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows.ledger import cell, round_figures, turnout_cell
 from flows.question_bank import QuestionBank, default_bank
 from flows.schedule import DEFAULT_TZ
@@ -159,7 +168,7 @@ def guide_message(guide: DialogueGuide) -> Message:
             lines = "\n".join(f"• {q}" for q in questions)
             parts.append(Text(text=f"{heading}\n{lines}" if lines else heading))
     if guide.sections:
-        parts.append(Context(text=guide.footer))
+        parts.append(SmallPrint(text=guide.footer))
     return Message(summary=guide.intro, parts=parts)
 
 
@@ -235,7 +244,7 @@ def on_post_guide(ctx: FlowContext, event: ButtonClicked, data: PostGuide) -> Re
     if ctx.member is None or ctx.member.id not in leaders:
         ctx.audit("dialogue.post", f"round:{pulse_round.id}", allowed=False)
         text = t("common.not_allowed")
-        return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
+        return Reply.note(text)
     ctx.audit("dialogue.post", f"round:{pulse_round.id}", allowed=True)
     guide = build_guide(ctx.session, pulse_round, translator(ctx.settings.language))
     ctx.send(
@@ -248,7 +257,7 @@ def on_post_guide(ctx: FlowContext, event: ButtonClicked, data: PostGuide) -> Re
         )
     )
     text = t("dialogue.posted", unit=pulse_round.unit.name)
-    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
+    return Reply.note(text)
 
 
 JOBS = [send_dialogue_guides]

@@ -30,17 +30,27 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 
-from sqlalchemy import Integer, and_, case, distinct, func, insert, or_, select
+from sqlalchemy import Integer, and_, case, distinct, func, insert, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.core.config import MIN_GROUP_FLOOR, Settings
 from bot.core.events import CommandInvoked
 from bot.core.i18n import Lang, Translator, translator
-from bot.core.messages import Context, Divider, Fact, Facts, Header, Image, Message, Part, Reply, Text
+from bot.core.messages import (
+    Divider,
+    Fact,
+    Facts,
+    Header,
+    Image,
+    Message,
+    Part,
+    Reply,
+    SmallPrint,
+    Text,
+)
 from bot.core.outbox import Outgoing, queue, to_member, to_unit_channel
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows.actions import PlanLine, load_plans, plan_parts
 from flows.charts import ChartProcess, Series, TrendPainter
 from flows.disclosure import Cell, decide
@@ -50,6 +60,7 @@ from flows.ledger import cell as ledger_cell
 from flows.pooling import PooledFigure, pool_over_weeks, pooled_parts
 from flows.question_bank import default_bank
 from flows.trend_lines import chart_alt, trend_lines
+from storage.audit import audit_row
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -889,7 +900,7 @@ def _units_below(t: Translator, picture: Picture, pulse: UnitPulse, lang: Lang) 
         parts.append(Facts(facts=facts))
     if folded:
         parts.append(
-            Context(text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name))
+            SmallPrint(text=t("digest.folded", units=", ".join(folded), parent=pulse.unit.name))
         )
     return parts
 
@@ -948,7 +959,7 @@ def _body(
         lines = trend_lines(picture, pulse.unit.id, t)
         parts.append(Image(image_id=image_id, alt=chart_alt(pulse.unit.name, lines, t)))
     else:
-        parts.append(Context(text=t("digest.no_chart", unit=pulse.unit.name)))
+        parts.append(SmallPrint(text=t("digest.no_chart", unit=pulse.unit.name)))
     return parts
 
 
@@ -966,7 +977,7 @@ def leader_message(
     parts.extend(_action_plan(t, picture, unit_id))
     parts.append(Divider())
     parts.extend(_pipeline(t, picture, unit_id))
-    parts.append(Context(text=t("digest.footer", minimum=picture.min_size)))
+    parts.append(SmallPrint(text=t("digest.footer", minimum=picture.min_size)))
     return Message(summary=t("digest.summary", unit=pulse.unit.name), parts=parts)
 
 
@@ -996,7 +1007,7 @@ def committee_message(
     parts.extend(_body(t, picture, pulse, image_id, t.lang))
     parts.append(Divider())
     parts.extend(_pipeline(t, picture, committee.unit_id))
-    parts.append(Context(text=t("digest.committee_footer", minimum=picture.min_size)))
+    parts.append(SmallPrint(text=t("digest.committee_footer", minimum=picture.min_size)))
     return Message(
         summary=t("digest.committee_summary", committee=committee.name, date=when), parts=parts
     )
@@ -1020,7 +1031,6 @@ def _leaders(session: Session, default: Lang) -> list[Leader]:
         select(
             Membership.member_id,
             Membership.unit_id,
-            Membership.roles,
             Member.language,
             DigestPreference.weekday,
             DigestPreference.local_time,
@@ -1028,15 +1038,14 @@ def _leaders(session: Session, default: Lang) -> list[Leader]:
         )
         .join(Member, Member.id == Membership.member_id)
         .outerjoin(DigestPreference, DigestPreference.member_id == Membership.member_id)
-        .where(Member.erased.is_(False), Membership.roles.like("%leader%"))
+        .where(Member.erased.is_(False), Membership.has_role("leader"))
         .order_by(Membership.member_id, Membership.unit_id)
     ).all()
     grouped: dict[int, list[tuple[int, str | None, int | None, str | None, bool | None]]] = (
         defaultdict(list)
     )
-    for member_id, unit_id, roles, lang, weekday, local_time, paused in rows:
-        if "leader" in roles.split(";"):
-            grouped[member_id].append((unit_id, lang, weekday, local_time, paused))
+    for member_id, unit_id, lang, weekday, local_time, paused in rows:
+        grouped[member_id].append((unit_id, lang, weekday, local_time, paused))
     out = []
     for member_id, items in grouped.items():
         _, speaks, day, time, on_hold = items[0]
@@ -1318,14 +1327,15 @@ def _queue_for_leaders(
                     message,
                     purpose="digest.leader",
                 ),
-                {
-                    "at": now,
-                    "actor_id": leader.member_id,
-                    "action": "view.digest",
-                    "subject": unit.path[:200],
-                    "allowed": True,
-                    "detail": {"week": week, "kind": "leader"},
-                },
+                audit_row(
+                    leader.member_id,
+                    "view.digest",
+                    unit.path,
+                    allowed=True,
+                    now=now,
+                    week=week,
+                    kind="leader",
+                ),
                 image_id,
                 {"member_id": leader.member_id, "unit": unit_id},
             )
@@ -1374,14 +1384,15 @@ def queue_committee_digests(
                 message,
                 purpose="digest.committee",
             ),
-            {
-                "at": now,
-                "actor_id": None,
-                "action": "view.digest",
-                "subject": committee.unit.path[:200],
-                "allowed": True,
-                "detail": {"kind": "committee", "committee": committee.name},
-            },
+            audit_row(
+                None,
+                "view.digest",
+                committee.unit.path,
+                allowed=True,
+                now=now,
+                kind="committee",
+                committee=committee.name,
+            ),
             image_id,
             {"committee": committee.id},
         )
@@ -1426,25 +1437,22 @@ def _hhmm(word: str) -> str | None:
     return f"{int(hour):02d}:{minute}"
 
 
-def _note(text: str) -> Reply:
-    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
-
 
 def on_digest_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     t = ctx.t
     member = ctx.member
     if member is None:
-        return _note(t("common.unknown_user"))
+        return Reply.note(t("common.unknown_user"))
     is_leader = ctx.session.scalar(
         select(func.count())
         .select_from(Membership)
         .where(
             Membership.member_id == member.id,
-            or_(Membership.roles == "leader", Membership.roles.like("%leader%")),
+            Membership.has_role("leader"),
         )
     )
     if not is_leader:
-        return _note(t("digest.pref_not_leader"))
+        return Reply.note(t("digest.pref_not_leader"))
     words = event.text.split()[1:]
     pref = ctx.session.get(DigestPreference, member.id)
     if pref is None:
@@ -1453,18 +1461,18 @@ def on_digest_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     head = words[0].lower() if words else ""
     if head in _PAUSE:
         pref.paused = True
-        return _note(t("digest.pref_paused"))
+        return Reply.note(t("digest.pref_paused"))
     if head in _RESUME:
         pref.paused = False
-        return _note(t("digest.pref_resumed", when=_when(t, pref)))
+        return Reply.note(t("digest.pref_resumed", when=_when(t, pref)))
     if head in _TIME and len(words) == 3:
         day, time = _day(words[1]), _hhmm(words[2])
         if day is not None and time is not None:
             pref.weekday = day
             pref.local_time = time
             pref.paused = False
-            return _note(t("digest.pref_time", when=_when(t, pref)))
-    return _note(t("digest.pref_help", when=_when(t, pref)))
+            return Reply.note(t("digest.pref_time", when=_when(t, pref)))
+    return Reply.note(t("digest.pref_help", when=_when(t, pref)))
 
 
 def _when(t: Translator, pref: DigestPreference) -> str:

@@ -14,7 +14,7 @@ from bot.core.actions import ActionData
 from bot.core.events import ButtonClicked
 from bot.core.i18n import Translator
 from bot.core.messages import Button, Buttons, Header, Message, Part, Reply, Text
-from bot.core.router import Context, Router
+from bot.core.router import FlowContext, Router
 from storage.models import Membership, Proposal
 
 SUMMARY_CHARS = 300
@@ -51,7 +51,7 @@ def summarized(text: str, t: Translator, button_data: str) -> list[Part]:
     ]
 
 
-def _may_read(ctx: Context, proposal: Proposal) -> bool:
+def _may_read(ctx: FlowContext, proposal: Proposal) -> bool:
     """Whoever could see the proposal in a channel: a member of the unit its post went to, of
     a unit its committee serves once it is on a published agenda, or the committee's chair or
     vice-chair."""
@@ -78,7 +78,7 @@ def _may_read(ctx: Context, proposal: Proposal) -> bool:
     return found is not None
 
 
-def on_show_proposal(ctx: Context, event: ButtonClicked, data: ShowProposal) -> Reply:
+def on_show_proposal(ctx: FlowContext, event: ButtonClicked, data: ShowProposal) -> Reply:
     from flows.agenda import proposal_text
 
     proposal = ctx.session.get(Proposal, data.p)

@@ -31,27 +31,25 @@ from sqlalchemy.orm import Session
 
 from bot.core.actions import ActionData
 from bot.core.config import Settings
-from bot.core.errors import InvalidInput, NotAllowed, NotFound
+from bot.core.errors import CannotSign, InvalidInput, NotAllowed, NotFound, Refused
 from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted
 from bot.core.i18n import Translator, translator
 from bot.core.messages import (
     Button,
     Buttons,
-    Context,
     Divider,
     Field_,
     Form,
     Header,
     Message,
     Reply,
+    SmallPrint,
     Text,
 )
 from bot.core.outbox import to_member, to_unit_channel
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
-from flows.access import Refused, audit_entry, latest_batch, refuse, require_results_access
+from bot.core.router import FlowContext, Router
+from flows.access import latest_batch, refuse, require_results_access
 from flows.approvals import (
-    CannotSign,
     Side,
     is_approved,
     missing_sides,
@@ -69,6 +67,7 @@ from flows.disclosure import (
 from flows.privacy import months_before
 from flows.pulse import language, thresholds_for
 from flows.scrub import scrub
+from storage.audit import audit_entry
 from storage.db import Database
 from storage.models import (
     Answer,
@@ -214,7 +213,7 @@ def put_in_force(ctx: FlowContext, change: ThresholdChange, committee: Committee
         parts=[
             Header(text=t("governance.announce_title")),
             Text(text=text),
-            Context(text=t("governance.announce_note")),
+            SmallPrint(text=t("governance.announce_note")),
         ],
     )
     ctx.send(
@@ -295,7 +294,7 @@ def on_threshold(ctx: FlowContext, event: CommandInvoked) -> Reply:
         raise NotAllowed(t("common.unknown_user"))
     words = event.text.split()
     if len(words) == 1:
-        return _notice(current_thresholds(ctx, member))
+        return Reply.note(current_thresholds(ctx, member))
     kind, value, name = _parse(words, t)
     committee = _committee_for(ctx, member, name)
     try:
@@ -316,7 +315,7 @@ def on_threshold(ctx: FlowContext, event: CommandInvoked) -> Reply:
         )
     current = threshold_in_force(ctx.session, committee, kind, ctx.settings)
     if value == current:
-        return _notice(t(f"governance.unchanged_{kind}", value=value, committee=committee.name))
+        return Reply.note(t(f"governance.unchanged_{kind}", value=value, committee=committee.name))
     _supersede_pending(ctx.session, committee, kind)
     change = ThresholdChange(
         committee_id=committee.id,
@@ -354,7 +353,7 @@ def on_threshold(ctx: FlowContext, event: CommandInvoked) -> Reply:
     if value > current:
         # More protection needs no second signature.
         put_in_force(ctx, change, committee)
-        return _notice(t(f"governance.raised_{kind}", value=value, committee=committee.name))
+        return Reply.note(t(f"governance.raised_{kind}", value=value, committee=committee.name))
     [needed] = missing_sides(ctx.session, subject_of(change))
     approvers = who_may_sign(ctx.session, committee, needed, exclude=[member.id])
     word = SIDE_WORD[needed]
@@ -371,7 +370,7 @@ def on_threshold(ctx: FlowContext, event: CommandInvoked) -> Reply:
                 purpose="governance.approval",
             )
         )
-    return _notice(
+    return Reply.note(
         t(f"governance.requested_{word}", value=value, committee=committee.name, current=current)
     )
 
@@ -424,7 +423,7 @@ def approval_request(
                     ),
                 ]
             ),
-            Context(text=t("governance.approval_note")),
+            SmallPrint(text=t("governance.approval_note")),
         ],
     )
 
@@ -593,7 +592,7 @@ def on_deadlines(ctx: FlowContext, event: CommandInvoked) -> Reply:
                     release=t.plural("governance.days", c.agenda_release_days),
                 )
             )
-        return _notice("\n".join(lines))
+        return Reply.note("\n".join(lines))
     proposal, release = int(words[1]), int(words[2])
     try:
         check_deadlines(proposal, release)
@@ -657,7 +656,7 @@ def on_deadlines(ctx: FlowContext, event: CommandInvoked) -> Reply:
                 purpose="governance.approval",
             )
         )
-    return _notice(t(f"governance.deadlines_requested_{word}", committee=committee.name))
+    return Reply.note(t(f"governance.deadlines_requested_{word}", committee=committee.name))
 
 
 def on_deadlines_approve(ctx: FlowContext, event: ButtonClicked, data: DeadlinesApprove) -> Reply:
@@ -784,7 +783,7 @@ def comments_message(session: Session, committee: Committee, t: Translator) -> M
         for answer in answers:
             parts.append(Text(text=scrub(answer.comment or "", names, placeholder), markdown=False))
             if (answer.round_id, answer.question_id, answer.respondent_key) in waiting:
-                parts.append(Context(text=t("governance.hide_waiting")))
+                parts.append(SmallPrint(text=t("governance.hide_waiting")))
                 continue
             parts.append(
                 Buttons(
@@ -802,7 +801,7 @@ def comments_message(session: Session, committee: Committee, t: Translator) -> M
                 )
             )
     if hidden:
-        parts.append(Context(text=t.plural("governance.hidden_count", hidden)))
+        parts.append(SmallPrint(text=t.plural("governance.hidden_count", hidden)))
     return Message(summary=t("governance.comments_title", committee=committee.name), parts=parts)
 
 
@@ -894,7 +893,7 @@ def on_hide_submit(ctx: FlowContext, event: FormSubmitted, data: HideForm) -> Re
     if (answer.round_id, answer.question_id, answer.respondent_key) in pending_hides(
         ctx.session, committee
     ):
-        return _notice(t("governance.hide_waiting"))
+        return Reply.note(t("governance.hide_waiting"))
     request = HideRequest(
         committee_id=committee.id,
         round_id=answer.round_id,
@@ -970,13 +969,13 @@ def on_hide_submit(ctx: FlowContext, event: FormSubmitted, data: HideForm) -> Re
                                 ),
                             ]
                         ),
-                        Context(text=tt("governance.hide_ask_note")),
+                        SmallPrint(text=tt("governance.hide_ask_note")),
                     ],
                 ),
                 purpose="governance.hide",
             )
         )
-    return _notice(t(f"governance.hide_requested_{word}", committee=committee.name))
+    return Reply.note(t(f"governance.hide_requested_{word}", committee=committee.name))
 
 
 def _hide_pending(ctx: FlowContext, request_id: int) -> tuple[HideRequest, Committee] | None:
@@ -1095,9 +1094,6 @@ def forget_expired_hide_requests(db: Database, settings: Settings, now: dt.datet
 
 JOBS = [forget_expired_hide_requests]
 
-
-def _notice(text: str) -> Reply:
-    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
 
 
 def register(router: Router) -> None:

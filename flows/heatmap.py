@@ -30,7 +30,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bot.core.i18n import Translator
-from bot.core.messages import Context, Image, Part
+from bot.core.messages import Image, Part, SmallPrint
 from storage.models import StoredImage
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ class HeatMaps:
                 self.pngs[image_id] = heatmap_png(heat)
                 self.made[key] = [
                     Image(image_id=image_id, alt=alt_text(heat, t)),
-                    Context(text=heat.legend),
+                    SmallPrint(text=heat.legend),
                 ]
         return self.made[key]
 

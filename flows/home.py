@@ -16,17 +16,16 @@ from bot.core.messages import (
     NO_REPLY,
     Button,
     Buttons,
-    Context,
     Divider,
     Header,
     Message,
     Part,
     Reply,
+    SmallPrint,
     Text,
 )
 from bot.core.outbox import to_member
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows.access import results_roots
 from flows.agenda import ProposeOpen, member_view, reference
 from flows.pause import status_message
@@ -57,7 +56,7 @@ def home_view(ctx: FlowContext) -> Message:
         parts.append(Divider())
         parts.extend(leading)
     parts.append(Divider())
-    parts.append(Context(text=t("home.language", language=t(f"home.language_{t.lang}"))))
+    parts.append(SmallPrint(text=t("home.language", language=t(f"home.language_{t.lang}"))))
     return Message(summary=t("home.title"), parts=parts)
 
 

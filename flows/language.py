@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from bot.core.events import CommandInvoked
 from bot.core.i18n import LANGUAGES, Lang, translator
-from bot.core.messages import Message, Reply, Text
-from bot.core.router import Context, Router
+from bot.core.messages import Reply
+from bot.core.router import FlowContext, Router
 
 # What people type after the command word, in either language.
 NAMES: dict[str, Lang | None] = {
@@ -24,27 +24,24 @@ NAMES: dict[str, Lang | None] = {
 }
 
 
-def _note(text: str) -> Reply:
-    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
 
-
-def on_language(ctx: Context, event: CommandInvoked) -> Reply:
+def on_language(ctx: FlowContext, event: CommandInvoked) -> Reply:
     member = ctx.member
     if member is None:
-        return _note(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     words = event.text.split()
     if len(words) < 2 or words[1].lower() not in NAMES:
         current = ctx.t(f"language.name_{ctx.t.lang}")
-        return _note(ctx.t("language.status", language=current))
+        return Reply.note(ctx.t("language.status", language=current))
     chosen = NAMES[words[1].lower()]
     if chosen is None:
         member.language_chosen = False
-        return _note(ctx.t("language.auto"))
+        return Reply.note(ctx.t("language.auto"))
     assert chosen in LANGUAGES
     member.language, member.language_chosen = chosen, True
     ctx.audit("language.set", chosen)
     t = translator(chosen)
-    return _note(t("language.set", language=t(f"language.name_{chosen}")))
+    return Reply.note(t("language.set", language=t(f"language.name_{chosen}")))
 
 
 def register(router: Router) -> None:

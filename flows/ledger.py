@@ -34,7 +34,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from flows.derivable import Span, people_lower_bound
 from flows.disclosure import BELOW_THRESHOLD, COMPLEMENTARY
-from storage.models import AuditEntry, Participation, Publication, PulseRound, RoundResult, utcnow
+from storage.audit import audit_entry
+from storage.models import Participation, Publication, PulseRound, RoundResult, utcnow
 
 __all__ = [
     "Ledger",
@@ -322,20 +323,17 @@ class Ledger:
                 for cells in row["cells"]:
                     rounds[label].update(rounds_of(cells))
         for (path, rule), seen in sorted(weeks.items()):
+            # A decision of the system's, not a person's request refused: the audit list's
+            # REFUSED stays for refused access.
             self.session.add(
-                AuditEntry(
-                    at=utcnow(),
-                    actor_id=None,
-                    action="disclosure.withheld",
-                    subject=path,
-                    # A decision of the system's, not a person's request refused: the audit
-                    # list's REFUSED stays for refused access.
+                audit_entry(
+                    None,
+                    "disclosure.withheld",
+                    path,
                     allowed=True,
-                    detail={
-                        "rule": rule,
-                        "weeks": sorted(seen),
-                        "rounds": sorted(rounds[(path, rule)])[:AUDITED_ROUNDS],
-                    },
+                    rule=rule,
+                    weeks=sorted(seen),
+                    rounds=sorted(rounds[(path, rule)])[:AUDITED_ROUNDS],
                 )
             )
 

@@ -21,8 +21,7 @@ from bot.core.events import ButtonClicked, FormSubmitted
 from bot.core.i18n import Translator
 from bot.core.messages import Field_, Form, Option, Reply
 from bot.core.outbox import Outgoing, to_member
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows.agenda import (
     TEXT_MAX,
     UNTRIAGED,

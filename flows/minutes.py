@@ -23,12 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.config import Settings
+from bot.core.errors import CannotSign
 from bot.core.events import ButtonClicked, FormSubmitted
 from bot.core.i18n import Translator, translator
 from bot.core.messages import Field_, Form, Option, Reply
 from bot.core.outbox import Outgoing, to_member, to_unit_channel
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows.agenda import (
     TEXT_MAX,
     chair_roles,
@@ -44,7 +44,7 @@ from flows.agenda import (
     when,
 )
 from flows.agenda_export import agenda_message
-from flows.approvals import CannotSign, is_approved, sign
+from flows.approvals import is_approved, sign
 from flows.approvals import sides_of as approval_sides
 from flows.decisions import (
     KINDS,

@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 from bot.core.events import CommandInvoked
 from bot.core.i18n import Lang, Translator
 from bot.core.messages import Header, Message, Part, Reply, Text
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from flows.agenda import committees_of, note, reference, when
 from flows.agenda_export import AgendaDocument, AgendaItem, agenda_message, shown_as
 from flows.approvals import is_approved, signers

@@ -40,7 +40,8 @@ MEMBER_LIMITS: dict[str, int | None] = {
     "unit_path": _length(Unit.path),
     "email": _length(Member.email),
     "name": _length(Member.name),
-    "role": _length(Membership.roles),
+    # Several roles joined by ";", each one of ROLES: no longer than all of them together.
+    "role": len(";".join(sorted(ROLES))),
     "slack_user_id": _length(Member.slack_user_id),
     "teams_user_id": _length(Member.teams_user_id),
 }

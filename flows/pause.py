@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bot.core.actions import ActionData
 from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted, MessageReceived
 from bot.core.messages import Button, Buttons, Field_, Form, Header, Message, Reply, Text
-from bot.core.router import Context, Router
+from bot.core.router import FlowContext, Router
 from flows.pulse import PulseRules, is_paused, local_today, rules_for_member
 from storage.models import Participation, PulseRound
 
@@ -97,7 +97,7 @@ def _resolve(day: int, month: int, year: int | None, today: dt.date) -> dt.date:
     return this_year if this_year >= today else dt.date(today.year + 1, month, day)
 
 
-def status_message(ctx: Context) -> Message:
+def status_message(ctx: FlowContext) -> Message:
     """Open rounds, the pause if any, and buttons to pause, resume and read the rules."""
     t = ctx.t
     member = ctx.member
@@ -139,11 +139,11 @@ def status_message(ctx: Context) -> Message:
     )
 
 
-def _day(ctx: Context, day: dt.date | None) -> str:
+def _day(ctx: FlowContext, day: dt.date | None) -> str:
     return ctx.t.date(day, "d. MMMM y") if day else ""
 
 
-def pause_form(ctx: Context) -> Form:
+def pause_form(ctx: FlowContext) -> Form:
     t = ctx.t
     return Form(
         data=PulsePauseForm().pack(),
@@ -157,7 +157,7 @@ def pause_form(ctx: Context) -> Form:
     )
 
 
-def pause_until(ctx: Context, text: str) -> tuple[dt.date | None, str | None]:
+def pause_until(ctx: FlowContext, text: str) -> tuple[dt.date | None, str | None]:
     """Set the pause from what the member wrote; (date, None) or (None, why not)."""
     today = local_today(ctx.now, ctx.settings.tz)
     until = parse_until(text, today)
@@ -173,13 +173,10 @@ def pause_until(ctx: Context, text: str) -> tuple[dt.date | None, str | None]:
     return until, None
 
 
-def _notice(text: str) -> Reply:
-    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
 
-
-def on_pulse_command(ctx: Context, event: CommandInvoked) -> Reply:
+def on_pulse_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     if ctx.member is None:
-        return _notice(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     words = event.text.split()
     sub = words[1].lower() if len(words) > 1 else ""
     rest = " ".join(words[2:])
@@ -187,7 +184,7 @@ def on_pulse_command(ctx: Context, event: CommandInvoked) -> Reply:
         if not rest:
             return Reply(form=pause_form(ctx))
         until, problem = pause_until(ctx, rest)
-        return _notice(problem or ctx.t("pulse.paused", until=_day(ctx, until)))
+        return Reply.note(problem or ctx.t("pulse.paused", until=_day(ctx, until)))
     if sub in RESUME_WORDS:
         return resume(ctx)
     if sub in RULES_WORDS:
@@ -195,42 +192,42 @@ def on_pulse_command(ctx: Context, event: CommandInvoked) -> Reply:
     return Reply(notice=status_message(ctx))
 
 
-def resume(ctx: Context) -> Reply:
+def resume(ctx: FlowContext) -> Reply:
     assert ctx.member is not None
     if not is_paused(ctx.member, local_today(ctx.now, ctx.settings.tz)):
-        return _notice(ctx.t("pulse.not_paused"))
+        return Reply.note(ctx.t("pulse.not_paused"))
     ctx.member.paused_until = None
     ctx.audit("pulse.resume", f"member:{ctx.member.id}")
-    return _notice(ctx.t("pulse.resumed"))
+    return Reply.note(ctx.t("pulse.resumed"))
 
 
-def on_pause_open(ctx: Context, event: ButtonClicked, data: PulsePauseOpen) -> Reply:
+def on_pause_open(ctx: FlowContext, event: ButtonClicked, data: PulsePauseOpen) -> Reply:
     if ctx.member is None:
-        return _notice(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     return Reply(form=pause_form(ctx))
 
 
-def on_pause_submit(ctx: Context, event: FormSubmitted, data: PulsePauseForm) -> Reply:
+def on_pause_submit(ctx: FlowContext, event: FormSubmitted, data: PulsePauseForm) -> Reply:
     if ctx.member is None:
-        return _notice(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     until, problem = pause_until(ctx, event.values.get("until") or "")
     if problem:
         return Reply(errors={"until": problem})
-    return _notice(ctx.t("pulse.paused", until=_day(ctx, until)))
+    return Reply.note(ctx.t("pulse.paused", until=_day(ctx, until)))
 
 
-def on_resume(ctx: Context, event: ButtonClicked, data: PulseResume) -> Reply:
+def on_resume(ctx: FlowContext, event: ButtonClicked, data: PulseResume) -> Reply:
     if ctx.member is None:
-        return _notice(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     return resume(ctx)
 
 
-def on_message(ctx: Context, event: MessageReceived) -> Reply:
+def on_message(ctx: FlowContext, event: MessageReceived) -> Reply:
     text = event.text.lower()
     if ctx.member is None or not any(phrase in text for phrase in _LEAVE_PHRASES):
         return Reply()
     until, problem = pause_until(ctx, text)
-    return _notice(problem or ctx.t("pulse.paused", until=_day(ctx, until)))
+    return Reply.note(problem or ctx.t("pulse.paused", until=_day(ctx, until)))
 
 
 def register(router: Router) -> None:

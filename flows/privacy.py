@@ -24,19 +24,18 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.core.config import Settings
-from bot.app.turns import forget_processed_events
 from bot.core.errors import NotFound
 from bot.core.events import CommandInvoked, MemberJoined, MessageReceived
 from bot.core.i18n import Translator, translator
-from bot.core.messages import NO_REPLY, Context, Header, Message, Reply, Text
+from bot.core.messages import NO_REPLY, Header, Message, Reply, SmallPrint, Text
 from bot.core.outbox import Outgoing, to_member
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from bot.core.secret_key import PULSE_ANSWERS, in_force
-from flows.access import audit_entry
 from flows.pulse import language, respondent_key
 from flows.scrub import scrub
+from storage.audit import audit_entry
 from storage.db import Database
+from storage.dedupe import forget_processed_events
 from storage.models import (
     Answer,
     Approval,
@@ -87,7 +86,7 @@ def privacy_notice(t: Translator, settings: Settings | None = None) -> Message:
         parts=[
             Header(text=t("privacy.title")),
             Text(text=body),
-            Context(text=t("privacy.more")),
+            SmallPrint(text=t("privacy.more")),
         ],
     )
 

@@ -38,39 +38,37 @@ from sqlalchemy.orm import Session
 
 from bot.core.actions import ActionData
 from bot.core.config import Settings
-from bot.app.turns import forget_processed_events
-from bot.core.errors import InvalidInput, NotAllowed, NotFound, RoundClosed
+from bot.core.errors import BankError, InvalidInput, NotAllowed, NotFound, RoundClosed
 from bot.core.events import ButtonClicked, FormSubmitted, MessageRef
 from bot.core.i18n import LANGUAGES, Lang, Translator, chosen_language, translator
 from bot.core.messages import (
     Button,
     Buttons,
-    Context,
     Field_,
     Form,
     Header,
     Message,
     Part,
     Reply,
+    SmallPrint,
     Text,
 )
+from bot.core.metrics import METRICS
 from bot.core.outbox import queue, queue_to_members, still_wanted_if, to_unit_channel, update_of
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from bot.core.secret_key import PULSE_ANSWERS, subkey
-from bot.app.telemetry import METRICS
 from flows.pooling import standing_text
+from flows.question_bank import Question as BankQuestion
 from flows.question_bank import (
-    BankError,
     QuestionBank,
     default_bank,
     load_bank,
     pick_questions,
 )
-from flows.question_bank import Question as BankQuestion
 from flows.schedule import ScheduleSpec, due_runs, period_start, rotation_slot
 from flows.schedule import closes_at as schedule_closes_at
 from storage.db import Database
+from storage.dedupe import forget_processed_events
 from storage.models import (
     Answer,
     Committee,
@@ -347,7 +345,7 @@ def ask_message(
         )
     # Where comments go, before anyone writes one: a small unit's comments may be shown in a
     # channel above it, to people outside the unit (issue 13, finding 4).
-    parts.append(Context(text=comments_where(pulse_round, unit, t)))
+    parts.append(SmallPrint(text=comments_where(pulse_round, unit, t)))
     parts.append(
         Buttons(
             buttons=[
@@ -358,7 +356,7 @@ def ask_message(
             ]
         )
     )
-    parts.append(Context(text=t("pulse.rules_short", closes=t.weekday_time(closes))))
+    parts.append(SmallPrint(text=t("pulse.rules_short", closes=t.weekday_time(closes))))
     return Message(summary=t("pulse.ask_summary", unit=unit.name), parts=parts)
 
 

@@ -28,6 +28,8 @@ from pydantic import (
     field_validator,
 )
 
+from bot.core.errors import BankError
+
 __all__ = [
     "BANK_DIR",
     "BANK_ID_PATTERN",
@@ -64,19 +66,6 @@ _Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$", max_length=8
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 _End = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
-
-class BankError(ValueError):
-    """A question bank file or a custom question is invalid.
-
-    `file` and `line` (1-based) are set when the problem has a place in a data file.
-    """
-
-    def __init__(self, reason: str, *, file: Path | None = None, line: int | None = None) -> None:
-        self.reason = reason
-        self.file = file
-        self.line = line
-        where = "" if file is None else f"{file}:{line}: " if line is not None else f"{file}: "
-        super().__init__(f"{where}{reason}")
 
 
 class _Frozen(BaseModel):

@@ -41,7 +41,6 @@ from bot.core.i18n import Translator, chosen_language, translator
 from bot.core.messages import (
     Button,
     Buttons,
-    Context,
     Divider,
     Field_,
     Form,
@@ -49,19 +48,19 @@ from bot.core.messages import (
     Message,
     Part,
     Reply,
+    SmallPrint,
     Text,
 )
 from bot.core.outbox import queue_to_members, to_member
-from bot.core.router import Context as FlowContext
-from bot.core.router import Router
+from bot.core.router import FlowContext, Router
 from bot.core.secret_key import derive_key, parse_secret_key
 from flows.agenda import CHAIR_ROLES
 from flows.governance import chaired, publishable_comments
 from flows.pulse import committees_over
 from flows.scrub import scrub
+from storage.audit import audit_entry
 from storage.models import (
     Answer,
-    AuditEntry,
     CommentThread,
     Member,
     Membership,
@@ -181,9 +180,6 @@ class ReplyOff(ActionData):
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _note(text: str) -> Reply:
-    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
-
 
 def _names(session: Session) -> list[str]:
     return list(session.scalars(select(Member.name).where(Member.erased.is_(False))))
@@ -270,7 +266,7 @@ def _conversation_parts(
         who = t("replies.you") if m.side == me else t(f"replies.side_{m.side}")
         parts.append(Text(text=f"*{who}:* {m.text}"))
     if thread.status != "open":
-        parts.append(Context(text=t("replies.ended")))
+        parts.append(SmallPrint(text=t("replies.ended")))
     return parts
 
 
@@ -300,7 +296,7 @@ def _broadcast(ctx: FlowContext, thread: CommentThread, seq: int) -> int:
         parts=[
             Text(text=text),
             Buttons(buttons=[Button(label=t("replies.read"), data=ReplyRead(t=thread.id).pack())]),
-            Context(text=t("replies.notice_small")),
+            SmallPrint(text=t("replies.notice_small")),
         ],
     )
     asked = (
@@ -327,9 +323,7 @@ def _is_author(ctx: FlowContext, answer: Answer | None) -> bool:
 
 def _audit_author(ctx: FlowContext, action: str, thread: CommentThread) -> None:
     # The author's own steps are audited without an actor: naming them would be the link.
-    ctx.session.add(
-        AuditEntry(at=ctx.now, actor_id=None, action=action, subject=f"thread:{thread.id}")
-    )
+    ctx.session.add(audit_entry(None, action, f"thread:{thread.id}", allowed=True, now=ctx.now))
 
 
 def _replier_form(t: Translator, r: int, q: str, k: str, comment: str) -> Form:
@@ -365,14 +359,14 @@ def _open_replier_form(
     k: str,
 ) -> Reply:
     if _aead(ctx.settings) is None:
-        return _note(ctx.t("replies.no_key"))
+        return Reply.note(ctx.t("replies.no_key"))
     if pulse_round is None or not may_reply(ctx.session, ctx.member, pulse_round.unit):
         ctx.audit("reply.start", f"round:{r}", allowed=False)
-        return _note(ctx.t("replies.not_allowed"))
+        return Reply.note(ctx.t("replies.not_allowed"))
     reason = refusal(ctx.session, pulse_round, answer)
     if reason is not None:
         ctx.audit("reply.start", f"round:{r}", allowed=False, reason=reason.split(".")[-1])
-        return _note(ctx.t(reason))
+        return Reply.note(ctx.t(reason))
     assert answer is not None
     comment = scrub(answer.comment or "", _names(ctx.session))
     return Reply(form=_replier_form(ctx.t, r, q, k, comment))
@@ -381,14 +375,14 @@ def _open_replier_form(
 def on_replier_submit(ctx: FlowContext, event: FormSubmitted, data: ReplierForm) -> Reply:
     pulse_round, answer = _comment(ctx, data.r, data.q, data.k)
     if _aead(ctx.settings) is None:
-        return _note(ctx.t("replies.no_key"))
+        return Reply.note(ctx.t("replies.no_key"))
     if pulse_round is None or not may_reply(ctx.session, ctx.member, pulse_round.unit):
         ctx.audit("reply.send", f"round:{data.r}", allowed=False)
-        return _note(ctx.t("replies.not_allowed"))
+        return Reply.note(ctx.t("replies.not_allowed"))
     reason = refusal(ctx.session, pulse_round, answer)
     if reason is not None:
         ctx.audit("reply.send", f"round:{data.r}", allowed=False, reason=reason.split(".")[-1])
-        return _note(ctx.t(reason))
+        return Reply.note(ctx.t(reason))
     text = (event.values.get("text") or "").strip()[:TEXT_MAX]
     if not text:
         return Reply(errors={"text": ctx.t("replies.empty")})
@@ -419,19 +413,19 @@ def on_replier_submit(ctx: FlowContext, event: FormSubmitted, data: ReplierForm)
     ctx.audit("reply.send", f"thread:{thread.id}", allowed=True, round=data.r)
     _broadcast(ctx, thread, seq)
     log.info("comment reply sent", extra={"round_id": data.r})
-    return _note(ctx.t("replies.sent"))
+    return Reply.note(ctx.t("replies.sent"))
 
 
 def on_again(ctx: FlowContext, event: ButtonClicked, data: ReplyAgain) -> Reply:
     found = _thread(ctx.session, data.t)
     if found is None:
-        return _note(ctx.t("replies.unknown"))
+        return Reply.note(ctx.t("replies.unknown"))
     thread, answer = found
     if ctx.member is None or thread.replier_id != ctx.member.id:
         ctx.audit("reply.send", f"thread:{data.t}", allowed=False)
-        return _note(ctx.t("replies.not_allowed"))
+        return Reply.note(ctx.t("replies.not_allowed"))
     if thread.status != "open":
-        return _note(ctx.t("replies.ended"))
+        return Reply.note(ctx.t("replies.ended"))
     pulse_round = ctx.session.get(PulseRound, thread.round_id)
     return _open_replier_form(
         ctx, pulse_round, answer, thread.round_id, thread.question_id, thread.respondent_key
@@ -461,7 +455,7 @@ def _author_view(ctx: FlowContext, thread: CommentThread, answer: Answer | None)
                 ]
             )
         )
-    parts.append(Context(text=ctx.t("replies.author_small")))
+    parts.append(SmallPrint(text=ctx.t("replies.author_small")))
     # A notice, never an update: an update would change the stored copy of this member's
     # message (the local chat keeps it), and so mark them as the one who read it.
     return Reply(notice=Message(summary=ctx.t("replies.conversation_title"), parts=parts))
@@ -470,19 +464,19 @@ def _author_view(ctx: FlowContext, thread: CommentThread, answer: Answer | None)
 def on_read(ctx: FlowContext, event: ButtonClicked, data: ReplyRead) -> Reply:
     found = _thread(ctx.session, data.t)
     if found is None:
-        return _note(ctx.t("replies.unknown"))
+        return Reply.note(ctx.t("replies.unknown"))
     thread, answer = found
     if not _is_author(ctx, answer):
-        return _note(ctx.t("replies.not_yours"))
+        return Reply.note(ctx.t("replies.not_yours"))
     return _author_view(ctx, thread, answer)
 
 
 def on_author_open(ctx: FlowContext, event: ButtonClicked, data: AuthorOpen) -> Reply:
     found = _thread(ctx.session, data.t)
     if found is None or not _is_author(ctx, found[1]):
-        return _note(ctx.t("replies.not_yours"))
+        return Reply.note(ctx.t("replies.not_yours"))
     if found[0].status != "open":
-        return _note(ctx.t("replies.ended"))
+        return Reply.note(ctx.t("replies.ended"))
     t = ctx.t
     return Reply(
         form=Form(
@@ -502,10 +496,10 @@ def on_author_open(ctx: FlowContext, event: ButtonClicked, data: AuthorOpen) -> 
 def on_author_submit(ctx: FlowContext, event: FormSubmitted, data: AuthorAnswer) -> Reply:
     found = _thread(ctx.session, data.t)
     if found is None or not _is_author(ctx, found[1]):
-        return _note(ctx.t("replies.not_yours"))
+        return Reply.note(ctx.t("replies.not_yours"))
     thread, _ = found
     if thread.status != "open":
-        return _note(ctx.t("replies.ended"))
+        return Reply.note(ctx.t("replies.ended"))
     text = (event.values.get("text") or "").strip()[:TEXT_MAX]
     if not text:
         return Reply(errors={"text": ctx.t("replies.empty")})
@@ -515,7 +509,7 @@ def on_author_submit(ctx: FlowContext, event: FormSubmitted, data: AuthorAnswer)
     ctx.session.add(ThreadMessage(thread_id=thread.id, seq=seq, side="author", text=text))
     _audit_author(ctx, "reply.answer", thread)
     _tell_replier(ctx, thread, seq, "replies.answered")
-    return _note(ctx.t("replies.answer_sent"))
+    return Reply.note(ctx.t("replies.answer_sent"))
 
 
 def _tell_replier(ctx: FlowContext, thread: CommentThread, seq: int, key: str) -> None:
@@ -548,12 +542,12 @@ def _tell_replier(ctx: FlowContext, thread: CommentThread, seq: int, key: str) -
 def on_end(ctx: FlowContext, event: ButtonClicked, data: ReplyEnd) -> Reply:
     found = _thread(ctx.session, data.t)
     if found is None:
-        return _note(ctx.t("replies.unknown"))
+        return Reply.note(ctx.t("replies.unknown"))
     thread, answer = found
     replier = ctx.member is not None and thread.replier_id == ctx.member.id
     author = not replier and _is_author(ctx, answer)
     if not (replier or author):
-        return _note(ctx.t("replies.not_yours"))
+        return Reply.note(ctx.t("replies.not_yours"))
     if thread.status == "open":
         thread.status = "ended"
         thread.ended_by = "replier" if replier else "author"
@@ -562,13 +556,13 @@ def on_end(ctx: FlowContext, event: ButtonClicked, data: ReplyEnd) -> Reply:
         else:
             _audit_author(ctx, "reply.end", thread)
             _tell_replier(ctx, thread, _next_seq(ctx.session, thread), "replies.author_ended")
-    return _note(ctx.t("replies.ended_now"))
+    return Reply.note(ctx.t("replies.ended_now"))
 
 
 def on_off(ctx: FlowContext, event: ButtonClicked, data: ReplyOff) -> Reply:
     found = _thread(ctx.session, data.t)
     if found is None or not _is_author(ctx, found[1]):
-        return _note(ctx.t("replies.not_yours"))
+        return Reply.note(ctx.t("replies.not_yours"))
     thread, answer = found
     assert answer is not None
     # Without the capsule nobody, the operator included, can route a reply to this comment.
@@ -578,7 +572,7 @@ def on_off(ctx: FlowContext, event: ButtonClicked, data: ReplyOff) -> Reply:
     _audit_author(ctx, "reply.off", thread)
     if was_open:
         _tell_replier(ctx, thread, _next_seq(ctx.session, thread), "replies.author_ended")
-    return _note(ctx.t("replies.off_done"))
+    return Reply.note(ctx.t("replies.off_done"))
 
 
 # --- the leader's list of comments to reply to ---------------------------------------------------
@@ -607,10 +601,10 @@ def on_replies_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     or the plain reason why it cannot be answered."""
     member = ctx.member
     if member is None:
-        return _note(ctx.t("common.unknown_user"))
+        return Reply.note(ctx.t("common.unknown_user"))
     t = ctx.t
     if _aead(ctx.settings) is None:
-        return _note(t("replies.no_key"))
+        return Reply.note(t("replies.no_key"))
     sections: list[tuple[str, list[Answer]]] = []
     led = sorted(
         ms.unit_id
@@ -641,7 +635,7 @@ def on_replies_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
             parts.append(Text(text=f"“{scrub(a.comment or '', names)}”", markdown=False))
             reason = refusal(ctx.session, ctx.session.get(PulseRound, a.round_id), a)
             if reason is not None:
-                parts.append(Context(text=t(reason)))
+                parts.append(SmallPrint(text=t(reason)))
                 continue
             data = ReplyStart(r=a.round_id, q=a.question_id, k=a.respondent_key).pack()
             parts.append(Buttons(buttons=[Button(label=t("replies.reply"), data=data)]))

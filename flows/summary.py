@@ -31,13 +31,13 @@ from bot.core.i18n import Translator, translator
 from bot.core.messages import (
     Button,
     Buttons,
-    Context,
     Divider,
     Fact,
     Facts,
     Header,
     Message,
     Part,
+    SmallPrint,
     Text,
 )
 from bot.core.outbox import Outgoing, queue, to_unit_channel
@@ -236,7 +236,7 @@ def round_summary(
     button = _bring_to_med(pulse_round, shown, t)
     if button is not None:
         parts.append(button)
-    parts.append(Context(text=t("summary.footer", minimum=threshold)))
+    parts.append(SmallPrint(text=t("summary.footer", minimum=threshold)))
     return Message(summary=turnout, parts=parts)
 
 
@@ -421,20 +421,20 @@ def _comment_parts(
         return []
     pool = comment_pool(session, pulse_round, tz)
     if pool.home is None:
-        return [Context(text=t("summary.comments_withheld"))]
+        return [SmallPrint(text=t("summary.comments_withheld"))]
     minimum = pulse_round.min_comment_group_size
     own = pool.home == pulse_round.unit_id and [r.id for r in pool.rounds] == [pulse_round.id]
     if pulse_round.id in comments_shown(session, [pulse_round], tz):
         if not own:
-            return [Context(text=t("summary.comments_withheld"))]
+            return [SmallPrint(text=t("summary.comments_withheld"))]
     elif own:
         rest, people, clears = comment_post(session, pool, minimum, tz)
         record_comments(session, rest, people, clears, tz)
         if not clears:
-            return [Context(text=t("summary.comments_withheld"))]
+            return [SmallPrint(text=t("summary.comments_withheld"))]
     else:
         home = session.get(Unit, pool.home)
-        return [Context(text=t("summary.comments_pooled_note", unit=home.name if home else ""))]
+        return [SmallPrint(text=t("summary.comments_pooled_note", unit=home.name if home else ""))]
     texts = _comments(session, [pulse_round], rng or random.SystemRandom())
     date = t.date(pulse_round.opened_at.astimezone(tz).date())
     return [
@@ -500,7 +500,7 @@ def pooled_comment_messages(
             Header(text=t("summary.pooled_title", unit=home.name)),
             Text(text=t("summary.pooled_intro", units=", ".join(units), date=date)),
             *(Text(text=f"“{c}”", markdown=False) for c in texts),
-            Context(text=t("summary.pooled_footer")),
+            SmallPrint(text=t("summary.pooled_footer")),
         ]
         message = Message(summary=t("summary.pooled_title", unit=home.name), parts=parts)
         out.append(to_unit_channel(home.id, key, message, purpose="pulse.comments"))

@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -141,15 +142,45 @@ class Membership(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    # member, leader, chair, vice_chair, rep, admin; several joined by ";".
-    roles: Mapped[str] = mapped_column(String(100), default="member")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     member: Mapped[Member] = relationship(back_populates="memberships")
     unit: Mapped[Unit] = relationship()
+    # One row per role, so "who leads" is an exact query (has_role), never a LIKE on a string.
+    role_rows: Mapped[list[MembershipRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="MembershipRole.role"
+    )
 
     @property
     def role_set(self) -> frozenset[str]:
-        return frozenset(r for r in self.roles.split(";") if r)
+        return frozenset(r.role for r in self.role_rows)
+
+    @property
+    def roles(self) -> str:
+        """member, leader, chair, vice_chair, rep, admin; several joined by ";" (as in the CSV)."""
+        return ";".join(sorted(self.role_set))
+
+    @roles.setter
+    def roles(self, value: str) -> None:
+        wanted = {r.strip() for r in value.split(";") if r.strip()}
+        # Keep the rows that stay: deleting and re-adding one role would meet the unique key.
+        self.role_rows = [r for r in self.role_rows if r.role in wanted] + [
+            MembershipRole(role=role) for role in sorted(wanted - self.role_set)
+        ]
+
+    @classmethod
+    def has_role(cls, role: str) -> ColumnElement[bool]:
+        """A WHERE clause: this membership includes `role`."""
+        return cls.role_rows.any(MembershipRole.role == role)
+
+
+class MembershipRole(Base):
+    __tablename__ = "membership_roles"
+    __table_args__ = (UniqueConstraint("membership_id", "role"), {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(primary_key=True)
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("memberships.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(20), index=True)
 
 
 class ConversationReference(Base):
@@ -603,7 +634,7 @@ class AuditEntry(Base):
 
 class ProcessedEvent(Base):
     """Inbound deliveries already handled: a keyed hash of the platform's delivery id (never the
-    id, the person or the choice; bot.core), kept for an hour (bot.core.DEDUPE_TTL)."""
+    id, the person or the choice; storage/dedupe.py), kept for an hour (DEDUPE_TTL there)."""
 
     __tablename__ = "processed_events"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -7,12 +7,15 @@ MEDPULS_REQUIRE_POSTGRES=1 (CI), where they fail. We never mock our own database
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -72,6 +75,47 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+def _local(host: object) -> bool:
+    if host in (None, "", "localhost", b"localhost"):
+        return True
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    try:
+        return ipaddress.ip_address(name.split("%")[0]).is_loopback
+    except ValueError:
+        return name.endswith(".localhost")
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every fake listens on 127.0.0.1: a test that reaches further is a bug (a real Slack or
+    Microsoft host, a DNS lookup). Refused as the network would refuse it, so the code under test
+    takes its ordinary failure path and the test fails on what it expected instead."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def allowed(sock: socket.socket, address: Any) -> bool:
+        return sock.family not in (socket.AF_INET, socket.AF_INET6) or _local(address[0])
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        if not allowed(sock, address):
+            raise ConnectionRefusedError(f"tests refuse network access to {address[0]}")
+        real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        if not allowed(sock, address):
+            raise ConnectionRefusedError(f"tests refuse network access to {address[0]}")
+        return real_connect_ex(sock, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _local(host):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests refuse to look up {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture(scope="session")

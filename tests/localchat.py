@@ -12,10 +12,10 @@ import httpx
 from aiohttp import web
 from typer.testing import CliRunner
 
+from bot.app.server import build_web_app
 from bot.app.wiring import Bot, build
 from bot.cli.main import app as cli_app
 from bot.core.config import Settings
-from bot.app.server import build_web_app
 
 _ACTION = re.compile(r'data-action="([^"]+)"')
 _TAG = re.compile(r"<[^>]+>")

@@ -15,12 +15,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from adapters.teams.platform import TeamsPlatform, make_teams_platform
+from bot.app.delivery import Delivery
+from bot.app.server import build_web_app
+from bot.app.turns import Core
 from bot.app.wiring import Bot, build, build_router
 from bot.core.config import Settings
-from bot.app.turns import Core
-from bot.app.delivery import Delivery
 from bot.core.router import Router
-from bot.app.server import build_web_app
 from storage.db import Database
 from tests.fakes.bot_connector import FakeBotConnector
 

@@ -75,7 +75,7 @@ def second_round(db: Database, ids: Plan, closed_at: dt.datetime) -> None:
             s.scalars(
                 select(Member)
                 .join(Membership, Membership.member_id == Member.id)
-                .where(Membership.unit_id == unit.id, Membership.roles == "member")
+                .where(Membership.unit_id == unit.id, Membership.has_role("member"))
                 .order_by(Member.id)
             )
         )

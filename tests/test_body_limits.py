@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from bot.core.request_body import LOCAL_LIMIT, SLACK_LIMIT, TEAMS_LIMIT
 from bot.app.telemetry import FIELD_CHARS, JsonFormatter
+from bot.core.request_body import LOCAL_LIMIT, SLACK_LIMIT, TEAMS_LIMIT
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, sign
 from tests.localchat import LocalChat, local_chat

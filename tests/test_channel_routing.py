@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from adapters.teams.platform import NOT_IN_TEAM
+from bot.core.errors import DeliveryError
 from bot.core.messages import Message, Text
-from bot.core.platform import Address, DeliveryError
+from bot.core.platform import Address
 from bot.core.router import Router
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace

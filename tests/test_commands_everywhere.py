@@ -32,7 +32,7 @@ def _leader(db_session_factory: Any) -> Member:
         member = s.scalars(
             select(Member)
             .join(Membership, Membership.member_id == Member.id)
-            .where(Membership.roles.like("%leader%"))
+            .where(Membership.has_role("leader"))
             .order_by(Member.id)
         ).first()
         assert member is not None

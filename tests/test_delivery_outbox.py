@@ -18,14 +18,15 @@ from sqlalchemy import func, insert, select
 
 from bot.app.delivery import MAX_ATTEMPTS, Delivery
 from bot.app.delivery_alerts import ALERT_PURPOSE
+from bot.core.errors import DeliveryError
 from bot.core.events import MessageRef
 from bot.core.messages import Form, Message, Text
+from bot.core.metrics import METRICS
 from bot.core.outbox import queue, to_member
-from bot.core.platform import Address, DeliveryError
-from bot.app.ratelimit import PlatformLimits, Rate
-from bot.app.scheduler import release_lease
-from bot.app.telemetry import METRICS
+from bot.core.platform import Address
+from bot.core.ratelimit import PlatformLimits, Rate
 from storage.db import Database
+from storage.leases import release_lease
 from storage.models import Member, Membership, OutboxMessage, Unit, utcnow
 
 SECRET = "Mit svar er 2, og min leder må ikke se det"
@@ -76,12 +77,9 @@ def seed(db: Database, members: int, *, admins: int = 1) -> list[int]:
             insert(Member), [{"name": f"M{i}", "email": f"m{i}@x.dk"} for i in range(members)]
         )
         ids = list(session.scalars(select(Member.id).order_by(Member.id)))
-        session.execute(
-            insert(Membership),
-            [
-                {"member_id": m, "unit_id": unit.id, "roles": "admin" if n < admins else "member"}
-                for n, m in enumerate(ids)
-            ],
+        session.add_all(
+            Membership(member_id=m, unit_id=unit.id, roles="admin" if n < admins else "member")
+            for n, m in enumerate(ids)
         )
         queue(
             session,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.question_bank import DIALOGUE_MAX, DIALOGUE_MIN, BankError, load_bank
+from bot.core.errors import BankError
+from flows.question_bank import DIALOGUE_MAX, DIALOGUE_MIN, load_bank
 
 _DIM = """\
 dimensions:

@@ -51,12 +51,9 @@ def _five_hundred_leaders(db: Database) -> int:
         leaders = s.scalars(
             select(Member.id).where(Member.name.like("Leder %")).order_by(Member.id)
         ).all()
-        s.execute(
-            insert(Membership),
-            [
-                {"member_id": m, "unit_id": u, "roles": "leader"}
-                for m, u in zip(leaders, units, strict=True)
-            ],
+        s.add_all(
+            Membership(member_id=m, unit_id=u, roles="leader")
+            for m, u in zip(leaders, units, strict=True)
         )
         broken = leaders[42]
         s.add(DigestPreference(member_id=broken, weekday=0, local_time="25:99", paused=False))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from bot.app.telemetry import METRICS
+from bot.core.metrics import METRICS
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, interaction_body, signed_headers
 from tests.test_slack_e2e import _answer_button, _question_post, _round_on_slack, click, slack_id
 

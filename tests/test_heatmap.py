@@ -17,7 +17,7 @@ from adapters.slack.blocks import render_message as slack_blocks
 from adapters.teams.cards import render_message as teams_card
 from bot.core.config import Settings
 from bot.core.i18n import translator
-from bot.core.messages import Context, Image, Message
+from bot.core.messages import Image, Message, SmallPrint
 from flows.digest import queue_leader_digests
 from flows.heatmap import HeatMap, HeatRow, colour, heatmap_png, rows_below
 from storage.db import Database
@@ -75,7 +75,7 @@ def test_small_units_are_blank_cells_and_the_parent_shows_what_the_digest_shows(
     assert re.search(rf"{dimension}\",\"value\":\"{score}\b", social_text), rows
     # The legend says what a blank cell means, in the message as well as in the picture.
     legend = social_digest.parts[social_digest.parts.index(heat) + 1]
-    assert isinstance(legend, Context) and "tomt felt" in legend.text.lower()
+    assert isinstance(legend, SmallPrint) and "tomt felt" in legend.text.lower()
     with db.session() as s:
         stored = s.get(StoredImage, heat.image_id)
         assert stored is not None
@@ -118,7 +118,7 @@ def test_every_platform_gets_the_map_as_an_image_with_its_words() -> None:
         summary="Ugens pulsoverblik",
         parts=[
             Image(image_id="h1", alt="Varmekort, Social: Lille: ingen tal"),
-            Context(text="Et tomt felt: for få svar"),
+            SmallPrint(text="Et tomt felt: for få svar"),
         ],
     )
     html = local_html(message)
@@ -149,7 +149,7 @@ async def test_slack_gets_an_image_block_where_it_can_fetch_the_map(sqlite_url: 
         summary="Ugens pulsoverblik",
         parts=[
             Image(image_id="heat1", alt="Varmekort, Social: 3 enheder. Uden tal: Lille."),
-            Context(text="Et tomt felt: for få svar"),
+            SmallPrint(text="Et tomt felt: for få svar"),
         ],
     )
     async with FakeSlack() as fake:

@@ -200,7 +200,7 @@ async def test_one_person_holding_both_sides_signs_the_minutes_once(db_url: str,
         with chat.bot.db.session() as s:
             ms = s.scalars(
                 select(Membership).where(
-                    Membership.member_id == inger, Membership.roles.like("%chair%")
+                    Membership.member_id == inger, Membership.has_role("chair")
                 )
             ).one()
             ms.roles = "leader;chair;vice_chair"

@@ -235,7 +235,7 @@ async def test_a_rewrite_left_half_sent_by_a_dead_worker_is_sent_again_not_parke
     db_url: str, fake: FakeSlack
 ) -> None:
     from bot.app.delivery import Delivery
-    from bot.app.scheduler import release_lease
+    from storage.leases import release_lease
 
     async with SlackWorkspace(db_url, fake) as ws:
         await _round_on_slack(ws)

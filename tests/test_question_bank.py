@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core.errors import BankError
 from flows.question_bank import (
     BANK_DIR,
-    BankError,
     Dimension,
     Question,
     QuestionBank,

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.app.scheduler import Scheduler
 from bot.app.wiring import Bot, build
 from bot.core.config import Settings
-from bot.app.scheduler import Scheduler, acquire_lease, lease_holder, release_lease
 from storage.db import Database
+from storage.leases import acquire_lease, lease_holder, release_lease
 
 LEASE, RENEW, SAFETY = 3.0, 0.5, 0.5
 

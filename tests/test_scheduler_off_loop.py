@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.app.wiring import Bot
 from bot.app.scheduler import Scheduler
+from bot.app.wiring import Bot
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace
 from tests.test_slack_e2e import _answer_button, _question_post, _round_on_slack, click
 

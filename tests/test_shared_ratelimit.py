@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 
 from adapters.teams.platform import make_teams_platform
 from bot.app.delivery import Delivery
+from bot.app.shared_ratelimit import SharedRateLimiter
 from bot.core.messages import Message, Text
 from bot.core.outbox import queue, to_member
 from bot.core.platform_limits import (
@@ -24,8 +25,7 @@ from bot.core.platform_limits import (
     per_second,
     rate_limits,
 )
-from bot.app.ratelimit import PlatformLimits, Rate, RateLimiter, late_allowance
-from bot.app.shared_ratelimit import SharedRateLimiter
+from bot.core.ratelimit import PlatformLimits, Rate, RateLimiter, late_allowance
 from storage.db import Database
 from storage.models import ConversationReference, Member, OutboxMessage, Unit
 from tests.fakes.bot_connector import FakeBotConnector

@@ -12,7 +12,6 @@ from adapters.slack.blocks import FormOrigin, render_home, render_message, rende
 from bot.core.messages import (
     Button,
     Buttons,
-    Context,
     Divider,
     Fact,
     Facts,
@@ -22,6 +21,7 @@ from bot.core.messages import (
     Image,
     Message,
     Option,
+    SmallPrint,
     Text,
 )
 
@@ -115,7 +115,7 @@ def test_long_labels_are_cut_with_an_ellipsis() -> None:
             Header(text="H" * 400),
             Buttons(buttons=[Button(label="B" * 200, data="x|{}")]),
             Facts(facts=[Fact(label="L", value="V" * 5000)] * 23),
-            Context(text="C" * 5000),
+            SmallPrint(text="C" * 5000),
             Divider(),
         ],
     )
@@ -220,7 +220,7 @@ def test_private_metadata_never_exceeds_3000_characters() -> None:
 _parts = st.one_of(
     st.builds(Header, text=st.text(min_size=0, max_size=400)),
     st.builds(Text, text=st.text(min_size=0, max_size=9000)),
-    st.builds(Context, text=st.text(max_size=4000)),
+    st.builds(SmallPrint, text=st.text(max_size=4000)),
     st.builds(
         Facts,
         facts=st.lists(

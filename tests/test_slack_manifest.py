@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 from adapters.slack import registry
 from adapters.slack.manifest import build_manifest, write_manifest
 from adapters.slack.web import SLACK_ADAPTER
+from bot.app.server import build_web_app
 from bot.app.wiring import build
 from bot.cli.main import app as cli_app
 from bot.core.config import Settings
 from bot.core.secret_key import generate_secret_key
-from bot.app.server import build_web_app
 from tests.fakes.slack_api import SIGNING_SECRET, FakeSlack, fixture, signed_headers
 
 URL = "https://medpuls.example.dk"

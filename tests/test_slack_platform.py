@@ -9,9 +9,9 @@ import pytest
 
 from adapters.slack.platform import SlackPlatform, make_slack_platform
 from bot.core.config import Settings
-from bot.core.errors import MedpulsError
+from bot.core.errors import DeliveryError, MedpulsError
 from bot.core.messages import Image, Message, Text
-from bot.core.platform import Address, DeliveryError, Platform
+from bot.core.platform import Address, Platform
 from storage.db import Database
 from storage.models import Member, StoredImage
 from tests.fakes.slack_api import FakeSlack

@@ -15,7 +15,6 @@ from bot.core.i18n import translator
 from bot.core.messages import (
     Button,
     Buttons,
-    Context,
     Divider,
     Fact,
     Facts,
@@ -25,6 +24,7 @@ from bot.core.messages import (
     Image,
     Message,
     Option,
+    SmallPrint,
     Text,
 )
 
@@ -44,7 +44,7 @@ def test_pulse_question_card() -> None:
             Header(text="Ugens puls"),
             Buttons(buttons=buttons, label="Jeg har *tillid* til ledelsen", ends=("Uenig", "Enig")),
             Divider(),
-            Context(text="Anonymt"),
+            SmallPrint(text="Anonymt"),
         ],
     )
     card = render_message(message, DA)

@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.teams.platform import NOT_INSTALLED
+from bot.core.errors import DeliveryError
 from bot.core.events import MemberJoined
 from bot.core.messages import Message, Reply, Text
-from bot.core.platform import Address, DeliveryError
-from bot.core.router import Context, Router
+from bot.core.platform import Address
+from bot.core.router import FlowContext, Router
 from storage.models import ConversationReference
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.teams_support import fixture, running, teams_settings
@@ -88,7 +89,7 @@ def _joins_router(seen: list[MemberJoined]) -> Router:
     router = Router()
 
     @router.joined
-    def joined(ctx: Context, event: MemberJoined) -> Reply:
+    def joined(ctx: FlowContext, event: MemberJoined) -> Reply:
         seen.append(event)
         return Reply()
 

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from adapters.teams.platform import NOT_INSTALLED, missing_references
+from bot.core.errors import DeliveryError
 from bot.core.messages import Message, Text
 from bot.core.outbox import queue, to_member
-from bot.core.platform import Address, DeliveryError
+from bot.core.platform import Address
 from bot.core.router import Router
 from storage.models import ConversationReference, Member, Membership, OutboxMessage, Unit
 from tests.fakes.bot_connector import FakeBotConnector

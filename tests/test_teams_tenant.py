@@ -18,7 +18,7 @@ from bot.app.wiring import build
 from bot.core.errors import MedpulsError
 from bot.core.events import InboundEvent
 from bot.core.messages import NO_REPLY, Reply
-from bot.core.router import Context, Router
+from bot.core.router import FlowContext, Router
 from storage.models import ConversationReference, Member, ProcessedEvent
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.teams_support import fixture, running, teams_settings
@@ -90,7 +90,7 @@ def _seeing_router(seen: list[int | None]) -> Router:
     router = Router()
 
     @router.command("help")
-    def record(ctx: Context, event: InboundEvent) -> Reply:
+    def record(ctx: FlowContext, event: InboundEvent) -> Reply:
         seen.append(ctx.member.id if ctx.member else None)
         return NO_REPLY
 

@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from adapters.teams.connector import Throttle
 from adapters.teams.platform import NOT_INSTALLED, missing_references
 from bot.core.actions import ActionData
+from bot.core.errors import DeliveryError
 from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted, MemberJoined
 from bot.core.messages import Button, Buttons, Field_, Form, Message, Reply, Text
 from bot.core.outbox import queue, to_member
-from bot.core.platform import Address, DeliveryError
-from bot.core.router import Context, Router
+from bot.core.platform import Address
+from bot.core.router import FlowContext, Router
 from storage.models import ConversationReference, Member, OutboxMessage, ProcessedEvent
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.teams_support import APP_ID, TeamsBot, fixture, running, teams_settings
@@ -47,7 +48,7 @@ def _router() -> Router:
     router = Router()
 
     @router.action(AnswerAction)
-    def answer(ctx: Context, event: ButtonClicked, data: AnswerAction) -> Reply:
+    def answer(ctx: FlowContext, event: ButtonClicked, data: AnswerAction) -> Reply:
         SEEN.append(event)
         buttons = [
             Button(label=str(v), data=AnswerAction(q=data.q, v=v).pack(), selected=v == data.v)
@@ -60,7 +61,7 @@ def _router() -> Router:
         )
 
     @router.form(FormAction)
-    def form(ctx: Context, event: FormSubmitted, data: FormAction) -> Reply:
+    def form(ctx: FlowContext, event: FormSubmitted, data: FormAction) -> Reply:
         SEEN.append(event)
         if not event.values.get("title", "").strip():
             return Reply(
@@ -75,12 +76,12 @@ def _router() -> Router:
         return Reply(notice=Message(summary="Thanks", parts=[Text(text="Thanks")]))
 
     @router.command("hjælp", "help")
-    def help_(ctx: Context, event: CommandInvoked) -> Reply:
+    def help_(ctx: FlowContext, event: CommandInvoked) -> Reply:
         SEEN.append(event)
         return Reply(notice=Message(summary="Help", parts=[Text(text="Help text")]))
 
     @router.joined
-    def joined(ctx: Context, event: MemberJoined) -> Reply:
+    def joined(ctx: FlowContext, event: MemberJoined) -> Reply:
         SEEN.append(event)
         return Reply()
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.config import Settings
-from bot.app.turns import speaks
-from bot.core.i18n import Lang, translator
+from bot.core.i18n import Lang, speaks, translator
 from storage.db import Database
 from storage.models import Member
 

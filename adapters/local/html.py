@@ -8,13 +8,13 @@ from html import escape
 from bot.core.i18n import Lang, translator
 from bot.core.messages import (
     Buttons,
-    Context,
     Divider,
     Facts,
     Form,
     Header,
     Image,
     Message,
+    SmallPrint,
     Text,
 )
 
@@ -64,7 +64,7 @@ def render_message(message: Message) -> str:
                     )
                 block.append("</div>")
                 html.append("".join(block))
-            case Context(text=text):
+            case SmallPrint(text=text):
                 html.append(f'<p class="context">{inline(text)}</p>')
             case Divider():
                 html.append("<hr>")

@@ -16,7 +16,6 @@ from adapters.local.frame import frame, language
 from adapters.local.guard import allowed_names, guarded, json_body
 from adapters.local.html import render_form, render_message, render_said
 from adapters.local.platform import LocalPlatform
-from bot.app.turns import Core
 from bot.core.events import (
     Actor,
     ButtonClicked,
@@ -29,16 +28,16 @@ from bot.core.events import (
 )
 from bot.core.i18n import Lang, translator
 from bot.core.messages import Form, Message, Reply
-from bot.core.platform import Platform
+from bot.core.platform import Platform, TurnHandler
 from bot.core.router import command_text, command_word
 from storage.models import LocalMessage, Member, Membership
 
 STATIC = Path(__file__).parent / "static"
-CORE: web.AppKey[Core] = web.AppKey("local_core", Core)
+CORE: web.AppKey[TurnHandler] = web.AppKey("local_core", TurnHandler)
 PLATFORM: web.AppKey[LocalPlatform] = web.AppKey("local_platform", LocalPlatform)
 
 
-def mount(app: web.Application, core: Core, platform: Platform) -> None:
+def mount(app: web.Application, core: TurnHandler, platform: Platform) -> None:
     assert isinstance(platform, LocalPlatform)
     app[CORE] = core
     app[PLATFORM] = platform
@@ -75,7 +74,7 @@ async def page_frame(request: web.Request) -> web.Response:
     return web.json_response(frame(lang))
 
 
-def _core(request: web.Request) -> Core:
+def _core(request: web.Request) -> TurnHandler:
     return request.app[CORE]
 
 
@@ -86,7 +85,7 @@ def _member_id(value: Any) -> int:
         raise web.HTTPBadRequest(text="member must be a member id") from None
 
 
-def _allowed(core: Core, member_id: int) -> list[dict[str, str]]:
+def _allowed(core: TurnHandler, member_id: int) -> list[dict[str, str]]:
     """The conversations this member can see: their DM and their units' channels."""
     lang = language(core.db, core.settings, member_id)
     with core.db.session() as session:

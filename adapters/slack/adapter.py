@@ -41,10 +41,10 @@ from adapters.slack.logs import log, sdk_logger
 from adapters.slack.normalize import Body, Origin
 from adapters.slack.platform import SlackPlatform, error_code
 from adapters.slack.registry import INSTALL_PATH, REDIRECT_PATH, bot_scopes
-from bot.app.turns import Core
 from bot.core.events import Actor, CommandInvoked, InboundEvent, MemberJoined
 from bot.core.i18n import Lang, language_of, translator
 from bot.core.messages import Message, Reply
+from bot.core.platform import TurnHandler
 
 # A submitted modal waits this long for the flow before Slack's three seconds run out.
 SUBMISSION_WAIT = 2.0
@@ -55,7 +55,7 @@ ACKS_FIRST_WAIT = 1.0
 
 
 class SlackAdapter:
-    def __init__(self, core: Core, platform: SlackPlatform) -> None:
+    def __init__(self, core: TurnHandler, platform: SlackPlatform) -> None:
         self.core = core
         self.platform = platform
         self.settings = platform.settings

@@ -19,7 +19,6 @@ from bot.core.messages import (
     MAX_TEXT,
     Button,
     Buttons,
-    Context,
     Divider,
     Facts,
     Field_,
@@ -28,6 +27,7 @@ from bot.core.messages import (
     Image,
     Message,
     Part,
+    SmallPrint,
     Text,
 )
 from bot.core.text_limits import limit_text
@@ -189,7 +189,7 @@ def part_blocks(part: Part, counter: _Counter, image_url: ImageUrl = _no_url) ->
             yield from _facts(part)
         case Buttons():
             yield from _buttons(part, counter)
-        case Context(text=text):
+        case SmallPrint(text=text):
             yield {"type": "context", "elements": [mrkdwn(cut(escape(text), MAX_CONTEXT_TEXT))]}
         case Divider():
             yield {"type": "divider"}

@@ -37,11 +37,11 @@ from adapters.slack.installation_store import DbInstallationStore
 from adapters.slack.logs import log, sdk_logger
 from adapters.slack.tenancy import workspaces_from
 from bot.core.config import Settings
-from bot.core.errors import MedpulsError
+from bot.core.errors import DeliveryError, MedpulsError
 from bot.core.events import MessageRef
 from bot.core.i18n import Lang, chosen_language
 from bot.core.messages import Form, Message
-from bot.core.platform import Address, DeliveryError
+from bot.core.platform import Address
 from bot.core.sealing import sealer
 from storage.db import Database
 from storage.models import Member, StoredImage

@@ -23,8 +23,7 @@ from adapters.slack.adapter import SlackAdapter
 from adapters.slack.logs import log
 from adapters.slack.platform import SlackPlatform
 from adapters.slack.registry import EVENTS_PATH, INSTALL_PATH, REDIRECT_PATH
-from bot.app.turns import Core
-from bot.core.platform import Platform
+from bot.core.platform import Platform, TurnHandler
 from bot.core.request_body import SLACK_LIMIT, read_body, utf8
 
 SLACK_ADAPTER: web.AppKey[SlackAdapter] = web.AppKey("slack_adapter", SlackAdapter)
@@ -50,7 +49,7 @@ def signed(
     return hmac.compare_digest(expected.encode(), signature.encode())
 
 
-def mount(app: web.Application, core: Core, platform: Platform) -> None:
+def mount(app: web.Application, core: TurnHandler, platform: Platform) -> None:
     slack = cast(SlackPlatform, platform)
     if slack.store is not None:
         slack.store.check_key()

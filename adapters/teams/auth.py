@@ -29,7 +29,7 @@ from botframework.connector.auth import (
 from msrest.authentication import Authentication
 
 from bot.core.config import Settings, id_list
-from bot.core.errors import InvalidInput
+from bot.core.errors import InvalidInput, TokenError
 
 log = logging.getLogger("medpuls.teams.auth")
 
@@ -126,10 +126,6 @@ def allowed_tenants(settings: Settings) -> frozenset[str]:
             "MEDPULS_TEAMS_ALLOWED_TENANT_IDS may not name other tenants"
         )
     return frozenset({own})
-
-
-class TokenError(Exception):
-    """The login endpoint did not give us a token."""
 
 
 class BearerToken(Authentication):

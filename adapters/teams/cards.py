@@ -18,13 +18,13 @@ from bot.core.i18n import Translator
 from bot.core.messages import (
     Button,
     Buttons,
-    Context,
     Divider,
     Facts,
     Form,
     Header,
     Image,
     Message,
+    SmallPrint,
     Text,
 )
 from bot.core.text_limits import label_with_limit
@@ -110,7 +110,7 @@ def _part(part: object, image_url: ImageUrl) -> list[Element]:
             ]
         case Buttons():
             return _buttons(part)
-        case Context(text=text):
+        case SmallPrint(text=text):
             return [_text(text, size="Small", isSubtle=True)]
         case Image(image_id=image_id, alt=alt):
             url = image_url(image_id)

@@ -31,9 +31,9 @@ from msrest.exceptions import ClientRequestError, HttpOperationError
 from urllib3 import Retry
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from adapters.teams.auth import AppTokenFactory, BotFrameworkConfig, TokenError
-from bot.core.platform import DeliveryError
-from bot.app.ratelimit import check_slot
+from adapters.teams.auth import AppTokenFactory, BotFrameworkConfig
+from bot.core.errors import DeliveryError, TokenError, Unauthorized
+from bot.core.ratelimit import check_slot
 
 log = logging.getLogger("medpuls.teams.connector")
 T = TypeVar("T")
@@ -47,10 +47,6 @@ ROSTER_PAGE_SIZE = 500
 # Cached connector clients live well within AppTokenFactory.REFRESH_MARGIN (300 s).
 CLIENT_SECONDS = 240.0
 CLIENTS_KEPT = 64
-
-
-class Unauthorized(Exception):
-    """A request that did not prove it comes from the Bot Framework."""
 
 
 class Throttle:

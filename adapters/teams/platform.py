@@ -38,10 +38,11 @@ from adapters.teams.normalize import (
     tenant_of,
 )
 from bot.core.config import Settings
+from bot.core.errors import DeliveryError
 from bot.core.events import MessageRef, PlatformName
 from bot.core.i18n import Translator, language_of, translator
 from bot.core.messages import Form, Message
-from bot.core.platform import Address, DeliveryError
+from bot.core.platform import Address
 from storage.db import Database
 from storage.models import ConversationReference, Member, utcnow
 

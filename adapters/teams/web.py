@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.teams import cards
-from adapters.teams.connector import Calls, Unauthorized
+from adapters.teams.connector import Calls
 from adapters.teams.normalize import (
     bot_arrived,
     classify,
@@ -30,11 +30,11 @@ from adapters.teams.normalize import (
 from adapters.teams.platform import TeamsPlatform
 from adapters.teams.roster import roster_rows, usable_email
 from adapters.teams.signing_keys import install_signing_keys
-from bot.app.turns import Core
+from bot.core.errors import DeliveryError, Unauthorized
 from bot.core.events import FormSubmitted
 from bot.core.i18n import language_of, translator
 from bot.core.messages import NO_REPLY, Message, Reply, Text
-from bot.core.platform import DeliveryError, Platform
+from bot.core.platform import Platform, TurnHandler
 from bot.core.request_body import TEAMS_LIMIT, json_object, read_body
 
 log = logging.getLogger("medpuls.teams.web")
@@ -61,7 +61,7 @@ ANSWERED_KEPT = 2_000
 
 
 class TeamsInbound:
-    def __init__(self, core: Core, platform: TeamsPlatform) -> None:
+    def __init__(self, core: TurnHandler, platform: TeamsPlatform) -> None:
         self.core = core
         self.platform = platform
         # activity id -> the invoke answer we gave it.
@@ -242,7 +242,7 @@ class TeamsInbound:
 HANDLER: web.AppKey[TeamsInbound] = web.AppKey("teams_inbound", TeamsInbound)
 
 
-def mount(app: web.Application, core: Core, platform: Platform) -> None:
+def mount(app: web.Application, core: TurnHandler, platform: Platform) -> None:
     """Add `POST /api/messages` (bot/app/server.py calls this when MICROSOFT_APP_ID is set)."""
     assert isinstance(platform, TeamsPlatform)
     install_signing_keys(platform.settings)

@@ -31,17 +31,18 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.app.delivery_alerts import ALERT_PURPOSE, alert_admins
+from bot.app.shared_ratelimit import SharedRateLimiter
+from bot.core.errors import DeliveryError, Unroutable
 from bot.core.events import MessageRef
 from bot.core.i18n import Lang
 from bot.core.messages import Message
+from bot.core.metrics import METRICS
 from bot.core.outbox import still_wanted
-from bot.core.platform import Address, DeliveryError, Platform
+from bot.core.platform import Address, Platform
 from bot.core.platform_limits import rate_limits
-from bot.app.ratelimit import CURRENT_SLOT, MissedSlot, PlatformLimits, RateLimiter, Slot
-from bot.app.scheduler import acquire_lease, database_now, release_lease
-from bot.app.shared_ratelimit import SharedRateLimiter
-from bot.app.telemetry import METRICS
+from bot.core.ratelimit import CURRENT_SLOT, MissedSlot, PlatformLimits, RateLimiter, Slot
 from storage.db import Database
+from storage.leases import acquire_lease, database_now, release_lease
 from storage.models import Lease, Member, OutboxMessage, Unit, utcnow
 
 log = logging.getLogger("medpuls.delivery")
@@ -68,10 +69,6 @@ class Route:
             return self.ref.conversation_id
         assert self.address is not None
         return f"{self.address.kind}:{self.address.value or self.address.email}"
-
-
-class Unroutable(Exception):
-    """No platform can take this message (no channel id, no platform identity)."""
 
 
 def route(session: Session, row: OutboxMessage, enabled: Mapping[str, Platform]) -> Route:

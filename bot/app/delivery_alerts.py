@@ -7,10 +7,10 @@ import logging
 from sqlalchemy import func, select
 
 from bot.core.i18n import Lang, Translator, language_of
-from bot.core.messages import Context, Header, Message, Text
+from bot.core.messages import Header, Message, SmallPrint, Text
 from bot.core.outbox import queue, to_member
-from bot.app.scheduler import database_now
 from storage.db import Database
+from storage.leases import database_now
 from storage.models import Member, Membership, OutboxMessage
 
 log = logging.getLogger("medpuls.delivery")
@@ -35,7 +35,7 @@ def alert_admins(db: Database, language: Lang) -> int:
         admins = session.scalars(
             select(Member)
             .join(Membership, Membership.member_id == Member.id)
-            .where(Membership.roles.contains("admin"), Member.erased.is_(False))
+            .where(Membership.has_role("admin"), Member.erased.is_(False))
             .distinct()
         ).all()
         today = database_now(session).date().isoformat()
@@ -71,6 +71,6 @@ def alert_message(t: Translator, *, dead: int, unknown: int) -> Message:
                     unknown=t.plural("delivery.alert_unknown", unknown),
                 )
             ),
-            Context(text=t("delivery.alert_howto")),
+            SmallPrint(text=t("delivery.alert_howto")),
         ],
     )

@@ -9,8 +9,8 @@ from flows import scheduled_jobs
 from storage.models import utcnow
 
 if TYPE_CHECKING:
-    from bot.app.wiring import Bot
     from bot.app.scheduler import Job
+    from bot.app.wiring import Bot
 
 
 def all_jobs() -> dict[str, Job]:

@@ -22,79 +22,42 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.models import Lease, utcnow
-
-if TYPE_CHECKING:
-    from bot.app.wiring import Bot
+from storage.leases import LEASE_SECONDS, acquire_lease, release_lease
+from storage.models import utcnow
 
 log = logging.getLogger("medpuls.scheduler")
 
-LEASE_SECONDS = 45
 RENEW_SECONDS = 15
 # A leader trusts its lease this much less than the database does: clock drift, a slow commit.
 SAFETY_SECONDS = 5
-Job = Callable[["Bot"], Awaitable[None] | None]
 
 
-def database_now(session: Session) -> dt.datetime:
-    """The database's clock (PostgreSQL); SQLite has one process and uses ours."""
-    if session.get_bind().dialect.name == "postgresql":
-        now = session.scalar(select(func.now()))
-        assert isinstance(now, dt.datetime)
-        return now.astimezone(dt.UTC)
-    return utcnow()
+class Wakeable(Protocol):
+    def wake(self) -> None: ...
 
 
-def acquire_lease(db: Database, name: str, holder: str, *, seconds: float = LEASE_SECONDS) -> bool:
-    """Take or renew the lease; True when `holder` has it for the next `seconds`."""
-    try:
-        with db.session() as session:
-            now = database_now(session)
-            until = now + dt.timedelta(seconds=seconds)
-            result = session.execute(
-                update(Lease)
-                .where(Lease.name == name)
-                .where((Lease.holder == holder) | (Lease.expires_at < now))
-                .values(holder=holder, expires_at=until)
-            )
-            if result.rowcount:  # type: ignore[attr-defined]
-                return True
-            if session.get(Lease, name) is None:
-                session.add(Lease(name=name, holder=holder, expires_at=until))
-                session.flush()
-                return True
-            return False
-    except IntegrityError:
-        return False  # another replica inserted the row at the same moment
+class JobHost(Protocol):
+    """What the scheduler needs of the running bot; jobs get the whole bot they were given."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def worker_id(self) -> str: ...
+
+    @property
+    def delivery(self) -> Wakeable: ...
 
 
-def release_lease(db: Database, name: str, holder: str) -> None:
-    with db.session() as session:
-        now = database_now(session)
-        session.execute(
-            update(Lease)
-            .where(Lease.name == name, Lease.holder == holder)
-            .values(expires_at=now - dt.timedelta(seconds=1))
-        )
+Job = Callable[[Any], Awaitable[None] | None]
 
 
-def lease_holder(db: Database, name: str) -> str | None:
-    """Who holds the lease now, if anyone (for operators and tests)."""
-    with db.session() as session:
-        now = database_now(session)
-        lease = session.get(Lease, name)
-        return lease.holder if lease is not None and lease.expires_at >= now else None
-
-
-async def run_off_the_loop(job: Job, bot: Bot) -> None:
+async def run_off_the_loop(job: Job, bot: JobHost) -> None:
     """Run one job without holding the event loop.
 
     The flows' jobs are synchronous and can take seconds (a digest for a large area), while
@@ -114,7 +77,7 @@ class Scheduler:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: JobHost,
         jobs: dict[str, Job],
         *,
         interval: int = 60,

@@ -11,7 +11,7 @@ from aiohttp import web
 from prometheus_client import generate_latest
 
 from bot.app.wiring import Bot
-from bot.app.telemetry import METRICS
+from bot.core.metrics import METRICS
 
 log = logging.getLogger("medpuls.server")
 BOT_KEY: web.AppKey[Bot] = web.AppKey("bot", Bot)

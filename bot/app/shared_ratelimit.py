@@ -22,7 +22,15 @@ from collections.abc import Mapping
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.app.ratelimit import PlatformLimits, Rate, Slot, advanced, earliest, late_allowance, paused
+from bot.core.ratelimit import (
+    PlatformLimits,
+    Rate,
+    Slot,
+    advanced,
+    earliest,
+    late_allowance,
+    paused,
+)
 from storage.db import Database
 
 log = logging.getLogger("medpuls.ratelimit")

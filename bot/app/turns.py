@@ -14,43 +14,27 @@ hour is ample.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.config import Settings
-from bot.core.errors import MedpulsError
+from bot.core.errors import MedpulsError, Refused
 from bot.core.events import ButtonClicked, FormSubmitted, InboundEvent
-from bot.core.i18n import Lang, chosen_language, language_of, translator
-from bot.core.messages import NO_REPLY, Message, Reply, Text
-from bot.core.router import Context, Router
+from bot.core.i18n import language_of, speaks, translator
+from bot.core.messages import NO_REPLY, Reply
+from bot.core.router import FlowContext, Router
 from bot.core.secret_key import DEDUPE, subkey
 from storage.db import Database
+from storage.dedupe import dedupe_key
 from storage.models import Member, ProcessedEvent, utcnow
 from storage.queries import member_by_directory_id, member_by_email, member_by_platform_id
 
 log = logging.getLogger("medpuls.core")
-
-DEDUPE_TTL = dt.timedelta(hours=1)
-
-
-def dedupe_key(key: bytes, platform: str, delivery_id: str) -> str:
-    """The stored form of a delivery id: HMAC under the "dedupe" subkey, nothing readable."""
-    message = f"{platform}:{delivery_id}".encode()
-    return "d:" + hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def forget_processed_events(session: Session, now: dt.datetime) -> int:
-    """Delete de-duplication rows older than DEDUPE_TTL; returns how many went."""
-    result = session.execute(delete(ProcessedEvent).where(ProcessedEvent.at < now - DEDUPE_TTL))
-    return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -63,9 +47,6 @@ class _PlatformIdChanged(Exception):
     team_id: str | None
 
 
-def notice(text: str) -> Reply:
-    return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
-
 
 def _bound(member: Member, platform: str) -> bool:
     """Whether an account on `platform` already holds this member."""
@@ -74,10 +55,6 @@ def _bound(member: Member, platform: str) -> bool:
     if platform == "teams":
         return member.teams_user_id is not None or member.teams_aad_id is not None
     return False
-
-
-def speaks(member: Member | None, locale: str | None, default: Lang) -> Lang:
-    return chosen_language(member.language if member else None, language_of(locale, default))
 
 
 class Core:
@@ -110,13 +87,13 @@ class Core:
                 remember = False
                 self._remember_platform_id(change)
                 continue
-            except MedpulsError as err:
+            except Refused as err:
                 # A refusal is audited although the refused turn itself rolls back.
-                kept = getattr(err, "audit_entry", None)
-                if kept is not None:
-                    with self.db.session() as session:
-                        session.add(kept)
-                return notice(str(err))
+                with self.db.session() as session:
+                    session.add(err.audit_entry)
+                return Reply.note(str(err))
+            except MedpulsError as err:
+                return Reply.note(str(err))
             except IntegrityError:
                 # No delivery id here: Slack's names the person (and it is a click).
                 log.info(
@@ -161,7 +138,7 @@ class Core:
             # Another member holds that id already; the event is handled without remembering.
             log.info("platform id not remembered: held by another member")
 
-    def _context(self, session: Session, event: InboundEvent, *, remember: bool) -> Context:
+    def _context(self, session: Session, event: InboundEvent, *, remember: bool) -> FlowContext:
         actor = event.actor
         member = member_by_platform_id(session, actor.platform, actor.user_id)
         if member is None and actor.directory_id:
@@ -207,7 +184,7 @@ class Core:
             if member.language != detected:
                 member.language = detected
         lang = speaks(member, actor.locale, self.settings.language)
-        return Context(
+        return FlowContext(
             session=session,
             settings=self.settings,
             actor=actor,

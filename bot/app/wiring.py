@@ -8,9 +8,9 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.core.config import Settings
-from bot.app.turns import Core
 from bot.app.delivery import Delivery
+from bot.app.turns import Core
+from bot.core.config import Settings
 from bot.core.platform import Platform
 from bot.core.platform_limits import rate_limits
 from bot.core.router import Router

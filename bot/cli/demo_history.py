@@ -29,7 +29,7 @@ from bot.core.actions import ActionData
 from bot.core.config import Settings
 from bot.core.events import Actor, ButtonClicked, FormSubmitted, InboundEvent
 from bot.core.i18n import translator
-from bot.core.router import Context, Router
+from bot.core.router import FlowContext, Router
 from flows.agenda import Approve, ProposeForm, TriageForm, schedule_meeting
 from flows.decisions import ApproveMinutes, DecideForm, minutes_of
 from flows.pulse import (
@@ -207,7 +207,7 @@ def _act(
         event: InboundEvent = FormSubmitted(actor, None, data=data.pack(), values=values or {})
     else:
         event = ButtonClicked(actor, None, data=data.pack())
-    ctx = Context(
+    ctx = FlowContext(
         session=session,
         settings=settings,
         actor=actor,

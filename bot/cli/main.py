@@ -34,10 +34,10 @@ app.add_typer(org_app, name="org")
 
 
 def _add_command_modules() -> None:
-    """Every module in bot/commands adds its own sub-command (see bot/cli/commands/__init__.py)."""
-    import bot.cli.commands
+    """Every module in bot/cli/commands adds its own sub-command (see its __init__.py)."""
+    from bot.cli import commands
 
-    for info in sorted(pkgutil.iter_modules(bot.commands.__path__), key=lambda i: i.name):
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"bot.cli.commands.{info.name}")

@@ -12,12 +12,10 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.core.errors import BadAction
+
 _REGISTRY: dict[str, type[ActionData]] = {}
 MAX_PACKED = 255
-
-
-class BadAction(ValueError):
-    """Packed action data that we did not make, or that no longer decodes."""
 
 
 class ActionData(BaseModel):

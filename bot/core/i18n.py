@@ -7,6 +7,11 @@ have the same keys and the same placeholders.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.models import Member
+
 import datetime as dt
 import tomllib
 from functools import cache
@@ -107,3 +112,8 @@ class Translator:
 
 def translator(lang: Lang) -> Translator:
     return Translator(lang)
+
+
+def speaks(member: Member | None, locale: str | None, default: Lang) -> Lang:
+    """A person's language: their choice, else their client's locale, else the default."""
+    return chosen_language(member.language if member else None, language_of(locale, default))

@@ -56,7 +56,7 @@ class Buttons(_Part):
     ends: tuple[str, str] | None = None
 
 
-class Context(_Part):
+class SmallPrint(_Part):
     """Small print under a message."""
 
     type: Literal["context"] = "context"
@@ -76,7 +76,7 @@ class Image(_Part):
 
 
 Part = Annotated[
-    Header | Text | Facts | Buttons | Context | Divider | Image, Field(discriminator="type")
+    Header | Text | Facts | Buttons | SmallPrint | Divider | Image, Field(discriminator="type")
 ]
 
 
@@ -153,6 +153,11 @@ class Reply(BaseModel):
     transient: Message | None = None
     # A submitted form that is not accepted: field name -> what is wrong (form stays open).
     errors: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def note(cls, text: str) -> Reply:
+        """A private note to the person who acted: the one-line answer most turns give."""
+        return cls(notice=Message(summary=text, parts=[Text(text=text)]))
 
 
 NO_REPLY = Reply()

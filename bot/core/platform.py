@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from bot.core.events import MessageRef
-from bot.core.messages import Form, Message
+from bot.core.config import Settings
+from bot.core.events import InboundEvent, MessageRef
+from bot.core.messages import Form, Message, Reply
+from bot.core.router import Router
+from storage.db import Database
 
 
 @dataclass(frozen=True)
@@ -22,26 +25,6 @@ class Address:
     value: str
     email: str | None = None
     member_id: int | None = None
-
-
-class DeliveryError(Exception):
-    """A send failed. `retry_after` set: rate limited; `permanent`: do not retry."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        retry_after: float | None = None,
-        permanent: bool = False,
-        unknown_outcome: bool = False,
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.permanent = permanent
-        # The request may have reached the platform (connection reset after sending): the
-        # outbox parks the row instead of sending it again, so nobody gets a message twice.
-        self.unknown_outcome = unknown_outcome
 
 
 @runtime_checkable
@@ -67,4 +50,23 @@ class Platform(Protocol):
 
     async def find_user(self, email: str) -> str | None:
         """The platform user id for an e-mail address, if the platform can look it up."""
+        ...
+
+
+class TurnHandler(Protocol):
+    """The other port: what an adapter hands a normalised event to (bot.app.turns.Core).
+
+    Adapters depend on this, not on the concrete class, so they stay below the app layer."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def router(self) -> Router: ...
+
+    async def handle(self, event: InboundEvent) -> Reply:
+        """Run the event's flow in one transaction; the reply to show the person who acted."""
         ...

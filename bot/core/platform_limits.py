@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.config import Settings
-from bot.app.ratelimit import PlatformLimits, Rate, late_allowance
+from bot.core.ratelimit import PlatformLimits, Rate, late_allowance
 
 # (most sends, within seconds)
 Window = tuple[int, float]

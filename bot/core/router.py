@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from bot.core.actions import ActionData, BadAction, decode
+from bot.core.actions import ActionData, decode
 from bot.core.config import Settings
+from bot.core.errors import BadAction
 from bot.core.events import (
     Actor,
     ButtonClicked,
@@ -29,11 +30,12 @@ from bot.core.i18n import Translator
 from bot.core.messages import NO_REPLY, Reply
 from bot.core.outbox import Outgoing, queue
 from bot.core.text_limits import over_limit
-from storage.models import AuditEntry, Member
+from storage.audit import audit_entry
+from storage.models import Member
 
 
 @dataclass
-class Context:
+class FlowContext:
     """What a handler gets besides the event: the unit of work, who acted, how to speak."""
 
     session: Session
@@ -58,22 +60,15 @@ class Context:
 
     def audit(self, action: str, subject: str = "", *, allowed: bool = True, **detail: Any) -> None:
         self.session.add(
-            AuditEntry(
-                at=self.now,
-                actor_id=self.member.id if self.member else None,
-                action=action,
-                subject=subject,
-                allowed=allowed,
-                detail=detail or None,
-            )
+            audit_entry(self.member, action, subject, allowed=allowed, now=self.now, **detail)
         )
 
 
-ActionHandler = Callable[[Context, ButtonClicked, Any], Reply]
-FormHandler = Callable[[Context, FormSubmitted, Any], Reply]
-CommandHandler = Callable[[Context, CommandInvoked], Reply]
-MessageHandler = Callable[[Context, MessageReceived], Reply]
-JoinHandler = Callable[[Context, MemberJoined], Reply]
+ActionHandler = Callable[[FlowContext, ButtonClicked, Any], Reply]
+FormHandler = Callable[[FlowContext, FormSubmitted, Any], Reply]
+CommandHandler = Callable[[FlowContext, CommandInvoked], Reply]
+MessageHandler = Callable[[FlowContext, MessageReceived], Reply]
+JoinHandler = Callable[[FlowContext, MemberJoined], Reply]
 F = TypeVar("F", bound=Callable[..., Reply])
 
 
@@ -144,7 +139,7 @@ class Router:
         self.fallback = fn
         return fn
 
-    def dispatch(self, ctx: Context, event: InboundEvent) -> Reply:
+    def dispatch(self, ctx: FlowContext, event: InboundEvent) -> Reply:
         """Call the handler for `event`; unknown kinds are a quiet no-op."""
         match event:
             case ButtonClicked(data=packed) | FormSubmitted(data=packed):

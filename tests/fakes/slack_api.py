@@ -563,9 +563,9 @@ class SlackWorkspace:
         from aiohttp.test_utils import TestServer
 
         from adapters.slack.web import SLACK_ADAPTER
+        from bot.app.server import build_web_app
         from bot.app.wiring import build
         from bot.core.config import Settings
-        from bot.app.server import build_web_app
 
         values: dict[str, Any] = {
             "DATABASE_URL": self.db_url,

@@ -196,7 +196,6 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
-    sa.Column('roles', sa.String(length=100), nullable=False),
     sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_memberships_member_id_members')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_memberships_unit_id_units')),
@@ -263,6 +262,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_meetings_committee_id'), ['committee_id'], unique=False)
+
+    op.create_table('membership_roles',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('membership_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.ForeignKeyConstraint(['membership_id'], ['memberships.id'], name=op.f('fk_membership_roles_membership_id_memberships'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_membership_roles')),
+    sa.UniqueConstraint('membership_id', 'role', name=op.f('uq_membership_roles_membership_id')),
+    sqlite_autoincrement=True
+    )
+    with op.batch_alter_table('membership_roles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_membership_roles_membership_id'), ['membership_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_membership_roles_role'), ['role'], unique=False)
 
     op.create_table('pulse_rounds',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -532,6 +544,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_pulse_rounds_unit_id'))
 
     op.drop_table('pulse_rounds')
+    with op.batch_alter_table('membership_roles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_membership_roles_role'))
+        batch_op.drop_index(batch_op.f('ix_membership_roles_membership_id'))
+
+    op.drop_table('membership_roles')
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_meetings_committee_id'))
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from bot.core.platform import DeliveryError
+from bot.core.errors import DeliveryError
 
 
 @dataclass(frozen=True)
