@@ -44,7 +44,7 @@ async def _words(locator: Any) -> str:
 async def test_typed_commands_are_answered_in_the_conversation_under_the_echo(
     sqlite_url: str,
 ) -> None:
-    cli(sqlite_url, "demo")
+    cli(sqlite_url, "demo", "--no-history")
     async with local_chat(sqlite_url) as chat, chat_page(chat) as (page, failures):
         inger = await _member(chat, "Inger Holm")  # leader and chair
         await choose(page, inger)
@@ -85,7 +85,7 @@ async def test_typed_commands_are_answered_in_the_conversation_under_the_echo(
 @pytest.mark.browser
 @needs_chromium
 async def test_the_frame_and_the_roles_follow_the_persons_language(sqlite_url: str) -> None:
-    cli(sqlite_url, "demo")
+    cli(sqlite_url, "demo", "--no-history")
     async with local_chat(sqlite_url) as chat, chat_page(chat) as (page, failures):
         karen = await _member(chat, "Karen Lund")
         await page.locator(f'#who option[value="{karen}"]').wait_for(state="attached")
@@ -128,7 +128,7 @@ async def test_the_frame_and_the_roles_follow_the_persons_language(sqlite_url: s
 @pytest.mark.browser
 @needs_chromium
 async def test_a_closed_rounds_dm_has_no_live_buttons(sqlite_url: str) -> None:
-    cli(sqlite_url, "demo")
+    cli(sqlite_url, "demo", "--no-history")
     cli(sqlite_url, "pulse", "run-now", "--unit", NORD)
     _, members = _nord_members(sqlite_url)
     async with local_chat(sqlite_url) as chat, chat_page(chat) as (page, failures):
@@ -154,7 +154,7 @@ async def test_a_closed_rounds_dm_has_no_live_buttons(sqlite_url: str) -> None:
 @pytest.mark.browser
 @needs_chromium
 async def test_long_text_wraps_and_forms_show_their_limits(sqlite_url: str) -> None:
-    cli(sqlite_url, "demo")
+    cli(sqlite_url, "demo", "--no-history")
     unbroken = "Nattevagternes" + "x" * 700
     async with local_chat(sqlite_url) as chat, chat_page(chat, width=900) as (page, failures):
         anne = await _member(chat, "Anne Hansen")
@@ -212,7 +212,7 @@ async def test_long_text_wraps_and_forms_show_their_limits(sqlite_url: str) -> N
 @pytest.mark.browser
 @needs_chromium
 async def test_the_favicon_is_served(sqlite_url: str) -> None:
-    cli(sqlite_url, "demo")
+    cli(sqlite_url, "demo", "--no-history")
     async with local_chat(sqlite_url) as chat, chat_page(chat) as (page, failures):
         for path in ("/favicon.ico", "/static/favicon.svg"):
             r = await page.request.get(str(chat.http.base_url) + path)
@@ -252,7 +252,7 @@ async def test_what_is_typed_and_its_answer_are_kept_and_the_frame_follows_over_
 ) -> None:
     """The same without a browser: the page's API keeps the echo and the answer in the DM, and
     its frame follows `sprog en`. Unknown members are refused before anything is kept."""
-    cli(sqlite_url, "demo")
+    cli(sqlite_url, "demo", "--no-history")
     async with local_chat(sqlite_url) as chat:
         karen = await _member(chat, "Karen Lund")
         said = await chat.say(karen, "/med digest pause")

@@ -170,7 +170,7 @@ def export(db_url: str, fmt: str) -> Path:
 
 @pytest.fixture
 def demo(db_url: str) -> Iterator[Org]:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     set_meeting(db_url, meeting_day(), place="Rådhuset, lokale 3")
     add_rep(db_url, "Tove Rasmussen")
     yield Org(db_url)

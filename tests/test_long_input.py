@@ -187,7 +187,7 @@ def _member(teams: TeamsBot, name: str) -> Member:
 async def test_teams_long_proposal_limits_refusal_summary_and_full_text(
     sqlite_url: str, connector: FakeBotConnector
 ) -> None:
-    assert cli(sqlite_url, "demo")[0] == 0
+    assert cli(sqlite_url, "demo", "--no-history")[0] == 0
     async with running(teams_settings(sqlite_url, connector), connector) as teams:
         for name, (teams_id, aad, _) in PEOPLE.items():
             person = _member(teams, name)
@@ -273,7 +273,7 @@ async def test_teams_long_proposal_limits_refusal_summary_and_full_text(
 
 
 async def test_local_chat_long_proposal_summary_and_full_text(db_url: str) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     async with local_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             anne = s.scalars(select(Member).where(Member.name == "Anne Hansen")).one()
@@ -314,7 +314,7 @@ def test_a_form_submitted_through_the_core_is_refused_the_same_way(sqlite_url: s
     from bot.app.wiring import build
     from bot.core.config import Settings
 
-    assert cli(sqlite_url, "demo")[0] == 0
+    assert cli(sqlite_url, "demo", "--no-history")[0] == 0
     bot = build(Settings(DATABASE_URL=sqlite_url, MEDPULS_LOCAL_CHAT=True))
     try:
         with bot.db.session() as s:
@@ -340,6 +340,7 @@ def test_a_published_agenda_summarises_a_long_background() -> None:
 
     doc = AgendaDocument(
         title="Dagsorden",
+        committee="MED Social og Sundhed",
         facts=[],
         status="Udsendt",
         items=[

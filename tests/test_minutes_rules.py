@@ -55,7 +55,7 @@ ALL_UNITS = (
 
 @pytest.fixture
 def demo(db_url: str) -> Iterator[Org]:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     set_meeting(db_url, meeting_day())
     yield Org(db_url)
 

@@ -161,7 +161,7 @@ def _someone(session_factory: Any) -> int:
 
 async def test_slack_help_names_the_slash_command_and_not_teams(db_url: str) -> None:
     async with FakeSlack() as slack, SlackWorkspace(db_url, slack) as ws:
-        cli(db_url, "demo")
+        cli(db_url, "demo", "--no-history")
         _everyone_on_slack(ws)
         member = _someone(ws.bot.db.session)
         assert (await ws.event(_dm(member, "hjælp"))).status == 200
@@ -193,7 +193,7 @@ def _from_person(activity: dict[str, Any]) -> dict[str, Any]:
 async def test_teams_privacy_notice_and_help_speak_of_teams_only(
     sqlite_url: str, connector: FakeBotConnector
 ) -> None:
-    assert cli(sqlite_url, "demo")[0] == 0
+    assert cli(sqlite_url, "demo", "--no-history")[0] == 0
     async with running(teams_settings(sqlite_url, connector), connector) as teams:
         with teams.bot.db.session() as s:
             email = s.scalars(select(Member.email).order_by(Member.id)).first()
@@ -215,7 +215,7 @@ async def test_teams_privacy_notice_and_help_speak_of_teams_only(
 
 
 async def test_the_local_chat_help_names_no_platform(db_url: str) -> None:
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     async with local_chat(db_url) as chat:
         member = _someone(chat.bot.db.session)
         said = str(await chat.say(member, "help"))
@@ -266,7 +266,7 @@ def test_run_now_at_night_closes_on_a_working_day_hour(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MEDPULS_WORKING_HOURS", "07:30-17:00")
-    assert cli(db_url, "demo")[0] == 0
+    assert cli(db_url, "demo", "--no-history")[0] == 0
     with time_machine.travel(at(2026, 12, 2, 0, 37), tick=False):
         code, output = cli(db_url, "pulse", "run-now", "--unit", NORD)
         assert code == 0, output

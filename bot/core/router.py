@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -75,10 +76,9 @@ F = TypeVar("F", bound=Callable[..., Reply])
 def command_text(text: str) -> str:
     """A typed command without the "/med" a Slack habit may put first: "/med digest pause",
     "med digest pause" and "digest pause" are the same command."""
-    words = text.strip().split()
-    if len(words) > 1 and words[0].lower() in ("/med", "med"):
-        words = words[1:]
-    return " ".join(words).lstrip("/")
+    # Only the prefix goes: the rest keeps its line breaks ("forslag Title\nWhy" fills a form).
+    stripped = text.strip()
+    return re.sub(r"^/?med\s+(?=\S)", "", stripped, flags=re.IGNORECASE).lstrip("/")
 
 
 def command_word(text: str) -> str:
