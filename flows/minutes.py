@@ -243,17 +243,23 @@ def decide_form(ctx: FlowContext, p: Proposal, meeting: Meeting) -> Form:
     )
 
 
-def on_decide(ctx: FlowContext, event: ButtonClicked, data: Decide) -> Reply:
-    p = ctx.session.get(Proposal, data.p)
+def _decidable(ctx: FlowContext, proposal_id: int) -> tuple[Proposal, Meeting] | Reply:
+    """The proposal and the held meeting it is decided at, or why the actor may not decide."""
+    p = ctx.session.get(Proposal, proposal_id)
     if p is None:
         return Reply(notice=note(ctx.t("agenda.no_such_proposal")))
     refused = _guard(ctx, p, "minutes.decide")
     if refused is not None:
         return refused
     held = _held(ctx, p)
-    if isinstance(held, Reply):
-        return held
-    return Reply(form=decide_form(ctx, p, held))
+    return held if isinstance(held, Reply) else (p, held)
+
+
+def on_decide(ctx: FlowContext, event: ButtonClicked, data: Decide) -> Reply:
+    found = _decidable(ctx, data.p)
+    if isinstance(found, Reply):
+        return found
+    return Reply(form=decide_form(ctx, *found))
 
 
 def _parse(ctx: FlowContext, values: dict[str, str]) -> dict[str, str] | Reply:
@@ -275,15 +281,10 @@ def _parse(ctx: FlowContext, values: dict[str, str]) -> dict[str, str] | Reply:
 
 
 def on_decide_submit(ctx: FlowContext, event: FormSubmitted, data: DecideForm) -> Reply:
-    p = ctx.session.get(Proposal, data.p)
-    if p is None:
-        return Reply(notice=note(ctx.t("agenda.no_such_proposal")))
-    refused = _guard(ctx, p, "minutes.decide")
-    if refused is not None:
-        return refused
-    held = _held(ctx, p)
-    if isinstance(held, Reply):
-        return held
+    found = _decidable(ctx, data.p)
+    if isinstance(found, Reply):
+        return found
+    p, held = found
     values = _parse(ctx, {k: (v or "").strip() for k, v in event.values.items()})
     if isinstance(values, Reply):
         return values
