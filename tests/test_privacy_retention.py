@@ -131,7 +131,18 @@ def test_both_languages_have_the_same_keys_and_placeholders(domain: str) -> None
     def load(lang: str) -> dict[str, set[str]]:
         with (LOCALES / lang / f"{domain}.toml").open("rb") as fh:
             data = tomllib.load(fh)
-        return {k: {f for _, f, _, _ in string.Formatter().parse(v) if f} for k, v in data.items()}
+        flat: dict[str, str] = {}
+
+        def walk(prefix: str, node: dict[str, object]) -> None:
+            # Plural forms are dotted keys ("hidden_count.one"): tomllib nests them.
+            for k, v in node.items():
+                if isinstance(v, dict):
+                    walk(f"{prefix}{k}.", v)
+                else:
+                    flat[f"{prefix}{k}"] = str(v)
+
+        walk("", data)
+        return {k: {f for _, f, _, _ in string.Formatter().parse(v) if f} for k, v in flat.items()}
 
     assert load("da") == load("en")
 

@@ -90,7 +90,13 @@ def profile(dumped: dict[str, list[dict[str, Any]]], member: int) -> list[str]:
     """The member's rows with their own id blanked out and the clock columns dropped."""
     rows = []
     for table, table_rows in dumped.items():
-        if table in ("members", "memberships", "participations", "conversation_refs"):
+        if table in (
+            "members",
+            "memberships",
+            "membership_roles",
+            "participations",
+            "conversation_refs",
+        ):
             continue
         for row in table_rows:
             if mentions(table, row, member):
