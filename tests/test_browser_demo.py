@@ -3,7 +3,8 @@ trend chart whose every line has a point in at least 8 of the 12 weeks, and a he
 units below. The same commands as `make run`, each a real process; the points are counted from
 the chart's data as served (its alt text names each line's points), the screenshots show it.
 
-Screenshots go to docs/screenshots/ (MEDPULS_SCREENSHOTS moves them), where they are committed.
+Screenshots go to the test's own folder; with MEDPULS_UPDATE_DOC_PNGS=1 to docs/screenshots/,
+where they are committed (a plain `make test` leaves the checkout as it was).
 """
 
 from __future__ import annotations
@@ -88,13 +89,15 @@ def _delivered(base: str, member: int, text: str) -> None:
     raise AssertionError(f"{text!r} never reached member {member}")
 
 
-async def test_a_leader_opens_the_demo_and_sees_a_trend_and_a_heat_map(demo_server: str) -> None:
+async def test_a_leader_opens_the_demo_and_sees_a_trend_and_a_heat_map(
+    demo_server: str, tmp_path: Path
+) -> None:
     from playwright.async_api import async_playwright
 
     members = httpx.get(f"{demo_server}/local/api/members", timeout=5).json()
     karen = next(m["id"] for m in members if m["name"] == "Karen Lund")
     _delivered(demo_server, karen, TOP_DIGEST)
-    shots = Path(os.environ.get("MEDPULS_SCREENSHOTS", SHOTS))
+    shots = SHOTS if os.environ.get("MEDPULS_UPDATE_DOC_PNGS") == "1" else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
