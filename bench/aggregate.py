@@ -298,7 +298,8 @@ def counts(url: str) -> dict[str, int]:
         made["leaders"] = int(
             conn.execute(
                 text(
-                    "SELECT count(DISTINCT member_id) FROM memberships WHERE roles LIKE '%leader%'"
+                    "SELECT count(DISTINCT ms.member_id) FROM memberships ms"
+                    " JOIN membership_roles r ON r.membership_id = ms.id WHERE r.role = 'leader'"
                 )
             ).scalar_one()
         )
