@@ -28,8 +28,6 @@ import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, case, cast, delete, func, insert, literal, or_, select, update
@@ -62,8 +60,8 @@ from flows.question_bank import Question as BankQuestion
 from flows.question_bank import (
     QuestionBank,
     default_bank,
-    load_bank,
     pick_questions,
+    question_bank,
 )
 from flows.schedule import ScheduleSpec, due_runs, period_start, rotation_slot
 from flows.schedule import closes_at as schedule_closes_at
@@ -152,20 +150,6 @@ def local_today(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
 def is_paused(member: Member, today: dt.date) -> bool:
     """Paused members are neither asked nor reminded; `paused_until` is inclusive."""
     return member.paused_until is not None and member.paused_until >= today
-
-
-# --- the question bank in force -------------------------------------------------------------
-
-
-@cache
-def _bank_from(directory: Path) -> QuestionBank:
-    return load_bank(sorted(directory.glob("*.yaml")))
-
-
-def question_bank(settings: Settings) -> QuestionBank:
-    """The shipped bank, or the installation's own (MEDPULS_QUESTION_BANK_DIR)."""
-    directory = settings.question_bank_dir
-    return default_bank() if directory is None else _bank_from(Path(directory))
 
 
 def check_question_bank(settings: Settings) -> QuestionBank:

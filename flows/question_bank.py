@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
@@ -28,6 +29,7 @@ from pydantic import (
     field_validator,
 )
 
+from bot.core.config import Settings
 from bot.core.errors import BankError
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "default_bank",
     "load_bank",
     "pick_questions",
+    "question_bank",
 ]
 
 BANK_DIR = Path(__file__).parent / "questions"
@@ -310,6 +313,21 @@ def default_bank() -> QuestionBank:
     if _default is None:
         _default = load_bank()
     return _default
+
+
+@cache
+def _bank_from(directory: Path) -> QuestionBank:
+    return load_bank(sorted(directory.glob("*.yaml")))
+
+
+def question_bank(settings: Settings) -> QuestionBank:
+    """The bank in force: the shipped one, or the installation's own (MEDPULS_QUESTION_BANK_DIR).
+
+    Every flow asks this, never `default_bank()` directly, so that a committee's own bank
+    names its dimensions in digests, action plans and agendas too.
+    """
+    directory = settings.question_bank_dir
+    return default_bank() if directory is None else _bank_from(Path(directory))
 
 
 def _parse_file(path: Path) -> tuple[_BankFile, yaml.Node]:

@@ -10,7 +10,7 @@ import typer
 from bot.cli.commands._common import database, user_errors
 from bot.core.errors import InvalidInput, NotFound
 from flows.custom_questions import add_custom_question, add_from_file
-from flows.pulse import question_bank
+from flows.question_bank import question_bank
 from storage.models import Committee, Question
 from storage.queries import committee_by_name
 
