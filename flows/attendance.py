@@ -106,16 +106,16 @@ def on_apologies_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     t = ctx.t
     actor = ctx.member
     if actor is None:
-        return Reply(notice=note(t("common.unknown_user")))
+        return Reply.note(t("common.unknown_user"))
     words = event.text.split()[1:]  # after the command word
     undo = bool(words) and words[0].casefold() in UNDO_WORDS
     target = _target(ctx, actor, " ".join(words[1:] if undo else words))
     if isinstance(target, str):
-        return Reply(notice=note(t(target)))
+        return Reply.note(t(target))
     committee, member = target
     meeting = next_meeting(ctx.session, committee.id, ctx.now)
     if meeting is None:
-        return Reply(notice=note(t("attendance.no_meeting")))
+        return Reply.note(t("attendance.no_meeting"))
     changed = _set(ctx.session, meeting, member, actor, away=not undo)
     ctx.audit(
         "attendance.withdrawn" if undo else "attendance.apologies",

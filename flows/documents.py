@@ -1,7 +1,7 @@
 """The documents a committee hands around: one neutral model, written as Word or Markdown.
 
 The agenda, the minutes and the annual report are built as a `Document` by the flow that knows
-their content (flows/agenda_export.py, the minutes, flows/annual_report.py) and written here, so
+their content (flows/agenda/export.py, the minutes, flows/annual_report.py) and written here, so
 every file has the same, proper form:
 
 - A4 with even margins (python-docx's template is US Letter);

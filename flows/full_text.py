@@ -18,7 +18,7 @@ from bot.core.router import FlowContext, Router
 from storage.models import Membership, Proposal
 
 SUMMARY_CHARS = 300
-# Statuses in which a proposal stands on its meeting's agenda (flows/agenda_export.py).
+# Statuses in which a proposal stands on its meeting's agenda (flows/agenda/export.py).
 PUBLISHED = ("on_agenda", "decided")
 ELLIPSIS = "…"
 

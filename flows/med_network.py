@@ -5,7 +5,7 @@ The chair or vice-chair presses "Send videre" on a proposal not yet on an agenda
 committee (flows.med_tree.neighbours) and gives a reason; an item decided "sendt videre" at a
 meeting moves the same way when the minutes are approved (flows.minutes). The proposal keeps
 its supporters, its reference and its anonymity: the receiving committee sees it exactly as
-the first one did (flows.agenda_export.shown_as), its chairs hear of it at once, and the
+the first one did (flows.agenda.render.shown_as), its chairs hear of it at once, and the
 proposer is told privately where it went and why, anonymous or not.
 """
 
@@ -27,6 +27,7 @@ from flows.agenda import (
     UNTRIAGED,
     chair_roles,
     chairs_of,
+    keys,
     meeting_for_new_proposal,
     note,
     reference,
@@ -36,7 +37,7 @@ from flows.agenda import (
     tell_chairs,
     tell_proposer,
 )
-from flows.agenda_alerts import alert_chairs
+from flows.agenda.alerts import alert_chairs
 from flows.decisions import PassForm, PassOn
 from flows.med_tree import neighbours, parent_committee
 from storage.models import Committee, Proposal
@@ -70,7 +71,7 @@ def pass_proposal(
     p.recommendation = None
     session.flush()
     session.refresh(p)
-    key = f"p{p.id}:pass:c{target.id}:{stamp(now)}"
+    key = keys.passed(p.id, target.id, now)
 
     def told(t: Translator) -> str:
         return t(
@@ -85,7 +86,7 @@ def pass_proposal(
     arrivals = [
         to_member(
             chair.id,
-            f"agenda:{key}:target:m{chair.id}",
+            keys.to_target(key, chair.id),
             note(
                 speak(chair, settings.language)(
                     "med.arrived", title=p.title, source=source.name, reason=reason
@@ -106,7 +107,7 @@ def pass_proposal(
 def on_pass(ctx: FlowContext, event: ButtonClicked, data: PassOn) -> Reply:
     p = ctx.session.get(Proposal, data.p)
     if p is None:
-        return Reply(notice=note(ctx.t("agenda.no_such_proposal")))
+        return Reply.note(ctx.t("agenda.no_such_proposal"))
     refused = _refused(ctx, p)
     if refused is not None:
         return refused
@@ -143,18 +144,18 @@ def _refused(ctx: FlowContext, p: Proposal) -> Reply | None:
     a committee to pass it to."""
     if not chair_roles(ctx.session, ctx.member, p.committee):
         ctx.audit("med.pass", f"proposal:{p.id}", allowed=False)
-        return Reply(notice=note(ctx.t("agenda.chairs_only")))
+        return Reply.note(ctx.t("agenda.chairs_only"))
     if p.status not in UNTRIAGED:
-        return Reply(notice=note(ctx.t("med.not_passable")))
+        return Reply.note(ctx.t("med.not_passable"))
     if not neighbours(ctx.session, p.committee):
-        return Reply(notice=note(ctx.t("med.no_neighbours", committee=p.committee.name)))
+        return Reply.note(ctx.t("med.no_neighbours", committee=p.committee.name))
     return None
 
 
 def on_pass_submit(ctx: FlowContext, event: FormSubmitted, data: PassForm) -> Reply:
     p = ctx.session.get(Proposal, data.p)
     if p is None:
-        return Reply(notice=note(ctx.t("agenda.no_such_proposal")))
+        return Reply.note(ctx.t("agenda.no_such_proposal"))
     refused = _refused(ctx, p)
     if refused is not None:
         return refused
@@ -192,7 +193,7 @@ def on_pass_submit(ctx: FlowContext, event: FormSubmitted, data: PassForm) -> Re
         )
     )
     refresh_post(ctx, p)
-    return Reply(notice=note(done(t)))
+    return Reply.note(done(t))
 
 
 def register(router: Router) -> None:

@@ -33,6 +33,7 @@ from flows.agenda import (
     TEXT_MAX,
     chair_roles,
     chairs_of,
+    keys,
     meeting_after,
     note,
     proposer_side,
@@ -43,7 +44,7 @@ from flows.agenda import (
     tell_chairs,
     when,
 )
-from flows.agenda_export import agenda_message
+from flows.agenda.export import agenda_message
 from flows.approvals import is_approved, sign
 from flows.approvals import sides_of as approval_sides
 from flows.decisions import (
@@ -109,7 +110,7 @@ def tell_people(
             items.append(
                 to_member(
                     m.id,
-                    f"minutes:{meeting.id}:p{p.id}:{role}:m{m.id}",
+                    keys.minutes_told(meeting.id, p.id, role, m.id),
                     note(text),
                     purpose=f"minutes.{role}",
                 )
@@ -166,7 +167,7 @@ def publish_minutes(ctx: FlowContext, meeting: Meeting) -> None:
         *(
             to_unit_channel(
                 unit.id,
-                f"minutes:{meeting.id}:u{unit.id}",
+                keys.minutes_published(meeting.id, unit.id),
                 message,
                 purpose="minutes.published",
             )
@@ -185,17 +186,17 @@ def _guard(ctx: FlowContext, p: Proposal, action: str) -> Reply | None:
         ctx.audit(action, f"proposal:{p.id}", allowed=True)
         return None
     ctx.audit(action, f"proposal:{p.id}", allowed=False)
-    return Reply(notice=note(ctx.t("agenda.chairs_only")))
+    return Reply.note(ctx.t("agenda.chairs_only"))
 
 
 def _held(ctx: FlowContext, p: Proposal) -> Meeting | Reply:
     if p.meeting is None:
-        return Reply(notice=note(ctx.t("minutes.not_an_item")))
+        return Reply.note(ctx.t("minutes.not_an_item"))
     try:
         check_decidable(ctx.session, p.meeting, p, ctx.now)
     except DecisionRefused as refused:
         meeting = when(ctx.t, p.meeting.starts_at, ctx.settings.tz)
-        return Reply(notice=note(ctx.t(f"minutes.{refused.key}", meeting=meeting)))
+        return Reply.note(ctx.t(f"minutes.{refused.key}", meeting=meeting))
     return p.meeting
 
 
@@ -247,7 +248,7 @@ def _decidable(ctx: FlowContext, proposal_id: int) -> tuple[Proposal, Meeting] |
     """The proposal and the held meeting it is decided at, or why the actor may not decide."""
     p = ctx.session.get(Proposal, proposal_id)
     if p is None:
-        return Reply(notice=note(ctx.t("agenda.no_such_proposal")))
+        return Reply.note(ctx.t("agenda.no_such_proposal"))
     refused = _guard(ctx, p, "minutes.decide")
     if refused is not None:
         return refused
@@ -323,7 +324,7 @@ def on_decide_submit(ctx: FlowContext, event: FormSubmitted, data: DecideForm) -
             ctx.session, p.committee, actor, ctx.settings, f"p{p.id}:decide:{stamp(ctx.now)}", text
         )
     )
-    return Reply(notice=note(text(ctx.t)))
+    return Reply.note(text(ctx.t))
 
 
 def recorded_outside_chat(
@@ -344,7 +345,7 @@ def recorded_outside_chat(
         items.append(
             to_member(
                 chair.id,
-                f"minutes:{meeting.id}:p{p.id}:export:{stamp(d.recorded_at)}:m{chair.id}",
+                keys.minutes_from_export(meeting.id, p.id, d.recorded_at, chair.id),
                 note(text + ("\n" + t("minutes.approvals_reset") if voided else "")),
                 purpose="agenda.chair",
             )
@@ -358,20 +359,20 @@ def recorded_outside_chat(
 def on_approve_minutes(ctx: FlowContext, event: ButtonClicked, data: ApproveMinutes) -> Reply:
     meeting = ctx.session.get(Meeting, data.m)
     if meeting is None:
-        return Reply(notice=note(ctx.t("agenda.no_such_meeting")))
+        return Reply.note(ctx.t("agenda.no_such_meeting"))
     t, committee, actor = ctx.t, meeting.committee, ctx.member
     if actor is None or not approval_sides(ctx.session, actor, committee):
         ctx.audit("minutes.approve", f"meeting:{meeting.id}", allowed=False)
-        return Reply(notice=note(t("agenda.chairs_only")))
+        return Reply.note(t("agenda.chairs_only"))
     minutes = minutes_of(ctx.session, meeting)
     if minutes is not None and minutes.published_at is not None:
-        return Reply(notice=note(t("minutes.published")))
+        return Reply.note(t("minutes.published"))
     if minutes is None or len(decisions_of(ctx.session, meeting)) < len(
         items_of(ctx.session, meeting)
     ):
-        return Reply(notice=note(t("minutes.missing_decisions")))
+        return Reply.note(t("minutes.missing_decisions"))
     if data.v != minutes.version:
-        return Reply(notice=note(t("minutes.approve_stale")))
+        return Reply.note(t("minutes.approve_stale"))
     subject = minutes_subject(minutes)
     try:
         sign(ctx.session, committee, subject, actor, ctx.now)
@@ -399,13 +400,13 @@ def on_approve_minutes(ctx: FlowContext, event: ButtonClicked, data: ApproveMinu
             committee,
             actor,
             ctx.settings,
-            f"minutes:{meeting.id}:approve:v{minutes.version}:{stamp(ctx.now)}",
+            keys.minutes_approved(meeting.id, minutes.version, ctx.now),
             text,
         )
     )
     if both:
         publish_minutes(ctx, meeting)
-    return Reply(notice=note(text(t)))
+    return Reply.note(text(t))
 
 
 def register(router: Router) -> None:

@@ -1,7 +1,7 @@
 """The minutes as a document (chat, Markdown, Word) and `beslutninger`: what a member's
 committees and every committee above them decided last (issue 18, points 4 and 5).
 
-`build_minutes` gives the agenda's document shape (flows.agenda_export.AgendaDocument), which
+`build_minutes` gives the agenda's document shape (flows.agenda.export.AgendaDocument), which
 the chat message is drawn from; `minutes_file` turns that same document into the neutral
 flows.documents.Document the files are written from (A4, da-DK, header, page numbers), so the
 chat and the files cannot disagree.
@@ -18,8 +18,8 @@ from bot.core.events import CommandInvoked
 from bot.core.i18n import Lang, Translator
 from bot.core.messages import Header, Message, Part, Reply, Text
 from bot.core.router import FlowContext, Router
-from flows.agenda import committees_of, note, reference, when
-from flows.agenda_export import AgendaDocument, AgendaItem, agenda_message, shown_as
+from flows.agenda import committees_of, reference, when
+from flows.agenda.export import AgendaDocument, AgendaItem, agenda_message, shown_as
 from flows.approvals import is_approved, signers
 from flows.attendance import attendance
 from flows.decisions import decision_line, decisions_of, items_of, minutes_of, minutes_subject
@@ -171,7 +171,7 @@ def decisions_view(ctx: FlowContext) -> Message:
 
 def on_decisions_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     if ctx.member is None:
-        return Reply(notice=note(ctx.t("common.unknown_user")))
+        return Reply.note(ctx.t("common.unknown_user"))
     ctx.audit("minutes.view", "decisions")
     return Reply(notice=decisions_view(ctx))
 

@@ -11,7 +11,7 @@ import time_machine
 
 from bot.core.config import Settings
 from flows.agenda import Triage
-from flows.agenda_alerts import AlertMode, send_bundles
+from flows.agenda.alerts import AlertMode, send_bundles
 from tests.localchat import actions, local_chat, text_of
 from tests.test_agenda_e2e import (
     TZ,

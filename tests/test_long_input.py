@@ -336,7 +336,7 @@ def test_a_form_submitted_through_the_core_is_refused_the_same_way(sqlite_url: s
 def test_a_published_agenda_summarises_a_long_background() -> None:
     """The agenda goes to every unit's channel: a long proposal's background is summarised
     there too, with the same button."""
-    from flows.agenda_export import AgendaDocument, AgendaItem, agenda_message
+    from flows.agenda.export import AgendaDocument, AgendaItem, agenda_message
 
     doc = AgendaDocument(
         title="Dagsorden",

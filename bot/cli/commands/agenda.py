@@ -12,7 +12,7 @@ from bot.cli.commands._common import database, user_errors
 from bot.core.errors import NotFound
 from bot.core.i18n import translator
 from flows.agenda import next_meeting
-from flows.agenda_export import build_agenda, to_docx, to_markdown
+from flows.agenda.export import build_agenda, to_docx, to_markdown
 from storage.models import utcnow
 from storage.queries import committee_by_name
 

@@ -8,7 +8,7 @@ recommendation ("Det indstilles, at ...") and room for the decision, and "Eventu
 flows/documents.py (A4, the reader's language, header, page numbers, core properties).
 
 The approval line says what is true of the version shown: approved when one person from each
-side signed this exact version (flows.approvals, flows.agenda.agenda_subject), and by whom.
+side signed this exact version (flows.approvals, flows.agenda.keys.agenda_subject), and by whom.
 """
 
 from __future__ import annotations
@@ -33,10 +33,13 @@ from bot.core.messages import (
     Text,
 )
 from flows import documents
+from flows.agenda.keys import agenda_subject
+from flows.agenda.render import shown_as, when
+from flows.agenda.statuses import ON_THE_AGENDA
 from flows.approvals import is_approved, signers
 from flows.documents import ApprovalState
 from flows.full_text import ShowProposal, summary
-from storage.models import Meeting, Member, Proposal
+from storage.models import Meeting, Proposal
 
 __all__ = [
     "AgendaDocument",
@@ -78,33 +81,13 @@ class AgendaDocument:
     show_full: str = ""
 
 
-def _when(t: Translator, value: dt.datetime, tz: dt.tzinfo) -> str:
-    local = value.astimezone(tz)
-    return t("agenda.when", date=t.date(local.date(), "EEEE d. MMMM y"), time=t.time(local))
-
-
-def shown_as(session: Session, p: Proposal, t: Translator) -> str:
-    """Who the committee and everyone else see behind a proposal: never an anonymous proposer."""
-    if p.presenter_id is not None:
-        presenter = session.get(Member, p.presenter_id)
-        if presenter is not None and not presenter.erased:
-            return t("agenda.by_rep", name=presenter.name)
-    proposer = session.get(Member, p.proposer_id) if p.proposer_id is not None else None
-    if p.anonymous or proposer is None or proposer.erased:
-        return t("agenda.by_anonymous")
-    return t("agenda.by_named", name=proposer.name)
-
-
 def approval_state(session: Session, meeting: Meeting, t: Translator, tz: dt.tzinfo) -> str:
     """The status line: approved (by whom) and published, approved, or still a draft."""
-    # flows.agenda imports this module to render agendas; the subject is its to define.
-    from flows.agenda import agenda_subject
-
     subject = agenda_subject(meeting)
     if not is_approved(session, subject):
         if meeting.published_at is not None:
             # Sent out before approvals were signed per person: say only what is known.
-            return t("agenda.status_published", date=_when(t, meeting.published_at, tz))
+            return t("agenda.status_published", date=when(t, meeting.published_at, tz))
         return t("agenda.status_draft")
     by = signers(session, subject)
     approved = t(
@@ -117,7 +100,7 @@ def approval_state(session: Session, meeting: Meeting, t: Translator, tz: dt.tzi
     return t(
         "documents.agenda_approved_sent",
         approved=approved,
-        date=_when(t, meeting.published_at, tz),
+        date=when(t, meeting.published_at, tz),
     )
 
 
@@ -162,7 +145,7 @@ def build_agenda(
     items = _standing_items(t)
     proposals = session.scalars(
         select(Proposal)
-        .where(Proposal.meeting_id == meeting.id, Proposal.status.in_(("on_agenda", "decided")))
+        .where(Proposal.meeting_id == meeting.id, Proposal.status.in_(ON_THE_AGENDA))
         .order_by(Proposal.position, Proposal.id)
     ).all()
     for p in proposals:
@@ -171,7 +154,7 @@ def build_agenda(
     committee = meeting.committee
     participants, absentees = attendance(session, meeting, t)
     facts = [
-        (t("agenda.fact_meeting"), _when(t, meeting.starts_at, tz)),
+        (t("agenda.fact_meeting"), when(t, meeting.starts_at, tz)),
         (t("agenda.fact_place"), meeting.place or "-"),
         (t("agenda.fact_committee"), committee.name),
         (t("documents.participants"), documents.people(participants) or "-"),
