@@ -20,7 +20,7 @@ from bot.core.config import Settings
 from bot.core.events import ButtonClicked, FormSubmitted
 from bot.core.i18n import Translator
 from bot.core.messages import Field_, Form, Option, Reply
-from bot.core.outbox import Outgoing, to_member
+from bot.core.outbox import Outgoing
 from bot.core.router import FlowContext, Router
 from flows.agenda import (
     TEXT_MAX,
@@ -29,15 +29,14 @@ from flows.agenda import (
     chairs_of,
     keys,
     meeting_for_new_proposal,
-    note,
     reference,
     refresh_post,
-    speak,
     stamp,
     tell_chairs,
     tell_proposer,
 )
 from flows.agenda.alerts import alert_chairs
+from flows.agenda.render import tell_each
 from flows.decisions import PassForm, PassOn
 from flows.med_tree import neighbours, parent_committee
 from storage.models import Committee, Proposal
@@ -83,19 +82,13 @@ def pass_proposal(
             reason=reason,
         )
 
-    arrivals = [
-        to_member(
-            chair.id,
-            keys.to_target(key, chair.id),
-            note(
-                speak(chair, settings.language)(
-                    "med.arrived", title=p.title, source=source.name, reason=reason
-                )
-            ),
-            purpose="agenda.chair",
-        )
-        for chair in chairs_of(session, target)
-    ]
+    arrivals = tell_each(
+        chairs_of(session, target),
+        settings,
+        lambda m: keys.to_target(key, m),
+        lambda t: t("med.arrived", title=p.title, source=source.name, reason=reason),
+        "agenda.chair",
+    )
     log.info("proposal passed", extra={"proposal": p.id, "committee": target.id, "way": way})
     return [
         *(tell_proposer(session, p, settings, key, told) if tell else []),
@@ -105,12 +98,9 @@ def pass_proposal(
 
 
 def on_pass(ctx: FlowContext, event: ButtonClicked, data: PassOn) -> Reply:
-    p = ctx.session.get(Proposal, data.p)
-    if p is None:
-        return Reply.note(ctx.t("agenda.no_such_proposal"))
-    refused = _refused(ctx, p)
-    if refused is not None:
-        return refused
+    p = _passable(ctx, data.p)
+    if isinstance(p, Reply):
+        return p
     t = ctx.t
     options = [
         Option(
@@ -139,6 +129,14 @@ def on_pass(ctx: FlowContext, event: ButtonClicked, data: PassOn) -> Reply:
     )
 
 
+def _passable(ctx: FlowContext, proposal_id: int) -> Proposal | Reply:
+    """The proposal, if this member may pass it on now; else the answer why not."""
+    p = ctx.session.get(Proposal, proposal_id)
+    if p is None:
+        return Reply.note(ctx.t("agenda.no_such_proposal"))
+    return _refused(ctx, p) or p
+
+
 def _refused(ctx: FlowContext, p: Proposal) -> Reply | None:
     """Only the committee's chairs; only a proposal not yet on an agenda; only if there is
     a committee to pass it to."""
@@ -153,12 +151,9 @@ def _refused(ctx: FlowContext, p: Proposal) -> Reply | None:
 
 
 def on_pass_submit(ctx: FlowContext, event: FormSubmitted, data: PassForm) -> Reply:
-    p = ctx.session.get(Proposal, data.p)
-    if p is None:
-        return Reply.note(ctx.t("agenda.no_such_proposal"))
-    refused = _refused(ctx, p)
-    if refused is not None:
-        return refused
+    p = _passable(ctx, data.p)
+    if isinstance(p, Reply):
+        return p
     t = ctx.t
     chosen = (event.values.get("target") or "").strip()
     targets = {c.id: c for c in neighbours(ctx.session, p.committee)}

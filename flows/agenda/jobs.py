@@ -10,15 +10,16 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.core.config import Settings
 from bot.core.i18n import translator
-from bot.core.outbox import queue, to_member, to_unit_channel
+from bot.core.outbox import Outgoing, queue, to_unit_channel
 from flows.agenda import keys
 from flows.agenda.committees import chairs_of, units_served
 from flows.agenda.keys import agenda_subject
 from flows.agenda.publishing import publish
-from flows.agenda.render import follow_up_text, note, reference, reminder_message, speak, when
+from flows.agenda.render import follow_up_text, reference, reminder_message, tell_each, when
 from flows.approvals import is_approved
 from flows.schedule import working_days_before
 from storage.db import Database
@@ -89,27 +90,7 @@ def publish_due_agendas(db: Database, settings: Settings, now: dt.datetime) -> N
             if is_approved(session, agenda_subject(meeting)):
                 publish(session, meeting, settings, now)
                 continue
-            tz = settings.tz
-            queue(
-                session,
-                [
-                    to_member(
-                        chair.id,
-                        keys.unapproved(meeting.id, chair.id),
-                        note(
-                            speak(chair, settings.language)(
-                                "agenda.release_waiting",
-                                committee=meeting.committee.name,
-                                meeting=when(
-                                    speak(chair, settings.language), meeting.starts_at, tz
-                                ),
-                            )
-                        ),
-                        purpose="agenda.chair",
-                    )
-                    for chair in chairs_of(session, meeting.committee)
-                ],
-            )
+            queue(session, _nudge(session, meeting, settings))
 
 
 def remind_follow_ups(db: Database, settings: Settings, now: dt.datetime) -> None:
@@ -123,25 +104,38 @@ def remind_follow_ups(db: Database, settings: Settings, now: dt.datetime) -> Non
                 Proposal.follow_up_date >= today - FOLLOW_UP_GRACE,
             )
         ).all()
-        items = []
-        for p in due:
-            for chair in chairs_of(session, p.committee):
-                t = speak(chair, settings.language)
-                items.append(
-                    to_member(
-                        chair.id,
-                        keys.follow_up(p.id, p.follow_up_date, chair.id),
-                        note(
-                            t(
-                                "agenda.follow_up_reminder",
-                                title=p.title,
-                                ref=reference(p, settings.tz),
-                                committee=p.committee.name,
-                                decision=p.decision or "",
-                                follow_up=follow_up_text(t, p),
-                            )
-                        ),
-                        purpose="agenda.follow_up",
-                    )
-                )
+        items = [item for p in due for item in _follow_up_reminders(session, p, settings)]
         queue(session, items)
+
+
+def _nudge(session: Session, meeting: Meeting, settings: Settings) -> list[Outgoing]:
+    """The chairs of an agenda due out but not approved by both sides."""
+    tz = settings.tz
+    return tell_each(
+        chairs_of(session, meeting.committee),
+        settings,
+        lambda chair: keys.unapproved(meeting.id, chair),
+        lambda t: t(
+            "agenda.release_waiting",
+            committee=meeting.committee.name,
+            meeting=when(t, meeting.starts_at, tz),
+        ),
+        "agenda.chair",
+    )
+
+
+def _follow_up_reminders(session: Session, p: Proposal, settings: Settings) -> list[Outgoing]:
+    return tell_each(
+        chairs_of(session, p.committee),
+        settings,
+        lambda chair: keys.follow_up(p.id, p.follow_up_date, chair),
+        lambda t: t(
+            "agenda.follow_up_reminder",
+            title=p.title,
+            ref=reference(p, settings.tz),
+            committee=p.committee.name,
+            decision=p.decision or "",
+            follow_up=follow_up_text(t, p),
+        ),
+        "agenda.follow_up",
+    )

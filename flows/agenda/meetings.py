@@ -227,19 +227,18 @@ def on_meeting_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
         [
             Field_(name="starts_at", label=t("agenda.field_starts_at"), kind="datetime"),
             Field_(name="place", label=t("agenda.field_place"), required=False, max_length=300),
-            Field_(
-                name="deadline",
-                label=t("agenda.field_deadline"),
-                kind="datetime",
-                required=False,
-                hint=t.plural("agenda.deadline_hint", first.proposal_deadline_days),
-            ),
-            Field_(
-                name="release",
-                label=t("agenda.field_release"),
-                kind="datetime",
-                required=False,
-                hint=t.plural("agenda.release_hint", first.agenda_release_days),
+            *(
+                Field_(
+                    name=name,
+                    label=t(f"agenda.field_{name}"),
+                    kind="datetime",
+                    required=False,
+                    hint=t.plural(f"agenda.{name}_hint", days),
+                )
+                for name, days in (
+                    ("deadline", first.proposal_deadline_days),
+                    ("release", first.agenda_release_days),
+                )
             ),
             Field_(
                 name="off_day",

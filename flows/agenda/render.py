@@ -7,7 +7,7 @@ Who is behind a proposal is shown by `shown_as` only: never an anonymous propose
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -182,6 +182,20 @@ def follow_up_text(t: Translator, p: Proposal) -> str:
     )
 
 
+def tell_each(
+    people: Iterable[Member],
+    settings: Settings,
+    key_of: Callable[[int], str],
+    text: TextFor,
+    purpose: str,
+) -> list[Outgoing]:
+    """A private note to each person, in their own language, under a dedupe key of their own."""
+    return [
+        to_member(m.id, key_of(m.id), note(text(speak(m, settings.language))), purpose=purpose)
+        for m in people
+    ]
+
+
 def tell_chairs(
     session: Session,
     committee: Committee,
@@ -191,27 +205,12 @@ def tell_chairs(
     text: TextFor,
 ) -> list[Outgoing]:
     """The other chair(s) see what one of them did."""
-    return [
-        to_member(
-            chair.id,
-            keys.to_chair(key, chair.id),
-            note(text(speak(chair, settings.language))),
-            purpose="agenda.chair",
-        )
-        for chair in chairs_of(session, committee)
-        if chair.id != actor.id
-    ]
+    others = [chair for chair in chairs_of(session, committee) if chair.id != actor.id]
+    return tell_each(others, settings, lambda m: keys.to_chair(key, m), text, "agenda.chair")
 
 
 def tell_proposer(
     session: Session, p: Proposal, settings: Settings, key: str, text: TextFor
 ) -> list[Outgoing]:
-    return [
-        to_member(
-            m.id,
-            keys.to_proposer(key, m.id),
-            note(text(speak(m, settings.language))),
-            purpose="agenda.proposer",
-        )
-        for m in proposer_side(session, p)
-    ]
+    people = proposer_side(session, p)
+    return tell_each(people, settings, lambda m: keys.to_proposer(key, m), text, "agenda.proposer")

@@ -1,21 +1,52 @@
-"""What every command module uses: settings, the database, and the user-error wrapper."""
+"""What every command module uses: settings, the database, the user-error wrapper, and the options
+and look-ups several commands share (a committee by name, a document written as md or docx)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from bot.core.config import Settings
-from bot.core.errors import MedpulsError
+from bot.core.errors import MedpulsError, NotFound
+from flows import documents
 from storage.db import Database
+from storage.models import Committee
+from storage.queries import committee_by_name
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+CommitteeName = Annotated[str, typer.Option("--committee", help="The committee's name.")]
+OutFile = Annotated[Path, typer.Option("--out", help="The file to write.")]
+
+
+class Format(StrEnum):
+    """How a document is written: Markdown or Word."""
+
+    md = "md"
+    docx = "docx"
+
+
+def committee_named(session: Session, name: str) -> Committee:
+    found = committee_by_name(session, name)
+    if found is None:
+        raise NotFound(f"unknown committee {name!r}")
+    return found
+
+
+def write_document(out: Path, format: Format, document: documents.Document) -> None:
+    if format is Format.docx:
+        out.write_bytes(documents.to_docx(document))
+    else:
+        out.write_text(documents.to_markdown(document), encoding="utf-8")
 
 
 def fail(reason: str) -> None:

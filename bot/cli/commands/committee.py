@@ -6,10 +6,8 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.commands._common import database, user_errors
-from bot.core.errors import NotFound
+from bot.cli.commands._common import CommitteeName, committee_named, database, user_errors
 from flows.governance import check_deadlines
-from storage.queries import committee_by_name
 
 NAME = "committee"
 app = typer.Typer(help="MED committees' own rules.", no_args_is_help=True)
@@ -18,7 +16,7 @@ app = typer.Typer(help="MED committees' own rules.", no_args_is_help=True)
 @app.command("set")
 @user_errors
 def committee_set(
-    committee: Annotated[str, typer.Option("--committee", help="The committee's name.")],
+    committee: CommitteeName,
     proposal_days: Annotated[
         int | None,
         typer.Option("--proposal-days", help="Proposals are due this many days before a meeting."),
@@ -31,9 +29,7 @@ def committee_set(
     """Set the committee's deadlines; meetings set from now on use them."""
     _, db = database()
     with db.session() as session:
-        found = committee_by_name(session, committee)
-        if found is None:
-            raise NotFound(f"unknown committee {committee!r}")
+        found = committee_named(session, committee)
         proposal = found.proposal_deadline_days if proposal_days is None else proposal_days
         release = found.agenda_release_days if release_days is None else release_days
         check_deadlines(proposal, release)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -11,6 +12,8 @@ from bot.cli.commands._common import database, user_errors
 from flows.privacy import erase_person, export_person
 from flows.pulse import answers_key
 from storage.models import utcnow
+
+R = TypeVar("R")
 
 NAME = "gdpr"
 app = typer.Typer(
@@ -20,13 +23,18 @@ app = typer.Typer(
 Email = Annotated[str, typer.Option("--email", help="The person's e-mail address.")]
 
 
+def _on_person(act: Callable[..., R], email: str) -> R:
+    """Export or erase: both need the time and the key that opens the person's open answers."""
+    s, db = database()
+    with db.session() as session:
+        return act(session, email, now=utcnow(), key=answers_key(s))
+
+
 @app.command("export")
 @user_errors
 def gdpr_export(email: Email) -> None:
     """Print everything stored about the person as JSON (with their answers in open rounds)."""
-    s, db = database()
-    with db.session() as session:
-        data = export_person(session, email, now=utcnow(), key=answers_key(s))
+    data = _on_person(export_person, email)
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
@@ -34,7 +42,5 @@ def gdpr_export(email: Email) -> None:
 @user_errors
 def gdpr_erase(email: Email) -> None:
     """Remove the person's identity and open-round answers; anonymous data is kept."""
-    s, db = database()
-    with db.session() as session:
-        member_id = erase_person(session, email, now=utcnow(), key=answers_key(s))
+    member_id = _on_person(erase_person, email)
     typer.echo(f"member {member_id} erased: identity, memberships and references removed")

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.commands._common import database, user_errors
-from bot.core.errors import InvalidInput, NotFound
+from bot.cli.commands._common import CommitteeName, committee_named, database, user_errors
+from bot.core.errors import InvalidInput
 from flows.agenda import OffDay, parse_when, schedule_meeting
 from storage.models import utcnow
-from storage.queries import committee_by_name
 
 NAME = "meeting"
 app = typer.Typer(help="Committee meetings.", no_args_is_help=True)
@@ -19,7 +18,7 @@ app = typer.Typer(help="Committee meetings.", no_args_is_help=True)
 @app.command("add")
 @user_errors
 def meeting_add(
-    committee: Annotated[str, typer.Option("--committee", help="The committee's name.")],
+    committee: CommitteeName,
     date: Annotated[
         str, typer.Option("--date", help="Local start, YYYY-MM-DDTHH:MM (MEDPULS_TIMEZONE).")
     ],
@@ -35,9 +34,7 @@ def meeting_add(
     s, db = database()
     starts_at = parse_when(date, s.tz)
     with db.session() as session:
-        found = committee_by_name(session, committee)
-        if found is None:
-            raise NotFound(f"unknown committee {committee!r}")
+        found = committee_named(session, committee)
         try:
             meeting = schedule_meeting(
                 session,

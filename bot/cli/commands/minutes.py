@@ -9,39 +9,32 @@ where each side signs in person.
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cli.commands._common import database, say_when_held, user_errors
+from bot.cli.commands._common import (
+    CommitteeName,
+    Format,
+    OutFile,
+    committee_named,
+    database,
+    say_when_held,
+    user_errors,
+    write_document,
+)
 from bot.core.errors import InvalidInput, NotFound
 from bot.core.outbox import queue
 from flows.decisions import KIND_WORDS, items_of, minutes_of, record_decision
-from flows.documents import to_docx, to_markdown
 from flows.minutes import recorded_outside_chat
 from flows.minutes_doc import latest_minutes, minutes_file
 from storage.models import Committee, Meeting, utcnow
-from storage.queries import committee_by_name
 
 NAME = "minutes"
 app = typer.Typer(help="MED decisions and minutes (beslutningsprotokol).", no_args_is_help=True)
 FIRST_ITEM = 3  # 1 and 2 are the standing items (the agenda, the last minutes)
-
-
-class Format(StrEnum):
-    md = "md"
-    docx = "docx"
-
-
-def _committee(session: Session, name: str) -> Committee:
-    found = committee_by_name(session, name)
-    if found is None:
-        raise NotFound(f"unknown committee {name!r}")
-    return found
 
 
 def _open_meeting(session: Session, committee: Committee, now: dt.datetime) -> Meeting:
@@ -90,7 +83,7 @@ def minutes_record(
         raise InvalidInput(f"{follow_up!r} is not a date (YYYY-MM-DD)") from None
     s, db = database()
     with db.session() as session:
-        found = _committee(session, committee)
+        found = committee_named(session, committee)
         meeting = _open_meeting(session, found, utcnow())
         items = items_of(session, meeting)
         if not FIRST_ITEM <= item < FIRST_ITEM + len(items):
@@ -99,7 +92,7 @@ def minutes_record(
                 f"(items {FIRST_ITEM}-{FIRST_ITEM + len(items) - 1})"
             )
         proposal = items[item - FIRST_ITEM]
-        target = _committee(session, to) if to else None
+        target = committee_named(session, to) if to else None
         voided = record_decision(
             session,
             meeting,
@@ -123,20 +116,17 @@ def minutes_record(
 @app.command("export")
 @user_errors
 def minutes_export(
-    committee: Annotated[str, typer.Option("--committee", help="The committee's name.")],
-    out: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    committee: CommitteeName,
+    out: OutFile,
     format: Annotated[Format, typer.Option("--format", help="md or docx.")] = Format.md,
 ) -> None:
     """Write the last meeting's approved minutes (each decision with its reason)."""
     s, db = database()
     with db.session() as session:
-        found = _committee(session, committee)
+        found = committee_named(session, committee)
         meeting = latest_minutes(session, found)
         if meeting is None:
             raise NotFound(f"{committee} has no approved minutes yet")
         doc = minutes_file(session, meeting, s.language, s.tz)
-    if format is Format.docx:
-        out.write_bytes(to_docx(doc))
-    else:
-        out.write_text(to_markdown(doc), encoding="utf-8")
+    write_document(out, format, doc)
     typer.echo(f"minutes of {committee} written to {out} ({len(doc.sections)} items)")

@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 from sqlalchemy import select
 
 from bot.cli.commands._common import database, say_when_held, user_errors
+from bot.core.config import Settings
 from bot.core.errors import InvalidInput, NotFound
 from flows.pulse import close_now, run_now, scrub_closed_rounds
 from flows.schedule import ScheduleSpec
+from storage.db import Database
 from storage.models import Schedule, utcnow
 from storage.queries import unit_by_path
+
+UnitPath = Annotated[str, typer.Option("--unit", help="Unit path.")]
+R = TypeVar("R")
 
 NAME = "pulse"
 app = typer.Typer(help="Pulse rounds: by hand and by schedule.", no_args_is_help=True)
 
 
-@app.command("run-now")
-@user_errors
-def pulse_run_now(unit: Annotated[str, typer.Option("--unit", help="Unit path.")]) -> None:
-    """Open a round now for the unit and the units below it."""
+def _by_hand(act: Callable[..., R], unit: str) -> tuple[Settings, Database, R]:
+    """Open or close by hand: both act on the unit's rounds now, with the settings in force."""
     s, db = database()
     with db.session() as session:
-        opened = run_now(session, unit, now=utcnow(), settings=s)
+        return s, db, act(session, unit, now=utcnow(), settings=s)
+
+
+@app.command("run-now")
+@user_errors
+def pulse_run_now(unit: UnitPath) -> None:
+    """Open a round now for the unit and the units below it."""
+    s, _, opened = _by_hand(run_now, unit)
     if not opened:
         typer.echo("no round opened (no members, or a round is already open)")
     for o in opened:
@@ -36,11 +47,9 @@ def pulse_run_now(unit: Annotated[str, typer.Option("--unit", help="Unit path.")
 
 @app.command("close-now")
 @user_errors
-def pulse_close_now(unit: Annotated[str, typer.Option("--unit", help="Unit path.")]) -> None:
+def pulse_close_now(unit: UnitPath) -> None:
     """Close the unit's open rounds now and publish the summaries."""
-    s, db = database()
-    with db.session() as session:
-        closed = close_now(session, unit, now=utcnow(), settings=s)
+    s, db, closed = _by_hand(close_now, unit)
     if closed:
         scrub_closed_rounds(db, s, utcnow())
     typer.echo(f"{closed} round(s) closed")
@@ -56,7 +65,7 @@ WEEKDAYS = {
 @app.command("schedule")
 @user_errors
 def pulse_schedule(
-    unit: Annotated[str, typer.Option("--unit", help="Unit path.")],
+    unit: UnitPath,
     cadence: Annotated[str, typer.Option(help="weekly, biweekly or monthly.")] = "weekly",
     weekday: Annotated[str, typer.Option(help="mon..sun (or man..søn, 0-6).")] = "mon",
     time: Annotated[str, typer.Option("--time", help="Local opening time, HH:MM.")] = "09:00",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.commands._common import database, user_errors
+from bot.cli.commands._common import committee_named, database, user_errors
 from bot.core.errors import InvalidInput, NotFound
 from flows.custom_questions import add_custom_question, add_from_file
 from flows.question_bank import question_bank
@@ -43,9 +43,7 @@ def questions_add(
     """Add a committee's own question (from flags, or every question of a YAML file)."""
     _, db = database()
     with db.session() as session:
-        found = committee_by_name(session, committee)
-        if found is None:
-            raise NotFound(f"unknown committee {committee!r}")
+        found = committee_named(session, committee)
         if file is not None:
             rows = add_from_file(session, found, file)
         elif id and da and en:

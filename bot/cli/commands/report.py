@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bot.cli.commands._common import database, user_errors
-from bot.core.errors import InvalidInput, NotFound
+from bot.cli.commands._common import (
+    CommitteeName,
+    Format,
+    OutFile,
+    committee_named,
+    database,
+    user_errors,
+    write_document,
+)
+from bot.core.errors import InvalidInput
 from bot.core.i18n import translator
 from flows.annual_report import FIRST_YEAR, build_report, years
 from storage.models import utcnow
-from storage.queries import committee_by_name
 
 NAME = "report"
 app = typer.Typer(help="Reports for MED committees.", no_args_is_help=True)
 
 
-class Format(StrEnum):
-    md = "md"
-    docx = "docx"
-
-
 @app.command("annual")
 @user_errors
 def report_annual(
-    committee: Annotated[str, typer.Option("--committee", help="The committee's name.")],
+    committee: CommitteeName,
     year: Annotated[int, typer.Option("--year", help="The calendar year, e.g. 2026.")],
-    out: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    out: OutFile,
     format: Annotated[Format, typer.Option("--format", help="docx or md.")] = Format.docx,
 ) -> None:
     """Write the year's thresholded results, trends, participation, comment themes, proposals,
@@ -39,16 +39,14 @@ def report_annual(
     if year not in allowed:
         raise InvalidInput(f"--year must be between {FIRST_YEAR} and {allowed[-1]}, not {year}")
     with db.session() as session:
-        found = committee_by_name(session, committee)
-        if found is None:
-            raise NotFound(f"unknown committee {committee!r}")
+        found = committee_named(session, committee)
         report = build_report(session, found, year, s, translator(s.language))
-        data = report.docx() if format is Format.docx else report.markdown().encode("utf-8")
+        document = report.document
         shown = len(report.figures.turnout) + sum(
             v is not None for values in report.figures.scores.values() for v in values
         )
         withheld = report.figures.withheld
-    out.write_bytes(data)
+    write_document(out, format, document)
     typer.echo(
         f"annual report {year} for {committee} written to {out} "
         f"({shown} figures shown, {withheld} withheld)"
