@@ -16,7 +16,7 @@ from bot.core.events import CommandInvoked
 from bot.core.i18n import Translator
 from bot.core.messages import Reply
 from bot.core.router import FlowContext, Router
-from flows.agenda import chaired_by, next_meeting, note, when
+from flows.agenda import chaired_by, next_meeting, when
 from flows.approvals import SIDE_ROLES
 from flows.documents import Person
 from storage.models import Committee, Meeting, MeetingAbsence, Member, Membership
@@ -123,14 +123,12 @@ def on_apologies_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
         changed=changed,
     )
     key = "attendance.withdrawn" if undo else "attendance.recorded"
-    return Reply(
-        notice=note(
-            t(
-                key,
-                name=member.name,
-                committee=committee.name,
-                meeting=when(t, meeting.starts_at, ctx.settings.tz),
-            )
+    return Reply.note(
+        t(
+            key,
+            name=member.name,
+            committee=committee.name,
+            meeting=when(t, meeting.starts_at, ctx.settings.tz),
         )
     )
 

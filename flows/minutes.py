@@ -377,10 +377,8 @@ def on_approve_minutes(ctx: FlowContext, event: ButtonClicked, data: ApproveMinu
     try:
         sign(ctx.session, committee, subject, actor, ctx.now)
     except CannotSign as no:
-        return Reply(
-            notice=note(
-                t("minutes.already_approved" if no.reason == "signed" else "minutes.side_approved")
-            )
+        return Reply.note(
+            t("minutes.already_approved" if no.reason == "signed" else "minutes.side_approved")
         )
     ctx.audit("minutes.approve", f"meeting:{meeting.id}", allowed=True, version=minutes.version)
     both = is_approved(ctx.session, subject)

@@ -78,9 +78,6 @@ def reps_for(session: Session, unit: Unit, committee: Committee, exclude: int) -
     )
 
 
-# --- meetings -----------------------------------------------------------------------------
-
-
 def chaired_by(session: Session, member: Member) -> list[Committee]:
     units = [
         ms.unit_id
@@ -120,9 +117,6 @@ def proposer_side(session: Session, p: Proposal) -> list[Member]:
         if m is not None:
             seen.setdefault(m.id, m)
     return list(seen.values())
-
-
-# --- supporting ---------------------------------------------------------------------------
 
 
 def refuse_unless_chair(

@@ -167,9 +167,6 @@ def schedule_meeting(
     return meeting
 
 
-# --- texts --------------------------------------------------------------------------------
-
-
 def _bring_waiting(
     session: Session, committee: Committee, meeting: Meeting, settings: Settings
 ) -> list[Outgoing]:
@@ -312,17 +309,12 @@ def on_meeting_submit(ctx: FlowContext, event: FormSubmitted, data: MeetingForm)
         )
     except InvalidInput:
         return Reply(errors={"starts_at": t("agenda.error_meeting_times")})
-    return Reply(
-        notice=note(
-            t(
-                "agenda.meeting_set",
-                committee=committee.name,
-                meeting=when(t, meeting.starts_at, tz),
-                deadline=when(t, meeting.proposal_deadline, tz),
-                release=when(t, meeting.agenda_release, tz),
-            )
+    return Reply.note(
+        t(
+            "agenda.meeting_set",
+            committee=committee.name,
+            meeting=when(t, meeting.starts_at, tz),
+            deadline=when(t, meeting.proposal_deadline, tz),
+            release=when(t, meeting.agenda_release, tz),
         )
     )
-
-
-# --- the scheduler's jobs -------------------------------------------------------------------

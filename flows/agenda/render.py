@@ -42,6 +42,8 @@ def reference(p: Proposal, tz: dt.tzinfo) -> str:
 
 
 def note(text: str) -> Message:
+    """A message of one text: the payload of a private note sent through the outbox (a turn's
+    own one-line answer is `Reply.note`)."""
     return Message(summary=text, parts=[Text(text=text)])
 
 
@@ -135,9 +137,6 @@ def channel_post(session: Session, p: Proposal, t: Translator) -> Message:
     else:
         parts.append(SmallPrint(text=t(f"agenda.post_status_{p.status}")))
     return Message(summary=t("agenda.post_summary", title=p.title), parts=parts)
-
-
-# --- proposing ----------------------------------------------------------------------------
 
 
 def shown_as(session: Session, p: Proposal, t: Translator) -> str:

@@ -35,6 +35,9 @@ class Format(StrEnum):
     docx = "docx"
 
 
+FormatOption = Annotated[Format, typer.Option("--format", help="md or docx.")]
+
+
 def committee_named(session: Session, name: str) -> Committee:
     found = committee_by_name(session, name)
     if found is None:

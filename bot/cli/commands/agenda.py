@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from bot.cli.commands._common import (
     CommitteeName,
     Format,
+    FormatOption,
     OutFile,
     committee_named,
     database,
@@ -30,7 +29,7 @@ app = typer.Typer(help="MED agendas.", no_args_is_help=True)
 def agenda_export(
     committee: CommitteeName,
     out: OutFile,
-    format: Annotated[Format, typer.Option("--format", help="md or docx.")] = Format.md,
+    format: FormatOption = Format.md,
 ) -> None:
     """Write the next meeting's agenda (standing items, proposals on it, any other business)."""
     s, db = database()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot.cli.commands._common import (
     CommitteeName,
     Format,
+    FormatOption,
     OutFile,
     committee_named,
     database,
@@ -118,7 +119,7 @@ def minutes_record(
 def minutes_export(
     committee: CommitteeName,
     out: OutFile,
-    format: Annotated[Format, typer.Option("--format", help="md or docx.")] = Format.md,
+    format: FormatOption = Format.md,
 ) -> None:
     """Write the last meeting's approved minutes (each decision with its reason)."""
     s, db = database()
