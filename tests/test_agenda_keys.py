@@ -88,3 +88,26 @@ def _states(diagram_doc: Path) -> set[str]:
 def test_proposal_statuses_are_the_states_the_docs_draw() -> None:
     assert _states(DOCS / "agenda.md") == set(get_args(ProposalStatus))
     assert set(UNTRIAGED) < set(SUPPORTABLE) <= set(get_args(ProposalStatus))
+
+
+def test_the_package_offers_the_names_the_module_did() -> None:
+    import flows.agenda
+
+    before = {
+        "Approve",
+        "BringToMed",
+        "ProposeForm",
+        "ProposeOpen",
+        "PublishNow",
+        "SupportToggle",
+        "Triage",
+        "TriageForm",
+        "chairs_of",
+        "committee_of_unit",
+        "meeting_for_new_proposal",
+        "reference",
+        "schedule_meeting",
+        "units_served",
+    }
+    assert before <= set(flows.agenda.__all__)
+    assert all(hasattr(flows.agenda, name) for name in flows.agenda.__all__)
