@@ -33,7 +33,7 @@ from storage.models import (
     ThresholdChange,
     Unit,
 )
-from tests.localchat import cli
+from tests.cli import cli
 
 TOP = "Eksempel Kommune"
 SOCIAL = f"{TOP}/Social og Sundhed"

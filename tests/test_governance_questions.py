@@ -14,7 +14,7 @@ from bot.core.events import Actor, ButtonClicked, Conversation, FormSubmitted
 from bot.core.messages import Reply
 from flows.custom_questions import QuestionApprove, QuestionReject, QuestionsForm
 from storage.models import Approval, Committee, Question
-from tests.localchat import cli
+from tests.cli import cli
 from tests.test_governance_bypass import (
     SOCIAL,
     _text,
