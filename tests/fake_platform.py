@@ -85,10 +85,13 @@ def plain(message: Message) -> str:
 
 
 def form_text(form: Form) -> str:
-    """The words a form shows: title, intro, each field's label, choices and hint, submit."""
+    """The words a form shows: title, intro, each field's label, prefilled text, choices and
+    hint, submit."""
     out = [form.title, *([_words(form.intro)] if form.intro else [])]
     for f in form.fields:
         out.append(f.label)
+        if f.initial and f.kind in ("text", "textarea", "date", "datetime"):
+            out.append(f.initial)
         out.extend(o.label for o in f.options)
         out.extend([_words(f.hint)] if f.hint else [])
     out.append(form.submit)
@@ -157,6 +160,12 @@ class Answer:
     toast: Shown | None = None
     errors: dict[str, str] = field(default_factory=dict)
     posted: int | None = None
+
+    @property
+    def raw(self) -> str:
+        """Everything the person was handed, for disclosure checks (see Shown.raw)."""
+        shown = [s.raw for s in (self.notice, self.form, self.toast) if s is not None]
+        return "\n".join([*shown, json.dumps(self.errors, ensure_ascii=False)])
 
 
 @dataclass
