@@ -22,6 +22,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+# The local chat's conversation ids (a member's DM, a unit's channel), so that tests address
+# conversations as they always have.
+from adapters.local.platform import conversation_of
 from bot.app.wiring import Bot, build
 from bot.core.config import Settings
 from bot.core.events import (
@@ -187,11 +190,6 @@ class _Kept:
         return Shown.of(self.message, self.id)
 
 
-def conversation_of(to: Address) -> str:
-    """The local chat's conversation ids: a member's DM, or a unit's channel."""
-    return f"member:{to.value}" if to.kind == "user" else to.value
-
-
 class FakePlatform:
     """The "local" platform, in memory: posts are idempotent by dedupe key, as the local
     chat's are, so the outbox may re-send what it is unsure of."""
@@ -235,6 +233,14 @@ class FakePlatform:
         return [row.shown() for row in self.kept if row.conversation == conversation]
 
 
+async def deliver_all(bot: Bot) -> int:
+    """Run the real outbox delivery until nothing is left; how many messages went out."""
+    total = 0
+    while sent := await bot.delivery.run_once():
+        total += sent
+    return total
+
+
 def _actor(member: int) -> Actor:
     return Actor(platform="local", user_id=str(member))
 
@@ -249,10 +255,7 @@ class FakeChat:
 
     async def deliver(self) -> int:
         """Send everything the outbox holds, through this platform (the worker's job)."""
-        total = 0
-        while sent := await self.bot.delivery.run_once():
-            total += sent
-        return total
+        return await deliver_all(self.bot)
 
     async def messages(self, member: int, conversation: str) -> list[Shown]:
         return self.platform.conversation(conversation)

@@ -18,6 +18,7 @@ from bot.app.server import build_web_app
 from bot.app.wiring import Bot, build
 from bot.core.config import Settings
 from tests.cli import cli
+from tests.fake_platform import deliver_all
 
 __all__ = ["MESSAGES", "LocalChat", "chat_page", "choose", "cli", "local_chat", "type_in"]
 
@@ -29,10 +30,7 @@ class LocalChat:
 
     async def deliver(self) -> int:
         """Send everything the outbox holds (the in-process worker would do this)."""
-        total = 0
-        while sent := await self.bot.delivery.run_once():
-            total += sent
-        return total
+        return await deliver_all(self.bot)
 
     async def messages(self, member: int, conversation: str) -> list[dict[str, Any]]:
         r = await self.http.get(
