@@ -4,14 +4,12 @@ deadlines, set at the command line or in chat by both sides together."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from bot.app.wiring import Bot, build
-from bot.core.config import Settings
+from bot.app.wiring import Bot
 from bot.core.i18n import translator
 from flows.agenda import MeetingForm, off_day_reason
 from flows.governance import DeadlinesApprove
@@ -19,17 +17,12 @@ from storage.models import Committee, Meeting
 from tests.cli import cli
 from tests.fake_platform import fake_chat
 from tests.test_governance_bypass import click, committee, member_id, outbox, say, shown
+from tests.worlds import demo_bot
+
+bot = pytest.fixture(demo_bot, name="bot")
 
 TZ = ZoneInfo("Europe/Copenhagen")
 SOCIAL = "MED Social og Sundhed"
-
-
-@pytest.fixture
-def bot(db_url: str) -> Iterator[Bot]:
-    assert cli(db_url, "demo", "--no-history")[0] == 0
-    b = build(Settings(DATABASE_URL=db_url))
-    yield b
-    b.db.dispose()
 
 
 def meetings(bot: Bot) -> list[Meeting]:
