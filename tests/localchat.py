@@ -1,34 +1,26 @@
-"""A client of the local web chat, driving it over real HTTP like the page does."""
+"""A client of the local web chat, driving it over real HTTP like the page does.
+
+Only for tests of the local adapter itself (its API, its guard, its stored messages) and for
+the browser tests; flow tests use tests/fake_platform.py, which reads the neutral messages
+instead of this API's HTML.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from html import unescape
 from typing import Any
 
 import httpx
 from aiohttp import web
-from typer.testing import CliRunner
 
 from bot.app.server import build_web_app
 from bot.app.wiring import Bot, build
-from bot.cli.main import app as cli_app
 from bot.core.config import Settings
+from tests.cli import cli
+from tests.fake_platform import deliver_all
 
-_ACTION = re.compile(r'data-action="([^"]+)"')
-_TAG = re.compile(r"<[^>]+>")
-
-
-def cli(db_url: str, *args: str, **env: str) -> tuple[int, str]:
-    """Run the real `medpuls` command line against the test database."""
-    result = CliRunner().invoke(cli_app, list(args), env={"DATABASE_URL": db_url, **env})
-    return result.exit_code, result.output
-
-
-def text_of(html: str) -> str:
-    return unescape(_TAG.sub(" ", html))
+__all__ = ["MESSAGES", "LocalChat", "chat_page", "choose", "cli", "local_chat", "type_in"]
 
 
 class LocalChat:
@@ -38,10 +30,7 @@ class LocalChat:
 
     async def deliver(self) -> int:
         """Send everything the outbox holds (the in-process worker would do this)."""
-        total = 0
-        while sent := await self.bot.delivery.run_once():
-            total += sent
-        return total
+        return await deliver_all(self.bot)
 
     async def messages(self, member: int, conversation: str) -> list[dict[str, Any]]:
         r = await self.http.get(
@@ -84,10 +73,6 @@ class LocalChat:
         r = await self.http.post("/local/api/say", json={"member": member, "text": text})
         r.raise_for_status()
         return dict(r.json())
-
-
-def actions(html: str) -> list[str]:
-    return [unescape(a) for a in _ACTION.findall(html)]
 
 
 @asynccontextmanager

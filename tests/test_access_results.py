@@ -12,7 +12,8 @@ from bot.core.config import Settings
 from flows.access import can_view_results
 from flows.pulse import answers_key, record_answer
 from storage.models import AuditEntry, Member, Participation, PulseRound, Unit
-from tests.localchat import cli, local_chat, text_of
+from tests.cli import cli
+from tests.fake_platform import fake_chat
 
 TOP = "Eksempel Kommune"
 SOCIAL = f"{TOP}/Social og Sundhed"
@@ -57,17 +58,17 @@ def ids(session: Session, *names: str) -> list[int]:
 async def test_a_leader_asking_outside_their_subtree_is_refused_and_audited(db_url: str) -> None:
     assert cli(db_url, "demo", "--no-history")[0] == 0
     closed_round(db_url, {NORD: [4, 4, 5, 3, 4, 2], SYD: [3, 3, 4, 4, 5, 5]})
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             [mette] = ids(s, "Mette Nielsen")
             syd = s.scalars(select(Unit).where(Unit.name == "Hjemmeplejen Syd")).one()
         reply = await chat.say(mette, "resultater Hjemmeplejen Syd")
-        refused = text_of(reply["notice"])
+        refused = reply.notice.text
         assert "ikke adgang" in refused and "revisionsloggen" in refused
         assert not re.search(r"\d+ svar", refused)
 
         reply = await chat.say(mette, f"results {NORD}")
-        own = text_of(reply["notice"])
+        own = reply.notice.text
         assert "Resultater for Hjemmeplejen Nord" in own
         assert "6 svarede" in own and "6 svar" in own
 
@@ -89,10 +90,10 @@ async def test_the_gate_withholds_what_would_give_a_small_group_away(db_url: str
     assert cli(db_url, "demo", "--no-history")[0] == 0
     # Nord 6, Syd 6, and one of the two in Social og Sundhed itself: 13 in all.
     closed_round(db_url, {NORD: [4] * 6, SYD: [2] * 6, SOCIAL: [5]})
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             [inger] = ids(s, "Inger Holm")
-        text = text_of((await chat.say(inger, "resultater Social og Sundhed"))["notice"])
+        text = (await chat.say(inger, "resultater Social og Sundhed")).notice.text
     # Nord's and Syd's summaries already showed 6 each; 13 next to them would show the 1.
     assert "13" not in text
     # The same words for both reasons, and where the answers count (issue 17).
@@ -104,13 +105,13 @@ async def test_the_gate_withholds_what_would_give_a_small_group_away(db_url: str
 async def test_the_audit_log_is_for_admins_and_shows_no_answers(db_url: str) -> None:
     assert cli(db_url, "demo", "--no-history")[0] == 0
     closed_round(db_url, {NORD: [1, 2, 3, 4, 5]})
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             mette, karen = ids(s, "Mette Nielsen", "Karen Lund")
         await chat.say(mette, "resultater Hjemmeplejen Syd")
-        refused = text_of((await chat.say(mette, "revision"))["notice"])
+        refused = (await chat.say(mette, "revision")).notice.text
         assert "Kun administratorer" in refused
-        log = text_of((await chat.say(karen, "audit"))["notice"])
+        log = (await chat.say(karen, "audit")).notice.text
     assert "Mette Nielsen" in log and "results.view" in log and "afvist" in log
     assert "audit.view" in log
     assert "3,0" not in log

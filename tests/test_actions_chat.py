@@ -6,8 +6,6 @@ the plan taken to MED as a proposal; the committee gets its area's plans before 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from html import unescape
 from zoneinfo import ZoneInfo
 
 import time_machine
@@ -28,11 +26,10 @@ from storage.models import (
     TeamAction,
     Unit,
 )
-from tests.localchat import LocalChat, actions, local_chat, text_of
+from tests.fake_platform import FakeChat, fake_chat
 from tests.test_digest_data import Org
 
 CPH = ZoneInfo("Europe/Copenhagen")
-FORM = re.compile(r'data-form="([^"]+)"')
 
 # Round 1: timely communication is the team's weakest area.
 FIRST = {
@@ -49,14 +46,9 @@ def cph(day: str, hhmm: str) -> dt.datetime:
     return dt.datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=CPH).astimezone(dt.UTC)
 
 
-def form_data(reply: dict[str, str]) -> str:
-    [data] = FORM.findall(reply["form"])
-    return unescape(data)
-
-
-async def texts(chat: LocalChat, member: int, conversation: str | None = None) -> list[str]:
+async def texts(chat: FakeChat, member: int, conversation: str | None = None) -> list[str]:
     conv = conversation or f"member:{member}"
-    return [" ".join(text_of(m["html"]).split()) for m in await chat.messages(member, conv)]
+    return [" ".join(m.text.split()) for m in await chat.messages(member, conv)]
 
 
 class Plan:
@@ -110,19 +102,19 @@ def setup_org(db: Database) -> Plan:
 
 
 async def add_action(
-    chat: LocalChat, member: int, text: str, owner: str, date: str, dimension: str
+    chat: FakeChat, member: int, text: str, owner: str, date: str, dimension: str
 ) -> None:
     opened = await chat.say(member, f"handling {text}")
-    assert "Ny handling" in text_of(opened["form"]) and text in unescape(opened["form"])
+    assert "Ny handling" in opened.form.text and text in opened.form.values.values()
     reply = await chat.submit(
         member,
-        form_data(opened),
+        opened.form.data,
         {"text": text, "owner": owner, "date": date, "dimension": dimension},
     )
-    assert "er tilføjet planen for K" in text_of(reply["notice"]), reply
+    assert "er tilføjet planen for K" in reply.notice.text, reply
 
 
-async def tick(chat: LocalChat, when: dt.datetime) -> int:
+async def tick(chat: FakeChat, when: dt.datetime) -> int:
     remind_action_owners(chat.bot.db, chat.bot.settings, when)
     return await chat.deliver()
 
@@ -130,7 +122,7 @@ async def tick(chat: LocalChat, when: dt.datetime) -> int:
 async def test_results_to_guide_to_plan_to_reminders_to_done_to_digest_to_med(
     db_url: str,
 ) -> None:
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         ids = setup_org(chat.bot.db)
         channel = f"unit:{ids.unit}"
 
@@ -138,9 +130,9 @@ async def test_results_to_guide_to_plan_to_reminders_to_done_to_digest_to_med(
         send_dialogue_guides(chat.bot.db, chat.bot.settings, cph("2026-03-05", "12:00"))
         await chat.deliver()
         [guide] = await chat.dm(ids.leader)
-        assert "Dialogguide til næste teammøde: K" in text_of(guide["html"])
-        [post] = actions(guide["html"])
-        await chat.click(ids.leader, post, message_id=guide["id"])
+        assert "Dialogguide til næste teammøde: K" in guide.text
+        [post] = guide.actions
+        await chat.click(ids.leader, post, message_id=guide.id)
         await chat.deliver()
         assert any("Det kan vi arbejde med" in t for t in await texts(chat, ids.owner, channel))
 
@@ -161,10 +153,10 @@ async def test_results_to_guide_to_plan_to_reminders_to_done_to_digest_to_med(
             opened = await chat.say(ids.other, "handling")
             bad = await chat.submit(
                 ids.other,
-                form_data(opened),
+                opened.form.data,
                 {"text": "x", "owner": "999999", "date": "i går", "dimension": "nope"},
             )
-            assert set(bad["errors"]) == {"owner", "date", "dimension"}
+            assert set(bad.errors) == {"owner", "date", "dimension"}
         await chat.deliver()
         # The channel shows the plan after each change (the second post holds both actions).
         [plan] = [t for t in await texts(chat, ids.owner, channel) if "Tavlemøde" in t]
@@ -218,25 +210,25 @@ async def test_results_to_guide_to_plan_to_reminders_to_done_to_digest_to_med(
             f"actions:{a_id}:2026-03-19:due:m{ids.owner}",
         ]
         dms = await chat.dm(ids.owner)
-        assert "Påmindelse: »Vi afprøver fast overlevering kl. 14.45«" in text_of(dms[-2]["html"])
+        assert "Påmindelse: »Vi afprøver fast overlevering kl. 14.45«" in dms[-2].text
 
         # Marked done at the date, with a line on what happened.
         due = dms[-1]
-        assert "Hvordan gik det?" in text_of(due["html"])
-        done, _continued, _dropped = actions(due["html"])
+        assert "Hvordan gik det?" in due.text
+        done, _continued, _dropped = due.actions
         with time_machine.travel(cph("2026-03-19", "10:30"), tick=False):
             # Someone else cannot mark the owner's action.
             refused = await chat.click(ids.other, done)
-            assert "Kun handlingens ejer" in text_of(refused["notice"])
-            opened = await chat.click(ids.owner, done, message_id=due["id"])
+            assert "Kun handlingens ejer" in refused.notice.text
+            opened = await chat.click(ids.owner, done, message_id=due.id)
             marked = await chat.submit(
-                ids.owner, form_data(opened), {"outcome": "Overleveringen kl. 14.45 holder"}
+                ids.owner, opened.form.data, {"outcome": "Overleveringen kl. 14.45 holder"}
             )
-            assert "gennemført" in text_of(marked["notice"])
+            assert "gennemført" in marked.notice.text
             # The team's action: any member marks it done.
-            [b_due] = [m for m in await chat.dm(ids.other) if "Tavlemøde" in m["html"]][-1:]
-            opened = await chat.click(ids.other, actions(b_due["html"])[0])
-            await chat.submit(ids.other, form_data(opened), {"outcome": "Holdt hver mandag"})
+            [b_due] = [m for m in await chat.dm(ids.other) if "Tavlemøde" in m.text][-1:]
+            opened = await chat.click(ids.other, b_due.actions[0])
+            await chat.submit(ids.other, opened.form.data, {"outcome": "Holdt hver mandag"})
         await chat.deliver()
         assert any(
             t.count("gennemført") == 2 and "Overleveringen kl. 14.45 holder" in t
@@ -248,7 +240,7 @@ async def test_results_to_guide_to_plan_to_reminders_to_done_to_digest_to_med(
         with chat.bot.db.session() as s:
             queue_leader_digests(s, chat.bot.settings, cph("2026-03-30", "08:00"), due_only=False)
         await chat.deliver()
-        digest = " ".join(text_of((await chat.dm(ids.leader))[-1]["html"]).split())
+        digest = " ".join((await chat.dm(ids.leader))[-1].text.split())
         assert "Teamets handlingsplan: 0 planlagt, 2 gennemført, 0 droppet" in digest
         assert "Kommunikation i rette tid siden start: 1,0 → 3,0 af 5 (+2,0)" in digest
 
@@ -257,11 +249,11 @@ async def test_results_to_guide_to_plan_to_reminders_to_done_to_digest_to_med(
             [plan_post] = [
                 m
                 for m in await chat.messages(ids.leader, channel)
-                if "Teamets handlingsplan" in m["html"]
+                if "Teamets handlingsplan" in m.text
             ][-1:]
-            to_med = [a for a in actions(plan_post["html"]) if a.startswith("actions.to_med|")]
+            to_med = [a for a in plan_post.actions if a.startswith("actions.to_med|")]
             reply = await chat.click(ids.leader, to_med[0])
-            assert "Områdets MED" in text_of(reply["notice"])
+            assert "Områdets MED" in reply.notice.text
         await chat.deliver()
         with chat.bot.db.session() as s:
             [proposal] = s.scalars(select(Proposal)).all()
@@ -297,5 +289,5 @@ async def test_results_to_guide_to_plan_to_reminders_to_done_to_digest_to_med(
             if "Handlingsplaner i Områdets MEDs område" in t
         ]
         assert len(summary) == 1
-        assert "K : 0 planlagt, 2 gennemført, 0 droppet" in summary[0]
+        assert "K: 0 planlagt, 2 gennemført, 0 droppet" in summary[0]
         assert "Vi afprøver fast overlevering kl. 14.45" in summary[0]

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from flows.actions import in_working_hours, next_working_moment, reminder_slots
 from flows.privacy import export_person
 from storage.models import AuditEntry, Member, OutboxMessage, TeamAction, utcnow
-from tests.localchat import actions, local_chat
-from tests.test_actions_chat import CPH, add_action, cph, form_data, setup_org, tick
+from tests.fake_platform import fake_chat
+from tests.test_actions_chat import CPH, add_action, cph, setup_org, tick
 
 
 def test_working_hours_are_0730_to_1700_on_danish_working_days() -> None:
@@ -41,7 +41,7 @@ def test_a_moment_outside_waits_for_the_next_working_morning() -> None:
 async def test_continued_gets_a_new_date_and_fresh_reminders_dropped_ends_it(
     db_url: str,
 ) -> None:
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         ids = setup_org(chat.bot.db)
         with time_machine.travel(cph("2026-03-05", "13:00"), tick=False):
             await add_action(
@@ -52,25 +52,25 @@ async def test_continued_gets_a_new_date_and_fresh_reminders_dropped_ends_it(
             )
         await chat.deliver()
         assert await tick(chat, cph("2026-03-10", "08:00")) == 2
-        dues = [m for m in await chat.dm(ids.owner) if "Hvordan gik det?" in m["html"]]
-        first, second = sorted(dues, key=lambda m: "Kort morgenmøde" not in m["html"])
+        dues = [m for m in await chat.dm(ids.owner) if "Hvordan gik det?" in m.text]
+        first, second = sorted(dues, key=lambda m: "Kort morgenmøde" not in m.text)
         with time_machine.travel(cph("2026-03-10", "09:00"), tick=False):
-            _, continued, _ = actions(first["html"])
+            _, continued, _ = first.actions
             opened = await chat.click(ids.owner, continued)
             # A new date must come after today, and a line on what happened is required.
             bad = await chat.submit(
-                ids.owner, form_data(opened), {"outcome": "", "date": "2026-03-09"}
+                ids.owner, opened.form.data, {"outcome": "", "date": "2026-03-09"}
             )
-            assert set(bad["errors"]) == {"outcome", "date"}
+            assert set(bad.errors) == {"outcome", "date"}
             await chat.submit(
-                ids.owner, form_data(opened), {"outcome": "Halvvejs", "date": "2026-03-20"}
+                ids.owner, opened.form.data, {"outcome": "Halvvejs", "date": "2026-03-20"}
             )
-            _, _, dropped = actions(second["html"])
+            _, _, dropped = second.actions
             opened = await chat.click(ids.owner, dropped)
-            await chat.submit(ids.owner, form_data(opened), {"outcome": "Ikke muligt nu"})
+            await chat.submit(ids.owner, opened.form.data, {"outcome": "Ikke muligt nu"})
             # A dropped action cannot be marked again.
             again = await chat.click(ids.owner, dropped)
-            assert "allerede droppet" in again["notice"]
+            assert "allerede droppet" in again.notice.text
         await chat.deliver()
         # The continued action's reminders start over for the new date.
         assert await tick(chat, cph("2026-03-16", "07:30")) == 1

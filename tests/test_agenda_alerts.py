@@ -4,7 +4,6 @@ message, or in one daily bundle if she chooses; an anonymous proposer stays anon
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 import time_machine
@@ -12,27 +11,19 @@ import time_machine
 from bot.core.config import Settings
 from flows.agenda import Triage
 from flows.agenda.alerts import AlertMode, send_bundles
-from tests.localchat import actions, local_chat, text_of
+from tests.fake_platform import fake_chat
 from tests.test_agenda_e2e import (
     TZ,
     Org,
-    cli,
-    form_data,
     hides,
     last_outbox_id,
-    meeting_day,
     outbox_since,
     proposal_by_title,
     propose,
-    set_meeting,
 )
+from tests.worlds import agenda_demo
 
-
-@pytest.fixture
-def demo(db_url: str) -> Iterator[Org]:
-    assert cli(db_url, "demo", "--no-history")[0] == 0
-    set_meeting(db_url, meeting_day())
-    yield Org(db_url)
+demo = pytest.fixture(agenda_demo, name="demo")
 
 
 def alerts_to(rows: list[tuple[str, str, str]]) -> list[int]:
@@ -43,22 +34,20 @@ async def test_each_new_proposal_reaches_both_chairs_with_triage_buttons(
     db_url: str, demo: Org
 ) -> None:
     soeren, inger, bo = demo["Søren Jensen"], demo["Inger Holm"], demo["Bo Dahl"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         before = last_outbox_id(chat.bot.db)
         await propose(chat, soeren, title="Tunge løft", identity="anonymous")
         assert alerts_to(outbox_since(chat.bot.db, before)) == sorted([inger, bo])
         await chat.deliver()
-        [alert] = [m for m in await chat.dm(inger) if "Nyt forslag" in m["html"]]
-        assert "Tunge løft" in text_of(alert["html"]) and "Anonymt forslag" in text_of(
-            alert["html"]
-        )
-        hides(soeren, demo, alert["html"])
+        [alert] = [m for m in await chat.dm(inger) if "Nyt forslag" in m.text]
+        assert "Tunge løft" in alert.text and "Anonymt forslag" in alert.text
+        hides(soeren, demo, alert)
         p = proposal_by_title(chat.bot.db, "Tunge løft")
         put = Triage(p=p.id, s="agenda").pack()
-        assert put in actions(alert["html"])
+        assert put in alert.actions
         # Triage straight from the message.
-        form = await chat.click(inger, put, message_id=alert["id"])
-        await chat.submit(inger, form_data(form["form"]), {"recommendation": "der købes løftere"})
+        form = await chat.click(inger, put, message_id=alert.id)
+        await chat.submit(inger, form.form.data, {"recommendation": "der købes løftere"})
         assert proposal_by_title(chat.bot.db, "Tunge løft").status == "on_agenda"
 
 
@@ -72,12 +61,12 @@ async def test_a_chair_who_chooses_a_daily_bundle_gets_one_message_at_eight(
         demo["Bo Dahl"],
     )
     settings = Settings(DATABASE_URL=db_url)
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         db = chat.bot.db
         chosen = await chat.click(inger, AlertMode(m="daily").pack())
-        assert "én gang om dagen" in text_of(chosen["notice"])
+        assert "én gang om dagen" in chosen.notice.text
         refused = await chat.click(anne, AlertMode(m="daily").pack())
-        assert "Kun udvalgets formand" in text_of(refused["notice"])
+        assert "Kun udvalgets formand" in refused.notice.text
         before = last_outbox_id(db)
         await propose(chat, anne, title="Faste pauser")
         await propose(chat, soeren, title="Tunge løft", identity="anonymous")
@@ -93,11 +82,11 @@ async def test_a_chair_who_chooses_a_daily_bundle_gets_one_message_at_eight(
         assert alerts_to(outbox_since(db, before)) == sorted([bo, bo, inger])
         with time_machine.travel(at_eight, tick=True):
             await chat.deliver()
-        [bundle] = [m for m in await chat.dm(inger) if "Nye forslag" in m["html"]]
-        text = text_of(bundle["html"])
+        [bundle] = [m for m in await chat.dm(inger) if "Nye forslag" in m.text]
+        text = bundle.text
         assert "Faste pauser" in text and "Tunge løft" in text and "(2)" in text
-        hides(soeren, demo, bundle["html"])
-        assert AlertMode(m="each").pack() in actions(bundle["html"])
+        hides(soeren, demo, bundle)
+        assert AlertMode(m="each").pack() in bundle.actions
         # The next day's bundle holds nothing old.
         send_bundles(db, settings, at_eight + dt.timedelta(days=1))
         assert alerts_to(outbox_since(db, before)) == sorted([bo, bo, inger])

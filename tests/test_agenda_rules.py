@@ -24,13 +24,13 @@ from storage.models import (
     Meeting,
     PulseRound,
 )
-from tests.localchat import LocalChat, actions, cli, local_chat, text_of
+from tests.cli import cli
+from tests.fake_platform import FakeChat, fake_chat
 from tests.test_agenda_e2e import (
     NORD,
     SOCIAL,
     Org,
     dm_rows,
-    form_data,
     last_outbox_id,
     outbox_since,
     proposal_by_title,
@@ -78,12 +78,12 @@ async def test_one_minute_before_the_deadline_goes_to_that_meeting(db_url: str, 
     add_meeting(db_url, FIRST)
     add_meeting(db_url, SECOND)
     deadline = FIRST - dt.timedelta(days=14)
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with time_machine.travel(deadline - dt.timedelta(minutes=1), tick=True):
             reply = await propose(chat, org["Anne Hansen"], title="Lige i tide")
         assert meeting_of(chat.bot.db, "Lige i tide") == FIRST
-        assert "10. marts 2027" in text_of(reply["notice"])
-        assert "overskredet" not in text_of(reply["notice"])
+        assert "10. marts 2027" in reply.notice.text
+        assert "overskredet" not in reply.notice.text
 
 
 async def test_one_minute_after_the_deadline_goes_to_the_following_meeting(
@@ -92,11 +92,11 @@ async def test_one_minute_after_the_deadline_goes_to_the_following_meeting(
     add_meeting(db_url, FIRST)
     add_meeting(db_url, SECOND)
     deadline = FIRST - dt.timedelta(days=14)
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with time_machine.travel(deadline + dt.timedelta(minutes=1), tick=True):
             reply = await propose(chat, org["Anne Hansen"], title="For sent")
         assert meeting_of(chat.bot.db, "For sent") == SECOND
-        text = text_of(reply["notice"])
+        text = reply.notice.text
         assert "14. april 2027" in text
         assert "Fristen for mødet onsdag 10. marts 2027 kl. 13:00 er overskredet" in text
 
@@ -106,20 +106,20 @@ async def test_after_the_last_deadline_a_proposal_waits_for_the_next_meeting(
 ) -> None:
     add_meeting(db_url, FIRST)
     anne = org["Anne Hansen"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         db = chat.bot.db
         with time_machine.travel(
             FIRST - dt.timedelta(days=14) + dt.timedelta(minutes=1), tick=True
         ):
             reply = await propose(chat, anne, title="Venter")
-            assert "du får besked" in text_of(reply["notice"])
+            assert "du får besked" in reply.notice.text
             assert meeting_of(db, "Venter") is None
             before = last_outbox_id(db)
             add_meeting(db_url, SECOND)
             assert meeting_of(db, "Venter") == SECOND
             assert dm_rows(outbox_since(db, before)) == {anne: ["agenda.proposer"]}
             await chat.deliver()
-        texts = [text_of(m["html"]) for m in await chat.dm(anne)]
+        texts = [m.text for m in await chat.dm(anne)]
         assert any("behandles til mødet onsdag 14. april 2027" in t for t in texts)
 
 
@@ -131,7 +131,7 @@ async def test_a_non_chair_pressing_triage_buttons_is_refused_and_nothing_change
 ) -> None:
     add_meeting(db_url, FIRST)
     lars, ole, anne = org["Lars Pedersen"], org["Ole Vestergaard"], org["Anne Hansen"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         db = chat.bot.db
         await propose(chat, anne, title="Et forslag")
         await propose(chat, anne, title="Et andet")
@@ -155,23 +155,23 @@ async def test_a_non_chair_pressing_triage_buttons_is_refused_and_nothing_change
         for who in (lars, ole):
             for step, values in forged_values.items():
                 clicked = await chat.click(who, Triage(p=p.id, s=step).pack())  # type: ignore[arg-type]
-                assert "Kun udvalgets formand og næstformand" in text_of(clicked["notice"])
-                assert "form" not in clicked
+                assert "Kun udvalgets formand og næstformand" in clicked.notice.text
+                assert clicked.form is None
                 submitted = await chat.submit(
                     who,
                     TriageForm(p=p.id, s=step).pack(),  # type: ignore[arg-type]
                     values,
                 )
-                assert "Kun udvalgets formand og næstformand" in text_of(submitted["notice"])
+                assert "Kun udvalgets formand og næstformand" in submitted.notice.text
                 refusals += 2
             approved = await chat.click(
                 who, Approve(m=meeting_id, v=agenda_version(db, meeting_id)).pack()
             )
-            assert "Kun udvalgets formand og næstformand" in text_of(approved["notice"])
+            assert "Kun udvalgets formand og næstformand" in approved.notice.text
             meeting_form = await chat.submit(
                 who, MeetingForm(c=p.committee_id).pack(), {"starts_at": "2027-05-01T13:00"}
             )
-            assert "Kun udvalgets formand og næstformand" in text_of(meeting_form["notice"])
+            assert "Kun udvalgets formand og næstformand" in meeting_form.notice.text
             refusals += 2
             # Decisions, minutes and passing a proposal on are the chairs' too (issue 18).
             for forged in (
@@ -183,10 +183,10 @@ async def test_a_non_chair_pressing_triage_buttons_is_refused_and_nothing_change
                 await chat.click(who, PassOn(p=p.id).pack()),
                 await chat.submit(who, PassForm(p=p.id).pack(), {"target": "1", "reason": "x"}),
             ):
-                assert "Kun udvalgets formand og næstformand" in text_of(forged["notice"])
+                assert "Kun udvalgets formand og næstformand" in forged.notice.text
                 refusals += 1
         lars_meeting = await chat.say(lars, "møde")
-        assert "form" not in lars_meeting
+        assert lars_meeting.form is None
         refusals += 1
         after = proposal_by_title(db, "Et forslag")
         assert (after.status, after.meeting_id, after.recommendation, after.response) == (
@@ -207,9 +207,9 @@ async def test_a_non_chair_pressing_triage_buttons_is_refused_and_nothing_change
             )
             assert refused == refusals
         # The same button pressed by the chair works.
-        listing = (await chat.say(org["Inger Holm"], "dagsorden"))["notice"]
+        listing = (await chat.say(org["Inger Holm"], "dagsorden")).notice
         done = await chat.click(org["Inger Holm"], triage_button(listing, p.id, "later"))
-        assert "notice" in done and proposal_by_title(db, "Et forslag").status == "later"
+        assert done.notice is not None and proposal_by_title(db, "Et forslag").status == "later"
 
 
 # --- meetings from chat -------------------------------------------------------------------
@@ -219,16 +219,16 @@ async def test_the_chair_sets_a_meeting_in_chat_with_the_committee_defaults(
     db_url: str, org: Org
 ) -> None:
     inger, bo = org["Inger Holm"], org["Bo Dahl"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         db = chat.bot.db
         opened = await chat.say(inger, "møde")
         before = last_outbox_id(db)
         reply = await chat.submit(
             inger,
-            form_data(opened["form"]),
+            opened.form.data,
             {"starts_at": "2027-01-20T13:00", "place": "https://teams.example/med"},
         )
-        assert "20. januar 2027" in text_of(reply["notice"])
+        assert "20. januar 2027" in reply.notice.text
         with db.session() as s:
             meeting = s.scalars(
                 select(Meeting).join(Committee).where(Committee.name == SOCIAL)
@@ -245,8 +245,8 @@ async def test_the_chair_sets_a_meeting_in_chat_with_the_committee_defaults(
                 org.unit("Eksempel Kommune/Social og Sundhed/Hjemmeplejen Syd"),
             ]
         )
-        bad = await chat.submit(inger, form_data(opened["form"]), {"starts_at": "i morgen"})
-        assert "starts_at" in bad["errors"]
+        bad = await chat.submit(inger, opened.form.data, {"starts_at": "i morgen"})
+        assert "starts_at" in bad.errors
 
 
 def test_meeting_add_rejects_an_unknown_committee_in_one_line(db_url: str, org: Org) -> None:
@@ -264,7 +264,7 @@ def test_meeting_add_rejects_an_unknown_committee_in_one_line(db_url: str, org: 
 async def _agenda_with_items(db_url: str, org: Org, titles: list[str]) -> None:
     add_meeting(db_url, FIRST)
     inger = org["Inger Holm"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         for i, title in enumerate(titles):
             await propose(
                 chat, org["Anne Hansen"], title=title, identity="anonymous" if i == 1 else "named"
@@ -272,11 +272,9 @@ async def _agenda_with_items(db_url: str, org: Org, titles: list[str]) -> None:
         # Put on in reverse order: the agenda follows the order they were put on.
         for title in reversed(titles):
             p = proposal_by_title(chat.bot.db, title)
-            listing = (await chat.say(inger, "dagsorden"))["notice"]
+            listing = (await chat.say(inger, "dagsorden")).notice
             form = await chat.click(inger, triage_button(listing, p.id, "agenda"))
-            await chat.submit(
-                inger, form_data(form["form"]), {"recommendation": f"{title} vedtages"}
-            )
+            await chat.submit(inger, form.form.data, {"recommendation": f"{title} vedtages"})
 
 
 async def test_the_docx_export_holds_every_item_in_order(
@@ -329,7 +327,7 @@ async def test_the_markdown_export(db_url: str, org: Org, tmp_path: Path) -> Non
 # --- Bring to MED -------------------------------------------------------------------------
 
 
-async def _round_with_answers(db_url: str, org: Org, chat: LocalChat, answering: int) -> int:
+async def _round_with_answers(db_url: str, org: Org, chat: FakeChat, answering: int) -> int:
     code, out = cli(db_url, "pulse", "run-now", "--unit", NORD)
     assert code == 0, out
     await chat.deliver()
@@ -347,9 +345,9 @@ async def _round_with_answers(db_url: str, org: Org, chat: LocalChat, answering:
     ]
     for member in nord[:answering]:
         [msg] = await chat.dm(member)
-        for packed in actions(msg["html"]):
+        for packed in msg.actions:
             if packed.startswith("pulse.answer|") and json.loads(packed.split("|", 1)[1])["v"] == 4:
-                await chat.click(member, packed, message_id=msg["id"])
+                await chat.click(member, packed, message_id=msg.id)
     code, out = cli(db_url, "pulse", "close-now", "--unit", NORD)
     assert code == 0, out
     with chat.bot.db.session() as s:
@@ -358,7 +356,7 @@ async def _round_with_answers(db_url: str, org: Org, chat: LocalChat, answering:
 
 async def test_bring_to_med_prefills_the_published_figure(db_url: str, org: Org) -> None:
     add_meeting(db_url, FIRST)
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         round_id = await _round_with_answers(db_url, org, chat, answering=6)
         with chat.bot.db.session() as s:
             r = s.get(PulseRound, round_id)
@@ -367,27 +365,27 @@ async def test_bring_to_med_prefills_the_published_figure(db_url: str, org: Org)
             unit = r.unit_id
         packed = BringToMed(u=unit, q=question, r=round_id).pack()
         opened = await chat.click(org["Anne Hansen"], packed)
-        form = text_of(opened["form"])
+        form = opened.form.text
         assert "4,0 af 5 (score 75, 6 svar)" in form
         assert "Pulsmålingen i Hjemmeplejen Nord" in form
         reply = await chat.submit(
             org["Anne Hansen"],
-            form_data(opened["form"]),
+            opened.form.data,
             {"title": "Fra pulsen", "issue": "Tallene", "why": "Trivsel", "identity": "named"},
         )
-        assert "MED-" in text_of(reply["notice"])
+        assert "MED-" in reply.notice.text
         # Someone from another part of the organisation cannot use the round.
         refused = await chat.click(org["Maria Mortensen"], packed)
-        assert "adgang" in text_of(refused["notice"])
+        assert "adgang" in refused.notice.text
         # Forged ids change nothing and open nothing.
         forged = await chat.click(
             org["Anne Hansen"], BringToMed(u=unit + 1, q=question, r=round_id).pack()
         )
-        assert "form" not in forged
+        assert forged.form is None
 
 
 async def test_bring_to_med_shows_no_figure_below_the_threshold(db_url: str, org: Org) -> None:
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         round_id = await _round_with_answers(db_url, org, chat, answering=4)
         with chat.bot.db.session() as s:
             r = s.get(PulseRound, round_id)
@@ -396,6 +394,6 @@ async def test_bring_to_med_shows_no_figure_below_the_threshold(db_url: str, org
         opened = await chat.click(
             org["Anne Hansen"], BringToMed(u=unit, q=question, r=round_id).pack()
         )
-        form = text_of(opened["form"])
+        form = opened.form.text
         assert "Pulsmålingen i Hjemmeplejen Nord" in form
         assert "af 5" not in form and "svar)" not in form

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from flows.schedule import next_working_day
 from storage.models import Member, OutboxMessage, Proposal
+from tests.cli import cli
 from tests.fakes.slack_api import (
     Call,
     FakeSlack,
@@ -28,7 +29,6 @@ from tests.fakes.slack_api import (
     slash_command,
     view_submission,
 )
-from tests.localchat import cli
 
 TZ = ZoneInfo("Europe/Copenhagen")
 NORD = "Eksempel Kommune/Social og Sundhed/Hjemmeplejen Nord"

@@ -15,8 +15,8 @@ import time_machine
 from sqlalchemy import select
 
 from storage.models import Meeting, Proposal
+from tests.cli import cli
 from tests.fakes.slack_api import Call, FakeSlack, SlackWorkspace
-from tests.localchat import cli
 from tests.test_agenda_slack import (
     NORD_CHANNEL,
     SOCIAL_CHANNEL,

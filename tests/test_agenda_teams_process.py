@@ -19,8 +19,8 @@ from bot.core.events import Actor, ButtonClicked, Conversation, FormSubmitted
 from flows.agenda import ProposeForm, SupportToggle, TriageForm
 from flows.decisions import DecideForm
 from storage.models import Meeting, Member, OutboxMessage, Proposal, Unit
+from tests.cli import cli
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.localchat import cli
 from tests.teams_support import TeamsBot, fixture, running, teams_settings
 from tests.test_agenda_e2e import meeting_day
 

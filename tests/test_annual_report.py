@@ -24,7 +24,8 @@ from flows.documents import Image as DocImage
 from storage.db import Database
 from storage.models import Committee, Member, Proposal, Publication, TeamAction, Unit
 from storage.queries import unit_by_path
-from tests.localchat import actions, cli, local_chat, text_of
+from tests.cli import cli
+from tests.fake_platform import fake_chat
 from tests.pulse_world import World, day
 from tests.rendering import is_a4, pages, render_pdf
 from tests.test_documents import keep_png
@@ -231,28 +232,28 @@ def test_cli_writes_the_report_and_refuses_bad_input(world_url: str, tmp_path: P
 
 
 async def test_the_chair_gets_the_report_in_chat(world_url: str) -> None:
-    async with local_chat(world_url) as chat:
+    async with fake_chat(world_url) as chat:
         with chat.bot.db.session() as s:
             by_name = {m.name: m.id for m in s.scalars(select(Member))}
             committee_id = s.scalars(select(Committee.id)).one()
         chair, staff = by_name["Karin Formand"], by_name["Ansat Nummer1"]
-        menu = (await chat.say(chair, "årsrapport"))["notice"]
+        menu = (await chat.say(chair, "årsrapport")).notice
         opened = AnnualOpen(c=committee_id, y=2026).pack()
-        assert opened in actions(menu)
+        assert opened in menu.actions
         shown = await chat.click(chair, opened)
-        text = text_of(shown["notice"])
+        text = shown.notice.text
         assert "Årlig arbejdsmiljødrøftelse 2026: MED Kommune" in text
         assert "medpuls report annual" in text
         refused = await chat.say(staff, "årsrapport")
-        assert "Kun udvalgets formand og næstformand" in text_of(refused["notice"])
+        assert "Kun udvalgets formand og næstformand" in refused.notice.text
         assert "Spørgsmål til drøftelsen" in text
         refused = await chat.click(staff, opened)
-        assert "Kun udvalgets formand og næstformand" in text_of(refused["notice"])
+        assert "Kun udvalgets formand og næstformand" in refused.notice.text
         # A crafted button: a year out of range, or a committee that does not exist.
         odd = await chat.click(chair, AnnualOpen(c=committee_id, y=1).pack())
-        assert "Der kan ikke laves en årsrapport for 1" in text_of(odd["notice"])
+        assert "Der kan ikke laves en årsrapport for 1" in odd.notice.text
         odd = await chat.click(chair, AnnualOpen(c=committee_id + 99, y=2026).pack())
-        assert "Kun udvalgets formand og næstformand" in text_of(odd["notice"])
+        assert "Kun udvalgets formand og næstformand" in odd.notice.text
 
 
 def test_the_indices_come_from_the_shown_scores_only() -> None:

@@ -16,9 +16,10 @@ from sqlalchemy import select
 
 from bot.core.i18n import Translator
 from storage.models import Member, Membership, Proposal
+from tests.cli import cli
+from tests.fake_platform import fake_chat
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
-from tests.localchat import cli
 from tests.teams_support import TeamsBot, running, teams_settings
 from tests.teams_support import fixture as teams_fixture
 from tests.test_slack_e2e import _everyone_on_slack, slack_id
@@ -167,14 +168,13 @@ async def test_typed_commands_on_teams_are_answered(
 
 
 async def test_the_local_chat_has_the_same_page(db_url: str) -> None:
-    from tests.localchat import local_chat
 
     assert cli(db_url, "demo", "--no-history")[0] == 0
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         leader = _leader(chat.bot.db.session)
-        page = str(await chat.say(leader.id, "hjem"))
+        page = (await chat.say(leader.id, "hjem")).notice.text
         assert DA("home.proposals_title") in page and DA("home.results_title") in page
-        assert "Det forstod jeg ikke" in str(await chat.say(leader.id, "hvad nu"))
+        assert "Det forstod jeg ikke" in (await chat.say(leader.id, "hvad nu")).notice.text
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])

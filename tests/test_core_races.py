@@ -11,7 +11,7 @@ from bot.core.config import Settings
 from bot.core.events import Actor, ButtonClicked
 from flows.pulse import PulseAnswer
 from storage.models import Answer, Participation, ProcessedEvent, PulseRound
-from tests.localchat import cli
+from tests.cli import cli
 from tests.test_foundation_e2e import NORD
 
 

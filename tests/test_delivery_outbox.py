@@ -287,7 +287,7 @@ async def test_the_rate_limiter_paces_sends_per_platform(db: Database) -> None:
 
 
 def test_outbox_cli_lists_without_contents_and_resolves(db_url: str) -> None:
-    from tests.localchat import cli
+    from tests.cli import cli
 
     db = Database(db_url)
     seed(db, 3)

@@ -24,7 +24,7 @@ from storage.models import (
     StoredImage,
     Unit,
 )
-from tests.localchat import cli
+from tests.cli import cli
 
 SOCIAL = "Eksempel Kommune/Social og Sundhed"
 

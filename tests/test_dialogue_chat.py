@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from flows.dialogue import send_dialogue_guides
 from storage.models import AuditEntry
-from tests.localchat import LocalChat, actions, local_chat, text_of
+from tests.fake_platform import FakeChat, fake_chat
 from tests.test_digest_data import Org, weeks_ago
 
 ANSWERS = {
@@ -20,12 +20,12 @@ ANSWERS = {
 }
 
 
-async def _texts(chat: LocalChat, member: int, conversation: str) -> list[str]:
-    return [text_of(m["html"]) for m in await chat.messages(member, conversation)]
+async def _texts(chat: FakeChat, member: int, conversation: str) -> list[str]:
+    return [m.text for m in await chat.messages(member, conversation)]
 
 
 async def test_guide_to_leader_then_posted_to_channel_with_one_click(db_url: str) -> None:
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             org = Org(s)
             unit = org.unit("K", members=8)
@@ -38,21 +38,21 @@ async def test_guide_to_leader_then_posted_to_channel_with_one_click(db_url: str
             send_dialogue_guides(chat.bot.db, chat.bot.settings, now)
         await chat.deliver()
         [dm] = await chat.dm(leader_id)
-        assert "Dialogguide til næste teammøde: K" in text_of(dm["html"])
-        assert "Tillid mellem ledelse og medarbejdere" in text_of(dm["html"])
+        assert "Dialogguide til næste teammøde: K" in dm.text
+        assert "Tillid mellem ledelse og medarbejdere" in dm.text
         assert await chat.dm(member_id) == []
-        [post] = actions(dm["html"])
+        [post] = dm.actions
 
         # A member who is not the unit's leader cannot post it (the packed data is no key).
         refused = await chat.click(member_id, post)
-        assert "notice" in refused and "Tillid" not in text_of(refused["notice"])
+        assert refused.notice is not None and "Tillid" not in refused.notice.text
         await chat.deliver()
         channel = f"unit:{unit_id}"
         assert await _texts(chat, leader_id, channel) == []
 
         for _ in range(2):
-            reply = await chat.click(leader_id, post, message_id=dm["id"])
-            assert "Guiden er delt i kanalen for K" in text_of(reply["notice"])
+            reply = await chat.click(leader_id, post, message_id=dm.id)
+            assert "Guiden er delt i kanalen for K" in reply.notice.text
         await chat.deliver()
         [shown] = await _texts(chat, member_id, channel)
         assert "Det kan vi arbejde med" in shown and "Kommunikation i rette tid" in shown

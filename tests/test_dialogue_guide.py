@@ -8,13 +8,12 @@ import io
 import docx
 from docx.oxml.ns import qn
 
-from adapters.local.html import render_message
 from bot.core.i18n import translator
 from flows.dialogue import build_guide, dialogue_guide, shown_dimension_scores
 from flows.dialogue_export import guide_docx
 from flows.question_bank import default_bank
 from storage.db import Database
-from tests.localchat import text_of
+from tests.fake_platform import plain
 from tests.test_digest_data import Org, weeks_ago
 
 
@@ -43,8 +42,8 @@ def test_guide_picks_two_strongest_and_two_weakest_with_their_questions(db_url: 
             },
         )
         scores = shown_dimension_scores(s, r)
-        da = text_of(render_message(dialogue_guide(s, r, translator("da"))))
-        en = text_of(render_message(dialogue_guide(s, r, translator("en"))))
+        da = plain(dialogue_guide(s, r, translator("da")))
+        en = plain(dialogue_guide(s, r, translator("en")))
     assert [x.dimension for x in scores] == [
         "trust_vertical",
         "bonding",
@@ -72,7 +71,7 @@ def test_guide_says_too_few_when_nothing_may_be_shown(db_url: str) -> None:
         org.unit("K", members=8)
         r = org.round("K", weeks_ago(1), {"trust_vertical.1": [1, 2, 1, 2], "bonding.1": [5] * 4})
         assert shown_dimension_scores(s, r) == []
-        text = text_of(render_message(dialogue_guide(s, r, translator("da"))))
+        text = plain(dialogue_guide(s, r, translator("da")))
     assert "for få viste resultater" in text
     for label in _labels("da", "trust_vertical", "bonding"):
         assert label not in text

@@ -9,13 +9,13 @@ import re
 import time_machine
 from sqlalchemy import func, select
 
-from adapters.local.html import render_message
 from bot.core.config import Settings
 from bot.core.messages import Message
 from flows.digest import queue_leader_digests
 from storage.db import Database
 from storage.models import OutboxMessage
-from tests.localchat import cli, text_of
+from tests.cli import cli
+from tests.fake_platform import plain
 from tests.pulse_world import MONDAY, World, day
 from tests.test_digest_data import Org, weeks_ago
 
@@ -25,7 +25,7 @@ SYD = "Kommune/Social og Sundhed/Syd"
 
 
 def _text(row: OutboxMessage) -> str:
-    return text_of(render_message(Message.model_validate(row.payload)))
+    return plain(Message.model_validate(row.payload))
 
 
 def test_digest_shows_what_the_channel_summary_showed(db_url: str) -> None:

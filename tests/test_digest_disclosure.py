@@ -7,13 +7,12 @@ import re
 import time_machine
 from sqlalchemy import select
 
-from adapters.local.html import render_message
 from bot.core.config import Settings
 from bot.core.messages import Message
 from flows.digest import queue_leader_digests
 from storage.db import Database
 from storage.models import AuditEntry, OutboxMessage
-from tests.localchat import text_of
+from tests.fake_platform import plain
 from tests.test_digest_data import MONDAY, Org, weeks_ago
 
 Q = "trust_vertical.1"
@@ -22,9 +21,7 @@ Q = "trust_vertical.1"
 def _digests(db: Database) -> dict[int, str]:
     with db.session() as s:
         rows = s.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "digest.leader"))
-        return {
-            int(o.address): text_of(render_message(Message.model_validate(o.payload))) for o in rows
-        }
+        return {int(o.address): plain(Message.model_validate(o.payload)) for o in rows}
 
 
 def test_four_and_parent_minus_six_never_appear(db_url: str) -> None:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import DigestPreference
-from tests.localchat import local_chat, text_of
+from tests.fake_platform import fake_chat
 from tests.test_digest_data import Org
 
 
@@ -17,13 +17,13 @@ async def test_pause_resume_and_move_the_digest(db_url: str) -> None:
         org.unit("K", members=1)
         leader = org.leader("K", "Karen Lund").id
         member = org.members["K"][0].id
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         reply = await chat.say(leader, "digest pause")
-        assert "sat på pause" in text_of(reply["notice"])
+        assert "sat på pause" in reply.notice.text
         reply = await chat.say(leader, "digest tid fre 14:30")
-        assert "fredag kl. 14:30" in text_of(reply["notice"])
+        assert "fredag kl. 14:30" in reply.notice.text
         reply = await chat.say(member, "digest pause")
-        assert "ikke registreret som leder" in text_of(reply["notice"])
+        assert "ikke registreret som leder" in reply.notice.text
     with db.session() as s:
         [pref] = s.scalars(select(DigestPreference)).all()
         assert (pref.member_id, pref.weekday, pref.local_time, pref.paused) == (

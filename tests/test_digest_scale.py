@@ -18,7 +18,7 @@ from storage.models import (
     StoredImage,
     Unit,
 )
-from tests.localchat import cli
+from tests.cli import cli
 from tests.test_digest_data import MONDAY, Org, weeks_ago
 
 Q = "justice_voice.1"

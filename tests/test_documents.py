@@ -33,10 +33,11 @@ from flows.documents import (
 )
 from storage.db import Database
 from storage.models import Committee, Meeting
-from tests.localchat import local_chat, text_of
+from tests.cli import cli
+from tests.fake_platform import fake_chat
 from tests.rendering import first_page_png, is_a4, pages, render_pdf
 from tests.test_agenda_approval import put_on_agenda, social_meeting
-from tests.test_agenda_e2e import SOCIAL, Org, cli, meeting_day, propose, set_meeting
+from tests.test_agenda_e2e import SOCIAL, Org, meeting_day, propose, set_meeting
 
 SOCIAL_UNIT = "Eksempel Kommune/Social og Sundhed"
 
@@ -180,11 +181,11 @@ async def test_agenda_after_both_approved_renders_a4_with_participants_and_afbud
     db_url: str, demo: Org, tmp_path: Path
 ) -> None:
     inger, bo, anne = demo["Inger Holm"], demo["Bo Dahl"], demo["Anne Hansen"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         said = await chat.say(bo, "afbud")
-        assert "Afbud fra Bo Dahl til mødet i MED Social og Sundhed" in text_of(said["notice"])
+        assert "Afbud fra Bo Dahl til mødet i MED Social og Sundhed" in said.notice.text
         said = await chat.say(inger, "afbud tove")
-        assert "Afbud fra Tove Rasmussen" in text_of(said["notice"])
+        assert "Afbud fra Tove Rasmussen" in said.notice.text
         await propose(chat, anne, title="Faste pauser")
         await put_on_agenda(chat, inger, "Faste pauser")
         draft = export(db_url, "md").read_text(encoding="utf-8")
@@ -217,7 +218,7 @@ async def test_agenda_after_both_approved_renders_a4_with_participants_and_afbud
     if db_url.startswith("sqlite"):
         keep_png(pdf, "agenda")
     # In English: en-GB, "Page 1 of N", apologies; after "publish now", approved and published.
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         await chat.click(inger, PublishNow(m=meeting_id, v=version).pack())
     code, said = cli(
         db_url, "agenda", "export", "--committee", SOCIAL, "--format", "md", "--out", "en.md",
@@ -233,21 +234,21 @@ async def test_agenda_after_both_approved_renders_a4_with_participants_and_afbud
 
 async def test_afbud_rules(db_url: str, demo: Org) -> None:
     inger, bo, anne = demo["Inger Holm"], demo["Bo Dahl"], demo["Anne Hansen"]
-    async with local_chat(db_url) as chat:
-        said = text_of((await chat.say(anne, "afbud"))["notice"])
+    async with fake_chat(db_url) as chat:
+        said = (await chat.say(anne, "afbud")).notice.text
         assert "Du sidder ikke i et MED-udvalg" in said
-        said = text_of((await chat.say(anne, "afbud Bo Dahl"))["notice"])
+        said = (await chat.say(anne, "afbud Bo Dahl")).notice.text
         assert "Du kan kun melde afbud for dig selv" in said
-        said = text_of((await chat.say(inger, "afbud Karen Lund"))["notice"])
+        said = (await chat.say(inger, "afbud Karen Lund")).notice.text
         assert "Jeg fandt ingen i udvalget med det navn" in said
         await chat.say(bo, "afbud")
         await chat.say(bo, "afbud")  # twice is once
         assert "Afbud:** Bo Dahl" in export(db_url, "md").read_text(encoding="utf-8")
-        said = text_of((await chat.say(bo, "afbud fortryd"))["notice"])
+        said = (await chat.say(bo, "afbud fortryd")).notice.text
         assert "Bo Dahl deltager alligevel" in said
         md = export(db_url, "md").read_text(encoding="utf-8")
         assert "- **Afbud:** Ingen" in md and "Bo Dahl (næstformand)" in md
-        said = text_of((await chat.say(bo, "apologies undo Tove Rasmussen"))["notice"])
+        said = (await chat.say(bo, "apologies undo Tove Rasmussen")).notice.text
         assert "Tove Rasmussen" in said
         await chat.say(inger, "afbud Bo Dahl")
     # What is stored about a person includes their apologies (GDPR export).

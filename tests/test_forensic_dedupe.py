@@ -13,9 +13,9 @@ import time_machine
 from sqlalchemy import select, text
 
 from storage.models import Answer, ProcessedEvent
+from tests.cli import cli as local_cli
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, interaction_body, signed_headers
-from tests.localchat import cli as local_cli
 from tests.teams_support import fixture, running, teams_settings
 from tests.test_slack_e2e import _answer_button, _question_post, _round_on_slack, click, slack_id
 from tests.test_teams_pulse_e2e import AAD, CONVERSATION, NORD, TEAMS_ID, _as_member, _nord_member

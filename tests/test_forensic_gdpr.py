@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import inspect, select, text
 
 from storage.models import Answer, Member
+from tests.cli import cli
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace
-from tests.localchat import cli
 from tests.test_slack_e2e import (
     NORD,
     _answer_button,

@@ -10,32 +10,23 @@ from sqlalchemy import func, select
 
 from bot.app.wiring import build
 from bot.core.config import Settings
+from bot.core.messages import Message
 from flows.pulse import PulseAnswer
-from storage.models import Answer, Member, Membership, OutboxMessage, Unit
-from tests.localchat import actions, cli, local_chat, text_of
+from storage.models import Answer, LocalMessage, Member, OutboxMessage, Unit
+from tests.cli import cli
+from tests.fake_platform import Answer as ChatAnswer
+from tests.fake_platform import Shown, fake_chat
+from tests.localchat import local_chat
+from tests.worlds import NORD, nord_members, nord_round
 
-NORD = "Eksempel Kommune/Social og Sundhed/Hjemmeplejen Nord"
-
-
-def _nord_members(db_url: str) -> tuple[int, list[int]]:
-    bot = build(Settings(DATABASE_URL=db_url))
-    with bot.db.session() as s:
-        unit = s.scalars(select(Unit).where(Unit.path == NORD)).one()
-        ids = list(
-            s.scalars(
-                select(Membership.member_id)
-                .where(Membership.unit_id == unit.id)
-                .order_by(Membership.member_id)
-            )
-        )
-    bot.db.dispose()
-    return unit.id, ids
+# The browser tests' name for it.
+_nord_members = nord_members
 
 
-def _answer_buttons(html: str) -> dict[tuple[str, int], str]:
-    """(question id, value) -> packed action, read off the rendered message."""
+def _answer_buttons(msg: Shown) -> dict[tuple[str, int], str]:
+    """(question id, value) -> packed action, read off the message's buttons."""
     out = {}
-    for packed in actions(html):
+    for packed in msg.actions:
         if packed.startswith("pulse.answer|"):
             data = json.loads(packed.split("|", 1)[1])
             out[(data["q"], data["v"])] = packed
@@ -44,11 +35,11 @@ def _answer_buttons(html: str) -> dict[tuple[str, int], str]:
 
 async def _answer(chat, member: int, values: list[int]) -> None:  # type: ignore[no-untyped-def]
     [msg] = await chat.dm(member)
-    buttons = _answer_buttons(msg["html"])
+    buttons = _answer_buttons(msg)
     questions = sorted({q for q, _ in buttons}, key=lambda q: list(buttons).index((q, 1)))
     for question, value in zip(questions, values, strict=False):
-        reply = await chat.click(member, buttons[(question, value)], message_id=msg["id"])
-        assert "notice" not in reply
+        reply = await chat.click(member, buttons[(question, value)], message_id=msg.id)
+        assert reply.notice is None
 
 
 async def test_six_answer_one_changes_and_the_channel_shows_n_and_averages(db_url: str) -> None:
@@ -57,7 +48,7 @@ async def test_six_answer_one_changes_and_the_channel_shows_n_and_averages(db_ur
     assert code == 0, out
     unit_id, members = _nord_members(db_url)
     assert len(members) == 10
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         assert await chat.deliver() == 10
         # Six answer both questions; the first of them changes the first answer from 1 to 5.
         scores = [[1, 2], [4, 4], [3, 3], [5, 4], [4, 2], [3, 5]]
@@ -65,18 +56,18 @@ async def test_six_answer_one_changes_and_the_channel_shows_n_and_averages(db_ur
             await _answer(chat, member, values)
         [msg] = await chat.dm(members[0])
         reply = await chat.click(
-            members[0], list(_answer_buttons(msg["html"]).values())[4], message_id=msg["id"]
+            members[0], list(_answer_buttons(msg).values())[4], message_id=msg.id
         )
         # The choice shows in a toast the server does not keep; the stored DM marks nothing.
-        assert "Du svarede 5" in text_of(reply["toast"])
+        assert "Du svarede 5" in reply.toast.text
         [msg] = await chat.dm(members[0])
-        assert 'aria-pressed="true"' not in msg["html"]
+        assert not any(b.selected for b in msg.buttons)
 
         code, out = cli(db_url, "pulse", "close-now", "--unit", NORD)
         assert code == 0, out
         await chat.deliver()
         [summary] = await chat.messages(members[1], f"unit:{unit_id}")
-        text = text_of(summary["html"])
+        text = summary.text
     assert "6 af 10 svarede" in text
     # Question 1: 5, 4, 3, 5, 4, 3 -> 4.0 (score 75); question 2: 2, 4, 3, 4, 2, 5 -> 3.3 (58).
     assert "4,0 af 5 (score 75)" in text
@@ -85,55 +76,65 @@ async def test_six_answer_one_changes_and_the_channel_shows_n_and_averages(db_ur
 
 
 async def test_four_respondents_show_no_figure(db_url: str) -> None:
-    cli(db_url, "demo", "--no-history")
-    cli(db_url, "pulse", "run-now", "--unit", NORD)
-    unit_id, members = _nord_members(db_url)
-    async with local_chat(db_url) as chat:
+    members = nord_round(db_url)
+    unit_id, _ = nord_members(db_url)
+    async with fake_chat(db_url) as chat:
         await chat.deliver()
         for member in members[:4]:
             await _answer(chat, member, [5, 5])
         cli(db_url, "pulse", "close-now", "--unit", NORD)
         await chat.deliver()
         [summary] = await chat.messages(members[0], f"unit:{unit_id}")
-    text = text_of(summary["html"])
+    text = summary.text
     assert "For få svarede" in text
     assert not re.search(r"\d+ af \d+", text)
     assert "score" not in text
 
 
 async def test_click_on_a_closed_round_is_refused_politely_and_changes_nothing(db_url: str) -> None:
-    cli(db_url, "demo", "--no-history")
-    cli(db_url, "pulse", "run-now", "--unit", NORD)
-    _, members = _nord_members(db_url)
-    async with local_chat(db_url) as chat:
+    members = nord_round(db_url)
+    async with fake_chat(db_url) as chat:
         await chat.deliver()
         [msg] = await chat.dm(members[0])
-        packed = next(iter(_answer_buttons(msg["html"]).values()))
+        packed = next(iter(_answer_buttons(msg).values()))
         cli(db_url, "pulse", "close-now", "--unit", NORD)
-        reply = await chat.click(members[0], packed, message_id=msg["id"])
+        reply = await chat.click(members[0], packed, message_id=msg.id)
         # The old message shows the closed state in its place; no note, no new message.
-        assert "notice" not in reply
+        assert reply.notice is None
         [msg] = await chat.dm(members[0])
-        assert "er lukket" in text_of(msg["html"])
-        assert not _answer_buttons(msg["html"])
+        assert "er lukket" in msg.text
+        assert not _answer_buttons(msg)
         with chat.bot.db.session() as s:
             assert s.scalar(select(func.count()).select_from(Answer)) == 0
 
 
 async def test_click_by_a_member_who_was_not_asked_is_refused(db_url: str) -> None:
-    cli(db_url, "demo", "--no-history")
-    cli(db_url, "pulse", "run-now", "--unit", NORD)
-    _, members = _nord_members(db_url)
-    async with local_chat(db_url) as chat:
+    members = nord_round(db_url)
+    async with fake_chat(db_url) as chat:
         await chat.deliver()
         [msg] = await chat.dm(members[0])
-        packed = next(iter(_answer_buttons(msg["html"]).values()))
+        packed = next(iter(_answer_buttons(msg).values()))
         with chat.bot.db.session() as s:
             outsider = s.scalars(select(Member).where(Member.id.not_in(members))).first()
             assert outsider is not None
         reply = await chat.click(outsider.id, packed)
-        assert "ikke spurgt" in text_of(reply["notice"])
-        # Somebody else's message cannot be clicked in either.
+        assert "ikke spurgt" in reply.notice.text
+        with chat.bot.db.session() as s:
+            assert s.scalar(select(func.count()).select_from(Answer)) == 0
+
+
+async def test_the_local_chat_refuses_a_click_in_someone_elses_conversation(db_url: str) -> None:
+    """The local adapter's own guard, over HTTP: the button is read from the message the
+    local platform stored (its neutral payload), not from the page."""
+    members = nord_round(db_url)
+    async with local_chat(db_url) as chat:
+        await chat.deliver()
+        [msg] = await chat.dm(members[0])
+        with chat.bot.db.session() as s:
+            payload = s.get(LocalMessage, msg["id"]).payload  # type: ignore[union-attr]
+            outsider = s.scalars(select(Member).where(Member.id.not_in(members))).first()
+            assert outsider is not None
+        [packed, *_] = Shown.of(Message.model_validate(payload["message"])).actions
         r = await chat.http.post(
             "/local/api/click",
             json={
@@ -149,16 +150,14 @@ async def test_click_by_a_member_who_was_not_asked_is_refused(db_url: str) -> No
 
 
 async def test_double_click_and_forged_data_store_one_answer(db_url: str) -> None:
-    cli(db_url, "demo", "--no-history")
-    cli(db_url, "pulse", "run-now", "--unit", NORD)
-    _, members = _nord_members(db_url)
-    async with local_chat(db_url) as chat:
+    members = nord_round(db_url)
+    async with fake_chat(db_url) as chat:
         await chat.deliver()
         [msg] = await chat.dm(members[0])
-        packed = _answer_buttons(msg["html"])
+        packed = _answer_buttons(msg)
         q, v = next(iter(packed))
-        await chat.click(members[0], packed[(q, v)], message_id=msg["id"])
-        await chat.click(members[0], packed[(q, v)], message_id=msg["id"])
+        await chat.click(members[0], packed[(q, v)], message_id=msg.id)
+        await chat.click(members[0], packed[(q, v)], message_id=msg.id)
         round_id = json.loads(packed[(q, v)].split("|", 1)[1])["r"]
         for forged in (
             PulseAnswer(r=round_id, q=q, v=9).pack(),
@@ -166,7 +165,7 @@ async def test_double_click_and_forged_data_store_one_answer(db_url: str) -> Non
             "pulse.answer|{not json",
             "unknown.kind|{}",
         ):
-            assert (await chat.click(members[0], forged, message_id=msg["id"])) == {}
+            assert (await chat.click(members[0], forged, message_id=msg.id)) == ChatAnswer()
         with chat.bot.db.session() as s:
             assert s.scalar(select(func.count()).select_from(Answer)) == 1
 

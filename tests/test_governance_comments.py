@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from html import unescape
 
 from sqlalchemy import select
 
@@ -23,7 +21,8 @@ from storage.models import (
     PulseRound,
     Unit,
 )
-from tests.localchat import actions, cli, local_chat, text_of
+from tests.cli import cli
+from tests.fake_platform import fake_chat
 
 SOCIAL = "Eksempel Kommune/Social og Sundhed"
 NORD = f"{SOCIAL}/Hjemmeplejen Nord"
@@ -67,51 +66,51 @@ def prepare(db_url: str) -> None:
 
 async def test_chair_sees_cleared_comments_scrubbed_and_hides_one(db_url: str) -> None:
     prepare(db_url)
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             inger, bo, mette = (
                 s.scalars(select(Member.id).where(Member.name == n)).one()
                 for n in ("Inger Holm", "Bo Dahl", "Mette Nielsen")
             )
         reply = await chat.say(inger, "kommentarer")
-        html = reply["notice"]
-        text = text_of(html)
+        listing = reply.notice
+        text = listing.text
         assert "For lidt tid til borgerne" in text and "Godt team" in text
         assert "Søren" not in text and "Jensen" not in text and "20 30 40 50" not in text
         # Syd's 6 answers do not clear 10, and nothing above pools them high enough.
         assert "fredagen" not in text
-        hides = [a for a in actions(html) if a.startswith("governance.hide|")]
+        hides = [a for a in listing.actions if a.startswith("governance.hide|")]
         assert len(hides) == 3
         target = next(a for a in hides if "Godt team" in _comment_of(chat, a))
 
         # Neither a member nor the vice-chair may hide; both attempts are audited.
-        assert "Kun formanden" in text_of((await chat.click(mette, target))["notice"])
-        assert "Kun formanden" in text_of((await chat.say(bo, "kommentarer"))["notice"])
+        assert "Kun formanden" in (await chat.click(mette, target)).notice.text
+        assert "Kun formanden" in (await chat.say(bo, "kommentarer")).notice.text
         # The chair alone hides nothing: she gives a reason, and the vice-chair is asked.
         form = await chat.click(inger, target)
-        submit = _form_data(form["form"])
-        assert "reason" in (await chat.submit(inger, submit, {"reason": " "}))["errors"]
-        sent = text_of((await chat.submit(inger, submit, {"reason": "Nævner en borger"}))["notice"])
+        submit = form.form.data
+        assert "reason" in (await chat.submit(inger, submit, {"reason": " "})).errors
+        sent = (await chat.submit(inger, submit, {"reason": "Nævner en borger"})).notice.text
         assert "sendt til næstformanden" in sent
-        still = text_of((await chat.say(inger, "kommentarer"))["notice"])
+        still = (await chat.say(inger, "kommentarer")).notice.text
         assert "Godt team" in still and "Venter på svar fra medarbejdersiden" in still
         # No second request for the same comment while the first waits.
         again = await chat.submit(inger, submit, {"reason": "Igen"})
-        assert "Venter på svar" in text_of(again["notice"])
+        assert "Venter på svar" in again.notice.text
         await chat.deliver()
-        [ask] = [m for m in await chat.dm(bo) if "Nævner en borger" in m["html"]]
-        assert "Godt team" in text_of(ask["html"]) and "Inger Holm" in text_of(ask["html"])
-        approve, keep = actions(ask["html"])
+        [ask] = [m for m in await chat.dm(bo) if "Nævner en borger" in m.text]
+        assert "Godt team" in ask.text and "Inger Holm" in ask.text
+        approve, keep = ask.actions
         assert approve.startswith(HideApprove.kind) and keep.startswith(HideReject.kind)
         # The requester cannot be the second signature.
-        assert "ikke dig" in text_of((await chat.click(inger, approve))["notice"])
-        assert "Godt team" in text_of((await chat.say(inger, "kommentarer"))["notice"])
-        await chat.click(bo, approve, message_id=ask["id"])
-        after = text_of((await chat.say(inger, "kommentarer"))["notice"])
+        assert "ikke dig" in (await chat.click(inger, approve)).notice.text
+        assert "Godt team" in (await chat.say(inger, "kommentarer")).notice.text
+        await chat.click(bo, approve, message_id=ask.id)
+        after = (await chat.say(inger, "kommentarer")).notice.text
         assert "Godt team" not in after and "For lidt tid" in after
         assert "1 kommentar er skjult" in after
         await chat.deliver()
-        assert "Bo Dahl har godkendt" in "\n".join(text_of(m["html"]) for m in await chat.dm(inger))
+        assert "Bo Dahl har godkendt" in "\n".join(m.text for m in await chat.dm(inger))
 
         with chat.bot.db.session() as s:
             hidden = s.scalars(select(Answer).where(Answer.hidden.is_(True))).all()
@@ -131,32 +130,26 @@ async def test_chair_sees_cleared_comments_scrubbed_and_hides_one(db_url: str) -
             assert all("Godt team" not in json.dumps(e.detail) for e in entries)
 
 
-def _form_data(html: str) -> str:
-    found = re.search(r'data-form="([^"]+)"', html)
-    assert found, html
-    return unescape(found.group(1))
-
-
 async def test_the_vice_chair_may_keep_a_comment_the_chair_wants_hidden(db_url: str) -> None:
     prepare(db_url)
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             inger, bo = (
                 s.scalars(select(Member.id).where(Member.name == n)).one()
                 for n in ("Inger Holm", "Bo Dahl")
             )
-        html = (await chat.say(inger, "kommentarer"))["notice"]
-        target = next(a for a in actions(html) if a.startswith("governance.hide|"))
+        listing = (await chat.say(inger, "kommentarer")).notice
+        target = next(a for a in listing.actions if a.startswith("governance.hide|"))
         form = await chat.click(inger, target)
-        await chat.submit(inger, _form_data(form["form"]), {"reason": "For personlig"})
+        await chat.submit(inger, form.form.data, {"reason": "For personlig"})
         await chat.deliver()
-        [ask] = [m for m in await chat.dm(bo) if "For personlig" in m["html"]]
-        _, keep = actions(ask["html"])
-        await chat.click(bo, keep, message_id=ask["id"])
+        [ask] = [m for m in await chat.dm(bo) if "For personlig" in m.text]
+        _, keep = ask.actions
+        await chat.click(bo, keep, message_id=ask.id)
         with chat.bot.db.session() as s:
             assert s.scalars(select(Answer).where(Answer.hidden.is_(True))).all() == []
         await chat.deliver()
-        told = "\n".join(text_of(m["html"]) for m in await chat.dm(inger))
+        told = "\n".join(m.text for m in await chat.dm(inger))
         assert "Bo Dahl har sagt nej" in told
 
 
@@ -169,13 +162,13 @@ def _comment_of(chat, packed: str) -> str:  # type: ignore[no-untyped-def]
 
 async def test_a_hide_request_and_its_reason_go_with_the_rounds_answers(db_url: str) -> None:
     prepare(db_url)
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             inger = s.scalars(select(Member.id).where(Member.name == "Inger Holm")).one()
-        html = (await chat.say(inger, "kommentarer"))["notice"]
-        target = next(a for a in actions(html) if a.startswith("governance.hide|"))
+        listing = (await chat.say(inger, "kommentarer")).notice
+        target = next(a for a in listing.actions if a.startswith("governance.hide|"))
         form = await chat.click(inger, target)
-        await chat.submit(inger, _form_data(form["form"]), {"reason": "Nævner Søren"})
+        await chat.submit(inger, form.form.data, {"reason": "Nævner Søren"})
         settings = chat.bot.settings
         with chat.bot.db.session() as s:
             closed = max(r.closed_at for r in s.scalars(select(PulseRound)) if r.closed_at)

@@ -4,31 +4,25 @@ deadlines, set at the command line or in chat by both sides together."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from bot.app.wiring import Bot, build
-from bot.core.config import Settings
+from bot.app.wiring import Bot
 from bot.core.i18n import translator
 from flows.agenda import MeetingForm, off_day_reason
 from flows.governance import DeadlinesApprove
 from storage.models import Committee, Meeting
-from tests.localchat import cli, local_chat, text_of
+from tests.cli import cli
+from tests.fake_platform import fake_chat
 from tests.test_governance_bypass import click, committee, member_id, outbox, say, shown
+from tests.worlds import demo_bot
+
+bot = pytest.fixture(demo_bot, name="bot")
 
 TZ = ZoneInfo("Europe/Copenhagen")
 SOCIAL = "MED Social og Sundhed"
-
-
-@pytest.fixture
-def bot(db_url: str) -> Iterator[Bot]:
-    assert cli(db_url, "demo", "--no-history")[0] == 0
-    b = build(Settings(DATABASE_URL=db_url))
-    yield b
-    b.db.dispose()
 
 
 def meetings(bot: Bot) -> list[Meeting]:
@@ -68,20 +62,20 @@ def test_a_meeting_on_a_holiday_at_the_command_line_needs_off_day(bot: Bot, db_u
 
 async def test_a_meeting_on_a_holiday_or_weekend_in_chat_needs_a_tick(db_url: str) -> None:
     assert cli(db_url, "demo", "--no-history")[0] == 0
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             social = s.scalars(select(Committee).where(Committee.name == SOCIAL)).one()
             inger = member_id(chat.bot, "Inger Holm")
         form = MeetingForm(c=social.id).pack()
         opened = await chat.say(inger, "møde")
-        assert "Holde mødet alligevel" in text_of(opened["form"])
+        assert "Holde mødet alligevel" in opened.form.text
         refused = await chat.submit(inger, form, {"starts_at": "2027-12-25T13:00"})
-        assert "Juledag" in refused["errors"]["starts_at"]
+        assert "Juledag" in refused.errors["starts_at"]
         weekend = await chat.submit(inger, form, {"starts_at": "2027-03-13T13:00"})
-        assert "weekend" in weekend["errors"]["starts_at"]
+        assert "weekend" in weekend.errors["starts_at"]
         assert meetings(chat.bot) == []
         done = await chat.submit(inger, form, {"starts_at": "2027-12-25T13:00", "off_day": "true"})
-        assert "errors" not in done
+        assert not done.errors
         assert len(meetings(chat.bot)) == 1
 
 

@@ -3,18 +3,14 @@ person from each side has approved that very text."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 
-from bot.app.wiring import Bot, build
-from bot.core.config import Settings
+from bot.app.wiring import Bot
 from bot.core.events import Actor, ButtonClicked, Conversation, FormSubmitted
 from bot.core.messages import Reply
 from flows.custom_questions import QuestionApprove, QuestionReject, QuestionsForm
 from storage.models import Approval, Committee, Question
-from tests.localchat import cli
 from tests.test_governance_bypass import (
     SOCIAL,
     _text,
@@ -23,14 +19,9 @@ from tests.test_governance_bypass import (
     outbox,
     shown,
 )
+from tests.worlds import demo_bot
 
-
-@pytest.fixture
-def bot(db_url: str) -> Iterator[Bot]:
-    assert cli(db_url, "demo", "--no-history")[0] == 0
-    b = build(Settings(DATABASE_URL=db_url))
-    yield b
-    b.db.dispose()
+bot = pytest.fixture(demo_bot, name="bot")
 
 
 def submit(bot: Bot, name: str, values: dict[str, str]) -> Reply:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 
-from bot.app.wiring import Bot, build
-from bot.core.config import Settings
+from bot.app.wiring import Bot
 from bot.core.events import Actor, ButtonClicked, CommandInvoked, Conversation
 from bot.core.messages import Buttons, Message, Reply
 from flows.governance import ThresholdApprove, ThresholdReject
@@ -22,19 +19,14 @@ from storage.models import (
     ThresholdChange,
     Unit,
 )
-from tests.localchat import cli
+from tests.cli import cli
+from tests.worlds import demo_bot
+
+bot = pytest.fixture(demo_bot, name="bot")
 
 TOP = "Eksempel Kommune"
 SOCIAL = f"{TOP}/Social og Sundhed"
 NORD = f"{SOCIAL}/Hjemmeplejen Nord"
-
-
-@pytest.fixture
-def bot(db_url: str) -> Iterator[Bot]:
-    assert cli(db_url, "demo", "--no-history")[0] == 0
-    b = build(Settings(DATABASE_URL=db_url))
-    yield b
-    b.db.dispose()
 
 
 def member_id(bot: Bot, name: str) -> int:

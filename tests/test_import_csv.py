@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Committee, Member, Membership, Unit
-from tests.localchat import cli
+from tests.cli import cli
 
 UNITS = "unit_path,slack_channel_id,teams_channel_id,committee\nKommune/Skole,C2,,Skole-MED\n"
 HEADER = "unit_path,email,name,role,slack_user_id,teams_user_id\n"

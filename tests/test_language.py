@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from bot.core.i18n import Translator
 from storage.models import Member, Membership, Unit
+from tests.cli import cli
+from tests.fake_platform import fake_chat
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
-from tests.localchat import cli, local_chat
 from tests.teams_support import fixture as teams_fixture
 from tests.teams_support import running, teams_settings
 from tests.test_slack_e2e import _everyone_on_slack, _question_post, slack_id
@@ -97,18 +98,18 @@ async def test_a_chosen_language_wins_over_the_client_and_auto_gives_it_back(
     db_url: str,
 ) -> None:
     assert cli(db_url, "demo", "--no-history")[0] == 0
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         member = _nord_member(chat.bot.db.session)
-        said = str(await chat.say(member.id, "sprog en"))
+        said = (await chat.say(member.id, "sprog en")).notice.text
         assert "From now on I write to you in English" in said
-        assert EN("home.proposals_title") in str(await chat.say(member.id, "hjem"))
+        assert EN("home.proposals_title") in (await chat.say(member.id, "hjem")).notice.text
         with chat.bot.db.session() as s:
             stored = s.get(Member, member.id)
             assert stored is not None and stored.language == "en" and stored.language_chosen
-        said = str(await chat.say(member.id, "language auto"))
+        said = (await chat.say(member.id, "language auto")).notice.text
         assert "From now on I follow your chat app" in said
         with chat.bot.db.session() as s:
             stored = s.get(Member, member.id)
             assert stored is not None and not stored.language_chosen
-        said = str(await chat.say(member.id, "sprog"))
+        said = (await chat.say(member.id, "sprog")).notice.text
         assert "Jeg skriver til dig på" in said or "I write to you in" in said

@@ -9,14 +9,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.local.html import render_message
 from bot.core.config import Settings
 from bot.core.messages import Message
 from flows.digest import Picture
 from flows.privacy import erase_person
 from storage.db import Database
 from storage.models import OutboxMessage, PulseRound, Unit
-from tests.localchat import text_of
+from tests.fake_platform import plain
 from tests.pulse_world import MONDAY, World, day
 
 Q1 = "trust_vertical.1"
@@ -29,7 +28,7 @@ def summary_text(session: Session, pulse_round: PulseRound) -> str:
         select(OutboxMessage).where(OutboxMessage.dedupe_key == f"pulse:{pulse_round.id}:summary")
     )
     assert row is not None and row.payload is not None
-    return text_of(render_message(Message.model_validate(row.payload)))
+    return plain(Message.model_validate(row.payload))
 
 
 def unit_id(session: Session, path: str) -> int:
@@ -165,9 +164,9 @@ def _posts(session: Session, out: list[object]) -> list[str]:
     texts = []
     for row in session.scalars(select(OutboxMessage)):
         if row.purpose in ("pulse.summary", "pulse.comments") and row.payload:
-            texts.append(text_of(render_message(Message.model_validate(row.payload))))
+            texts.append(plain(Message.model_validate(row.payload)))
     for o in out:
-        texts.append(text_of(render_message(Message.model_validate(o.message))))  # type: ignore[attr-defined]
+        texts.append(plain(Message.model_validate(o.message)))  # type: ignore[attr-defined]
     return texts
 
 
@@ -241,7 +240,7 @@ def test_first_message_says_where_comments_go(db_url: str) -> None:
         w.unit("Område/Afd/Team", members=3)
         r = w.round("Område/Afd/Team", day(1, 0), {Q1: [4, 4, 4]}, close=False)
         asks = [
-            " ".join(text_of(render_message(Message.model_validate(row.payload))).split())
+            " ".join(plain(Message.model_validate(row.payload)).split())
             for row in s.scalars(
                 select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"pulse:{r.id}:ask:%"))
             )

@@ -8,9 +8,7 @@ word, and the channel post carried all 9,000 characters.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +24,10 @@ from bot.core.messages import Buttons, Field_, Form
 from flows.agenda import ProposeForm
 from flows.full_text import SUMMARY_CHARS, summary
 from storage.models import Member, Membership, Proposal, Unit
+from tests.cli import cli
+from tests.fake_platform import fake_chat
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace
-from tests.localchat import cli, local_chat
 from tests.teams_support import TeamsBot, fixture, running, teams_settings
 from tests.test_agenda_slack import (
     NORD_CHANNEL,
@@ -274,7 +273,7 @@ async def test_teams_long_proposal_limits_refusal_summary_and_full_text(
 
 async def test_local_chat_long_proposal_summary_and_full_text(db_url: str) -> None:
     assert cli(db_url, "demo", "--no-history")[0] == 0
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             anne = s.scalars(select(Member).where(Member.name == "Anne Hansen")).one()
             anne_id = anne.id
@@ -283,7 +282,7 @@ async def test_local_chat_long_proposal_summary_and_full_text(db_url: str) -> No
             ProposeForm().pack(),
             {"title": "T" * 201, "issue": "Hvad", "why": "Fordi", "identity": "named"},
         )
-        assert "201 tegn" in json.dumps(refused, ensure_ascii=False)
+        assert "201 tegn" in refused.errors["title"]
         with chat.bot.db.session() as s:
             assert s.scalars(select(Proposal)).all() == []
         done = await chat.submit(
@@ -291,7 +290,7 @@ async def test_local_chat_long_proposal_summary_and_full_text(db_url: str) -> No
             ProposeForm().pack(),
             {"title": "Overlevering", "issue": LONG_ISSUE, "why": "Fordi", "identity": "named"},
         )
-        assert "errors" not in done or not done["errors"], done
+        assert not done.errors, done
         await chat.deliver()
         with chat.bot.db.session() as s:
             proposal = s.scalars(select(Proposal)).one()
@@ -302,11 +301,11 @@ async def test_local_chat_long_proposal_summary_and_full_text(db_url: str) -> No
                 channels.append(f"unit:{ms.unit_id}")
         assert unit_id
         posts = [m for c in channels for m in await chat.messages(anne_id, c)]
-        text = json.dumps(posts, ensure_ascii=False)
+        text = " ".join(m.raw for m in posts)
         assert "Overlevering" in text and "SLUTNINGEN-AF-TEKSTEN" not in text
-        [full] = set(re.findall(r"agenda:full\|\{[^}]*\}", html.unescape(text)))
+        [full] = {a for m in posts for a in m.actions if a.startswith("agenda:full|")}
         shown = await chat.click(anne_id, full, conversation=channels[0])
-        assert "SLUTNINGEN-AF-TEKSTEN" in json.dumps(shown, ensure_ascii=False)
+        assert shown.notice is not None and "SLUTNINGEN-AF-TEKSTEN" in shown.notice.text
 
 
 def test_a_form_submitted_through_the_core_is_refused_the_same_way(sqlite_url: str) -> None:

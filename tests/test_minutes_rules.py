@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,23 +18,24 @@ from sqlalchemy import select
 from flows.agenda import Approve, PublishNow
 from flows.decisions import ApproveMinutes, Decide, PassForm, PassOn, decided_between
 from storage.models import Approval, Committee, Meeting, Membership, Proposal
-from tests.localchat import LocalChat, actions, cli, local_chat, text_of
+from tests.cli import cli
+from tests.fake_platform import FakeChat, Shown, fake_chat
 from tests.rendering import first_page_png, is_a4, pages, render_pdf
 from tests.test_agenda_e2e import (
     NORD,
     SOCIAL,
     Org,
     dm_rows,
-    form_data,
     hides,
     last_outbox_id,
-    meeting_day,
     outbox_since,
     proposal_by_title,
     propose,
-    set_meeting,
     triage_button,
 )
+from tests.worlds import agenda_demo
+
+demo = pytest.fixture(agenda_demo, name="demo")
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 HOVED = "Hoved-MED"
@@ -53,14 +53,7 @@ ALL_UNITS = (
 )
 
 
-@pytest.fixture
-def demo(db_url: str) -> Iterator[Org]:
-    assert cli(db_url, "demo", "--no-history")[0] == 0
-    set_meeting(db_url, meeting_day())
-    yield Org(db_url)
-
-
-def meeting_of(chat: LocalChat, committee: str) -> Meeting:
+def meeting_of(chat: FakeChat, committee: str) -> Meeting:
     with chat.bot.db.session() as s:
         meeting = s.scalars(
             select(Meeting).join(Committee).where(Committee.name == committee)
@@ -69,22 +62,20 @@ def meeting_of(chat: LocalChat, committee: str) -> Meeting:
         return meeting
 
 
-async def support(chat: LocalChat, demo: Org, member: int, title: str) -> None:
+async def support(chat: FakeChat, demo: Org, member: int, title: str) -> None:
     await chat.deliver()
     nord = f"unit:{demo.unit(NORD)}"
-    [post] = [m for m in await chat.messages(member, nord) if title in m["html"]]
-    await chat.click(member, actions(post["html"])[0], message_id=post["id"], conversation=nord)
+    [post] = [m for m in await chat.messages(member, nord) if title in m.text]
+    await chat.click(member, post.actions[0], message_id=post.id, conversation=nord)
 
 
-async def agree_agenda(
-    chat: LocalChat, chair: int, vice: int, committee: str, *titles: str
-) -> None:
+async def agree_agenda(chat: FakeChat, chair: int, vice: int, committee: str, *titles: str) -> None:
     """Both sides put the titles on the agenda, approve it and publish it now."""
     for title in titles:
         p = proposal_by_title(chat.bot.db, title)
-        listing = (await chat.say(chair, "dagsorden"))["notice"]
+        listing = (await chat.say(chair, "dagsorden")).notice
         form = await chat.click(chair, triage_button(listing, p.id, "agenda"))
-        await chat.submit(chair, form_data(form["form"]), {"recommendation": "det drøftes"})
+        await chat.submit(chair, form.form.data, {"recommendation": "det drøftes"})
     meeting = meeting_of(chat, committee)
     await chat.click(chair, Approve(m=meeting.id, v=meeting.agenda_version).pack())
     await chat.click(vice, Approve(m=meeting.id, v=meeting.agenda_version).pack())
@@ -93,18 +84,16 @@ async def agree_agenda(
 
 
 async def decide(
-    chat: LocalChat, chair: int, title: str, kind: str, reason: str, **more: str
+    chat: FakeChat, chair: int, title: str, kind: str, reason: str, **more: str
 ) -> dict[str, object]:
     p = proposal_by_title(chat.bot.db, title)
     form = await chat.click(chair, Decide(p=p.id).pack())
-    assert "form" in form, form
-    return await chat.submit(
-        chair, form_data(form["form"]), {"kind": kind, "reason": reason, **more}
-    )
+    assert form.form is not None, form
+    return await chat.submit(chair, form.form.data, {"kind": kind, "reason": reason, **more})
 
 
-def minutes_approve(listing: str) -> str:
-    [approve] = [a for a in actions(listing) if a.startswith(ApproveMinutes.kind)]
+def minutes_approve(listing: Shown) -> str:
+    [approve] = [a for a in listing.actions if a.startswith(ApproveMinutes.kind)]
     return approve
 
 
@@ -120,7 +109,7 @@ async def test_an_edit_voids_an_approval_and_the_minutes_reach_every_unit_and_ev
 ) -> None:
     anne, soeren, hanne = demo["Anne Hansen"], demo["Søren Jensen"], demo["Hanne Larsen"]
     inger, bo, lars = demo["Inger Holm"], demo["Bo Dahl"], demo["Lars Pedersen"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         db = chat.bot.db
         await propose(chat, anne, title="Faste pauser")
         await propose(chat, soeren, title="Tunge løft", identity="anonymous")
@@ -130,16 +119,16 @@ async def test_an_edit_voids_an_approval_and_the_minutes_reach_every_unit_and_ev
         with after(meeting):
             await decide(chat, inger, "Tunge løft", "adopted", "To løftere købes i januar.")
             await decide(chat, inger, "Faste pauser", "postponed", "Vi mangler tal for vagterne.")
-            seen = minutes_approve((await chat.say(inger, "dagsorden"))["notice"])
+            seen = minutes_approve((await chat.say(inger, "dagsorden")).notice)
             await chat.click(inger, seen)
             twice = await chat.click(inger, seen)
-            assert "allerede godkendt protokollen" in text_of(twice["notice"])
+            assert "allerede godkendt protokollen" in twice.notice.text
             # Bo changes a reason after Inger signed: her signature is of the old version.
             edited = await decide(chat, bo, "Faste pauser", "postponed", "Tal fra HR mangler.")
-            assert "gælder ikke længere" in text_of(edited["notice"])  # type: ignore[arg-type]
+            assert "gælder ikke længere" in edited.notice.text  # type: ignore[arg-type]
             stale = await chat.click(bo, seen)
-            assert "ændret, siden du så den" in text_of(stale["notice"])
-            current = minutes_approve((await chat.say(bo, "dagsorden"))["notice"])
+            assert "ændret, siden du så den" in stale.notice.text
+            current = minutes_approve((await chat.say(bo, "dagsorden")).notice)
             assert current != seen
             before = last_outbox_id(db)
             await chat.click(bo, current)
@@ -158,19 +147,19 @@ async def test_an_edit_voids_an_approval_and_the_minutes_reach_every_unit_and_ev
             [posted] = [
                 m
                 for m in await chat.messages(lars, f"unit:{demo.unit(NORD)}")
-                if "Beslutningsprotokol" in m["html"]
+                if "Beslutningsprotokol" in m.text
             ]
-            text = text_of(posted["html"])
+            text = posted.text
             assert "Vedtaget. Begrundelse: To løftere købes i januar." in text
             assert "Udsat til et senere møde. Begrundelse: Tal fra HR mangler." in text
             assert "Anonymt forslag" in text
-            hides(soeren, demo, posted["html"], json.dumps(rows))
-            told = "\n".join(text_of(m["html"]) for m in await chat.dm(soeren))
+            hides(soeren, demo, posted, json.dumps(rows))
+            told = "\n".join(m.text for m in await chat.dm(soeren))
             assert "To løftere købes i januar" in told
             # Fixed once out.
             tunge = proposal_by_title(db, "Tunge løft")
             late = await chat.click(inger, Decide(p=tunge.id).pack())
-            assert "kan ikke længere ændres" in text_of(late["notice"])
+            assert "kan ikke længere ændres" in late.notice.text
         with db.session() as s:
             # Looking back (the annual report): what the approved minutes hold.
             year = (meeting.starts_at - dt.timedelta(days=365), meeting.starts_at + dt.timedelta(1))
@@ -193,7 +182,7 @@ def seen_subject(meeting_id: int, version: int) -> str:
 
 async def test_one_person_holding_both_sides_signs_the_minutes_once(db_url: str, demo: Org) -> None:
     anne, inger, bo = demo["Anne Hansen"], demo["Inger Holm"], demo["Bo Dahl"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         await propose(chat, anne, title="Faste pauser")
         await agree_agenda(chat, inger, bo, SOCIAL, "Faste pauser")
         # Older data: Inger holds both sides (the import refuses this today).
@@ -208,10 +197,10 @@ async def test_one_person_holding_both_sides_signs_the_minutes_once(db_url: str,
             await decide(
                 chat, inger, "Faste pauser", "noted", "Orientering taget til efterretning."
             )
-            approve = minutes_approve((await chat.say(inger, "dagsorden"))["notice"])
+            approve = minutes_approve((await chat.say(inger, "dagsorden")).notice)
             await chat.click(inger, approve)
             again = await chat.click(inger, approve)
-            assert "allerede godkendt protokollen" in text_of(again["notice"])
+            assert "allerede godkendt protokollen" in again.notice.text
         assert not [r for r in outbox_since(chat.bot.db, 0) if r[0] == "minutes.published"]
 
 
@@ -219,32 +208,32 @@ async def test_decisions_need_a_held_meeting_a_kind_a_reason_and_every_item(
     db_url: str, demo: Org
 ) -> None:
     anne, inger, bo = demo["Anne Hansen"], demo["Inger Holm"], demo["Bo Dahl"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         await propose(chat, anne, title="Faste pauser")
         await propose(chat, anne, title="Tunge løft")
         await agree_agenda(chat, inger, bo, SOCIAL, "Faste pauser", "Tunge løft")
         p = proposal_by_title(chat.bot.db, "Faste pauser")
         early = await chat.click(inger, Decide(p=p.id).pack())
-        assert "ikke begyndt endnu" in text_of(early["notice"])
+        assert "ikke begyndt endnu" in early.notice.text
         with after(meeting_of(chat, SOCIAL)):
             no_reason = await decide(chat, inger, "Faste pauser", "adopted", "")
-            assert set(no_reason["errors"]) == {"reason"}  # type: ignore[arg-type]
+            assert set(no_reason.errors) == {"reason"}  # type: ignore[arg-type]
             no_target = await decide(chat, inger, "Faste pauser", "referred", "Hører til HMU")
-            assert set(no_target["errors"]) == {"target"}  # type: ignore[arg-type]
+            assert set(no_target.errors) == {"target"}  # type: ignore[arg-type]
             bad_date = await decide(chat, inger, "Faste pauser", "adopted", "ok", follow_up="x")
-            assert set(bad_date["errors"]) == {"follow_up"}  # type: ignore[arg-type]
+            assert set(bad_date.errors) == {"follow_up"}  # type: ignore[arg-type]
             for forged in ("abc", "99999999999999999999", str(demo.committees[SOCIAL])):
                 wrong = await decide(chat, inger, "Faste pauser", "referred", "x", target=forged)
-                assert set(wrong["errors"]) == {"target"}, forged  # type: ignore[arg-type]
+                assert set(wrong.errors) == {"target"}, forged  # type: ignore[arg-type]
             odd = await decide(chat, inger, "Faste pauser", "bogus", "x")
-            assert set(odd["errors"]) == {"kind"}  # type: ignore[arg-type]
+            assert set(odd.errors) == {"kind"}  # type: ignore[arg-type]
             await decide(chat, inger, "Faste pauser", "adopted", "Indføres fra 1. marts.")
-            listing = (await chat.say(bo, "dagsorden"))["notice"]
-            assert "når hvert punkt har en beslutning" in text_of(listing)
-            assert not [a for a in actions(listing) if a.startswith(ApproveMinutes.kind)]
+            listing = (await chat.say(bo, "dagsorden")).notice
+            assert "når hvert punkt har en beslutning" in listing.text
+            assert not [a for a in listing.actions if a.startswith(ApproveMinutes.kind)]
             meeting = meeting_of(chat, SOCIAL)
             forced = await chat.click(bo, ApproveMinutes(m=meeting.id, v=1).pack())
-            assert "når hvert punkt har en beslutning" in text_of(forced["notice"])
+            assert "når hvert punkt har en beslutning" in forced.notice.text
         with chat.bot.db.session() as s:
             assert s.scalars(select(Approval).where(Approval.subject.like("minutes:%"))).all() == []
 
@@ -257,20 +246,20 @@ async def test_a_proposal_passed_up_and_down_tells_the_anonymous_proposer_withou
 ) -> None:
     soeren, inger, bo = demo["Søren Jensen"], demo["Inger Holm"], demo["Bo Dahl"]
     karen, ole = demo["Karen Lund"], demo["Ole Vestergaard"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         db = chat.bot.db
         await propose(chat, soeren, title="Fælles vikarpulje", identity="anonymous")
         p = proposal_by_title(db, "Fælles vikarpulje")
-        listing = (await chat.say(inger, "dagsorden"))["notice"]
-        assert PassOn(p=p.id).pack() in actions(listing)
+        listing = (await chat.say(inger, "dagsorden")).notice
+        assert PassOn(p=p.id).pack() in listing.actions
         form = await chat.click(inger, PassOn(p=p.id).pack())
-        assert HOVED in json.dumps(form, ensure_ascii=False)
+        assert HOVED in form.raw
         bad = await chat.submit(inger, PassForm(p=p.id).pack(), {"target": "999", "reason": "x"})
-        assert set(bad["errors"]) == {"target"}
+        assert set(bad.errors) == {"target"}
         before = last_outbox_id(db)
         up = await chat.submit(
             inger,
-            form_data(form["form"]),
+            form.form.data,
             {"target": str(demo.committees[HOVED]), "reason": "Gælder hele kommunen"},
         )
         rows = outbox_since(db, before)
@@ -281,26 +270,26 @@ async def test_a_proposal_passed_up_and_down_tells_the_anonymous_proposer_withou
         assert told[bo] == ["agenda.chair"]
         await chat.deliver()
         for chair in (karen, ole, bo, inger):
-            hides(soeren, demo, *(m["html"] for m in await chat.dm(chair)))
-        hides(soeren, demo, json.dumps(up, ensure_ascii=False))
-        mine = "\n".join(text_of(m["html"]) for m in await chat.dm(soeren))
+            hides(soeren, demo, *(await chat.dm(chair)))
+        hides(soeren, demo, up)
+        mine = "\n".join(m.text for m in await chat.dm(soeren))
         assert "til det overordnede udvalg, Hoved-MED" in mine
         assert "Gælder hele kommunen" in mine
         moved = proposal_by_title(db, "Fælles vikarpulje")
         assert (moved.committee_id, moved.status) == (demo.committees[HOVED], "new")
         # Social's chair can no longer act on it; Hoved-MED's chair passes it back down.
         gone = await chat.click(inger, PassOn(p=p.id).pack())
-        assert "Kun udvalgets formand" in text_of(gone["notice"])
+        assert "Kun udvalgets formand" in gone.notice.text
         form = await chat.click(karen, PassOn(p=p.id).pack())
         before = last_outbox_id(db)
         await chat.submit(
             karen,
-            form_data(form["form"]),
+            form.form.data,
             {"target": str(demo.committees[SOCIAL]), "reason": "Løses bedst lokalt"},
         )
         assert dm_rows(outbox_since(db, before))[soeren] == ["agenda.proposer"]
         await chat.deliver()
-        mine = "\n".join(text_of(m["html"]) for m in await chat.dm(soeren))
+        mine = "\n".join(m.text for m in await chat.dm(soeren))
         assert "Løses bedst lokalt" in mine
         assert proposal_by_title(db, "Fælles vikarpulje").committee_id == demo.committees[SOCIAL]
 
@@ -315,7 +304,7 @@ async def test_hoved_med_minutes_reach_units_with_their_own_med_and_locals_see_t
         demo["Lars Pedersen"],
     )
     karen, ole = demo["Karen Lund"], demo["Ole Vestergaard"]
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         db = chat.bot.db
         await propose(chat, soeren, title="Fælles vikarpulje", identity="anonymous")
         await support(chat, demo, hanne, "Fælles vikarpulje")
@@ -323,7 +312,7 @@ async def test_hoved_med_minutes_reach_units_with_their_own_med_and_locals_see_t
         form = await chat.click(inger, PassOn(p=p.id).pack())
         await chat.submit(
             inger,
-            form_data(form["form"]),
+            form.form.data,
             {"target": str(demo.committees[HOVED]), "reason": "Gælder hele kommunen"},
         )
         before = last_outbox_id(db)
@@ -332,7 +321,7 @@ async def test_hoved_med_minutes_reach_units_with_their_own_med_and_locals_see_t
         assert agenda_units == {demo.unit(u) for u in ALL_UNITS}
         with after(meeting_of(chat, HOVED)):
             await decide(chat, karen, "Fælles vikarpulje", "adopted", "Puljen oprettes 1. april.")
-            approve = minutes_approve((await chat.say(karen, "dagsorden"))["notice"])
+            approve = minutes_approve((await chat.say(karen, "dagsorden")).notice)
             before = last_outbox_id(db)
             await chat.click(karen, approve)
             await chat.click(ole, approve)
@@ -342,7 +331,7 @@ async def test_hoved_med_minutes_reach_units_with_their_own_med_and_locals_see_t
             told = dm_rows([r for r in rows if r[0].startswith("minutes.")])
             assert told == {soeren: ["minutes.proposer"], hanne: ["minutes.supporter"]}
             # A member of a unit with its own local MED sees what the parent decided.
-            seen = text_of((await chat.say(lars, "beslutninger"))["notice"])
+            seen = (await chat.say(lars, "beslutninger")).notice.text
             assert "Beslutningsprotokol: Hoved-MED" in seen
             assert "Puljen oprettes 1. april" in seen
             assert "Ingen godkendt beslutningsprotokol endnu" in seen  # Social's own
@@ -361,7 +350,7 @@ async def test_minutes_record_by_item_number_and_export_md_and_docx(
         demo["Inger Holm"],
         demo["Bo Dahl"],
     )
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         await propose(chat, anne, title="Faste pauser")
         await propose(chat, soeren, title="Tunge løft", identity="anonymous")
         await agree_agenda(chat, inger, bo, SOCIAL, "Faste pauser", "Tunge løft")
@@ -404,7 +393,7 @@ async def test_minutes_record_by_item_number_and_export_md_and_docx(
                 "Gælder alle.",
             )
             assert code == 0, said
-            approve = minutes_approve((await chat.say(inger, "dagsorden"))["notice"])
+            approve = minutes_approve((await chat.say(inger, "dagsorden")).notice)
             await chat.click(inger, approve)
             await chat.click(bo, approve)
         code, said = cli(db_url, "minutes", "export", "--committee", SOCIAL, "--out", str(out))

@@ -24,7 +24,7 @@ from storage.models import (
     Unit,
     utcnow,
 )
-from tests.localchat import cli
+from tests.cli import cli
 
 NORD = "Eksempel Kommune/Social og Sundhed/Hjemmeplejen Nord"
 EMAIL = "mette.nielsen@eksempel.dk"

@@ -19,7 +19,7 @@ from bot.core.i18n import LOCALES
 from flows.privacy import apply_retention, months_before
 from flows.pulse import answers_key, record_answer
 from storage.models import Answer, Member, OutboxMessage, Participation, PulseRound, RoundResult
-from tests.localchat import cli
+from tests.cli import cli
 
 NORD = "Eksempel Kommune/Social og Sundhed/Hjemmeplejen Nord"
 CLOSED = dt.datetime(2026, 3, 31, 12, 0, tzinfo=dt.UTC)

@@ -16,7 +16,7 @@ from flows.organisation import import_members
 from flows.pulse import close_due_rounds, open_due_rounds
 from flows.scores import dimension_scores, question_scores
 from storage.models import Member, OutboxMessage, Participation, PulseRound, RoundResult
-from tests.localchat import cli
+from tests.cli import cli
 from tests.test_pulse_support import (
     UNIT,
     answer,

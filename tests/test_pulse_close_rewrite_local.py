@@ -4,6 +4,8 @@ toast that is not stored; at close every pulse DM row (question and reminders) i
 one closed state; a late click shows that state in place.
 
 End to end over HTTP against the real web app (tests/localchat.py), the real CLI and outbox.
+What a message says is read from the neutral message the local platform stored, never from
+the page's HTML; the API is held to serving exactly that stored message (`_dm`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,15 @@ import json
 
 from sqlalchemy import select
 
+from adapters.local.html import render_message
+from bot.core.messages import Message
 from flows.reminders import remind_round, reminder_moments
 from storage.models import LocalMessage, OutboxMessage, PulseRound, utcnow
-from tests.localchat import cli, local_chat, text_of
-from tests.test_foundation_e2e import NORD, _answer_buttons, _nord_members
+from tests.cli import cli
+from tests.fake_platform import Shown
+from tests.localchat import LocalChat, local_chat
+from tests.test_foundation_e2e import _answer_buttons
+from tests.worlds import NORD, nord_round
 
 CLOSED = "er lukket, og svarene kan ikke længere ændres"
 
@@ -27,38 +34,46 @@ def _dm_rows(chat_db: object, members: list[int]) -> dict[int, list[LocalMessage
     return {m: [r for r in rows if r.conversation == f"member:{m}"] for m in members}
 
 
+async def _dm(chat: LocalChat, member: int) -> list[Shown]:
+    """The member's DM as the API serves it, read from the stored neutral messages: each
+    served message must be the rendering of its row, so the rows are what the page shows."""
+    served = await chat.dm(member)
+    rows = {r.id: r for r in _dm_rows(chat.bot.db, [member])[member]}
+    shown = []
+    for m in served:
+        message = Message.model_validate(rows[m["id"]].payload["message"])
+        assert m["html"] == render_message(message)
+        shown.append(Shown.of(message, m["id"]))
+    return shown
+
+
 async def test_an_answer_shows_in_a_toast_and_no_stored_row_marks_it(db_url: str) -> None:
-    cli(db_url, "demo", "--no-history")
-    cli(db_url, "pulse", "run-now", "--unit", NORD)
-    _, members = _nord_members(db_url)
+    members = nord_round(db_url)
     async with local_chat(db_url) as chat:
         await chat.deliver()
-        [msg] = await chat.dm(members[0])
-        buttons = _answer_buttons(msg["html"])
+        [msg] = await _dm(chat, members[0])
+        buttons = _answer_buttons(msg)
         question = next(q for q, _ in buttons)
-        reply = await chat.click(members[0], buttons[(question, 4)], message_id=msg["id"])
-        assert "Du svarede 4" in text_of(reply["toast"])
-        reply = await chat.click(members[0], buttons[(question, 2)], message_id=msg["id"])
-        assert "Du svarede 2" in text_of(reply["toast"])
+        reply = await chat.click(members[0], buttons[(question, 4)], message_id=msg.id)
+        assert "Du svarede 4" in reply["toast"]
+        reply = await chat.click(members[0], buttons[(question, 2)], message_id=msg.id)
+        assert "Du svarede 2" in reply["toast"]
         # Whoever reads her DM through the API (the local chat has no login) finds no choice.
-        [msg] = await chat.dm(members[0])
-        assert 'aria-pressed="true"' not in msg["html"]
-        assert "selected" not in msg["html"].replace("aria-pressed", "")
+        [msg] = await _dm(chat, members[0])
+        assert not any(b.selected for b in msg.buttons)
         for row in _dm_rows(chat.bot.db, members)[members[0]]:
             assert '"selected": true' not in json.dumps(row.payload)
             assert "Du svarede" not in json.dumps(row.payload, ensure_ascii=False)
 
 
 async def test_at_close_every_pulse_dm_row_becomes_the_same_closed_message(db_url: str) -> None:
-    cli(db_url, "demo", "--no-history")
-    cli(db_url, "pulse", "run-now", "--unit", NORD)
-    _, members = _nord_members(db_url)
+    members = nord_round(db_url)
     async with local_chat(db_url) as chat:
         await chat.deliver()
         for member, value in zip(members[:3], (5, 1, 3), strict=True):
-            [msg] = await chat.dm(member)
-            packed = next(p for (_, v), p in _answer_buttons(msg["html"]).items() if v == value)
-            await chat.click(member, packed, message_id=msg["id"])
+            [msg] = await _dm(chat, member)
+            packed = next(p for (_, v), p in _answer_buttons(msg).items() if v == value)
+            await chat.click(member, packed, message_id=msg.id)
         with chat.bot.db.session() as s:
             pulse_round = s.scalars(select(PulseRound)).one()
             moments = reminder_moments(s, pulse_round, chat.bot.settings.tz)
@@ -90,26 +105,24 @@ async def test_at_close_every_pulse_dm_row_becomes_the_same_closed_message(db_ur
         assert CLOSED in json.loads(payload)["message"]["parts"][1]["text"]
         assert "pulse.answer" not in payload and '"buttons"' not in payload
         for m in members:
-            for msg in await chat.dm(m):
-                assert CLOSED in text_of(msg["html"])
-                assert not _answer_buttons(msg["html"])
+            for msg in await _dm(chat, m):
+                assert CLOSED in msg.text
+                assert not _answer_buttons(msg)
 
 
 async def test_a_late_click_on_an_old_copy_shows_the_closed_state_in_place(db_url: str) -> None:
-    cli(db_url, "demo", "--no-history")
-    cli(db_url, "pulse", "run-now", "--unit", NORD)
-    _, members = _nord_members(db_url)
+    members = nord_round(db_url)
     async with local_chat(db_url) as chat:
         await chat.deliver()
-        [msg] = await chat.dm(members[1])
-        packed = next(iter(_answer_buttons(msg["html"]).values()))
+        [msg] = await _dm(chat, members[1])
+        packed = next(iter(_answer_buttons(msg).values()))
         # Closed, but the rewrite has not gone out yet: the page still shows live buttons.
         cli(db_url, "pulse", "close-now", "--unit", NORD)
-        reply = await chat.click(members[1], packed, message_id=msg["id"])
+        reply = await chat.click(members[1], packed, message_id=msg.id)
         assert reply == {}, "no note, no toast"
-        [msg] = await chat.dm(members[1])
-        assert CLOSED in text_of(msg["html"])
-        assert not _answer_buttons(msg["html"])
+        [msg] = await _dm(chat, members[1])
+        assert CLOSED in msg.text
+        assert not _answer_buttons(msg)
 
 
 async def test_a_dm_still_on_its_way_at_close_is_rewritten_by_the_scheduler_job(
@@ -120,9 +133,7 @@ async def test_a_dm_still_on_its_way_at_close_is_rewritten_by_the_scheduler_job(
     close are not sent at all."""
     from flows.pulse import rewrite_closed_round_dms
 
-    cli(db_url, "demo", "--no-history")
-    cli(db_url, "pulse", "run-now", "--unit", NORD)
-    _, members = _nord_members(db_url)
+    members = nord_round(db_url)
     async with local_chat(db_url) as chat:
         delivery = chat.bot.delivery
         ready, _ = delivery.prepare(delivery.claim())
@@ -140,8 +151,8 @@ async def test_a_dm_still_on_its_way_at_close_is_rewritten_by_the_scheduler_job(
         delivery._step_down()  # the rest of the batch goes back to the queue
         await chat.deliver()
         assert [await chat.dm(m) for m in members[1:]] == [[]] * (len(members) - 1)
-        [msg] = await chat.dm(members[0])
-        assert _answer_buttons(msg["html"]), "landed after the close, with live buttons"
+        [msg] = await _dm(chat, members[0])
+        assert _answer_buttons(msg), "landed after the close, with live buttons"
 
         for _ in range(2):  # two ticks: the second finds nothing left to do
             rewrite_closed_round_dms(chat.bot.db, chat.bot.settings, utcnow())
@@ -151,6 +162,6 @@ async def test_a_dm_still_on_its_way_at_close_is_rewritten_by_the_scheduler_job(
                 select(OutboxMessage).where(OutboxMessage.purpose == "pulse.closed")
             ).all()
         assert [r.status for r in rewrites] == ["sent"]
-        [msg] = await chat.dm(members[0])
-        assert CLOSED in text_of(msg["html"])
-        assert not _answer_buttons(msg["html"])
+        [msg] = await _dm(chat, members[0])
+        assert CLOSED in msg.text
+        assert not _answer_buttons(msg)

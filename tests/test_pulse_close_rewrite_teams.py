@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from flows.reminders import remind_round, reminder_moments
 from storage.models import OutboxMessage, PulseRound
+from tests.cli import cli
 from tests.fakes.bot_connector import Call, FakeBotConnector
-from tests.localchat import cli
 from tests.teams_support import TeamsBot, fixture, running, teams_settings
 from tests.test_teams_pulse_e2e import CONVERSATION, NORD, TEAMS_ID, _as_member, _nord_member
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from flows.schedule import next_working_hours
 from storage.models import Member, Membership, OutboxMessage, Unit
-from tests.localchat import cli, local_chat
+from tests.cli import cli
+from tests.fake_platform import fake_chat
 
 CPH = ZoneInfo("Europe/Copenhagen")
 START, END = dt.time(7, 30), dt.time(17, 0)
@@ -52,7 +53,7 @@ async def test_run_now_at_night_waits_for_the_morning_and_the_cli_says_so(
 ) -> None:
     monkeypatch.setenv("MEDPULS_WORKING_HOURS", "07:30-17:00")
     assert cli(db_url, "demo", "--no-history")[0] == 0
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with time_machine.travel(at(2026, 12, 2, 0, 48), tick=False):
             code, output = cli(db_url, "pulse", "run-now", "--unit", NORD)
             assert code == 0, output
@@ -72,7 +73,7 @@ async def test_a_reply_to_ones_own_action_goes_at_night(
 ) -> None:
     monkeypatch.setenv("MEDPULS_WORKING_HOURS", "07:30-17:00")
     assert cli(db_url, "demo", "--no-history")[0] == 0
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             unit = s.scalars(select(Unit).where(Unit.path == NORD)).one()
             member = s.scalars(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,9 @@ from bot.core.secret_key import generate_secret_key
 from flows.pulse import close_now, run_now
 from flows.replies import open_capsule, seal_author
 from storage.models import Answer, AuditEntry, Base, CommentThread, Member, utcnow
-from tests.localchat import LocalChat, actions, local_chat, text_of
+from tests.fake_platform import FakeChat, Shown, fake_chat
 from tests.test_digest_data import Org
 
-FORM = re.compile(r'data-form="([^"]+)"')
 COMMENT = "Overleveringen om eftermiddagen er for kort til at nå det hele"
 REPLY = "Tak for kommentaren. Hvad ville gøre overleveringen lettere for dig?"
 ANSWER = "Et fast tidspunkt og en skriftlig huskeliste ville hjælpe meget"
@@ -46,13 +44,8 @@ VOLATILE = {
 }
 
 
-def form_data(reply: dict[str, str]) -> str:
-    [data] = FORM.findall(reply["form"])
-    return unescape(data)
-
-
-def flat(html: str) -> str:
-    return " ".join(text_of(html).split())
+def flat(shown: Shown) -> str:
+    return " ".join(shown.text.split())
 
 
 def dump(chat: Any) -> dict[str, list[dict[str, Any]]]:
@@ -120,7 +113,7 @@ def new_rows(
     return {t: [r for r in rows if as_text(r) not in seen[t]] for t, rows in after.items()}
 
 
-def sqlite_bytes(chat: LocalChat, db_url: str) -> bytes:
+def sqlite_bytes(chat: FakeChat, db_url: str) -> bytes:
     """The file's bytes, free pages included, after the write-ahead log is folded in."""
     with chat.bot.db.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -157,7 +150,7 @@ async def test_a_reply_reaches_the_author_and_back_and_the_database_cannot_tell_
     db_url: str,
 ) -> None:
     key = generate_secret_key()
-    async with local_chat(db_url, MEDPULS_SECRET_KEY=key) as chat:
+    async with fake_chat(db_url, MEDPULS_SECRET_KEY=key) as chat:
         with chat.bot.db.session() as s:
             org = Org(s)
             org.unit("K", members=11)
@@ -169,18 +162,16 @@ async def test_a_reply_reaches_the_author_and_back_and_the_database_cannot_tell_
         author, others = people[4], [p for p in people if p != people[4]]
         for member in people:
             [ask] = await chat.dm(member)
-            answer = next(a for a in actions(ask["html"]) if a.startswith("pulse.answer|"))
-            await chat.click(member, answer, message_id=ask["id"])
+            answer = next(a for a in ask.actions if a.startswith("pulse.answer|"))
+            await chat.click(member, answer, message_id=ask.id)
         # The comment form says replies are possible, and they are on unless unticked.
         [ask] = await chat.dm(author)
-        comment = next(a for a in actions(ask["html"]) if a.startswith("pulse.comment|"))
-        opened = await chat.click(author, comment, message_id=ask["id"])
-        assert "Lederen må svare mig anonymt" in text_of(opened["form"])
-        assert 'name="replies" value="true" checked' in opened["form"]
-        saved = await chat.submit(
-            author, form_data(opened), {"comment": COMMENT, "replies": "true"}
-        )
-        assert "Lederen kan svare på din kommentar" in flat(saved["toast"])
+        comment = next(a for a in ask.actions if a.startswith("pulse.comment|"))
+        opened = await chat.click(author, comment, message_id=ask.id)
+        assert "Lederen må svare mig anonymt" in opened.form.text
+        assert opened.form.values["replies"] == "true"
+        saved = await chat.submit(author, opened.form.data, {"comment": COMMENT, "replies": "true"})
+        assert "Lederen kan svare på din kommentar" in flat(saved.toast)
         with chat.bot.db.session() as s:
             close_now(s, "K", now=utcnow(), settings=chat.bot.settings)
         await chat.deliver()
@@ -189,55 +180,63 @@ async def test_a_reply_reaches_the_author_and_back_and_the_database_cannot_tell_
 
         # The leader lists the comments and replies to one; a reply naming someone is refused.
         listed = await chat.say(leader_id, "svar")
-        assert COMMENT in text_of(listed["notice"])
-        [start] = [a for a in actions(listed["notice"]) if a.startswith("replies.start|")]
+        assert COMMENT in listed.notice.text
+        [start] = [a for a in listed.notice.actions if a.startswith("replies.start|")]
         # A member of the unit who is no leader may not reply.
         refused = await chat.click(others[0], start)
-        assert "Kun en leder" in flat(refused["notice"])
+        assert "Kun en leder" in flat(refused.notice)
         opened = await chat.click(leader_id, start)
-        named = await chat.submit(leader_id, form_data(opened), {"text": "Ansat K 4, kom forbi"})
-        assert "nævner en person" in named["errors"]["text"]
-        sent = await chat.submit(leader_id, form_data(opened), {"text": REPLY})
-        assert "kun forfatteren kan åbne svaret" in flat(sent["notice"])
+        named = await chat.submit(leader_id, opened.form.data, {"text": "Ansat K 4, kom forbi"})
+        assert "nævner en person" in named.errors["text"]
+        sent = await chat.submit(leader_id, opened.form.data, {"text": REPLY})
+        assert "kun forfatteren kan åbne svaret" in flat(sent.notice)
         await chat.deliver()
 
         # Everyone asked gets the same notice; only the author can open it.
         notices = {}
         for member in people:
-            [notice] = [m for m in await chat.dm(member) if "replies.read|" in m["html"]]
+            [notice] = [
+                m
+                for m in await chat.dm(member)
+                if any(a.startswith("replies.read|") for a in m.actions)
+            ]
             notices[member] = notice
-        assert len({n["html"] for n in notices.values()}) == 1
-        [read] = actions(notices[author]["html"])
-        not_mine = await chat.click(others[0], read, message_id=notices[others[0]]["id"])
-        assert "ikke er din" in flat(not_mine["notice"]) and REPLY not in not_mine["notice"]
-        mine = await chat.click(author, read, message_id=notices[author]["id"])
-        assert REPLY in flat(mine["notice"]) and COMMENT in flat(mine["notice"])
-        answer_open, _end, _off = actions(mine["notice"])
+        assert len({n.raw for n in notices.values()}) == 1
+        [read] = notices[author].actions
+        not_mine = await chat.click(others[0], read, message_id=notices[others[0]].id)
+        assert "ikke er din" in flat(not_mine.notice) and REPLY not in not_mine.notice.raw
+        mine = await chat.click(author, read, message_id=notices[author].id)
+        assert REPLY in flat(mine.notice) and COMMENT in flat(mine.notice)
+        answer_open, _end, _off = mine.notice.actions
 
         # The author answers back: it reaches the leader without a name.
-        opened = await chat.click(author, answer_open, message_id=notices[author]["id"])
-        await chat.submit(author, form_data(opened), {"text": ANSWER})
+        opened = await chat.click(author, answer_open, message_id=notices[author].id)
+        await chat.submit(author, opened.form.data, {"text": ANSWER})
         await chat.deliver()
-        to_leader = flat((await chat.dm(leader_id))[-1]["html"])
+        to_leader = flat((await chat.dm(leader_id))[-1])
         assert "Forfatteren til kommentaren har svaret (anonymt)" in to_leader
         assert ANSWER in to_leader and REPLY in to_leader
         assert "Ansat K 4" not in to_leader
 
         # The leader writes again; the author ends the conversation; it accepts nothing more.
-        [again, _] = actions((await chat.dm(leader_id))[-1]["html"])
+        [again, _] = (await chat.dm(leader_id))[-1].actions
         opened = await chat.click(leader_id, again)
-        await chat.submit(leader_id, form_data(opened), {"text": REPLY_2})
+        await chat.submit(leader_id, opened.form.data, {"text": REPLY_2})
         await chat.deliver()
-        [latest] = [m for m in await chat.dm(author) if "replies.read|" in m["html"]][-1:]
-        mine = await chat.click(author, actions(latest["html"])[0], message_id=latest["id"])
-        assert REPLY_2 in flat(mine["notice"])
-        _open, end, _off = actions(mine["notice"])
-        ended = await chat.click(author, end, message_id=latest["id"])
-        assert "Samtalen er afsluttet" in flat(ended["notice"])
+        [latest] = [
+            m
+            for m in await chat.dm(author)
+            if any(a.startswith("replies.read|") for a in m.actions)
+        ][-1:]
+        mine = await chat.click(author, latest.actions[0], message_id=latest.id)
+        assert REPLY_2 in flat(mine.notice)
+        _open, end, _off = mine.notice.actions
+        ended = await chat.click(author, end, message_id=latest.id)
+        assert "Samtalen er afsluttet" in flat(ended.notice)
         await chat.deliver()
-        assert "Forfatteren har afsluttet samtalen" in flat((await chat.dm(leader_id))[-1]["html"])
+        assert "Forfatteren har afsluttet samtalen" in flat((await chat.dm(leader_id))[-1])
         refused = await chat.click(author, answer_open)
-        assert "afsluttet" in flat(refused["notice"])
+        assert "afsluttet" in flat(refused.notice)
 
         after = dump(chat)
         with chat.bot.db.session() as s:

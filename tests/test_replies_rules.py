@@ -13,9 +13,9 @@ from bot.core.secret_key import generate_secret_key
 from flows.privacy import export_person
 from flows.replies import ReplyEnd, ReplyStart, seal_author
 from storage.models import Answer, AuditEntry, CommentThread, Committee, Member, utcnow
-from tests.localchat import actions, local_chat, text_of
+from tests.fake_platform import fake_chat
 from tests.test_digest_data import Org, weeks_ago
-from tests.test_replies_chat import flat, form_data
+from tests.test_replies_chat import flat
 
 ANSWERS = {"bonding.1": [4] * 11, "rc_timely.1": [2] * 11}
 SMALL = {"bonding.1": [4] * 6, "rc_timely.1": [2] * 6}
@@ -26,7 +26,7 @@ def _start(answer: Answer) -> str:
 
 
 async def test_refusals_each_with_a_plain_reason(db_url: str) -> None:
-    async with local_chat(db_url, MEDPULS_SECRET_KEY=generate_secret_key()) as chat:
+    async with fake_chat(db_url, MEDPULS_SECRET_KEY=generate_secret_key()) as chat:
         settings = chat.bot.settings
         with chat.bot.db.session() as s:
             org = Org(s)
@@ -57,7 +57,7 @@ async def test_refusals_each_with_a_plain_reason(db_url: str) -> None:
 
         async def click(who: int, data: str) -> str:
             reply = await chat.click(who, data)
-            return flat(reply.get("notice", "")) if "notice" in reply else text_of(reply["form"])
+            return flat(reply.notice) if reply.notice is not None else reply.form.text
 
         assert "færre svar end grænsen" in await click(small_leader, starts["Lille team"])
         assert "skjult af udvalget" in await click(leader, starts["Skjult kommentar"])
@@ -70,38 +70,42 @@ async def test_refusals_each_with_a_plain_reason(db_url: str) -> None:
 
         # The list shows what may be answered, and says why the small unit's may not.
         listed = await chat.say(small_leader, "svar")
-        assert "færre svar end grænsen" in flat(listed["notice"])
-        assert not [a for a in actions(listed["notice"]) if a.startswith("replies.start|")]
+        assert "færre svar end grænsen" in flat(listed.notice)
+        assert not [a for a in listed.notice.actions if a.startswith("replies.start|")]
         listed = await chat.say(leader, "svar")
-        assert "slået svar fra" in flat(listed["notice"])
-        assert "Skjult kommentar" not in flat(listed["notice"])
-        assert len([a for a in actions(listed["notice"]) if a.startswith("replies.start|")]) == 1
+        assert "slået svar fra" in flat(listed.notice)
+        assert "Skjult kommentar" not in flat(listed.notice)
+        assert len([a for a in listed.notice.actions if a.startswith("replies.start|")]) == 1
 
         # The chair sees the comments shown to the committee, with the same buttons and reasons.
         listed = await chat.say(chair, "svar")
-        assert "Områdets MED · K" in flat(listed["notice"])
-        assert "Lille team" not in flat(listed["notice"])  # not shown to the committee at all
-        assert [a for a in actions(listed["notice"]) if a.startswith("replies.start|")] == [
+        assert "Områdets MED · K" in flat(listed.notice)
+        assert "Lille team" not in flat(listed.notice)  # not shown to the committee at all
+        assert [a for a in listed.notice.actions if a.startswith("replies.start|")] == [
             starts["Vi mangler tid"]
         ]
 
         # A reply that names someone, by name or by e-mail, is refused on the form.
         opened = await chat.click(leader, starts["Vi mangler tid"])
         for text in ("Tak, Carl Formand ser på det", "Skriv til m3@eksempel.dk"):
-            named = await chat.submit(leader, form_data(opened), {"text": text})
-            assert "nævner en person" in named["errors"]["text"]
+            named = await chat.submit(leader, opened.form.data, {"text": text})
+            assert "nævner en person" in named.errors["text"]
         # A good reply goes; the leader ends the conversation; the author can then add nothing.
-        await chat.submit(leader, form_data(opened), {"text": "Tak, vi tager det op"})
+        await chat.submit(leader, opened.form.data, {"text": "Tak, vi tager det op"})
         await chat.deliver()
-        [notice] = [m for m in await chat.dm(member) if "replies.read|" in m["html"]]
-        view = await chat.click(member, actions(notice["html"])[0])
-        answer_open, _end, _off = actions(view["notice"])
+        [notice] = [
+            m
+            for m in await chat.dm(member)
+            if any(a.startswith("replies.read|") for a in m.actions)
+        ]
+        view = await chat.click(member, notice.actions[0])
+        answer_open, _end, _off = view.notice.actions
         with chat.bot.db.session() as s:
             [thread] = s.scalars(select(CommentThread)).all()
             end = ReplyEnd(t=thread.id).pack()
-        assert "ikke er din" in flat((await chat.click(small_leader, end))["notice"])
-        assert "afsluttet" in flat((await chat.click(leader, end))["notice"])
-        assert "afsluttet" in flat((await chat.click(member, answer_open))["notice"])
+        assert "ikke er din" in flat((await chat.click(small_leader, end)).notice)
+        assert "afsluttet" in flat((await chat.click(leader, end)).notice)
+        assert "afsluttet" in flat((await chat.click(member, answer_open)).notice)
         with chat.bot.db.session() as s:
             assert s.scalars(select(CommentThread.ended_by)).one() == "replier"
             # The replier's export holds their conversation; the author's holds nothing of it.
@@ -125,7 +129,7 @@ async def test_without_the_secret_key_replies_are_off_and_say_so(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MEDPULS_SECRET_KEY")  # tests/conftest.py sets one for every test
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         with chat.bot.db.session() as s:
             org = Org(s)
             org.unit("K", members=11)
@@ -135,6 +139,6 @@ async def test_without_the_secret_key_replies_are_off_and_say_so(
             assert seal_author(chat.bot.settings, leader) is None
             start = _start(row)
         listed = await chat.say(leader, "svar")
-        assert "MEDPULS_SECRET_KEY mangler" in flat(listed["notice"])
+        assert "MEDPULS_SECRET_KEY mangler" in flat(listed.notice)
         reply = await chat.click(leader, start)
-        assert "MEDPULS_SECRET_KEY mangler" in flat(reply["notice"])
+        assert "MEDPULS_SECRET_KEY mangler" in flat(reply.notice)

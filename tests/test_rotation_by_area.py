@@ -17,7 +17,7 @@ from flows.question_bank import default_bank, pick_questions
 from flows.schedule import rotation_slot
 from storage.db import Database
 from storage.models import PulseRound, RoundQuestion, Unit
-from tests.localchat import cli
+from tests.cli import cli
 
 NORD = "Eksempel Kommune/Social og Sundhed/Hjemmeplejen Nord"
 SYD = "Eksempel Kommune/Social og Sundhed/Hjemmeplejen Syd"

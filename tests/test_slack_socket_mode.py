@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.cli import cli
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
-from tests.localchat import cli
 from tests.test_slack_e2e import _everyone_on_slack, _people, slack_id
 
 APP_TOKEN = "xapp-1-A0MEDPULS-1-fakeappleveltoken"

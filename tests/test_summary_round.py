@@ -3,7 +3,6 @@ hidden ones never), pooled comments for small units, the Bring to MED button."""
 
 from __future__ import annotations
 
-from adapters.local.html import render_message
 from bot.core.actions import decode
 from bot.core.config import Settings
 from bot.core.i18n import translator
@@ -11,7 +10,7 @@ from bot.core.messages import Buttons, Message
 from flows.agenda import BringToMed
 from flows.summary import pooled_comment_messages, round_summary
 from storage.db import Database
-from tests.localchat import text_of
+from tests.fake_platform import plain
 from tests.test_digest_data import MONDAY, Org, weeks_ago
 
 Q = "trust_vertical.1"
@@ -36,7 +35,7 @@ def test_figures_distribution_change_comments_and_button(db_url: str) -> None:
         )
         message = round_summary(s, r, translator("da"))
         en = round_summary(s, r, translator("en"))
-        text = text_of(render_message(message))
+        text = plain(message)
     assert "6 af 10 svarede" in text
     assert "3,7 af 5 (score 67) · 6 svar" in text
     assert "Positive (4-5) 67" in text and "neutrale (3) 17" in text
@@ -49,7 +48,7 @@ def test_figures_distribution_change_comments_and_button(db_url: str) -> None:
     [button_row] = [p for p in message.parts if isinstance(p, Buttons)]
     [button] = button_row.buttons
     assert decode(button.data) == BringToMed(u=r.unit_id, q=Q, r=r.id)
-    assert "6 of 10 answered" in text_of(render_message(en))
+    assert "6 of 10 answered" in plain(en)
     db.dispose()
 
 
@@ -59,7 +58,7 @@ def test_too_few_shows_no_figure_and_no_comment(db_url: str) -> None:
         org = Org(s)
         org.unit("K", members=8)
         r = org.round("K", weeks_ago(1), {Q: [1, 2, 1, 2]}, comments=["hemmelig"])
-        text = text_of(render_message(round_summary(s, r, translator("da"))))
+        text = plain(round_summary(s, r, translator("da")))
     assert "For få svarede" in text and "hemmelig" not in text and "score" not in text
     db.dispose()
 
@@ -87,10 +86,10 @@ def test_small_units_comments_are_pooled_with_the_parent_once_all_closed(db_url:
             min_comment_group_size=10,
             period="2026-W08",
         )
-        small_text = text_of(render_message(round_summary(s, small, translator("da"))))
-        parent_text = text_of(render_message(round_summary(s, parent, translator("da"))))
+        small_text = plain(round_summary(s, small, translator("da")))
+        parent_text = plain(round_summary(s, parent, translator("da")))
         [pooled] = pooled_comment_messages(s, settings, MONDAY)
-        pooled_text = text_of(render_message(Message.model_validate(pooled.message)))
+        pooled_text = plain(Message.model_validate(pooled.message))
         assert pooled.address == str(org.units["K"].id)
     # Neither summary shows comments on its own: subtracting one from the pool would
     # isolate the small unit's.

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import Answer, Member, Membership, OutboxMessage, Unit
+from tests.cli import cli
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.localchat import cli
 from tests.teams_support import TeamsBot, fixture, running, teams_settings
 
 NORD = "Eksempel Kommune/Social og Sundhed/Hjemmeplejen Nord"

@@ -20,8 +20,8 @@ from bot.core.outbox import queue, to_member
 from bot.core.platform import Address
 from bot.core.router import Router
 from storage.models import ConversationReference, Member, Membership, OutboxMessage, Unit
+from tests.cli import cli
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.localchat import cli
 from tests.teams_support import APP_ID, TeamsBot, fixture, running, teams_settings
 
 TEAM = "19:team-social@thread.tacv2"

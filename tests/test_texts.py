@@ -24,9 +24,10 @@ from bot.core.router import Router, command_word
 from flows import register_all
 from flows.schedule import ScheduleSpec, closes_at, is_working_day
 from storage.models import Member, PulseRound
+from tests.cli import cli
+from tests.fake_platform import fake_chat
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
-from tests.localchat import cli, local_chat
 from tests.teams_support import fixture as teams_fixture
 from tests.teams_support import running, teams_settings
 from tests.test_slack_e2e import _everyone_on_slack, slack_id
@@ -216,9 +217,9 @@ async def test_teams_privacy_notice_and_help_speak_of_teams_only(
 
 async def test_the_local_chat_help_names_no_platform(db_url: str) -> None:
     assert cli(db_url, "demo", "--no-history")[0] == 0
-    async with local_chat(db_url) as chat:
+    async with fake_chat(db_url) as chat:
         member = _someone(chat.bot.db.session)
-        said = str(await chat.say(member, "help"))
+        said = (await chat.say(member, "help")).notice.text
         assert DA("help.title") in said or EN("help.title") in said
         for leak in ("Slack", "Teams", "/med", "docs/"):
             assert leak not in said
