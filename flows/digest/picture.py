@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
+from typing import TypeVar
 
 from bot.core.config import MIN_GROUP_FLOOR
 from bot.core.i18n import Lang, Translator
@@ -89,24 +90,34 @@ class Picture:
     def _roll_up_turnout(
         self, own: Mapping[tuple[int, int], Turnout]
     ) -> dict[tuple[int, int], Turnout]:
-        total: dict[tuple[int, int], Turnout] = defaultdict(Turnout)
-        for (unit_id, w), t in own.items():
+        total: dict[tuple[int, int], Turnout] = {}
+        for key, t in own.items():
+            unit_id, w = key
             for up in self._upwards(unit_id):
-                total[(up, w)].add(t)
-        return dict(total)
+                if up == unit_id and up not in self.children:
+                    # A unit without units below it: its total is its own figure, shared
+                    # rather than copied (most units of a big organisation are teams).
+                    total[key] = t
+                else:
+                    total.setdefault((up, w), Turnout()).add(t)
+        return total
 
     def _roll_up_tallies(
         self, own: Mapping[tuple[int, int, str], Tally]
     ) -> dict[tuple[int, int, str], Tally]:
-        total: dict[tuple[int, int, str], Tally] = defaultdict(Tally)
-        for (unit_id, w, dim), t in own.items():
+        total: dict[tuple[int, int, str], Tally] = {}
+        for key, t in own.items():
+            unit_id, w, dim = key
             for up in self._upwards(unit_id):
-                total[(up, w, dim)].add(t)
+                if up == unit_id and up not in self.children:
+                    total[key] = t  # as for turnout: a team's total is its own tally
+                else:
+                    total.setdefault((up, w, dim), Tally()).add(t)
         # The few weeks each unit's dimension was measured, so a view looks only at those.
         self._measured: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for unit_id, w, dim in sorted(total):
             self._measured[unit_id][dim].append(w)
-        return dict(total)
+        return total
 
     # -- the disclosure decision ---------------------------------------------------------
 
@@ -133,32 +144,42 @@ class Picture:
         own_turnout: Mapping[tuple[int, int], Turnout],
         own_tallies: Mapping[tuple[int, int, str], Tally],
     ) -> None:
-        # Grouped once: scanning every figure for every (week, dimension) was quadratic.
-        answered: dict[int, dict[int, int]] = defaultdict(dict)
+        # One week (and dimension) at a time, from the figures sorted once by it: scanning
+        # every figure for each was quadratic, and grouping them all at once held a second
+        # copy of the organisation's figures. A stable sort keeps each group's order.
+        # Own rounds count only for units with units below them (Picture._cells).
         own_answered: dict[int, dict[int, int]] = defaultdict(dict)
-        for (u, wk), t in self.turnout.items():
-            answered[wk][u] = t.answered
         for (u, wk), t in own_turnout.items():
-            own_answered[wk][u] = t.answered
-        people: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
+            if u in self.children:
+                own_answered[wk][u] = t.answered
         own_people: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
-        for (u, wk, d), tally in self.tallies.items():
-            people[(d, wk)][u] = tally.people
         for (u, wk, d), tally in own_tallies.items():
-            own_people[(d, wk)][u] = tally.people
+            if u in self.children:
+                own_people[(d, wk)][u] = tally.people
+        turnout = self.turnout
+        weekly = _groups(sorted(turnout, key=lambda k: k[1]), lambda k: k[1])
         previous: frozenset[str] = frozenset()
         for w in range(len(self.weeks)):
-            cells, published = self._cells(answered[w], own_answered[w])
+            answered = {k[0]: turnout[k].answered for k in weekly.get(w, ())}
+            cells, published = self._cells(answered, own_answered.get(w, {}))
             shown = decide_in_parts(cells, self.min_size, [previous, published])
             previous = shown
-            self.shown_turnout.append(frozenset(int(k[1:]) for k in shown if k[0] == "u"))
+            self.shown_turnout.append(self._unit_ids(shown))
+        del weekly
+        tallies = self.tallies
+        by_dim = _groups(sorted(tallies, key=lambda k: (k[2], k[1])), lambda k: (k[2], k[1]))
         for dim in self._dimensions:
             previous = frozenset()
             for w in range(len(self.weeks)):
-                cells, published = self._cells(people[(dim, w)], own_people[(dim, w)])
+                people = {k[0]: tallies[k].people for k in by_dim.get((dim, w), ())}
+                cells, published = self._cells(people, own_people.get((dim, w), {}))
                 shown = decide_in_parts(cells, self.min_size, [previous, published])
                 previous = shown
-                self.shown_tally[(w, dim)] = frozenset(int(k[1:]) for k in shown if k[0] == "u")
+                self.shown_tally[(w, dim)] = self._unit_ids(shown)
+
+    def _unit_ids(self, shown: Iterable[str]) -> frozenset[int]:
+        # The units' own id objects: a fresh int per shown figure would add up.
+        return frozenset(self.units[int(k[1:])].id for k in shown if k[0] == "u")
 
     def shown_turnout_of(self, unit_id: int, w: int) -> Turnout | None:
         if unit_id in self.shown_turnout[w]:
@@ -265,3 +286,18 @@ class Picture:
             if up in self.committees:
                 return self.committees[up]
         return None
+
+
+Group = TypeVar("Group")
+Key = TypeVar("Key")
+
+
+def _groups(ordered: list[Key], group_of: Callable[[Key], Group]) -> dict[Group, list[Key]]:
+    """Consecutive runs of `ordered` by `group_of`, each a slice of the one list."""
+    out: dict[Group, list[Key]] = {}
+    start = 0
+    for end in range(1, len(ordered) + 1):
+        if end == len(ordered) or group_of(ordered[end]) != group_of(ordered[start]):
+            out[group_of(ordered[start])] = ordered[start:end]
+            start = end
+    return out
