@@ -40,30 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, insert, select, text
 
 from bench._common import bench_database
+from flows.indices import RELATIONAL_COORDINATION, SOCIAL_CAPITAL
 
 # Monday 2 March 2026, 08:00 in Copenhagen: the leaders' default digest time.
 NOW = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
 AREAS = 6
 DEPARTMENTS_PER_AREA = 10
 # The rotation asks two dimensions a week; each area runs its own schedule, a week apart.
-DIMENSIONS = (
-    "trust_vertical",
-    "trust_horizontal",
-    "justice_distribution",
-    "justice_conflicts",
-    "justice_voice",
-    "cooperation_core_task",
-    "bonding",
-    "bridging",
-    "linking",
-    "rc_frequent",
-    "rc_timely",
-    "rc_accurate",
-    "rc_problem_solving",
-    "rc_shared_goals",
-    "rc_shared_knowledge",
-    "rc_mutual_respect",
-)
+DIMENSIONS = (*(d for group in SOCIAL_CAPITAL.values() for d in group), *RELATIONAL_COORDINATION)
 # Which digests read English: every tenth leader (a chart per unit and language).
 ENGLISH_EVERY = 10
 

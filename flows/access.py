@@ -26,7 +26,7 @@ from bot.core.events import CommandInvoked
 from bot.core.i18n import Translator
 from bot.core.messages import Divider, Fact, Facts, Header, Message, Reply, SmallPrint, Text
 from bot.core.router import FlowContext, Router
-from flows.disclosure import Cell, decide
+from flows.disclosure import Cell, decide, ledger_allows
 from flows.ledger import Ledger, round_week, turnout_cell
 from flows.ledger import cell as ledger_cell
 from flows.pooling import standing_words
@@ -101,7 +101,6 @@ def is_admin(session: Session, member: Member | None) -> bool:
         return False
     rows = session.scalars(select(Membership).where(Membership.member_id == member.id))
     return any("admin" in ms.role_set for ms in rows)
-
 
 
 def refuse(
@@ -315,9 +314,8 @@ def _gate_with_ledger(
             ]
             for u in wanted
         }
-        for u in sorted(wanted, key=lambda u: len(cells_of[u.id])):
-            if not ledger.decide("results", cells_of[u.id], week=week).shown:
-                kept.discard(f"unit:{u.id}")
+        allowed = ledger_allows(ledger, "results", cells_of, week=week)
+        kept -= {f"unit:{u}" for u in cells_of if u not in allowed}
         out[qid] = frozenset(kept)
     ledger.flush()
     return out
@@ -518,7 +516,6 @@ def on_audit(ctx: FlowContext, event: CommandInvoked) -> Reply:
     parts: list[Any] = [Header(text=t.plural("access.audit_title", len(lines)))]
     parts.append(Facts(facts=facts) if facts else Text(text=t("access.audit_empty")))
     return Reply(notice=Message(summary=t.plural("access.audit_title", len(lines)), parts=parts))
-
 
 
 def register(router: Router) -> None:

@@ -28,7 +28,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.core.config import Settings
 from flows.actions import Trend, trend_of
+from flows.digest.weeks import Week, local_midnight
 from flows.ledger import Ledger, cell, round_week, turnout_cell
+from flows.question_bank import QuestionBank, default_bank, question_bank
 from flows.summary import comments_shown
 from storage.models import (
     Answer,
@@ -45,13 +47,6 @@ __all__ = ["PATH", "AreaYear", "Turnout", "Week", "area_year", "year_weeks"]
 
 # The ledger's name for this path (publications.path, the audit log).
 PATH = "annual"
-
-
-@dataclass(frozen=True)
-class Week:
-    monday: dt.date
-    start: dt.datetime
-    end: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -81,10 +76,8 @@ class AreaYear:
     actions: list[TeamAction] = field(default_factory=list)
     # Per action: its dimension's shown score before it started and since (flows.actions).
     trends: dict[int, Trend] = field(default_factory=dict)
-
-
-def _midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+    # The bank in force names the dimensions (flows.question_bank.question_bank).
+    bank: QuestionBank = field(default_factory=default_bank)
 
 
 def year_weeks(year: int, tz: dt.tzinfo) -> list[Week]:
@@ -94,7 +87,7 @@ def year_weeks(year: int, tz: dt.tzinfo) -> list[Week]:
     weeks: list[Week] = []
     while monday <= dt.date(year, 12, 31):
         after = monday + dt.timedelta(weeks=1)
-        weeks.append(Week(monday, _midnight(monday, tz), _midnight(after, tz)))
+        weeks.append(Week(monday, local_midnight(monday, tz), local_midnight(after, tz)))
         monday = after
     return weeks
 
@@ -186,9 +179,7 @@ def _decide(session: Session, year: AreaYear, found: _Cells, tz: dt.tzinfo) -> N
         # One ledger row per committee and week, as the digest writes one per week and
         # dimension: a row per figure made recording the year's figures the slowest part.
         batch = f"{PATH}:{year.committee.id}:{name}"
-        if ledger.decide(
-            PATH, found.turnout[w], week=name, record_known=False, batch=batch
-        ).shown:
+        if ledger.decide(PATH, found.turnout[w], week=name, record_known=False, batch=batch).shown:
             people_asked, answered = asked.get(w, (0, 0))
             year.turnout.append(Turnout(week.monday, people_asked, answered))
         else:
@@ -271,7 +262,13 @@ def area_year(session: Session, committee: Committee, year: int, settings: Setti
     weeks = year_weeks(year, tz)
     unit_ids = [u.id for u in subtree(session, committee.unit)]
     # The digest's threshold: a figure it showed passes here too, and nothing smaller does.
-    result = AreaYear(committee, year, strictest_threshold(session, settings), weeks)
+    result = AreaYear(
+        committee,
+        year,
+        strictest_threshold(session, settings),
+        weeks,
+        bank=question_bank(settings),
+    )
     found = _cells(session, unit_ids, weeks)
     result.rounds = len(found.rounds)
     _decide(session, result, found, tz)

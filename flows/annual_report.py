@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from bot.core.actions import ActionData
 from bot.core.config import Settings
 from bot.core.events import ButtonClicked, CommandInvoked
-from bot.core.i18n import Lang, Translator
+from bot.core.i18n import Translator
 from bot.core.messages import (
     Button,
     Buttons,
@@ -47,8 +47,7 @@ from flows.actions import trend_text
 from flows.agenda import chaired_by, note
 from flows.annual_figures import AreaYear, area_year
 from flows.documents import Bullets, Paragraph, Section, Table
-from flows.indices import index_points
-from flows.question_bank import default_bank
+from flows.indices import INDICES, dimension_label, index_points
 from storage.models import Committee, StoredImage
 
 __all__ = ["FIRST_YEAR", "AnnualReport", "annual_document", "build_report", "register", "years"]
@@ -61,19 +60,12 @@ def years(now: dt.datetime, tz: dt.tzinfo) -> range:
     """The years a report may be asked for: FIRST_YEAR to this one."""
     return range(FIRST_YEAR, now.astimezone(tz).year + 1)
 
-INDEX_NAMES = ("social_capital", "relational_coordination")
-
-
-def dimension_label(dimension: str, lang: Lang) -> str:
-    dims = default_bank().dimensions
-    return dims[dimension].label.get(lang) if dimension in dims else dimension
-
 
 def index_series(year: AreaYear) -> dict[str, list[float | None]]:
     """The two indices week by week (flows.indices, issue 17), from the shown scores only: a
     dimension's score stands for one rotation, as in the digest. They show nothing new."""
     points = index_points(year.scores, len(year.weeks))
-    return {name: list(points[name]) for name in INDEX_NAMES if name in points}
+    return {name: list(points[name]) for name in INDICES if name in points}
 
 
 # --- charts -----------------------------------------------------------------------------------
@@ -112,7 +104,7 @@ def dimensions_chart(year: AreaYear, t: Translator) -> bytes | None:
         ax.set_xlim(-0.5, len(year.weeks) - 0.5)
         ax.set_yticks([0, 50, 100], ["0", "50", "100"], fontsize=7)
         _months(ax, len(year.weeks), t, year.year)
-        ax.set_title(dimension_label(dim, t.lang), fontsize=7.5, loc="left")
+        ax.set_title(dimension_label(year.bank, dim, t.lang), fontsize=7.5, loc="left")
         ax.grid(axis="y", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
     # Fixed margins: tight_layout draws the whole figure once more to measure it.
@@ -128,7 +120,7 @@ def index_chart(
         return None
     fig = Figure(figsize=(6.3, 2.6))
     ax = fig.add_subplot(1, 1, 1)
-    for name, color in zip(INDEX_NAMES, ("#1f5f8b", "#c0504d"), strict=True):
+    for name, color in zip(INDICES, ("#1f5f8b", "#c0504d"), strict=True):
         if name in series:
             _plot(ax, series[name], color)
             ax.lines[-1].set_label(t(f"annual.index_{name}"))
@@ -178,7 +170,9 @@ def _signed(change: float) -> str:
 
 def _dimension_rows(year: AreaYear, t: Translator) -> list[list[str]]:
     rows = []
-    for dim, values in sorted(year.scores.items(), key=lambda kv: dimension_label(kv[0], t.lang)):
+    for dim, values in sorted(
+        year.scores.items(), key=lambda kv: dimension_label(year.bank, kv[0], t.lang)
+    ):
         shown = [(year.weeks[w].monday, v) for w, v in enumerate(values) if v is not None]
         if not shown:
             continue
@@ -186,7 +180,7 @@ def _dimension_rows(year: AreaYear, t: Translator) -> list[list[str]]:
         change = _signed(last - first) if len(shown) > 1 else "-"
         rows.append(
             [
-                dimension_label(dim, t.lang),
+                dimension_label(year.bank, dim, t.lang),
                 str(len(shown)),
                 f"{first:.0f} ({t.date(first_day)})",
                 f"{last:.0f} ({t.date(last_day)})",
@@ -237,7 +231,7 @@ def _themes_section(year: AreaYear, t: Translator) -> Section:
     if not year.comment_themes:
         return Section(t("annual.themes_title"), [Paragraph(t("annual.themes_none"))])
     rows = [
-        [dimension_label(dim, t.lang), str(n)]
+        [dimension_label(year.bank, dim, t.lang), str(n)]
         for dim, n in sorted(year.comment_themes.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     header = [t("annual.col_theme"), t("annual.col_comments")]
@@ -271,7 +265,7 @@ def _actions_section(year: AreaYear, t: Translator) -> Section:
         [
             a.unit.name,
             a.text,
-            dimension_label(a.dimension, t.lang),
+            dimension_label(year.bank, a.dimension, t.lang),
             _label(t, f"actions.status_{a.status}", a.status),
             a.outcome or "-",
             trend_text(year.trends[a.id], t) if a.id in year.trends else "-",
@@ -298,9 +292,9 @@ def _questions_section(year: AreaYear, t: Translator) -> Section:
     latest = _latest(year)
     if latest:
         lowest = min(latest, key=lambda d: latest[d][0])
-        label = dimension_label(lowest, t.lang)
+        label = dimension_label(year.bank, lowest, t.lang)
         questions.append(t("annual.question_lowest", dimension=label))
-        dims = default_bank().dimensions
+        dims = year.bank.dimensions
         if lowest in dims:
             questions.extend(dims[lowest].dialogue_questions(t.lang))
     return Section(t("annual.questions_title"), [Bullets(questions)], new_page=True)
@@ -372,10 +366,10 @@ def _chat_lines(year: AreaYear, t: Translator) -> str:
     if not latest:
         return _nothing(year, t)
     lines = []
-    for dim in sorted(latest, key=lambda d: dimension_label(d, t.lang)):
+    for dim in sorted(latest, key=lambda d: dimension_label(year.bank, d, t.lang)):
         score, change = latest[dim]
         trend = "" if change is None else f" ({_signed(change)})"
-        lines.append(f"• {dimension_label(dim, t.lang)}: {score:.0f}{trend}")
+        lines.append(f"• {dimension_label(year.bank, dim, t.lang)}: {score:.0f}{trend}")
     return "\n".join(lines)
 
 

@@ -57,9 +57,10 @@ absent from the current tree are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 from bot.core.config import MIN_COMMENT_GROUP_FLOOR, MIN_GROUP_FLOOR
 
@@ -70,9 +71,12 @@ __all__ = [
     "MIN_GROUP_FLOOR",
     "Cell",
     "Decision",
+    "already_shown",
     "check_threshold",
     "comment_home",
     "decide",
+    "decide_in_parts",
+    "ledger_allows",
 ]
 
 BELOW_THRESHOLD = "below_threshold"
@@ -365,3 +369,135 @@ def comment_home(
             return node
         node = parents.get(node)
     return None
+
+
+# --- a big organisation, and the ledger ------------------------------------------------------
+
+# decide rescans the whole tree after each repair; a big tree is decided subtree by subtree.
+GATE_PART = 150
+
+
+def decide_in_parts(
+    cells: Sequence[Cell], min_size: int, history: Sequence[Iterable[str]]
+) -> frozenset[str]:
+    """flows.disclosure.decide, over a big tree one subtree at a time.
+
+    Each subtree is decided on its own (its regions lie inside it), then its top is decided
+    against the nearest shown cells below it, as if they were its children; whenever that
+    withholds one of them, the cells under it become the nearest shown and the top is decided
+    again. Every region of the result is thereby checked by decide itself.
+    """
+    known = [frozenset(h) for h in history]
+    if len(cells) <= GATE_PART:
+        return decide(cells, min_size, history=known).shown
+    by_key = {c.key: c for c in cells}
+    children: dict[str | None, list[str]] = defaultdict(list)
+    for c in cells:
+        children[c.parent].append(c.key)
+    size: dict[str, int] = {}
+
+    def count(key: str) -> int:
+        if key not in size:
+            size[key] = 1 + sum(count(k) for k in children[key])
+        return size[key]
+
+    def subtree(key: str) -> list[Cell]:
+        out, stack = [], [key]
+        while stack:
+            k = stack.pop()
+            c = by_key[k]
+            out.append(c if k != key else Cell(k, c.respondents, None))
+            stack.extend(children[k])
+        return out
+
+    def nearest_shown(key: str, shown: set[str]) -> list[str]:
+        out, stack = [], list(children[key])
+        while stack:
+            k = stack.pop()
+            if k in shown:
+                out.append(k)
+            else:
+                stack.extend(children[k])
+        return out
+
+    def gate_subtree(key: str) -> set[str]:
+        if count(key) <= GATE_PART:
+            return set(decide(subtree(key), min_size, history=known).shown)
+        shown: set[str] = set()
+        for child in children[key]:
+            shown |= gate_subtree(child)
+        while True:
+            frontier = nearest_shown(key, shown)
+            top = [Cell(key, by_key[key].respondents, None)]
+            top += [Cell(k, by_key[k].respondents, key) for k in frontier]
+            decision = decide(top, min_size, history=known)
+            lost = set(frontier) - decision.shown
+            if not lost:
+                return shown | ({key} & decision.shown)
+            shown -= lost
+
+    result: set[str] = set()
+    for root in children[None]:
+        result |= gate_subtree(root)
+    # The nested functions refer to themselves, so this call's tables would wait for the
+    # cycle collector; emptied here, they go at once (tens of MB over a big organisation).
+    for table in (by_key, children, size):
+        table.clear()
+    return frozenset(result)
+
+
+class _Verdict(Protocol):
+    @property
+    def shown(self) -> bool: ...
+
+
+class FigureLedger(Protocol):
+    """What these decisions ask of flows.ledger.Ledger (a protocol: the ledger imports this
+    module)."""
+
+    def decide(
+        self,
+        path: str,
+        cells: Iterable[str],
+        *,
+        week: str,
+        record_known: bool = True,
+        batch: str | None = None,
+    ) -> _Verdict: ...
+
+    def known(self, cells: Iterable[str]) -> bool: ...
+
+
+Figure = TypeVar("Figure", bound=Hashable)
+
+
+def ledger_allows(
+    ledger: FigureLedger,
+    path: str,
+    cells_of: Mapping[Figure, Sequence[str]],
+    *,
+    week: str,
+    record_known: bool = True,
+    batch: str | None = None,
+) -> set[Figure]:
+    """The figures (each named by the ledger cells it covers) the ledger lets out, against
+    everything shown before on any path. Smaller figures are asked first, so a parent, not its
+    children, gives way when the two together would reveal a small group."""
+    return {
+        figure
+        for figure in sorted(cells_of, key=lambda f: len(cells_of[f]))
+        if ledger.decide(
+            path, cells_of[figure], week=week, record_known=record_known, batch=batch
+        ).shown
+    }
+
+
+def already_shown(
+    ledger: FigureLedger, cells_of: Mapping[Figure, Sequence[str]], decided: Collection[Figure]
+) -> frozenset[Figure]:
+    """Figures the tree's decision withheld whose value some path has already shown (a channel
+    summary, most often): showing it again tells nothing new, and withholding it would make a
+    digest contradict that summary (issue 17)."""
+    return frozenset(
+        u for u, cells in cells_of.items() if u not in decided and cells and ledger.known(cells)
+    )

@@ -334,8 +334,6 @@ def dimension_columns(
 def heatmap_of(picture: Picture, unit_id: int, t: Translator) -> HeatMap | None:
     """The map of the unit and the units below it, from the digest's shown figures only (each
     unit's latest shown score per dimension in the chart's weeks); None for a unit alone."""
-    from flows.question_bank import default_bank
-
     placed = rows_below(unit_id, picture.children)
     if len(placed) < 2:
         return None
@@ -349,7 +347,7 @@ def heatmap_of(picture: Picture, unit_id: int, t: Translator) -> HeatMap | None:
                 {line.dimension: line.score for line in pulse.lines},
             )
         )
-    order = [(d.id, d.label.get(t.lang)) for d in default_bank().dimensions.values()]
+    order = [(d.id, d.label.get(t.lang)) for d in picture.bank.dimensions.values()]
     return HeatMap(
         title=t("heatmap.title", unit=picture.units[unit_id].name),
         dimensions=dimension_columns(rows, order),

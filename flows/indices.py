@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from bot.core.config import Settings
+    from bot.core.i18n import Lang
     from flows.digest import Picture
+    from flows.question_bank import QuestionBank
 
 __all__ = [
     "INDICES",
@@ -36,6 +38,7 @@ __all__ = [
     "ROTATION_WEEKS",
     "SOCIAL_CAPITAL",
     "carried",
+    "dimension_label",
     "index_points",
     "index_series",
     "picture_index_series",
@@ -61,6 +64,14 @@ RELATIONAL_COORDINATION: tuple[str, ...] = (
     "rc_mutual_respect",
 )
 INDICES = ("social_capital", "relational_coordination")
+
+
+def dimension_label(bank: QuestionBank, dimension: str, lang: Lang) -> str:
+    """The dimension's name in the bank in force (flows.question_bank.question_bank), or its
+    key where the bank does not know it."""
+    dims = bank.dimensions
+    return dims[dimension].label.get(lang) if dimension in dims else dimension
+
 
 Series = list[float | None]
 

@@ -32,8 +32,6 @@ __all__ = ["chart_alt", "trend_lines"]
 def trend_lines(picture: Picture, unit_id: int, t: Translator) -> list[Series]:
     """The chart's lines for the unit over the picture's shown weeks; [] when none has a
     point (then there is no chart)."""
-    from flows.digest import dimension_label  # the digest imports this module
-
     weeks = len(picture.shown_weeks)
     points = picture_index_series(picture, unit_id, weeks)
     lines = [
@@ -46,7 +44,7 @@ def trend_lines(picture: Picture, unit_id: int, t: Translator) -> list[Series]:
     pulse = picture.pulse(unit_id, t.lang)
     watched = pulse.biggest_drop or pulse.lowest
     if watched is not None and watched.dimension in points:
-        lines.append(Series(dimension_label(watched.dimension, t.lang), points[watched.dimension]))
+        lines.append(Series(watched.label, points[watched.dimension]))
     return lines
 
 
