@@ -27,9 +27,10 @@ from storage.models import Member, PulseRound
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
 from tests.localchat import cli, local_chat
+from tests.slack_demo import everyone_on_slack as _everyone_on_slack
+from tests.slack_demo import slack_id
 from tests.teams_support import fixture as teams_fixture
 from tests.teams_support import running, teams_settings
-from tests.test_slack_e2e import _everyone_on_slack, slack_id
 
 CPH = ZoneInfo("Europe/Copenhagen")
 DA, EN = Translator("da"), Translator("en")
