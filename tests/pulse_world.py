@@ -11,7 +11,8 @@ PostgreSQL).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from flows.pulse import (
     sync_bank,
 )
 from flows.summary import pooled_comment_messages
+from storage.db import Database
 from storage.models import (
     Answer,
     Committee,
@@ -51,6 +53,13 @@ def day(weeks_back: int, weekday: int, hour: int = 9) -> dt.datetime:
     """A day `weeks_back` weeks before MONDAY's week (0 = Monday), at `hour` UTC."""
     monday = MONDAY.replace(hour=hour) - dt.timedelta(weeks=weeks_back)
     return monday + dt.timedelta(days=weekday)
+
+
+@contextmanager
+def world_at(db_url: str) -> Iterator[World]:
+    """A World in one session of the database at `db_url`, committed as the block ends."""
+    with Database(db_url).session() as s:
+        yield World(s, Settings(DATABASE_URL=db_url))
 
 
 class World:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,9 @@ from tests.fakes.bot_connector import FakeBotConnector
 
 APP_ID = "00000000-0000-4000-8000-00000000b07a"
 FIXTURES = Path(__file__).parent.parent / "adapters" / "teams" / "fixtures"
+# The person of the recorded personal activities in FIXTURES: her Teams id and AAD object id.
+USER = "29:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-personal"
+AAD = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
 
 
 def fixture(
@@ -37,6 +40,30 @@ def fixture(
         activity["serviceUrl"] = fake.service_url
     activity.update(copy.deepcopy(changes))
     return activity
+
+
+def roster_entry(user: str = USER, aad: str = AAD, **extra: str) -> dict[str, Any]:
+    """What the fake's roster says of Mette Hansen (or of an account with her name and `user`)."""
+    entry = {"id": user, "name": "Mette Hansen", "aadObjectId": aad}
+    return {**entry, "email": "Mette.Hansen@eksempel.dk", **extra}
+
+
+def bot_connector(*roster: dict[str, Any]) -> Iterator[FakeBotConnector]:
+    """A test module's `fake` fixture: the fake Bot Framework, knowing the people in `roster`.
+
+    `fake = pytest.fixture(bot_connector, name="fake")`, or `yield from bot_connector(...)`.
+    """
+    connector = FakeBotConnector().start()
+    for entry in roster:
+        connector.members[entry["id"]] = entry
+    yield connector
+    connector.stop()
+
+
+def mettes_connector() -> Iterator[FakeBotConnector]:
+    """bot_connector with Mette Hansen on its roster: `fake = pytest.fixture(mettes_connector,
+    name="fake")`."""
+    yield from bot_connector(roster_entry())
 
 
 def teams_settings(db_url: str, fake: FakeBotConnector, **extra: Any) -> Settings:
@@ -111,3 +138,15 @@ async def running(
 
 
 __all__ = ["APP_ID", "TeamsBot", "build_router", "fixture", "running", "teams_settings"]
+
+
+def card_data(call: Any, key: str = "medpuls") -> list[str]:
+    """The packed data of every button on the cards of one activity the bot sent."""
+    return [
+        a["data"][key]
+        for att in call.body.get("attachments") or []
+        for e in att["content"]["body"]
+        if e["type"] == "ActionSet"
+        for a in e["actions"]
+        if key in a.get("data", {})
+    ]

@@ -6,19 +6,18 @@ the card -> the digest shows status and trend -> the plan taken to MED from the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import select
 
 from flows.actions import remind_action_owners
 from flows.dialogue import send_dialogue_guides
 from flows.digest import queue_leader_digests
-from storage.models import Member, Proposal, Unit
+from storage.models import Member, Unit
+from tests.action_plans import assert_brought_to_med
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.teams_support import TeamsBot, fixture, running, teams_settings
+from tests.teams_support import TeamsBot, bot_connector, card_data, fixture, running, teams_settings
 from tests.test_actions_chat import cph, second_round, setup_org
 
 CHANNEL = "19:team-social@thread.tacv2"
@@ -36,11 +35,7 @@ PEOPLE = {
 }
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeBotConnector]:
-    connector = FakeBotConnector().start()
-    yield connector
-    connector.stop()
+fake = pytest.fixture(bot_connector, name="fake")
 
 
 def as_person(who: str, activity: dict[str, Any]) -> dict[str, Any]:
@@ -56,17 +51,6 @@ def sent_to(fake: FakeBotConnector, conversation: str) -> list[Any]:
 
 def body(call: Any) -> str:
     return json.dumps(call.body, ensure_ascii=False)
-
-
-def card_data(call: Any, key: str = "medpuls") -> list[str]:
-    return [
-        a["data"][key]
-        for att in call.body.get("attachments") or []
-        for e in att["content"]["body"]
-        if e["type"] == "ActionSet"
-        for a in e["actions"]
-        if key in a.get("data", {})
-    ]
 
 
 _ids = iter(range(1, 10**6))
@@ -199,8 +183,5 @@ async def test_the_plan_from_guide_to_med_on_teams(db_url: str, fake: FakeBotCon
             [to_med] = [d for d in card_data(latest) if d.startswith("actions.to_med|")]
             await click(teams, "leader", to_med)
             await teams.deliver()
-        with teams.bot.db.session() as s:
-            [proposal] = s.scalars(select(Proposal)).all()
-            assert proposal.title == "Handlingsplan fra K" and proposal.meeting_id is not None
-            assert "Kommunikation i rette tid: 1,0 → 3,0 af 5" in proposal.issue
+        assert_brought_to_med(teams.bot.db)
         assert any("Handlingsplan fra K" in body(c) for c in sent_to(fake, CHANNEL))

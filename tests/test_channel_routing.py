@@ -14,16 +14,14 @@ from bot.core.messages import Message, Text
 from bot.core.platform import Address
 from bot.core.router import Router
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.fakes.slack_api import FakeSlack, SlackWorkspace
+from tests.fakes.slack_api import FakeSlack
 from tests.teams_support import fixture, running, teams_settings
-from tests.test_slack_oauth import OAUTH
 from tests.test_slack_oauth_tenancy import (
     OURS,
     OURS_TOKEN,
     SECOND,
     SECOND_TOKEN,
-    _as_workspace,
-    _install,
+    ours_and_second,
 )
 
 TEAM_ONE = "19:team-one@thread.tacv2"
@@ -99,12 +97,7 @@ async def test_slack_channel_posts_go_through_their_own_workspace(
     """Two installed workspaces: the second, the most recent installation, is the channel's
     own for one unit and not for the other. Each post and update uses its channel's token,
     and once a channel's workspace is known no other workspace is tried for it again."""
-    settings = {**OAUTH, "SLACK_ALLOWED_TEAM_IDS": f"{OURS},{SECOND}"}
-    slack.channels.update({"C0OURS": OURS, "C0THEIRS": SECOND})
-    async with SlackWorkspace(sqlite_url, slack, **settings) as ws:
-        assert (await _install(ws))[0] == 200
-        _as_workspace(slack, SECOND, SECOND_TOKEN)
-        assert (await _install(ws))[0] == 200
+    async with ours_and_second(sqlite_url, slack) as ws:
         platform = ws.bot.platforms["slack"]
         theirs = await platform.post(Address("channel", "C0THEIRS"), HELLO, dedupe_key="a")
         ours = await platform.post(Address("channel", "C0OURS"), HELLO, dedupe_key="b")

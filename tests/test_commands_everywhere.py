@@ -20,9 +20,10 @@ from tests.cli import cli
 from tests.fake_platform import fake_chat
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
+from tests.slack_demo import everyone_on_slack as _everyone_on_slack
+from tests.slack_demo import slack_id
 from tests.teams_support import TeamsBot, running, teams_settings
 from tests.teams_support import fixture as teams_fixture
-from tests.test_slack_e2e import _everyone_on_slack, slack_id
 
 DA = Translator("da")
 _events = itertools.count(1)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from flows.dialogue import send_dialogue_guides
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.teams_support import fixture, running, teams_settings
+from tests.teams_support import bot_connector, card_data, fixture, running, teams_settings
 from tests.test_dialogue_chat import ANSWERS
 from tests.test_digest_data import Org, weeks_ago
 
@@ -22,11 +21,7 @@ PERSONAL = "a:1LeaderPersonalConversation"
 CHANNEL = "19:team-social@thread.tacv2"
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeBotConnector]:
-    connector = FakeBotConnector().start()
-    yield connector
-    connector.stop()
+fake = pytest.fixture(bot_connector, name="fake")
 
 
 def _as_leader(activity: dict[str, Any]) -> dict[str, Any]:
@@ -35,25 +30,13 @@ def _as_leader(activity: dict[str, Any]) -> dict[str, Any]:
     return activity
 
 
-def _buttons(call: Any) -> list[str]:
-    return [
-        a["data"]["medpuls"]
-        for att in call.body.get("attachments") or []
-        for e in att["content"]["body"]
-        if e["type"] == "ActionSet"
-        for a in e["actions"]
-        if "medpuls" in a.get("data", {})
-    ]
-
-
 async def test_guide_in_the_leaders_chat_and_posted_to_the_channel(
     db_url: str, fake: FakeBotConnector
 ) -> None:
     async with running(teams_settings(db_url, fake), fake) as teams:
         with teams.bot.db.session() as s:
             org = Org(s)
-            unit = org.unit("K", members=8)
-            unit.teams_channel_id = CHANNEL
+            org.unit("K", members=8, teams_channel_id=CHANNEL)
             leader = org.leader("K", "Lene Leder")
             org.round("K", weeks_ago(0), ANSWERS)
         fake.members[TEAMS_ID] = {"id": TEAMS_ID, "aadObjectId": AAD, "email": leader.email}
@@ -70,7 +53,7 @@ async def test_guide_in_the_leaders_chat_and_posted_to_the_channel(
             if PERSONAL in c.path
             and "Dialogguide til næste teammøde: K" in json.dumps(c.body, ensure_ascii=False)
         ]
-        [post] = [b for b in _buttons(dm) if b.startswith("dialogue.post|")]
+        [post] = [b for b in card_data(dm) if b.startswith("dialogue.post|")]
 
         invoke = _as_leader(fixture("invoke_card_action", fake, id="f:post", replyToId="x"))
         invoke["value"]["action"]["data"] = {"medpuls": post}
@@ -79,4 +62,4 @@ async def test_guide_in_the_leaders_chat_and_posted_to_the_channel(
         [shown] = [c for c in fake.activities("send") if CHANNEL in c.path]
         text = json.dumps(shown.body, ensure_ascii=False)
         assert "Det kan vi arbejde med" in text and "Kommunikation i rette tid" in text
-        assert not _buttons(shown)
+        assert not card_data(shown)

@@ -4,11 +4,14 @@ straight into the real database the way close_round leaves them (results, partic
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
+from bot.core.config import Settings
 from flows.pulse import sync_bank
+from storage.db import Database
 from storage.models import (
     Answer,
     Member,
@@ -31,9 +34,11 @@ class Org:
         self._next = 0
         sync_bank(session)
 
-    def unit(self, path: str, members: int = 0, leader: str | None = None) -> Unit:
+    def unit(self, path: str, members: int = 0, leader: str | None = None, **columns: str) -> Unit:
+        """The unit at `path` (under the unit at its parent path, if any), with `members`
+        members, a `leader` if named, and other columns (e.g. its channels) as given."""
         parent = self.units.get(path.rsplit("/", 1)[0]) if "/" in path else None
-        unit = Unit(path=path, name=path.rsplit("/", 1)[-1], parent=parent)
+        unit = Unit(path=path, name=path.rsplit("/", 1)[-1], parent=parent, **columns)
         self.session.add(unit)
         self.session.flush()
         self.units[path] = unit
@@ -115,6 +120,28 @@ class Org:
                 )
         self.session.flush()
         return r
+
+
+@contextmanager
+def org_at(db_url: str) -> Iterator[tuple[Org, Settings]]:
+    """An Org in one session of the database at `db_url` (committed as the block ends), and
+    the settings the flows read it with."""
+    with Database(db_url).session() as s:
+        yield Org(s), Settings(DATABASE_URL=db_url)
+
+
+def all_fours(round_id: int, question_id: str, dimension: str, n: int) -> RoundResult:
+    """The result of `n` answers of 4 (favourable) to one question, as close_round writes it."""
+    return RoundResult(
+        round_id=round_id,
+        question_id=question_id,
+        dimension=dimension,
+        respondents=n,
+        value_sum=4 * n,
+        favourable=n,
+        neutral=0,
+        unfavourable=0,
+    )
 
 
 def weeks_ago(n: int, now: dt.datetime = MONDAY) -> dt.datetime:

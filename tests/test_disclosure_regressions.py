@@ -28,9 +28,9 @@ from storage.models import (
     Participation,
     PulseRound,
     RoundQuestion,
-    RoundResult,
     Unit,
 )
+from tests.test_digest_data import all_fours
 from tests.test_disclosure import disclosures
 
 MIN = 5
@@ -88,18 +88,7 @@ def _build(session: Session, parents: list[int | None], own: list[int]) -> list[
             session.add(Membership(member_id=m.id, unit_id=unit.id))
             session.add(Participation(round_id=r.id, member_id=m.id, answered=n < answered))
         if answered:
-            session.add(
-                RoundResult(
-                    round_id=r.id,
-                    question_id=question,
-                    dimension="d",
-                    respondents=answered,
-                    value_sum=4 * answered,
-                    favourable=answered,
-                    neutral=0,
-                    unfavourable=0,
-                )
-            )
+            session.add(all_fours(r.id, question, "d", answered))
     session.flush()
     return units
 

@@ -16,8 +16,11 @@ from storage.models import Answer, ProcessedEvent
 from tests.cli import cli as local_cli
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, interaction_body, signed_headers
+from tests.slack_demo import answer_button as _answer_button
+from tests.slack_demo import click, slack_id
+from tests.slack_demo import question_post as _question_post
+from tests.slack_demo import round_on_slack as _round_on_slack
 from tests.teams_support import fixture, running, teams_settings
-from tests.test_slack_e2e import _answer_button, _question_post, _round_on_slack, click, slack_id
 from tests.test_teams_pulse_e2e import AAD, CONVERSATION, NORD, TEAMS_ID, _as_member, _nord_member
 
 

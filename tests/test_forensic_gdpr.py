@@ -13,14 +13,10 @@ from sqlalchemy import inspect, select, text
 from storage.models import Answer, Member
 from tests.cli import cli
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace
-from tests.test_slack_e2e import (
-    NORD,
-    _answer_button,
-    _question_post,
-    _round_on_slack,
-    click,
-    slack_id,
-)
+from tests.slack_demo import NORD, click, slack_id
+from tests.slack_demo import answer_button as _answer_button
+from tests.slack_demo import question_post as _question_post
+from tests.slack_demo import round_on_slack as _round_on_slack
 
 
 def every_row(ws: SlackWorkspace) -> list[tuple[str, str]]:

@@ -13,8 +13,8 @@ import pytest
 from prometheus_client import generate_latest
 
 from bot.core.metrics import METRICS
-from tests.fakes.slack_api import FakeSlack, SlackWorkspace, interaction_body, signed_headers
-from tests.test_slack_e2e import _answer_button, _question_post, _round_on_slack, click, slack_id
+from tests.fakes.slack_api import interaction_body, signed_headers
+from tests.slack_demo import answer_button, click, question_post, round_at_debug, slack_id
 
 
 def line_of(record: logging.LogRecord) -> str:
@@ -25,14 +25,12 @@ def line_of(record: logging.LogRecord) -> str:
 async def test_no_log_record_or_metric_pairs_a_member_with_a_question_or_value(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with FakeSlack() as fake, SlackWorkspace(sqlite_url, fake) as ws:
-        people = await _round_on_slack(ws)
-        caplog.clear()
-        caplog.set_level(logging.DEBUG)
+    async with round_at_debug(sqlite_url, caplog) as (ws, people):
+        fake = ws.fake
         pressed: list[dict[str, Any]] = []
         for member, value in zip(people[:4], (1, 2, 4, 5), strict=True):
-            post = _question_post(fake, member)
-            button = _answer_button(post.blocks(), 0, value)
+            post = question_post(fake, member)
+            button = answer_button(post.blocks(), 0, value)
             pressed.append(button)
             payload = click(member, post, button)
             body, ctype = interaction_body(payload)

@@ -17,15 +17,21 @@ import os
 from typing import Any
 
 import pytest
-import time_machine
 from sqlalchemy import inspect, select, text
 
 from bot.app.wiring import Bot
 from bot.core.events import Actor, ButtonClicked, Conversation
 from bot.core.secret_key import derive_key, parse_secret_key
-from flows.pulse import PulseAnswer, open_due_rounds
-from storage.models import Member, PulseRound
-from tests.test_pulse_support import answer, local, make_bot, organisation, schedule
+from flows.pulse import PulseAnswer
+from storage.models import Member
+from tests.stored_values import stored_values
+from tests.test_pulse_support import (
+    answer,
+    make_bot,
+    open_first_round,
+    organisation,
+    schedule,
+)
 
 MEMBERS = 6
 
@@ -34,11 +40,8 @@ def open_round(db_url: str) -> tuple[Bot, list[int], int, list[str]]:
     bot = make_bot(db_url)
     unit_id, members = organisation(bot, members=MEMBERS, extra_first=2)
     schedule(bot, unit_id, starts_on=dt.date(2026, 3, 1), open_hours=72, questions_per_round=2)
-    with time_machine.travel(local(2026, 3, 2, 9), tick=False):
-        open_due_rounds(bot.db, bot.settings, dt.datetime.now(dt.UTC))
-    with bot.db.session() as s:
-        r = s.scalars(select(PulseRound)).one()
-        return bot, members, r.id, [rq.question_id for rq in r.questions]
+    round_id, questions = open_first_round(bot)
+    return bot, members, round_id, questions
 
 
 def every_value(bot: Bot) -> dict[str, list[dict[str, Any]]]:
@@ -51,16 +54,11 @@ def every_value(bot: Bot) -> dict[str, list[dict[str, Any]]]:
 
 def candidates(tables: dict[str, list[dict[str, Any]]]) -> set[bytes]:
     """Every stored value, as bytes, and hex-decoded where it is hex: a would-be secret."""
-    found: set[bytes] = set()
-    for name, rows in tables.items():
-        for row in rows:
-            for value in row.values():
-                if isinstance(value, bytes | memoryview):
-                    found.add(bytes(value))
-                elif value is not None and name != "answers":
-                    found.add(str(value).encode())
-                    with contextlib.suppress(ValueError):
-                        found.add(bytes.fromhex(str(value)))
+    binary, other = stored_values(tables)
+    found = binary | {value.encode() for value in other}
+    for value in other:
+        with contextlib.suppress(ValueError):
+            found.add(bytes.fromhex(value))
     return found
 
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import time_machine
 from sqlalchemy import select, text
 
 from bot.core.i18n import catalogue
-from flows.pulse import open_due_rounds
 from storage.models import OutboxMessage, PulseRound
-from tests.test_pulse_support import answer, local, make_bot, organisation, schedule
+from tests.test_pulse_support import answer, make_bot, open_first_round, organisation, schedule
 
 UNTRUE = (
     "ved vi kun om du har svaret, aldrig hvad",
@@ -55,11 +53,9 @@ def test_the_dm_says_it_and_the_database_does_it(sqlite_url: str) -> None:
     bot = make_bot(sqlite_url)
     unit_id, members = organisation(bot, members=5)
     schedule(bot, unit_id, starts_on=dt.date(2026, 3, 1))
-    with time_machine.travel(local(2026, 3, 2, 9), tick=False):
-        open_due_rounds(bot.db, bot.settings, dt.datetime.now(dt.UTC))
+    round_id, [q, *_] = open_first_round(bot)
     with bot.db.session() as s:
-        r = s.scalars(select(PulseRound)).one()
-        round_id, q, nonce = r.id, r.questions[0].question_id, r.nonce
+        nonce = s.get_one(PulseRound, round_id).nonce
         dms = [json.dumps(m.payload, ensure_ascii=False) for m in s.scalars(select(OutboxMessage))]
     assert dms and all(WHO_COULD_LINK["da"] in dm for dm in dms)
     answer(bot, members[0], round_id, q, 2)

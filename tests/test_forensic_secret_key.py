@@ -8,17 +8,13 @@ import stat
 from pathlib import Path
 
 import pytest
-import time_machine
-from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli.main import app as cli_app
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
 from bot.core.secret_key import local_key_path, parse_secret_key, require_secret_key
-from flows.pulse import open_due_rounds
-from storage.models import PulseRound
-from tests.test_pulse_support import answer, local, make_bot, organisation, schedule
+from tests.test_pulse_support import answer, make_bot, open_first_round, organisation, schedule
 
 
 def test_slack_or_teams_without_the_key_stop_at_start_with_one_line_naming_it(
@@ -56,11 +52,7 @@ def test_the_local_chat_without_the_key_keeps_a_generated_one_in_a_file_beside_t
     bot = make_bot(sqlite_url)
     unit_id, members = organisation(bot, members=5)
     schedule(bot, unit_id, starts_on=dt.date(2026, 3, 1))
-    with time_machine.travel(local(2026, 3, 2, 9), tick=False):
-        open_due_rounds(bot.db, bot.settings, dt.datetime.now(dt.UTC))
-    with bot.db.session() as s:
-        r = s.scalars(select(PulseRound)).one()
-        round_id, q = r.id, r.questions[0].question_id
+    round_id, [q, *_] = open_first_round(bot)
     answer(bot, members[0], round_id, q, 2)
     bot.db.dispose()
     raw = Path(sqlite_url.removeprefix("sqlite:///")).read_bytes()

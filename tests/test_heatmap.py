@@ -47,11 +47,14 @@ def test_small_units_are_blank_cells_and_the_parent_shows_what_the_digest_shows(
     db = Database(db_url)
     with db.session() as s:
         org = Org(s)
-        org.unit("Kommune")
-        org.unit("Kommune/Social")
-        org.unit("Kommune/Social/Lille", members=4)
-        org.unit("Kommune/Social/Stor", members=6)
-        org.unit("Kommune/Social/Mellem", members=7)
+        for path, people in (
+            ("Kommune", 0),
+            ("Kommune/Social", 0),
+            ("Kommune/Social/Lille", 4),
+            ("Kommune/Social/Stor", 6),
+            ("Kommune/Social/Mellem", 7),
+        ):
+            org.unit(path, members=people)
         social = org.leader("Kommune/Social", "Inger Holm")
         small = org.leader("Kommune/Social/Lille", "Lise Lille")
         org.round("Kommune/Social/Lille", weeks_ago(1), {Q: [1, 1, 1, 1]})

@@ -3,7 +3,6 @@ in most of the 12 weeks once the rotation has come round (flows.indices)."""
 
 from __future__ import annotations
 
-from bot.core.config import Settings
 from flows.digest import load_picture
 from flows.indices import (
     RELATIONAL_COORDINATION,
@@ -15,8 +14,7 @@ from flows.indices import (
     picture_index_series,
 )
 from flows.question_bank import default_bank
-from storage.db import Database
-from tests.test_digest_data import MONDAY, Org, weeks_ago
+from tests.test_digest_data import MONDAY, Org, org_at, weeks_ago
 
 
 def test_the_index_dimensions_are_the_seed_banks() -> None:
@@ -67,10 +65,8 @@ def _rotate(org: Org, path: str, size: int, weeks: int) -> None:
 
 
 def test_index_has_a_point_in_most_of_twelve_weeks(db_url: str) -> None:
-    db = Database(db_url)
-    settings = Settings(DATABASE_URL=db_url)
-    with db.session() as s:
-        org = Org(s)
+    with org_at(db_url) as (org, settings):
+        s = org.session
         # Two organisations side by side: no roll-up, so no complementary suppression here
         # (tests/test_digest_coherence.py has that).
         team = org.unit("Hjemmeplejen", members=8)

@@ -18,9 +18,11 @@ from tests.cli import cli
 from tests.fake_platform import fake_chat
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
+from tests.slack_demo import everyone_on_slack as _everyone_on_slack
+from tests.slack_demo import question_post as _question_post
+from tests.slack_demo import slack_id
 from tests.teams_support import fixture as teams_fixture
 from tests.teams_support import running, teams_settings
-from tests.test_slack_e2e import _everyone_on_slack, _question_post, slack_id
 
 EN, DA = Translator("en"), Translator("da")
 NORD = "Eksempel Kommune/Social og Sundhed/Hjemmeplejen Nord"

@@ -8,25 +8,21 @@ a name, a DM channel id is a person.
 from __future__ import annotations
 
 import json
-import logging
 import re
 
 import pytest
 
-from tests.fakes.slack_api import FakeSlack, SlackWorkspace
-from tests.test_slack_e2e import _answer_button, _question_post, _round_on_slack, click
+from tests.slack_demo import answer_button, click, question_post, round_at_debug
 
 
 async def test_no_log_record_links_a_member_to_an_answer(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with FakeSlack() as fake, SlackWorkspace(sqlite_url, fake) as ws:
-        people = await _round_on_slack(ws)
-        caplog.clear()
-        caplog.set_level(logging.DEBUG)
+    async with round_at_debug(sqlite_url, caplog) as (ws, people):
+        fake = ws.fake
         for member, value in zip(people[:5], (1, 2, 4, 5, 3), strict=True):
-            post = _question_post(fake, member)
-            await ws.interact(click(member, post, _answer_button(post.blocks(), 0, value)))
+            post = question_post(fake, member)
+            await ws.interact(click(member, post, answer_button(post.blocks(), 0, value)))
         await ws.drain()
         records = list(caplog.records)
     assert records, "the click path logs something at DEBUG"

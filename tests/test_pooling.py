@@ -11,22 +11,19 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core.config import Settings
 from bot.core.messages import Message
 from flows.digest import load_picture, queue_leader_digests
 from flows.indices import picture_index_series
 from flows.pooling import POOLED_PATH, pool_dimensions
 from flows.question_bank import default_bank
-from storage.db import Database
 from storage.models import (
     OutboxMessage,
     Participation,
     Publication,
     PulseRound,
     RoundQuestion,
-    RoundResult,
 )
-from tests.test_digest_data import MONDAY, Org, weeks_ago
+from tests.test_digest_data import MONDAY, Org, all_fours, org_at, weeks_ago
 
 
 def _round(
@@ -50,19 +47,7 @@ def _round(
     for i, m in enumerate(org.members[path]):
         session.add(Participation(round_id=r.id, member_id=m.id, answered=i in who))
     for dim in dims:
-        n = len(who)
-        session.add(
-            RoundResult(
-                round_id=r.id,
-                question_id=f"{dim}.1",
-                dimension=dim,
-                respondents=n,
-                value_sum=4 * n,
-                favourable=n,
-                neutral=0,
-                unfavourable=0,
-            )
-        )
+        session.add(all_fours(r.id, f"{dim}.1", dim, len(who)))
     session.flush()
 
 
@@ -84,10 +69,8 @@ def _pooled_rows(s: Session) -> list[Publication]:
 
 
 def test_different_people_each_week_make_a_pool(db_url: str) -> None:
-    db = Database(db_url)
-    settings = Settings(DATABASE_URL=db_url)
-    with db.session() as s:
-        org = Org(s)
+    with org_at(db_url) as (org, settings):
+        s = org.session
         team = org.unit("Hjemmeplejen", members=8)
         # Three answer each week, but not the same three: six different people in two weeks.
         _rotation(org, "Hjemmeplejen", 12, [[0, 1, 2], [3, 4, 5]])
@@ -116,10 +99,8 @@ def test_different_people_each_week_make_a_pool(db_url: str) -> None:
 
 
 def test_the_same_few_people_every_week_never_make_a_pool(db_url: str) -> None:
-    db = Database(db_url)
-    settings = Settings(DATABASE_URL=db_url)
-    with db.session() as s:
-        org = Org(s)
+    with org_at(db_url) as (org, settings):
+        s = org.session
         team = org.unit("Hjemmeplejen", members=8)
         _rotation(org, "Hjemmeplejen", 12, [[0, 1, 2]])
         picture = load_picture(s, settings, MONDAY)
@@ -139,13 +120,11 @@ def test_a_pool_opens_no_difference_with_everything_else_published(db_url: str) 
     """Real rounds, summaries, digests and results views; then the auditor's adversary
     (tests/test_ledger_auditor.py) tries every small set of cells against all that was shown,
     pools over weeks included."""
-    from tests.pulse_world import World, day
+    from tests.pulse_world import day, world_at
     from tests.test_ledger_auditor import exposures
 
-    db = Database(db_url)
-    settings = Settings(DATABASE_URL=db_url)
-    with db.session() as s:
-        world = World(s, settings)
+    with world_at(db_url) as world:
+        s = world.session
         world.unit("K")
         world.unit("K/A", members=8)
         world.unit("K/B", members=6)
@@ -180,12 +159,10 @@ def test_the_closed_dm_says_where_a_small_groups_answers_count(db_url: str) -> N
     """Point 4: at close, everyone asked in a unit whose figures are not shown alone learns
     where the answers count; never how many answered (a figure of fewer than five)."""
     from flows.pulse import queue_closed_rewrites
-    from tests.pulse_world import World, day
+    from tests.pulse_world import day, world_at
 
-    db = Database(db_url)
-    settings = Settings(DATABASE_URL=db_url)
-    with db.session() as s:
-        world = World(s, settings)
+    with world_at(db_url) as world:
+        s = world.session
         world.unit("Kommune")
         world.unit("Kommune/Social og Sundhed")
         world.unit("Kommune/Social og Sundhed/Syd", members=5)
@@ -224,12 +201,10 @@ def test_the_closed_dm_says_where_a_small_groups_answers_count(db_url: str) -> N
 def test_results_say_where_the_answers_count_at_the_top(db_url: str) -> None:
     from bot.core.i18n import translator
     from flows.access import results_message, results_view
-    from tests.pulse_world import World, day
+    from tests.pulse_world import day, world_at
 
-    db = Database(db_url)
-    settings = Settings(DATABASE_URL=db_url)
-    with db.session() as s:
-        world = World(s, settings)
+    with world_at(db_url) as world:
+        s = world.session
         top = world.unit("Lille Kommune", members=4)
         world.round("Lille Kommune", day(1, 1), {"bonding.1": [4, 4, 4]})
         view = results_view(s, top)

@@ -9,28 +9,21 @@ import time_machine
 from sqlalchemy import select
 
 from bot.app.wiring import Bot
-from flows.pulse import open_due_rounds
 from flows.reminders import send_due_reminders
-from storage.models import LocalMessage, OutboxMessage, Participation, PulseRound
+from storage.models import LocalMessage, OutboxMessage, Participation
 from tests.test_pulse_support import (
+    WEEKLY_MONDAY_9,
     answer,
     local,
     make_bot,
+    open_first_round,
     organisation,
     say,
     schedule,
     tell,
 )
 
-SCHEDULE = {
-    "cadence": "weekly",
-    "weekday": 0,
-    "local_time": "09:00",
-    "questions_per_round": 2,
-    "open_hours": 72,
-    "reminder_time": "10:00",
-    "starts_on": dt.date(2026, 3, 1),
-}
+SCHEDULE = {**WEEKLY_MONDAY_9, "starts_on": dt.date(2026, 3, 1)}
 
 
 def at(when: dt.datetime) -> time_machine.travel:
@@ -69,14 +62,6 @@ def received(bot: Bot, member: int) -> list[str]:
         ]
 
 
-def open_round(bot: Bot) -> tuple[int, list[str]]:
-    with at(local(2026, 3, 2, 9)):
-        open_due_rounds(bot.db, bot.settings, dt.datetime.now(dt.UTC))
-    with bot.db.session() as s:
-        r = s.scalars(select(PulseRound)).one()
-        return r.id, [rq.question_id for rq in r.questions]
-
-
 def test_only_non_responders_are_reminded_twice_and_late_answers_stop_the_reminder(
     db_url: str,
 ) -> None:
@@ -85,7 +70,7 @@ def test_only_non_responders_are_reminded_twice_and_late_answers_stop_the_remind
     schedule(bot, unit_id, **SCHEDULE)
     with at(local(2026, 2, 27, 12)):
         say(bot, m[5], "puls pause 2026-03-31")
-    round_id, questions = open_round(bot)
+    round_id, questions = open_first_round(bot)
     with bot.db.session() as s:
         asked = set(s.scalars(select(Participation.member_id)))
     assert asked == set(m[:5])  # the paused member is not asked, so not missing either
@@ -133,7 +118,7 @@ def test_remind_everyone_sends_the_same_neutral_text_to_all_but_the_paused(db_ur
     schedule(bot, unit_id, remind_everyone=True, **SCHEDULE)
     with at(local(2026, 2, 27, 12)):
         tell(bot, m[5], "jeg har orlov til 31. marts")
-    round_id, questions = open_round(bot)
+    round_id, questions = open_first_round(bot)
     with at(local(2026, 3, 2, 9, 30)):
         answer(bot, m[0], round_id, questions[0], 4)
     remind(bot, local(2026, 3, 3, 10))

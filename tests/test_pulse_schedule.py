@@ -11,16 +11,14 @@ from sqlalchemy import func, select
 from bot.app.wiring import Bot
 from flows.pulse import close_due_rounds, open_due_rounds
 from storage.models import OutboxMessage, PulseRound
-from tests.test_pulse_support import CPH, local, make_bot, organisation, schedule
-
-WEEKLY_MONDAY_9 = {
-    "cadence": "weekly",
-    "weekday": 0,
-    "local_time": "09:00",
-    "questions_per_round": 2,
-    "open_hours": 72,
-    "reminder_time": "10:00",
-}
+from tests.test_pulse_support import (
+    CPH,
+    WEEKLY_MONDAY_9,
+    local,
+    make_bot,
+    organisation,
+    schedule,
+)
 
 
 def tick(bot: Bot, when: dt.datetime) -> None:

@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import time_machine
 from sqlalchemy import select
 
 from bot.app.wiring import Bot, build
+from bot.core import events
 from bot.core.config import Settings
-from bot.core.events import (
-    Actor,
-    ButtonClicked,
-    CommandInvoked,
-    Conversation,
-    FormSubmitted,
-    MessageReceived,
-)
 from bot.core.messages import Reply
 from flows.organisation import import_members, import_units
-from flows.pulse import PulseAnswer
-from storage.models import Membership, Schedule, Unit
+from flows.pulse import PulseAnswer, open_due_rounds
+from storage.models import PulseRound, Schedule
+from storage.queries import members_of, unit_by_path
 
 CPH = ZoneInfo("Europe/Copenhagen")
 TOP = "Kommune"
 UNIT = "Kommune/Hjemmeplejen"
+# Weekly on Mondays at 09:00 (Copenhagen), two questions, open three days, reminders at 10:00.
+WEEKLY_MONDAY_9: dict[str, Any] = {
+    "cadence": "weekly",
+    "weekday": 0,
+    "local_time": "09:00",
+    "questions_per_round": 2,
+    "open_hours": 72,
+    "reminder_time": "10:00",
+}
 
 
 def local(y: int, m: int, d: int, hh: int = 9, mm: int = 0) -> dt.datetime:
@@ -49,15 +54,9 @@ def organisation(bot: Bot, members: int = 8, *, extra_first: int = 0) -> tuple[i
     with bot.db.session() as s:
         import_units(s, units)
         import_members(s, "\n".join(rows) + "\n")
-        unit = s.scalars(select(Unit).where(Unit.path == UNIT)).one()
-        ids = list(
-            s.scalars(
-                select(Membership.member_id)
-                .where(Membership.unit_id == unit.id)
-                .order_by(Membership.member_id)
-            )
-        )
-        return unit.id, ids
+        unit = unit_by_path(s, UNIT)
+        assert unit is not None
+        return unit.id, [m.id for m in members_of(s, unit.id)]
 
 
 def schedule(bot: Bot, unit_id: int, **values: object) -> int:
@@ -68,18 +67,29 @@ def schedule(bot: Bot, unit_id: int, **values: object) -> int:
         return row.id
 
 
-def actor(member_id: int) -> Actor:
-    return Actor(platform="local", user_id=str(member_id))
+def open_first_round(bot: Bot) -> tuple[int, list[str]]:
+    """Runs the opening job at 09:00 on Monday 2 March 2026 (a schedule starting 1 March opens
+    then); the one round it opened, and its questions."""
+    with time_machine.travel(local(2026, 3, 2, 9), tick=False):
+        open_due_rounds(bot.db, bot.settings, dt.datetime.now(dt.UTC))
+    with bot.db.session() as s:
+        r = s.scalars(select(PulseRound)).one()
+        return r.id, [rq.question_id for rq in r.questions]
+
+
+def actor(member_id: int) -> events.Actor:
+    return events.Actor(platform="local", user_id=str(member_id))
+
+
+def handle(bot: Bot, member_id: int, kind: type[events.InboundEvent], **fields: Any) -> Reply:
+    """An event of `kind` from the member, in their own conversation with the bot (local)."""
+    conversation = events.Conversation("local", f"member:{member_id}")
+    event = kind(actor=actor(member_id), conversation=conversation, **fields)
+    return bot.core.handle_sync(event)
 
 
 def click(bot: Bot, member_id: int, data: str) -> Reply:
-    return bot.core.handle_sync(
-        ButtonClicked(
-            actor=actor(member_id),
-            conversation=Conversation("local", f"member:{member_id}"),
-            data=data,
-        )
-    )
+    return handle(bot, member_id, events.ButtonClicked, data=data)
 
 
 def answer(bot: Bot, member_id: int, round_id: int, question_id: str, value: int) -> Reply:
@@ -87,36 +97,16 @@ def answer(bot: Bot, member_id: int, round_id: int, question_id: str, value: int
 
 
 def say(bot: Bot, member_id: int, text: str) -> Reply:
-    return bot.core.handle_sync(
-        CommandInvoked(
-            actor=actor(member_id),
-            conversation=Conversation("local", f"member:{member_id}"),
-            command="",
-            text=text,
-        )
-    )
+    return handle(bot, member_id, events.CommandInvoked, command="", text=text)
 
 
 def tell(bot: Bot, member_id: int, text: str) -> Reply:
     """A plain message, not a command word."""
-    return bot.core.handle_sync(
-        MessageReceived(
-            actor=actor(member_id),
-            conversation=Conversation("local", f"member:{member_id}"),
-            text=text,
-        )
-    )
+    return handle(bot, member_id, events.MessageReceived, text=text)
 
 
 def submit(bot: Bot, member_id: int, data: str, values: dict[str, str]) -> Reply:
-    return bot.core.handle_sync(
-        FormSubmitted(
-            actor=actor(member_id),
-            conversation=Conversation("local", f"member:{member_id}"),
-            data=data,
-            values=values,
-        )
-    )
+    return handle(bot, member_id, events.FormSubmitted, data=data, values=values)
 
 
 def text_of(reply: Reply) -> str:

@@ -22,6 +22,7 @@ from bot.core.messages import Message, Text
 from bot.core.outbox import queue, to_unit_channel
 from flows.pulse import answers_key, close_due_rounds, open_due_rounds, respondent_key
 from storage.models import PulseRound
+from tests.stored_values import stored_values
 from tests.test_pulse_support import (
     answer,
     local,
@@ -177,16 +178,8 @@ def test_respondent_keys_match_no_hmac_under_any_stored_or_former_secret(
     bot, _, rounds, secrets, _ = three_rounds
     tables = dump(bot)
     assert all(r["nonce"] is None for r in tables["pulse_rounds"])
-    candidates: set[bytes] = set(secrets)
-    elsewhere: set[str] = set()
-    for name, rows in tables.items():
-        for row in rows:
-            for value in row.values():
-                if isinstance(value, bytes | memoryview):
-                    candidates.add(bytes(value))
-                elif value is not None and name != "answers":
-                    candidates.add(str(value).encode())
-                    elsewhere.add(str(value))
+    binary, elsewhere = stored_values(tables)
+    candidates = set(secrets) | binary | {value.encode() for value in elsewhere}
     everyone = [int(m["id"]) for m in tables["members"]]
     # The attacker also holds the server's key here (not only the database): after close,
     # even that must not give any answer back.

@@ -14,17 +14,14 @@ from bot.core.secret_key import generate_secret_key
 from flows.replies import seal_author
 from storage.models import Answer, Member
 from tests.fakes.slack_api import Call, FakeSlack, SlackWorkspace, slash_command, view_submission
+from tests.slack_demo import buttons, click, everyone_on_slack, fake_slack, slack_id
 from tests.test_digest_data import Org, weeks_ago
 from tests.test_replies_chat import ANSWER, COMMENT, REPLY, assert_unlinked, dump, new_rows
-from tests.test_slack_e2e import _buttons, _everyone_on_slack, click, slack_id
 
 ANSWERS = {"bonding.1": [4] * 11, "rc_timely.1": [2] * 11}
 
 
-@pytest.fixture
-async def fake() -> Any:
-    async with FakeSlack() as api:
-        yield api
+fake = pytest.fixture(fake_slack, name="fake")
 
 
 def posts_to(fake: FakeSlack, member: int) -> list[Call]:
@@ -36,7 +33,7 @@ def text(call: Call) -> str:
 
 
 def button(call: Call, prefix: str) -> dict[str, Any]:
-    [found] = [b for b in _buttons(call.blocks()) if b["value"].startswith(prefix)]
+    [found] = [b for b in buttons(call.blocks()) if b["value"].startswith(prefix)]
     return found
 
 
@@ -55,7 +52,7 @@ async def test_a_reply_and_an_answer_over_slack(db_url: str, fake: FakeSlack) ->
             s.flush()
             s.expunge_all()  # plain objects for the test; the capsule is flushed above
         others = [p for p in people if p.id != author.id]
-        _everyone_on_slack(ws)
+        everyone_on_slack(ws)
         before = dump(ws)
 
         await ws.command(slash_command(slack_id(leader.id), "svar", "D0LEADER"))

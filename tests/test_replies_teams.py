@@ -5,7 +5,6 @@ and the rows the conversation adds set the author apart from nobody."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,8 +14,8 @@ from bot.core.secret_key import generate_secret_key
 from flows.replies import seal_author
 from storage.models import Answer
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.teams_support import fixture, running, teams_settings
-from tests.test_actions_teams import body, card_data, sent_to
+from tests.teams_support import bot_connector, card_data, fixture, running, teams_settings
+from tests.test_actions_teams import body, sent_to
 from tests.test_digest_data import Org, weeks_ago
 from tests.test_replies_chat import ANSWER, COMMENT, REPLY, assert_unlinked, dump, new_rows
 
@@ -24,11 +23,7 @@ ANSWERS = {"bonding.1": [4] * 11, "rc_timely.1": [2] * 11}
 _ids = iter(range(1, 10**6))
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeBotConnector]:
-    connector = FakeBotConnector().start()
-    yield connector
-    connector.stop()
+fake = pytest.fixture(bot_connector, name="fake")
 
 
 def person(member_id: int) -> tuple[str, str, str]:

@@ -349,13 +349,17 @@ def test_no_reminder_for_a_short_round() -> None:
     assert reminder_times(opened, closes_at(opened, spec, CPH), spec, CPH) == []
 
 
+# Any moment in Copenhagen over four years: DST changes, holidays and leap day included.
+COPENHAGEN_2025_2028 = st.datetimes(
+    min_value=dt.datetime(2025, 1, 1),
+    max_value=dt.datetime(2028, 12, 31),
+    timezones=st.just(CPH),
+)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    opened=st.datetimes(
-        min_value=dt.datetime(2025, 1, 1),
-        max_value=dt.datetime(2028, 12, 31),
-        timezones=st.just(CPH),
-    ),
+    opened=COPENHAGEN_2025_2028,
     hours=st.integers(1, 24 * 21),
     reminder=st.tuples(st.integers(0, 23), st.integers(0, 59)),
 )
@@ -378,11 +382,7 @@ def test_reminders_never_outside_working_hours(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    now=st.datetimes(
-        min_value=dt.datetime(2025, 1, 1),
-        max_value=dt.datetime(2028, 12, 31),
-        timezones=st.just(CPH),
-    ),
+    now=COPENHAGEN_2025_2028,
     cadence=st.sampled_from(["weekly", "biweekly", "monthly"]),
     weekday=st.integers(0, 6),
 )

@@ -16,7 +16,10 @@ import pytest
 from bot.app.scheduler import Scheduler
 from bot.app.wiring import Bot
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace
-from tests.test_slack_e2e import _answer_button, _question_post, _round_on_slack, click
+from tests.slack_demo import answer_button as _answer_button
+from tests.slack_demo import click
+from tests.slack_demo import question_post as _question_post
+from tests.slack_demo import round_on_slack as _round_on_slack
 
 # Long enough that an acknowledgement stuck behind the job could not arrive in time.
 JOB_HOLDS_FOR = 5.0

@@ -9,21 +9,7 @@ from hypothesis import strategies as st
 
 from adapters.slack import blocks
 from adapters.slack.blocks import FormOrigin, render_home, render_message, render_modal
-from bot.core.messages import (
-    Button,
-    Buttons,
-    Divider,
-    Fact,
-    Facts,
-    Field_,
-    Form,
-    Header,
-    Image,
-    Message,
-    Option,
-    SmallPrint,
-    Text,
-)
+from bot.core import messages as msg
 
 
 def _check_limits(rendered: list[dict[str, object]], max_blocks: int) -> None:
@@ -58,19 +44,19 @@ def _check_limits(rendered: list[dict[str, object]], max_blocks: int) -> None:
                 assert len(option["value"]) <= 150
 
 
-def _scale(selected: int | None = None) -> Buttons:
-    return Buttons(
+def _scale(selected: int | None = None) -> msg.Buttons:
+    return msg.Buttons(
         label="Jeg kan regne med min nærmeste leder",
         ends=("Helt uenig", "Helt enig"),
         buttons=[
-            Button(label=str(v), data=f'pulse.answer|{{"v":{v}}}', selected=v == selected)
+            msg.Button(label=str(v), data=f'pulse.answer|{{"v":{v}}}', selected=v == selected)
             for v in range(1, 6)
         ],
     )
 
 
 def test_a_pulse_question_is_a_row_of_five_buttons_with_labelled_ends() -> None:
-    rendered = render_message(Message(summary="Ugens puls", parts=[_scale(selected=4)]))
+    rendered = render_message(msg.Message(summary="Ugens puls", parts=[_scale(selected=4)]))
     section, actions, ends = rendered.blocks
     assert section["text"]["text"] == "Jeg kan regne med min nærmeste leder"
     assert [e["text"]["text"] for e in actions["elements"]] == ["1", "2", "3", "4", "5"]
@@ -82,7 +68,9 @@ def test_a_pulse_question_is_a_row_of_five_buttons_with_labelled_ends() -> None:
 
 
 def test_slack_control_characters_are_escaped() -> None:
-    rendered = render_message(Message(summary="a < b & c", parts=[Text(text="<@U123> & co")]))
+    rendered = render_message(
+        msg.Message(summary="a < b & c", parts=[msg.Text(text="<@U123> & co")])
+    )
     assert rendered.blocks[0]["text"]["text"] == "&lt;@U123&gt; &amp; co"
     assert rendered.text == "a &lt; b &amp; c"
 
@@ -90,7 +78,7 @@ def test_slack_control_characters_are_escaped() -> None:
 def test_a_long_text_is_split_over_sections_not_cut() -> None:
     paragraph = "Ord " * 400  # 1,600 characters
     text = "\n\n".join([paragraph] * 5)
-    rendered = render_message(Message(summary="lang", parts=[Text(text=text)]))
+    rendered = render_message(msg.Message(summary="lang", parts=[msg.Text(text=text)]))
     assert len(rendered.blocks) >= 3
     _check_limits(rendered.blocks, 50)
     joined = " ".join(b["text"]["text"] for b in rendered.blocks)
@@ -99,24 +87,24 @@ def test_a_long_text_is_split_over_sections_not_cut() -> None:
 
 
 def test_too_many_blocks_end_in_and_n_more_in_the_right_language() -> None:
-    parts = [Text(text=f"Forslag {i}") for i in range(80)]
-    da = render_message(Message(summary="triage", parts=list(parts)), lang="da")
+    parts = [msg.Text(text=f"Forslag {i}") for i in range(80)]
+    da = render_message(msg.Message(summary="triage", parts=list(parts)), lang="da")
     assert len(da.blocks) == 50
     assert da.blocks[-1]["elements"][0]["text"] == "… og 31 mere"
     assert da.truncated
-    en = render_message(Message(summary="triage", parts=list(parts)), lang="en")
+    en = render_message(msg.Message(summary="triage", parts=list(parts)), lang="en")
     assert en.blocks[-1]["elements"][0]["text"] == "… and 31 more"
 
 
 def test_long_labels_are_cut_with_an_ellipsis() -> None:
-    message = Message(
+    message = msg.Message(
         summary="x",
         parts=[
-            Header(text="H" * 400),
-            Buttons(buttons=[Button(label="B" * 200, data="x|{}")]),
-            Facts(facts=[Fact(label="L", value="V" * 5000)] * 23),
-            SmallPrint(text="C" * 5000),
-            Divider(),
+            msg.Header(text="H" * 400),
+            msg.Buttons(buttons=[msg.Button(label="B" * 200, data="x|{}")]),
+            msg.Facts(facts=[msg.Fact(label="L", value="V" * 5000)] * 23),
+            msg.SmallPrint(text="C" * 5000),
+            msg.Divider(),
         ],
     )
     rendered = render_message(message)
@@ -127,8 +115,8 @@ def test_long_labels_are_cut_with_an_ellipsis() -> None:
 
 
 def test_more_than_25_buttons_make_several_action_rows() -> None:
-    row = Buttons(buttons=[Button(label=str(i), data=f'x|{{"i":{i}}}') for i in range(60)])
-    rendered = render_message(Message(summary="x", parts=[row]))
+    row = msg.Buttons(buttons=[msg.Button(label=str(i), data=f'x|{{"i":{i}}}') for i in range(60)])
+    rendered = render_message(msg.Message(summary="x", parts=[row]))
     _check_limits(rendered.blocks, 50)
     assert [len(b["elements"]) for b in rendered.blocks] == [25, 25, 10]
     ids = [e["action_id"] for b in rendered.blocks for e in b["elements"]]
@@ -136,38 +124,40 @@ def test_more_than_25_buttons_make_several_action_rows() -> None:
 
 
 def test_images_are_not_blocks_but_uploads() -> None:
-    message = Message(summary="x", parts=[Text(text="a"), Image(image_id="img1", alt="Graf")])
+    message = msg.Message(
+        summary="x", parts=[msg.Text(text="a"), msg.Image(image_id="img1", alt="Graf")]
+    )
     rendered = render_message(message)
     assert [b["type"] for b in rendered.blocks] == ["section"]
     assert [i.image_id for i in rendered.images] == ["img1"]
 
 
 def test_home_view_allows_100_blocks() -> None:
-    parts = [Text(text=f"Linje {i}") for i in range(150)]
-    view = render_home(Message(summary="x", parts=list(parts)), lang="en")
+    parts = [msg.Text(text=f"Linje {i}") for i in range(150)]
+    view = render_home(msg.Message(summary="x", parts=list(parts)), lang="en")
     assert view["type"] == "home"
     assert len(view["blocks"]) == 100
     assert view["blocks"][-1]["elements"][0]["text"] == "… and 51 more"
 
 
-def _form(**kw: object) -> Form:
+def _form(**kw: object) -> msg.Form:
     fields = kw.pop(
         "fields",
         [
-            Field_(name="title", label="Overskrift", max_length=200),
-            Field_(name="issue", label="Hvad drejer det sig om?", kind="textarea"),
-            Field_(name="anonymous", label="Anonym", kind="checkbox", hint="Vis ikke mit navn"),
-            Field_(
+            msg.Field_(name="title", label="Overskrift", max_length=200),
+            msg.Field_(name="issue", label="Hvad drejer det sig om?", kind="textarea"),
+            msg.Field_(name="anonymous", label="Anonym", kind="checkbox", hint="Vis ikke mit navn"),
+            msg.Field_(
                 name="committee",
                 label="Udvalg",
                 kind="choice",
-                options=[Option(value="1", label="Hoved-MED")],
+                options=[msg.Option(value="1", label="Hoved-MED")],
                 initial="1",
             ),
-            Field_(name="when", label="Dato", kind="date", required=False),
+            msg.Field_(name="when", label="Dato", kind="date", required=False),
         ],
     )
-    return Form(
+    return msg.Form(
         data='agenda.propose|{"c":1}', title="Forslag til MED", submit="Send", fields=fields, **kw
     )  # type: ignore[arg-type]
 
@@ -191,8 +181,8 @@ def test_a_form_is_a_modal_carrying_its_data() -> None:
 
 
 def test_a_modal_title_is_cut_to_24_characters_and_options_to_100() -> None:
-    many = [Option(value=f"v{i}", label=f"Enhed nummer {i}") for i in range(250)]
-    form = _form(fields=[Field_(name="unit", label="Enhed", kind="choice", options=many)])
+    many = [msg.Option(value=f"v{i}", label=f"Enhed nummer {i}") for i in range(250)]
+    form = _form(fields=[msg.Field_(name="unit", label="Enhed", kind="choice", options=many)])
     form = form.model_copy(update={"title": "Forslag til MED-udvalgets næste møde"})
     view = render_modal(form, FormOrigin(data=form.data), lang="en")
     assert len(view["title"]["text"]) == 24
@@ -204,7 +194,7 @@ def test_a_modal_title_is_cut_to_24_characters_and_options_to_100() -> None:
 
 
 def test_a_modal_with_too_many_fields_still_fits() -> None:
-    fields = [Field_(name=f"f{i}", label=f"Felt {i}") for i in range(130)]
+    fields = [msg.Field_(name=f"f{i}", label=f"Felt {i}") for i in range(130)]
     view = render_modal(_form(fields=fields), FormOrigin(data="x|{}"))
     _check_limits(view["blocks"], 100)
     assert view["blocks"][-1]["elements"][0]["text"] == "… og 31 mere"
@@ -218,31 +208,32 @@ def test_private_metadata_never_exceeds_3000_characters() -> None:
 
 
 _parts = st.one_of(
-    st.builds(Header, text=st.text(min_size=0, max_size=400)),
-    st.builds(Text, text=st.text(min_size=0, max_size=9000)),
-    st.builds(SmallPrint, text=st.text(max_size=4000)),
+    st.builds(msg.Header, text=st.text(min_size=0, max_size=400)),
+    st.builds(msg.Text, text=st.text(min_size=0, max_size=9000)),
+    st.builds(msg.SmallPrint, text=st.text(max_size=4000)),
     st.builds(
-        Facts,
+        msg.Facts,
         facts=st.lists(
-            st.builds(Fact, label=st.text(max_size=50), value=st.text(max_size=3000)), max_size=30
+            st.builds(msg.Fact, label=st.text(max_size=50), value=st.text(max_size=3000)),
+            max_size=30,
         ),
     ),
     st.builds(
-        Buttons,
+        msg.Buttons,
         buttons=st.lists(
-            st.builds(Button, label=st.text(max_size=120), data=st.text(max_size=255)),
+            st.builds(msg.Button, label=st.text(max_size=120), data=st.text(max_size=255)),
             min_size=1,
             max_size=40,
         ),
         label=st.none() | st.text(max_size=4000),
     ),
-    st.just(Divider()),
+    st.just(msg.Divider()),
 )
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_parts, max_size=70))
 def test_any_message_renders_within_the_limits(parts: list[object]) -> None:
-    rendered = render_message(Message(summary="s", parts=parts))  # type: ignore[arg-type]
+    rendered = render_message(msg.Message(summary="s", parts=parts))  # type: ignore[arg-type]
     _check_limits(rendered.blocks, blocks.MAX_MESSAGE_BLOCKS)
     assert len(rendered.text) <= blocks.MAX_FALLBACK_TEXT

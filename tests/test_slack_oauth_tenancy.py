@@ -7,6 +7,8 @@ for posting and look-ups, or act as a member whose e-mail they put on their own 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -46,6 +48,19 @@ def _as_workspace(fake: FakeSlack, team_id: str, token: str) -> None:
 
 async def _install(ws: SlackWorkspace) -> tuple[int, str]:
     return await finish_install(ws, *await install_callback(ws))
+
+
+@asynccontextmanager
+async def ours_and_second(db_url: str, fake: FakeSlack) -> AsyncIterator[SlackWorkspace]:
+    """Both allowed workspaces installed, ours first; C0OURS is in ours, C0THEIRS in the
+    second."""
+    settings = {**OAUTH, "SLACK_ALLOWED_TEAM_IDS": f"{OURS},{SECOND}"}
+    fake.channels.update({"C0OURS": OURS, "C0THEIRS": SECOND})
+    async with SlackWorkspace(db_url, fake, **settings) as ws:
+        assert (await _install(ws))[0] == 200
+        _as_workspace(fake, SECOND, SECOND_TOKEN)
+        assert (await _install(ws))[0] == 200
+        yield ws
 
 
 def _rows(ws: SlackWorkspace) -> list[str | None]:
@@ -198,12 +213,7 @@ async def test_channel_posts_go_through_the_channels_own_workspace(
 ) -> None:
     """A unit channel does not say its workspace: the installations are tried, earliest
     first, until one knows the channel; a later install never takes over the others'."""
-    settings = {**OAUTH, "SLACK_ALLOWED_TEAM_IDS": f"{OURS},{SECOND}"}
-    fake.channels.update({"C0OURS": OURS, "C0THEIRS": SECOND})
-    async with SlackWorkspace(sqlite_url, fake, **settings) as ws:
-        assert (await _install(ws))[0] == 200
-        _as_workspace(fake, SECOND, SECOND_TOKEN)
-        assert (await _install(ws))[0] == 200
+    async with ours_and_second(sqlite_url, fake) as ws:
         with ws.bot.db.session() as s:
             ours = Unit(path="Kommune", name="Kommune", slack_channel_id="C0OURS")
             theirs = Unit(path="Region", name="Region", slack_channel_id="C0THEIRS")

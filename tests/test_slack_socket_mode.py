@@ -15,7 +15,9 @@ import pytest
 
 from tests.cli import cli
 from tests.fakes.slack_api import FakeSlack, SlackWorkspace, fixture
-from tests.test_slack_e2e import _everyone_on_slack, _people, slack_id
+from tests.slack_demo import everyone_on_slack as _everyone_on_slack
+from tests.slack_demo import members_of as _people
+from tests.slack_demo import slack_id
 
 APP_TOKEN = "xapp-1-A0MEDPULS-1-fakeappleveltoken"
 

@@ -11,22 +11,8 @@ from adapters.teams.cards import (
     render_message,
     size_of,
 )
+from bot.core import messages as msg
 from bot.core.i18n import translator
-from bot.core.messages import (
-    Button,
-    Buttons,
-    Divider,
-    Fact,
-    Facts,
-    Field_,
-    Form,
-    Header,
-    Image,
-    Message,
-    Option,
-    SmallPrint,
-    Text,
-)
 
 DA = translator("da")
 EN = translator("en")
@@ -37,14 +23,18 @@ def _actions(card: dict) -> list[dict]:  # type: ignore[type-arg]
 
 
 def test_pulse_question_card() -> None:
-    buttons = [Button(label=str(v), data=f"pulse.answer|{v}", selected=v == 3) for v in range(1, 6)]
-    message = Message(
+    buttons = [
+        msg.Button(label=str(v), data=f"pulse.answer|{v}", selected=v == 3) for v in range(1, 6)
+    ]
+    message = msg.Message(
         summary="Ugens puls",
         parts=[
-            Header(text="Ugens puls"),
-            Buttons(buttons=buttons, label="Jeg har *tillid* til ledelsen", ends=("Uenig", "Enig")),
-            Divider(),
-            SmallPrint(text="Anonymt"),
+            msg.Header(text="Ugens puls"),
+            msg.Buttons(
+                buttons=buttons, label="Jeg har *tillid* til ledelsen", ends=("Uenig", "Enig")
+            ),
+            msg.Divider(),
+            msg.SmallPrint(text="Anonymt"),
         ],
     )
     card = render_message(message, DA)
@@ -63,9 +53,12 @@ def test_pulse_question_card() -> None:
 
 
 def test_image_is_linked_by_public_url_and_facts_are_a_factset() -> None:
-    message = Message(
+    message = msg.Message(
         summary="Resultat",
-        parts=[Facts(facts=[Fact(label="Tillid", value="4,1")]), Image(image_id="abc", alt="Graf")],
+        parts=[
+            msg.Facts(facts=[msg.Fact(label="Tillid", value="4,1")]),
+            msg.Image(image_id="abc", alt="Graf"),
+        ],
     )
     card = render_message(message, DA, lambda i: f"https://medpuls.example/images/{i}.png")
     assert card["body"][0] == {"type": "FactSet", "facts": [{"title": "Tillid", "value": "4,1"}]}
@@ -76,13 +69,13 @@ def test_image_is_linked_by_public_url_and_facts_are_a_factset() -> None:
 
 
 def test_huge_messages_are_trimmed_under_28_kb_with_a_count() -> None:
-    facts = [Fact(label=f"Forslag {i}", value="x" * 120) for i in range(600)]
-    message = Message(
+    facts = [msg.Fact(label=f"Forslag {i}", value="x" * 120) for i in range(600)]
+    message = msg.Message(
         summary="Digest",
         parts=[
-            Header(text="Ugens overblik"),
-            Facts(facts=facts),
-            Buttons(buttons=[Button(label="Åbn", data="a|{}")]),
+            msg.Header(text="Ugens overblik"),
+            msg.Facts(facts=facts),
+            msg.Buttons(buttons=[msg.Button(label="Åbn", data="a|{}")]),
         ],
     )
     for t, word in ((DA, "mere"), (EN, "more")):
@@ -97,25 +90,30 @@ def test_huge_messages_are_trimmed_under_28_kb_with_a_count() -> None:
 
 
 def test_one_enormous_text_is_cut() -> None:
-    card = render_message(Message(summary="x", parts=[Text(text="ord " * 20_000)]), EN)
+    card = render_message(msg.Message(summary="x", parts=[msg.Text(text="ord " * 20_000)]), EN)
     assert size_of(card) < MAX_MESSAGE_BYTES
     assert card["body"][0]["text"].endswith("…")
 
 
 def test_form_card_inputs_and_errors() -> None:
-    form = Form(
+    form = msg.Form(
         data="agenda.propose|{}",
         title="Foreslå et punkt",
         submit="Send",
         intro="Til Hoved-MED",
         fields=[
-            Field_(name="title", label="Overskrift", max_length=200, placeholder="Kort"),
-            Field_(name="issue", label="Sagen", kind="textarea", hint="Hvad drejer det sig om?"),
-            Field_(
-                name="who", label="Hvem", kind="choice", options=[Option(value="me", label="Mig")]
+            msg.Field_(name="title", label="Overskrift", max_length=200, placeholder="Kort"),
+            msg.Field_(
+                name="issue", label="Sagen", kind="textarea", hint="Hvad drejer det sig om?"
             ),
-            Field_(name="anonymous", label="Anonymt", kind="checkbox", required=False),
-            Field_(name="when", label="Hvornår", kind="datetime", initial="2025-12-04T13:30"),
+            msg.Field_(
+                name="who",
+                label="Hvem",
+                kind="choice",
+                options=[msg.Option(value="me", label="Mig")],
+            ),
+            msg.Field_(name="anonymous", label="Anonymt", kind="checkbox", required=False),
+            msg.Field_(name="when", label="Hvornår", kind="datetime", initial="2025-12-04T13:30"),
         ],
     )
     card = render_form(form, DA, errors={"title": "Skal udfyldes"}, values={"title": ""})

@@ -8,7 +8,6 @@ Runs over real HTTP against the Teams route, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -21,23 +20,9 @@ from bot.core.platform import Address
 from bot.core.router import FlowContext, Router
 from storage.models import ConversationReference
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.teams_support import fixture, running, teams_settings
+from tests.teams_support import AAD, USER, fixture, mettes_connector, running, teams_settings
 
-USER = "29:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-personal"
-AAD = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBotConnector]:
-    connector = FakeBotConnector().start()
-    connector.members[USER] = {
-        "id": USER,
-        "name": "Mette Hansen",
-        "aadObjectId": AAD,
-        "email": "Mette.Hansen@eksempel.dk",
-    }
-    yield connector
-    connector.stop()
+fake = pytest.fixture(mettes_connector, name="fake")
 
 
 async def test_concurrent_install_activities_never_500(db_url: str, fake: FakeBotConnector) -> None:

@@ -13,10 +13,7 @@ from bot.core.events import (
     MessageReceived,
     OtherEvent,
 )
-from tests.teams_support import fixture
-
-USER = "29:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-personal"
-AAD = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+from tests.teams_support import AAD, USER, fixture
 
 
 def test_personal_command_word() -> None:

@@ -7,24 +7,19 @@ most once an hour: an unannounced rotation gave an hour of 401s.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.teams.signing_keys import DEFAULT_MAX_AGE, MAX_MAX_AGE, MIN_MAX_AGE, max_age
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.teams_support import APP_ID, running, teams_settings
+from tests.teams_support import APP_ID, bot_connector, running, teams_settings
 from tests.teams_support import fixture as teams_fixture
 
 _ids = itertools.count(1)
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeBotConnector]:
-    connector = FakeBotConnector().start()
-    yield connector
-    connector.stop()
+fake = pytest.fixture(bot_connector, name="fake")
 
 
 def _message(fake: FakeBotConnector) -> dict[str, object]:

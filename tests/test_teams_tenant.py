@@ -8,7 +8,8 @@ multi-tenant: MEDPULS_TEAMS_ALLOWED_TENANT_IDS), in every place the activity sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -21,10 +22,16 @@ from bot.core.messages import NO_REPLY, Reply
 from bot.core.router import FlowContext, Router
 from storage.models import ConversationReference, Member, ProcessedEvent
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.teams_support import fixture, running, teams_settings
+from tests.teams_support import (
+    AAD,
+    USER,
+    bot_connector,
+    fixture,
+    roster_entry,
+    running,
+    teams_settings,
+)
 
-USER = "29:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-personal"
-AAD = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
 FOREIGN = "0badf00d-0000-4000-8000-0000000f0e19"
 MALLORY = "29:1MalloryFromAnotherTenant-personal"
 MALLORY_AAD = "1a2b3c4d-0000-4000-8000-00000000ba5e"
@@ -73,16 +80,9 @@ CASES: dict[str, Callable[[Activity], None]] = {
 
 @pytest.fixture
 def fake() -> Iterator[FakeBotConnector]:
-    connector = FakeBotConnector().start()
-    for user, aad in ((USER, AAD), (MALLORY, MALLORY_AAD)):
-        connector.members[user] = {
-            "id": user,
-            "name": "Mette Hansen",
-            "aadObjectId": aad,
-            "email": EMAIL,
-        }
-    yield connector
-    connector.stop()
+    yield from bot_connector(
+        roster_entry(email=EMAIL), roster_entry(MALLORY, MALLORY_AAD, email=EMAIL)
+    )
 
 
 def _seeing_router(seen: list[int | None]) -> Router:
@@ -162,9 +162,18 @@ async def test_multi_tenant_serves_listed_tenants_only(
         assert (await teams.post(foreign)).status == 403
 
 
-def _bound_member(teams: Any) -> None:
-    with teams.bot.db.session() as s:
-        s.add(Member(email=EMAIL, name="Mette Hansen", teams_user_id=USER, teams_aad_id=AAD))
+@asynccontextmanager
+async def _mette_known(
+    db_url: str, fake: FakeBotConnector, *, bound: bool
+) -> AsyncIterator[tuple[Any, list[int | None]]]:
+    """The bot with Mette Hansen a member, `bound` to her Teams account or known only by her
+    e-mail; and whom each "hjælp" came from, as the core resolved it (None: a stranger)."""
+    seen: list[int | None] = []
+    async with running(teams_settings(db_url, fake), fake, _seeing_router(seen)) as teams:
+        ids = {"teams_user_id": USER, "teams_aad_id": AAD} if bound else {}
+        with teams.bot.db.session() as s:
+            s.add(Member(email=EMAIL, name="Mette Hansen", **ids))
+        yield teams, seen
 
 
 def _member(teams: Any) -> Member:
@@ -174,8 +183,14 @@ def _member(teams: Any) -> Member:
         return member
 
 
-def _mallory(activity_id: str) -> Activity:
-    activity = fixture("message_personal", id=activity_id)
+def _bound_to(teams: Any) -> tuple[str | None, str | None]:
+    """The Teams user id and AAD object id the member is bound to."""
+    member = _member(teams)
+    return member.teams_user_id, member.teams_aad_id
+
+
+def _mallory(activity_id: str, fake: FakeBotConnector) -> Activity:
+    activity = fixture("message_personal", fake, id=activity_id)
     activity["from"] = {"id": MALLORY, "name": "Mette Hansen", "aadObjectId": MALLORY_AAD}
     return activity
 
@@ -183,15 +198,11 @@ def _mallory(activity_id: str) -> Activity:
 async def test_foreign_user_with_the_members_email_does_not_rebind(
     db_url: str, fake: FakeBotConnector
 ) -> None:
-    seen: list[int | None] = []
-    async with running(teams_settings(db_url, fake), fake, _seeing_router(seen)) as teams:
-        _bound_member(teams)
-        activity = _mallory("foreign-1")
-        activity["serviceUrl"] = fake.service_url
+    async with _mette_known(db_url, fake, bound=True) as (teams, seen):
+        activity = _mallory("foreign-1", fake)
         _foreign_both(activity)
         assert (await teams.post(activity)).status == 403
-        member = _member(teams)
-        assert (member.teams_user_id, member.teams_aad_id) == (USER, AAD)
+        assert _bound_to(teams) == (USER, AAD)
         assert seen == []
 
 
@@ -199,24 +210,17 @@ async def test_second_account_with_the_members_email_is_a_stranger(
     db_url: str, fake: FakeBotConnector
 ) -> None:
     """Within our tenant too: a guest's e-mail is whatever their home tenant says."""
-    seen: list[int | None] = []
-    async with running(teams_settings(db_url, fake), fake, _seeing_router(seen)) as teams:
-        _bound_member(teams)
-        activity = _mallory("guest-1")
-        activity["serviceUrl"] = fake.service_url
+    async with _mette_known(db_url, fake, bound=True) as (teams, seen):
+        activity = _mallory("guest-1", fake)
         assert (await teams.post(activity)).status == 200
-        member = _member(teams)
-        assert (member.teams_user_id, member.teams_aad_id) == (USER, AAD)
+        assert _bound_to(teams) == (USER, AAD)
         assert seen == [None]
 
 
 async def test_first_contact_binds_by_email_and_remembers_the_directory_id(
     db_url: str, fake: FakeBotConnector
 ) -> None:
-    seen: list[int | None] = []
-    async with running(teams_settings(db_url, fake), fake, _seeing_router(seen)) as teams:
-        with teams.bot.db.session() as s:
-            s.add(Member(email=EMAIL, name="Mette Hansen"))
+    async with _mette_known(db_url, fake, bound=False) as (teams, seen):
         assert (await teams.post(fixture("message_personal", fake))).status == 200
         member = _member(teams)
         assert seen == [member.id]
@@ -230,13 +234,8 @@ async def test_a_guest_in_our_tenant_is_not_bound_by_email(
     fake.members[MALLORY].update(
         userRole="guest", userPrincipalName="mallory_evil.example#EXT#@eksempel.onmicrosoft.com"
     )
-    seen: list[int | None] = []
-    async with running(teams_settings(db_url, fake), fake, _seeing_router(seen)) as teams:
-        with teams.bot.db.session() as s:
-            s.add(Member(email=EMAIL, name="Mette Hansen"))
-        activity = _mallory("guest-2")
-        activity["serviceUrl"] = fake.service_url
+    async with _mette_known(db_url, fake, bound=False) as (teams, seen):
+        activity = _mallory("guest-2", fake)
         assert (await teams.post(activity)).status == 200
-        member = _member(teams)
-        assert (member.teams_user_id, member.teams_aad_id) == (None, None)
+        assert _bound_to(teams) == (None, None)
         assert seen == [None]

@@ -24,10 +24,18 @@ from bot.core.platform import Address
 from bot.core.router import FlowContext, Router
 from storage.models import ConversationReference, Member, OutboxMessage, ProcessedEvent
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.teams_support import APP_ID, TeamsBot, fixture, running, teams_settings
+from tests.teams_support import (
+    AAD,
+    APP_ID,
+    USER,
+    TeamsBot,
+    bot_connector,
+    fixture,
+    roster_entry,
+    running,
+    teams_settings,
+)
 
-USER = "29:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-personal"
-AAD = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
 PERSONAL = "a:1PersonalConversationIdFromTeams0123456789"
 
 
@@ -90,16 +98,7 @@ def _router() -> Router:
 
 @pytest.fixture
 def fake() -> Iterator[FakeBotConnector]:
-    connector = FakeBotConnector().start()
-    connector.members[USER] = {
-        "id": USER,
-        "name": "Mette Hansen",
-        "aadObjectId": AAD,
-        "email": "Mette.Hansen@eksempel.dk",
-        "userPrincipalName": "mette.hansen@eksempel.dk",
-    }
-    yield connector
-    connector.stop()
+    yield from bot_connector(roster_entry(userPrincipalName="mette.hansen@eksempel.dk"))
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,12 +42,28 @@ from bot.core.platform_limits import Window
 from tests.fakes.windows import SlidingWindows
 
 ISSUER = "https://api.botframework.com"
+# Where botbuilder reads the OpenID metadata (and from it the signing keys' URL).
+METADATA_PATH = "/openid/.well-known/openidconfiguration"
 SCOPE = "https://api.botframework.com"
 
 
 def _b64(n: int) -> str:
     raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+Route = Callable[["FakeBotConnector", web.Request], Awaitable[web.StreamResponse]]
+
+
+def _recorded(route: Route) -> Route:
+    """A Bot Connector route: the call is recorded (`calls`), and a failure or a throttle due
+    for it (`fail_next`, `tenant_rate`, `conversation_windows`) answers in the route's place."""
+
+    async def recorded(self: FakeBotConnector, request: web.Request) -> web.StreamResponse:
+        failed = await self._record(request)
+        return failed if failed is not None else await route(self, request)
+
+    return recorded
 
 
 @dataclass
@@ -127,20 +143,12 @@ class FakeBotConnector:
     def service_url(self) -> str:
         return f"{self.url}/teams/"
 
-    @property
-    def login_url(self) -> str:
-        return f"{self.url}/login/{self.tenant}"
-
-    @property
-    def openid_url(self) -> str:
-        return f"{self.url}/openid/.well-known/openidconfiguration"
-
     def settings(self) -> dict[str, str]:
         """The Bot Framework endpoint settings that point botbuilder at this fake."""
         return {
-            "TO_CHANNEL_FROM_BOT_LOGIN_URL": self.login_url,
+            "TO_CHANNEL_FROM_BOT_LOGIN_URL": f"{self.url}/login/{self.tenant}",
             "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": SCOPE,
-            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": self.openid_url,
+            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": f"{self.url}{METADATA_PATH}",
             "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": ISSUER,
             "MICROSOFT_APP_TENANT_ID": self.tenant,
         }
@@ -236,7 +244,7 @@ class FakeBotConnector:
     def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/login/{tenant}/oauth2/v2.0/token", self._token)
-        app.router.add_get("/openid/.well-known/openidconfiguration", self._metadata)
+        app.router.add_get(METADATA_PATH, self._metadata)
         app.router.add_get("/openid/keys", self._keys)
         app.router.add_post("/teams/v3/conversations", self._create)
         app.router.add_post("/teams/v3/conversations/{cid}/activities", self._send)
@@ -339,10 +347,8 @@ class FakeBotConnector:
             headers=headers,
         )
 
+    @_recorded
     async def _create(self, request: web.Request) -> web.StreamResponse:
-        failed = await self._record(request)
-        if failed is not None:
-            return failed
         assert self._current is not None
         body = self._current.body or {}
         member = (body.get("members") or [{}])[0].get("id", "")
@@ -356,10 +362,8 @@ class FakeBotConnector:
             {"id": f"a:1personal-{member}", "activityId": str(next(self._ids))}, status=201
         )
 
+    @_recorded
     async def _send(self, request: web.Request) -> web.StreamResponse:
-        failed = await self._record(request)
-        if failed is not None:
-            return failed
         activity_id = str(next(self._ids))
         assert self._current is not None
         self._current.result_id = activity_id
@@ -369,16 +373,12 @@ class FakeBotConnector:
         self.last_post = now
         return web.json_response({"id": activity_id}, status=201)
 
+    @_recorded
     async def _update(self, request: web.Request) -> web.StreamResponse:
-        failed = await self._record(request)
-        if failed is not None:
-            return failed
         return web.json_response({"id": request.match_info["aid"]})
 
+    @_recorded
     async def _member(self, request: web.Request) -> web.StreamResponse:
-        failed = await self._record(request)
-        if failed is not None:
-            return failed
         member = self.members.get(request.match_info["mid"])
         if member is None:
             return web.json_response(
@@ -389,10 +389,8 @@ class FakeBotConnector:
     def roster_requests(self) -> list[Call]:
         return [c for c in self.calls if c.path.endswith("/pagedmembers")]
 
+    @_recorded
     async def _paged_members(self, request: web.Request) -> web.StreamResponse:
-        failed = await self._record(request)
-        if failed is not None:
-            return failed
         self.roster_queries.append(dict(request.query))
         if not self.roster_gate.is_set():
             await asyncio.to_thread(self.roster_gate.wait, 60)
@@ -415,10 +413,8 @@ class FakeBotConnector:
             page["continuationToken"] = f"page-{start + size}"
         return web.json_response(page)
 
+    @_recorded
     async def _channels(self, request: web.Request) -> web.StreamResponse:
-        failed = await self._record(request)
-        if failed is not None:
-            return failed
         channels = self.team_channels.get(request.match_info["tid"])
         if channels is None:
             return web.json_response({"error": {"code": "NotFound"}}, status=404)
