@@ -91,7 +91,9 @@ def _serve_with_its_job_process(tmp_path: Path) -> tuple[subprocess.Popen[str], 
         stderr=subprocess.PIPE,
         text=True,
     )
-    for _ in range(150):
+    # The child is a second interpreter importing every flow: seconds, more on a loaded machine.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         children = _children(proc.pid)
         if children and _lease_holder(env["DATABASE_URL"]):
             break
@@ -126,7 +128,7 @@ def test_serve_runs_the_scheduler_in_a_child_that_stops_with_it(tmp_path: Path) 
         # The lease is the child's (its worker id ends in its pid), not serve's.
         assert (_lease_holder(url) or "").endswith(f":{child}")
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -140,10 +142,9 @@ def test_the_job_process_stops_when_serve_is_killed(tmp_path: Path) -> None:
     proc, child, _ = _serve_with_its_job_process(tmp_path)
     proc.kill()  # no cleanup in serve at all: the child sees its stdin close
     proc.wait(timeout=10)
-    for _ in range(100):
-        if not _alive(child):
-            break
+    deadline = time.monotonic() + 30
+    while _alive(child):
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            raise AssertionError("the job process outlived a killed serve")
         time.sleep(0.1)
-    else:
-        os.kill(child, signal.SIGKILL)
-        raise AssertionError("the job process outlived a killed serve")
