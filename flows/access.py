@@ -103,7 +103,6 @@ def is_admin(session: Session, member: Member | None) -> bool:
     return any("admin" in ms.role_set for ms in rows)
 
 
-
 def refuse(
     session: Session,
     message: str,
@@ -518,7 +517,6 @@ def on_audit(ctx: FlowContext, event: CommandInvoked) -> Reply:
     parts: list[Any] = [Header(text=t.plural("access.audit_title", len(lines)))]
     parts.append(Facts(facts=facts) if facts else Text(text=t("access.audit_empty")))
     return Reply(notice=Message(summary=t.plural("access.audit_title", len(lines)), parts=parts))
-
 
 
 def register(router: Router) -> None:

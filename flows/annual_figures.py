@@ -186,9 +186,7 @@ def _decide(session: Session, year: AreaYear, found: _Cells, tz: dt.tzinfo) -> N
         # One ledger row per committee and week, as the digest writes one per week and
         # dimension: a row per figure made recording the year's figures the slowest part.
         batch = f"{PATH}:{year.committee.id}:{name}"
-        if ledger.decide(
-            PATH, found.turnout[w], week=name, record_known=False, batch=batch
-        ).shown:
+        if ledger.decide(PATH, found.turnout[w], week=name, record_known=False, batch=batch).shown:
             people_asked, answered = asked.get(w, (0, 0))
             year.turnout.append(Turnout(week.monday, people_asked, answered))
         else:

@@ -61,6 +61,7 @@ def years(now: dt.datetime, tz: dt.tzinfo) -> range:
     """The years a report may be asked for: FIRST_YEAR to this one."""
     return range(FIRST_YEAR, now.astimezone(tz).year + 1)
 
+
 INDEX_NAMES = ("social_capital", "relational_coordination")
 
 

@@ -1437,7 +1437,6 @@ def _hhmm(word: str) -> str | None:
     return f"{int(hour):02d}:{minute}"
 
 
-
 def on_digest_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     t = ctx.t
     member = ctx.member
