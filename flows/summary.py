@@ -95,15 +95,7 @@ def _earlier_figures(
     """The last shown figure of each question and of each dimension, from earlier rounds."""
     closed_before = pulse_round.closed_at or pulse_round.closes_at
     rows = session.execute(
-        select(
-            RoundResult.round_id,
-            RoundResult.question_id,
-            RoundResult.dimension,
-            RoundResult.respondents,
-            RoundResult.value_sum,
-            PulseRound.closed_at,
-            PulseRound.min_group_size,
-        )
+        select(RoundResult, PulseRound.closed_at, PulseRound.min_group_size)
         .join(PulseRound, PulseRound.id == RoundResult.round_id)
         .where(
             PulseRound.unit_id == pulse_round.unit_id,
@@ -117,7 +109,9 @@ def _earlier_figures(
     by_question: dict[str, Earlier] = {}
     per_round_dim: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
     closed_of: dict[int, dt.datetime] = {}
-    for round_id, qid, dim, n, total, closed, minimum in rows:
+    for result, closed, minimum in rows:
+        round_id, qid, dim = result.round_id, result.question_id, result.dimension
+        n, total = result.respondents, result.value_sum
         if n < minimum or closed is None or not _was_shown(session, round_id, [qid]):
             continue
         if qid not in by_question:
@@ -519,10 +513,9 @@ def pooled_comment_messages(
 
 def post_pooled_comments(db: Database, settings: Settings, now: dt.datetime) -> None:
     with db.session() as session:
-        messages = pooled_comment_messages(session, settings, now)
-        if messages:
-            added = queue(session, messages)
-            log.info("pooled comments queued", extra={"count": added})
+        added = queue(session, pooled_comment_messages(session, settings, now))
+    if added:
+        log.info("pooled comments queued", extra={"count": added})
 
 
 JOBS = [post_pooled_comments]
