@@ -26,12 +26,12 @@ now), so that the scheduler's weekly digest job, due for every leader, starts un
 `medpuls serve` a second after its job process is up and runs for minutes while the clicks
 arrive (serve runs the scheduler in a child process of its own, bot/app/job_process.py, so the
 job never holds the web process's GIL: issue 16, point 2). The job's end is read from serve's
-log, which the child writes to too ("leader digests queued"). After the `--rounds` rounds the bench waits for the job to end
-and measures `--rounds` more; the last line gives the ratios over the rounds that ended while
-the job was running and over those after it. "After" is not an idle server: the scheduler's
-first tick runs every job in turn in one thread (on this seed the dialogue guides before the
-digest and the committee digests after it take minutes too), so compare with a run without
-`--with-digest` as well.
+log, which the child writes to too ("leader digests queued"). After the `--rounds` rounds the
+bench waits for the job to end and measures `--rounds` more; the last line gives the ratios
+over the rounds that ended while the job was running and over those after it. "After" is not
+an idle server: the job process's first tick runs every job in turn (on this seed the dialogue
+guides before the digest and the committee digests after it take minutes too), so compare with
+a run without `--with-digest` as well.
 """
 
 from __future__ import annotations
@@ -214,6 +214,7 @@ async def open_round(url: str, members: int) -> tuple[int, list[dict[str, Any]]]
                     SLACK_BOT_TOKEN=fake.bot_token,
                     SLACK_SIGNING_SECRET=SECRET,
                     SLACK_API_URL=fake.api_url,
+                    MEDPULS_WORKING_HOURS="always",
                 )
             )
             while await bot.delivery.run_once():
@@ -228,7 +229,8 @@ async def open_round(url: str, members: int) -> tuple[int, list[dict[str, Any]]]
 
     db = Database(url)
     seed_unit(db, members)
-    settings = Settings(DATABASE_URL=url)
+    # Quiet hours would hold the round's DMs until morning: this bench measures acks, any hour.
+    settings = Settings(DATABASE_URL=url, MEDPULS_WORKING_HOURS="always")
     with db.session() as session:
         sync_bank(session)
     with db.session() as session:
@@ -419,8 +421,8 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
                 SLACK_SIGNING_SECRET=SECRET,
                 SLACK_API_URL=api_url,
                 MEDPULS_IN_PROCESS_WORKER="false" if args.no_worker else "true",
-                # The digest job must not wait for Monday morning's working hours.
-                **({"MEDPULS_WORKING_HOURS": "always"} if args.with_digest else {}),
+                # Neither the digest job nor any send waits for the next working hours.
+                MEDPULS_WORKING_HOURS="always",
                 **switch_interval(args.switch_interval_ms, logs),
             ),
             logs / "medpuls.log",
