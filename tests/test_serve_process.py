@@ -77,19 +77,11 @@ def _alive(pid: int) -> bool:
 
 
 def _serve_with_its_job_process(tmp_path: Path) -> tuple[subprocess.Popen[str], int, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path}/jobs.db",
-        "PORT": str(_free_port()),
-        "MEDPULS_LOCAL_CHAT": "1",
-    }
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/jobs.db"}
+    env.update(PORT=str(_free_port()), MEDPULS_LOCAL_CHAT="1")
     subprocess.run([MEDPULS, "db", "upgrade"], env=env, check=True, capture_output=True)
     proc = subprocess.Popen(
-        [MEDPULS, "serve", "--host", "127.0.0.1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        [MEDPULS, "serve", "--host", "127.0.0.1"], env=env, stderr=subprocess.PIPE, text=True
     )
     # The child is a second interpreter importing every flow: seconds, more on a loaded machine.
     deadline = time.monotonic() + 120
