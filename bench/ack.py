@@ -22,15 +22,16 @@ decide a p99 on a shared machine, the median over the rounds of each round's p99
 
 `--with-digest` also seeds a municipality of `--digest-teams` teams of 25 with a leader for
 every unit and `--digest-weeks` weeks of closed rounds (bench/aggregate.py's seed, dated before
-now), so that the scheduler's weekly digest job, due for every leader, starts in the same
-`medpuls serve` process a second after it does and runs for seconds while the clicks arrive
-(scheduler jobs run off the event loop: issue 16, point 2). The job's end is read from serve's
-log ("leader digests queued"). After the `--rounds` rounds the bench waits for the job to end
-and measures `--rounds` more; the last line gives the ratios over the rounds that ended while
-the job was running and over those after it. "After" is not an idle server: the scheduler's
-first tick runs every job in turn in one thread (on this seed the dialogue guides before the
-digest and the committee digests after it take minutes too), so compare with a run without
-`--with-digest` as well.
+now), so that the scheduler's weekly digest job, due for every leader, starts under the same
+`medpuls serve` a second after its job process is up and runs for minutes while the clicks
+arrive (serve runs the scheduler in a child process of its own, bot/app/job_process.py, so the
+job never holds the web process's GIL: issue 16, point 2). The job's end is read from serve's
+log, which the child writes to too ("leader digests queued"). After the `--rounds` rounds the
+bench waits for the job to end and measures `--rounds` more; the last line gives the ratios
+over the rounds that ended while the job was running and over those after it. "After" is not
+an idle server: the job process's first tick runs every job in turn (on this seed the dialogue
+guides before the digest and the committee digests after it take minutes too), so compare with
+a run without `--with-digest` as well.
 """
 
 from __future__ import annotations
@@ -57,12 +58,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import ROOT, SECRET_KEY, UNIT, bench_database, seed_unit
 
-MEDPULS = str(ROOT / ".venv" / "bin" / "medpuls")
+# The `medpuls` beside this interpreter: the checkout's .venv, or a shared one with
+# PYTHONPATH naming this checkout (its children inherit the environment).
+MEDPULS = str(Path(sys.executable).parent / "medpuls")
 SECRET = "bench-ack-signing-secret"
 TEAM = "T0MEDPULS"
 # Every child process and request gives up after this; the bench never hangs.
 REQUEST_TIMEOUT = 10.0
-START_TIMEOUT = 30.0
+# A loaded shared machine (load 30-40) took over 30 s to start serve.
+START_TIMEOUT = 120.0
 SETTLE_TIMEOUT = 60.0
 # What flows.digest logs when the digest job has queued every leader's digest.
 DIGEST_DONE = b'"leader digests queued"'
@@ -211,6 +215,7 @@ async def open_round(url: str, members: int) -> tuple[int, list[dict[str, Any]]]
                     SLACK_BOT_TOKEN=fake.bot_token,
                     SLACK_SIGNING_SECRET=SECRET,
                     SLACK_API_URL=fake.api_url,
+                    MEDPULS_WORKING_HOURS="always",
                 )
             )
             while await bot.delivery.run_once():
@@ -225,7 +230,8 @@ async def open_round(url: str, members: int) -> tuple[int, list[dict[str, Any]]]
 
     db = Database(url)
     seed_unit(db, members)
-    settings = Settings(DATABASE_URL=url)
+    # Quiet hours would hold the round's DMs until morning: this bench measures acks, any hour.
+    settings = Settings(DATABASE_URL=url, MEDPULS_WORKING_HOURS="always")
     with db.session() as session:
         sync_bank(session)
     with db.session() as session:
@@ -416,8 +422,8 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
                 SLACK_SIGNING_SECRET=SECRET,
                 SLACK_API_URL=api_url,
                 MEDPULS_IN_PROCESS_WORKER="false" if args.no_worker else "true",
-                # The digest job must not wait for Monday morning's working hours.
-                **({"MEDPULS_WORKING_HOURS": "always"} if args.with_digest else {}),
+                # Neither the digest job nor any send waits for the next working hours.
+                MEDPULS_WORKING_HOURS="always",
                 **switch_interval(args.switch_interval_ms, logs),
             ),
             logs / "medpuls.log",
@@ -495,9 +501,8 @@ async def measure(args: argparse.Namespace, url: str, logs: Path) -> str:
                     flush=True,
                 )
                 round_no += 1
-        # A graceful stop drains the adapter's background work before the process ends; with
-        # the digest, a later tick's job may still be running in its thread, which serve waits
-        # for on the way out.
+        # A graceful stop drains the adapter's background work before the process ends; a job
+        # still running in serve's job process is killed after its grace period (10 s).
         stopped = medpuls.stop(timeout=900 if args.with_digest else 60)
         if stopped != 0:
             keep = Path(tempfile.gettempdir()) / f"medpuls_ack_serve_{os.getpid()}.log"

@@ -155,7 +155,6 @@ class ActionToMed(ActionData):
 # --- who ------------------------------------------------------------------------------------
 
 
-
 def units_of(session: Session, member: Member) -> list[Unit]:
     rows = session.scalars(select(Membership).where(Membership.member_id == member.id))
     return sorted((ms.unit for ms in rows), key=lambda u: u.path)

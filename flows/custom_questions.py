@@ -242,7 +242,6 @@ def question_form(ctx: FlowContext, committees: Sequence[Committee]) -> Form:
     )
 
 
-
 def on_questions_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     if ctx.member is None:
         return Reply.note(ctx.t("common.unknown_user"))

@@ -1095,7 +1095,6 @@ def forget_expired_hide_requests(db: Database, settings: Settings, now: dt.datet
 JOBS = [forget_expired_hide_requests]
 
 
-
 def register(router: Router) -> None:
     router.command("grænse", "graense", "threshold")(on_threshold)
     router.command("kommentarer", "comments")(on_comments)

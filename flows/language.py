@@ -24,7 +24,6 @@ NAMES: dict[str, Lang | None] = {
 }
 
 
-
 def on_language(ctx: FlowContext, event: CommandInvoked) -> Reply:
     member = ctx.member
     if member is None:

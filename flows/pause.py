@@ -173,7 +173,6 @@ def pause_until(ctx: FlowContext, text: str) -> tuple[dt.date | None, str | None
     return until, None
 
 
-
 def on_pulse_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     if ctx.member is None:
         return Reply.note(ctx.t("common.unknown_user"))

@@ -70,7 +70,6 @@ _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 _End = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 
-
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -180,7 +180,6 @@ class ReplyOff(ActionData):
 # --- helpers ----------------------------------------------------------------------------------
 
 
-
 def _names(session: Session) -> list[str]:
     return list(session.scalars(select(Member.name).where(Member.erased.is_(False))))
 

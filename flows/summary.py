@@ -16,7 +16,6 @@ numbers, shuffled, never timed, and a hidden answer's comment is never shown.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import random
 from collections import defaultdict
@@ -46,10 +45,17 @@ from flows.disclosure import comment_home
 from flows.ledger import cell, decided_before, round_ledger, round_week, turnout_cell
 from flows.schedule import DEFAULT_TZ
 from flows.scrub import scrub
+from flows.summary_comments import (
+    comment_cell,
+    comments_key,
+    current_comments,
+    names,
+    post_parts,
+    recorded_comments,
+)
 from storage.db import Database
 from storage.models import (
     Answer,
-    Member,
     OutboxMessage,
     Participation,
     Publication,
@@ -89,15 +95,7 @@ def _earlier_figures(
     """The last shown figure of each question and of each dimension, from earlier rounds."""
     closed_before = pulse_round.closed_at or pulse_round.closes_at
     rows = session.execute(
-        select(
-            RoundResult.round_id,
-            RoundResult.question_id,
-            RoundResult.dimension,
-            RoundResult.respondents,
-            RoundResult.value_sum,
-            PulseRound.closed_at,
-            PulseRound.min_group_size,
-        )
+        select(RoundResult, PulseRound.closed_at, PulseRound.min_group_size)
         .join(PulseRound, PulseRound.id == RoundResult.round_id)
         .where(
             PulseRound.unit_id == pulse_round.unit_id,
@@ -111,7 +109,9 @@ def _earlier_figures(
     by_question: dict[str, Earlier] = {}
     per_round_dim: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
     closed_of: dict[int, dt.datetime] = {}
-    for round_id, qid, dim, n, total, closed, minimum in rows:
+    for result, closed, minimum in rows:
+        round_id, qid, dim = result.round_id, result.question_id, result.dimension
+        n, total = result.respondents, result.value_sum
         if n < minimum or closed is None or not _was_shown(session, round_id, [qid]):
             continue
         if qid not in by_question:
@@ -301,13 +301,6 @@ def comment_pool(session: Session, pulse_round: PulseRound, tz: dt.tzinfo) -> Po
     return Pool(int(home), [r for r in same if home_of(r.unit_id) == home])
 
 
-COMMENTS = "#comments"
-
-
-def comment_cell(round_id: int) -> str:
-    return f"{round_id}:{COMMENTS}"
-
-
 def _comment_week(rounds: Sequence[PulseRound], tz: dt.tzinfo) -> str:
     return round_week(min(r.opened_at for r in rounds), tz)
 
@@ -354,11 +347,16 @@ def comment_post(
 
 
 def record_comments(
-    session: Session, rounds: Sequence[PulseRound], people: int, shown: bool, tz: dt.tzinfo
+    session: Session,
+    rounds: Sequence[PulseRound],
+    people: int,
+    shown: bool,
+    tz: dt.tzinfo,
+    fingerprints: Sequence[str] = (),
 ) -> None:
-    cells = sorted(comment_cell(r.id) for r in rounds)
-    key = "comments:" + ",".join(cells)
-    key = key if len(key) <= 64 else "comments:" + _digest(cells)
+    """The publication of these rounds' comments: shown or withheld, and when shown, exactly
+    which comments (flows/summary_comments.py)."""
+    key = comments_key(rounds)
     if session.scalar(select(Publication.id).where(Publication.key == key)) is not None:
         return
     session.add(
@@ -366,41 +364,49 @@ def record_comments(
             key=key,
             week=_comment_week(rounds, tz),
             path="comments",
-            cells=[cells],
+            cells=[sorted(comment_cell(r.id) for r in rounds)],
             people=people,
             shown=shown,
             reason=None if shown else "below_threshold",
+            comments=list(fingerprints) if shown else None,
         )
     )
     session.flush()
 
 
-def _digest(cells: Sequence[str]) -> str:
-    return hashlib.sha256("\n".join(cells).encode()).hexdigest()[:54]
-
-
-def _comments(session: Session, rounds: Sequence[PulseRound], rng: random.Random) -> list[str]:
-    unit_ids = {r.unit_id for r in rounds}
-    names = _names(session, unit_ids)
-    texts = [
-        scrub(text, names)
-        for text in session.scalars(
-            select(Answer.comment).where(
-                Answer.round_id.in_([r.id for r in rounds]),
-                Answer.comment.is_not(None),
-                Answer.hidden.is_(False),
-            )
-        )
-        if text and text.strip()
+def _comments(
+    session: Session, rounds: Sequence[PulseRound], rng: random.Random
+) -> list[tuple[str, str]]:
+    """(fingerprint, scrubbed text) of the rounds' comments, shuffled."""
+    known = names(session)
+    pairs = [
+        (f, scrub(text, known))
+        for f, text in current_comments(session, [r.id for r in rounds]).items()
     ]
-    rng.shuffle(texts)
-    return texts
+    pairs.sort()  # the shuffle alone decides the order, not the database's
+    rng.shuffle(pairs)
+    return pairs
 
 
-def _names(session: Session, unit_ids: set[int]) -> list[str]:
-    # Everyone in the organisation: a comment in one unit often names someone in another.
-    del unit_ids
-    return list(session.scalars(select(Member.name).where(Member.erased.is_(False))))
+def _shown_comments(
+    session: Session,
+    rounds: Sequence[PulseRound],
+    people: int,
+    clears: bool,
+    tz: dt.tzinfo,
+    rng: random.Random,
+) -> list[str]:
+    """Record the post's publication with the comments it shows; those comments."""
+    pairs = _comments(session, rounds, rng) if clears else []
+    record_comments(session, rounds, people, clears, tz, [f for f, _ in pairs])
+    return [text for _, text in pairs]
+
+
+def _recorded(session: Session, rounds: Sequence[PulseRound]) -> list[str]:
+    publication = session.scalars(
+        select(Publication).where(Publication.key == comments_key(rounds))
+    ).first()
+    return recorded_comments(session, publication) if publication is not None else []
 
 
 def _comment_parts(
@@ -427,20 +433,21 @@ def _comment_parts(
     if pulse_round.id in comments_shown(session, [pulse_round], tz):
         if not own:
             return [SmallPrint(text=t("summary.comments_withheld"))]
+        # Built again (another language, a rewrite): the comments recorded at close, no others.
+        texts = _recorded(session, [pulse_round])
     elif own:
         rest, people, clears = comment_post(session, pool, minimum, tz)
-        record_comments(session, rest, people, clears, tz)
+        texts = _shown_comments(session, rest, people, clears, tz, rng or random.SystemRandom())
         if not clears:
             return [SmallPrint(text=t("summary.comments_withheld"))]
     else:
         home = session.get(Unit, pool.home)
         return [SmallPrint(text=t("summary.comments_pooled_note", unit=home.name if home else ""))]
-    texts = _comments(session, [pulse_round], rng or random.SystemRandom())
     date = t.date(pulse_round.opened_at.astimezone(tz).date())
     return [
         Divider(),
         Text(text=t("summary.comments_title", date=date)),
-        *(Text(text=f"“{c}”", markdown=False) for c in texts),
+        *post_parts(texts, comments_key([pulse_round]), t),
     ]
 
 
@@ -488,10 +495,7 @@ def pooled_comment_messages(
         rest, people, clears = comment_post(session, pool, pulse_round.min_comment_group_size, tz)
         if not rest:
             continue
-        record_comments(session, rest, people, clears, tz)
-        if not clears:
-            continue
-        texts = _comments(session, rest, random.SystemRandom())
+        texts = _shown_comments(session, rest, people, clears, tz, random.SystemRandom())
         if not texts:
             continue
         units = sorted({r.unit.name for r in rest})
@@ -499,7 +503,7 @@ def pooled_comment_messages(
         parts: list[Part] = [
             Header(text=t("summary.pooled_title", unit=home.name)),
             Text(text=t("summary.pooled_intro", units=", ".join(units), date=date)),
-            *(Text(text=f"“{c}”", markdown=False) for c in texts),
+            *post_parts(texts, comments_key(rest), t),
             SmallPrint(text=t("summary.pooled_footer")),
         ]
         message = Message(summary=t("summary.pooled_title", unit=home.name), parts=parts)
@@ -509,10 +513,9 @@ def pooled_comment_messages(
 
 def post_pooled_comments(db: Database, settings: Settings, now: dt.datetime) -> None:
     with db.session() as session:
-        messages = pooled_comment_messages(session, settings, now)
-        if messages:
-            added = queue(session, messages)
-            log.info("pooled comments queued", extra={"count": added})
+        added = queue(session, pooled_comment_messages(session, settings, now))
+    if added:
+        log.info("pooled comments queued", extra={"count": added})
 
 
 JOBS = [post_pooled_comments]

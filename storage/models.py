@@ -565,6 +565,9 @@ class Publication(Base):
     shown: Mapped[bool]
     # Why it was withheld: the rule, never the other figures (flows.disclosure reasons).
     reason: Mapped[str | None] = mapped_column(String(30))
+    # A comments post: the fingerprints of exactly the comments it showed, in its order
+    # (flows/summary_comments.py), never their text; "show all" shows these and no others.
+    comments: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

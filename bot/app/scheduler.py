@@ -57,21 +57,6 @@ class JobHost(Protocol):
 Job = Callable[[Any], Awaitable[None] | None]
 
 
-async def run_off_the_loop(job: Job, bot: JobHost) -> None:
-    """Run one job without holding the event loop.
-
-    The flows' jobs are synchronous and can take seconds (a digest for a large area), while
-    `serve` answers Slack and Teams on the same loop, which must acknowledge within 3 seconds.
-    So a plain function runs in a worker thread; a coroutine function is awaited on the loop.
-    """
-    if inspect.iscoroutinefunction(job):
-        await job(bot)
-        return
-    result = await asyncio.to_thread(job, bot)
-    if inspect.isawaitable(result):
-        await result
-
-
 class Scheduler:
     """Runs registered jobs every `interval` seconds while this process holds the lease."""
 
@@ -95,6 +80,10 @@ class Scheduler:
         self.safety_seconds = safety_seconds
         self._held_until = 0.0  # monotonic: when our own copy of the lease runs out
         self._aps = AsyncIOScheduler(timezone=dt.UTC)
+        self._stopped = False
+        # Threads still running a job: a cancelled tick cannot stop them, and the lease is not
+        # given back while one runs.
+        self._threads: set[asyncio.Future[Any]] = set()
 
     @property
     def is_leader(self) -> bool:
@@ -130,14 +119,34 @@ class Scheduler:
         if not self.is_leader:
             return
         for name, job in self.jobs.items():
+            if self._stopped:
+                return
             if not self.is_leader:
                 log.warning("lease ran out during a tick", extra={"worker": self.bot.worker_id})
                 return
             try:
-                await run_off_the_loop(job, self.bot)
+                await self._run_off_the_loop(job)
             except Exception:
                 log.exception("job failed", extra={"reason": name})
         self.bot.delivery.wake()
+
+    async def _run_off_the_loop(self, job: Job) -> None:
+        """Run one job without holding the event loop.
+
+        The flows' jobs are synchronous and can take seconds (a digest for a large area), while
+        the loop may be answering Slack and Teams, which must acknowledge within 3 seconds. So
+        a plain function runs in a worker thread; a coroutine function is awaited on the loop.
+        (`serve` runs the scheduler in a process of its own besides: bot/app/job_process.py.)
+        """
+        if inspect.iscoroutinefunction(job):
+            await job(self.bot)
+            return
+        thread = asyncio.ensure_future(asyncio.to_thread(job, self.bot))
+        self._threads.add(thread)
+        thread.add_done_callback(self._threads.discard)
+        result = await asyncio.shield(thread)
+        if inspect.isawaitable(result):
+            await result
 
     def start(self) -> None:
         # A deploy or a stalled loop can delay a run; APScheduler's 1-second default grace
@@ -163,9 +172,20 @@ class Scheduler:
         )
         self._aps.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """No more ticks; the lease goes back once the running job (if any) has ended.
+
+        A job still running after `grace` keeps the lease until it expires, so no other
+        replica starts the same jobs beside it; the process may then be killed harmlessly.
+        """
+        self._stopped = True
         if self._aps.running:  # stop() before start() (a failed start-up) is no error
             self._aps.shutdown(wait=False)
+        if self._threads:
+            _, running = await asyncio.wait(self._threads, timeout=grace)
+            if running:
+                log.warning("a job still runs at stop", extra={"worker": self.bot.worker_id})
+                return
         if self.is_leader:
             self._held_until = 0.0
             await asyncio.to_thread(release_lease, self.bot.db, "scheduler", self.bot.worker_id)

@@ -61,7 +61,8 @@ async def image(request: web.Request) -> web.Response:
 
 
 def build_web_app(bot: Bot, *, background: bool | None = None) -> web.Application:
-    """The routes of DESIGN.md; `background` runs the scheduler and delivery in-process."""
+    """The routes of DESIGN.md; `background` delivers in this process and runs the scheduler's
+    jobs in a child process that it supervises (bot/app/job_process.py)."""
     app = web.Application()
     app[BOT_KEY] = bot
     app.router.add_get("/healthz", healthz)
@@ -85,12 +86,16 @@ def build_web_app(bot: Bot, *, background: bool | None = None) -> web.Applicatio
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
-    from bot.app.worker import run_worker
+    from bot.app.job_process import JobProcess
+    from bot.app.worker import run_delivery
 
     bot = app[BOT_KEY]
+    jobs = JobProcess()
+    jobs.start()
     stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(bot, stop))
+    task = asyncio.create_task(run_delivery(bot, stop))
     yield
     stop.set()
+    await jobs.stop()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout=10)

@@ -47,7 +47,6 @@ class _PlatformIdChanged(Exception):
     team_id: str | None
 
 
-
 def _bound(member: Member, platform: str) -> bool:
     """Whether an account on `platform` already holds this member."""
     if platform == "slack":

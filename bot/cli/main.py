@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import importlib
 import logging
@@ -112,17 +111,34 @@ def _listen(host: str, port: int) -> socket.socket:
 
 @app.command()
 @user_errors
-def worker() -> None:
+def worker(
+    jobs_only: Annotated[
+        bool,
+        typer.Option(
+            "--jobs-only",
+            hidden=True,
+            help="The scheduler's jobs only, stopping when stdin closes: how serve runs them.",
+        ),
+    ] = False,
+) -> None:
     """Run the scheduler and outbox delivery only (Procfile `worker`)."""
     from bot.app.telemetry import configure_logging
-    from bot.app.worker import run_worker
+    from bot.app.worker import run_jobs, run_worker, stop_on_signals, stop_when_parent_goes
 
     configure_logging()
     bot = _bot()
     require_secret_key(bot.settings)
-    stop = asyncio.Event()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_worker(bot, stop))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        if jobs_only:
+            stop_when_parent_goes(stop)
+            await run_jobs(bot, stop)
+        else:
+            await run_worker(bot, stop)
+
+    asyncio.run(run())
 
 
 @app.command("secret-key")

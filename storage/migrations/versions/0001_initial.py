@@ -118,6 +118,7 @@ def upgrade() -> None:
     sa.Column('people', sa.Integer(), nullable=False),
     sa.Column('shown', sa.Boolean(), nullable=False),
     sa.Column('reason', sa.String(length=30), nullable=True),
+    sa.Column('comments', sa.JSON(), nullable=True),
     sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_publications')),
     sa.UniqueConstraint('key', name=op.f('uq_publications_key'))
