@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -215,9 +216,7 @@ def export_person(
         ],
         "proposals": _proposals(session, m),
         "supported_proposals": _supported(session, m),
-        "threshold_requests": _threshold_requests(session, m),
-        "approvals": _approvals(session, m),
-        "comment_hide_requests": _hide_requests(session, m),
+        **_governance(session, m),
         "proposal_alerts": alerts.mode if alerts else None,
         "digest_preference": _digest_preference(session, m),
         "audit_log": _audit_log(session, m),
@@ -309,52 +308,51 @@ def _supported(session: Session, m: Member) -> list[dict[str, Any]]:
     return [{"id": pid, "title": title} for pid, title in supported]
 
 
-def _threshold_requests(session: Session, m: Member) -> list[dict[str, Any]]:
+def _governance(session: Session, m: Member) -> dict[str, list[dict[str, Any]]]:
+    """The person's part in committees' governance: threshold requests, signatures, and
+    requests to hide a comment (flows.governance, flows.approvals)."""
     changes = session.scalars(
         select(ThresholdChange).where(ThresholdChange.requested_by == m.id)
     ).all()
-    return [
-        {
-            "id": c.id,
-            "committee": _committee_name(session, c.committee_id),
-            "kind": c.kind,
-            "value": c.value,
-            "created_at": _iso(c.created_at),
-            "effective_at": _iso(c.effective_at),
-        }
-        for c in changes
-    ]
-
-
-def _approvals(session: Session, m: Member) -> list[dict[str, Any]]:
     signed = session.scalars(
         select(Approval).where(Approval.member_id == m.id).order_by(Approval.id)
     ).all()
-    return [
-        {
-            "committee": _committee_name(session, a.committee_id),
-            "approved": a.subject,
-            "side": a.side,
-            "at": _iso(a.at),
-        }
-        for a in signed
-    ]
-
-
-def _hide_requests(session: Session, m: Member) -> list[dict[str, Any]]:
     hides = session.scalars(
         select(HideRequest).where(HideRequest.requested_by == m.id).order_by(HideRequest.id)
     ).all()
-    return [
-        {
-            "committee": _committee_name(session, h.committee_id),
-            "round": h.round_id,
-            "reason": h.reason,
-            "outcome": h.outcome,
-            "created_at": _iso(h.created_at),
-        }
-        for h in hides
-    ]
+    name = partial(_committee_name, session)
+    return {
+        "threshold_requests": [
+            {
+                "id": c.id,
+                "committee": name(c.committee_id),
+                "kind": c.kind,
+                "value": c.value,
+                "created_at": _iso(c.created_at),
+                "effective_at": _iso(c.effective_at),
+            }
+            for c in changes
+        ],
+        "approvals": [
+            {
+                "committee": name(a.committee_id),
+                "approved": a.subject,
+                "side": a.side,
+                "at": _iso(a.at),
+            }
+            for a in signed
+        ],
+        "comment_hide_requests": [
+            {
+                "committee": name(h.committee_id),
+                "round": h.round_id,
+                "reason": h.reason,
+                "outcome": h.outcome,
+                "created_at": _iso(h.created_at),
+            }
+            for h in hides
+        ],
+    }
 
 
 def _digest_preference(session: Session, m: Member) -> dict[str, Any] | None:

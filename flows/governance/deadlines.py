@@ -22,7 +22,7 @@ from flows.governance.actions import DeadlinesApprove
 from flows.governance.keys import deadlines_ask_key, deadlines_subject
 from flows.governance.sides import (
     committee_for,
-    committees_led_by,
+    led_lines,
     other_side,
     settled,
     sign_or_refuse,
@@ -101,17 +101,17 @@ def on_deadlines(ctx: FlowContext, event: CommandInvoked) -> Reply:
 
 def _current_deadlines(ctx: FlowContext, member: Member) -> str:
     t = ctx.t
-    lines = [t("governance.deadlines_usage")]
-    for c in committees_led_by(ctx.session, member):
-        lines.append(
-            t(
-                "governance.deadlines_current",
-                committee=c.name,
-                proposal=t.plural("governance.days", c.proposal_deadline_days),
-                release=t.plural("governance.days", c.agenda_release_days),
-            )
-        )
-    return "\n".join(lines)
+    return led_lines(
+        ctx,
+        member,
+        "governance.deadlines_usage",
+        lambda c: t(
+            "governance.deadlines_current",
+            committee=c.name,
+            proposal=t.plural("governance.days", c.proposal_deadline_days),
+            release=t.plural("governance.days", c.agenda_release_days),
+        ),
+    )
 
 
 def _ask(data: DeadlinesApprove, committee: Committee, requester: Member, t: Translator) -> Message:

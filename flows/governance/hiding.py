@@ -13,14 +13,10 @@ from bot.core.errors import NotFound, Refused
 from bot.core.events import ButtonClicked, FormSubmitted
 from bot.core.i18n import Translator
 from bot.core.messages import (
-    Button,
-    Buttons,
     Field_,
     Form,
-    Header,
     Message,
     Reply,
-    SmallPrint,
     Text,
 )
 from bot.core.outbox import to_member
@@ -34,6 +30,7 @@ from flows.governance.comments import pending_hides
 from flows.governance.keys import hide_ask_key, hide_outcome_key, hide_subject_of
 from flows.governance.outcomes import HIDDEN, REJECTED, HideTold
 from flows.governance.sides import (
+    asking,
     may_decide,
     other_side,
     settled,
@@ -191,30 +188,15 @@ def _ask(
         committee=committee.name,
         reason=request.reason,
     )
-    return Message(
-        summary=text,
-        parts=[
-            Header(text=t("governance.hide_ask_title")),
-            Text(text=text),
-            Text(
-                text=scrub(answer.comment or "", names, t("governance.scrubbed")),
-                markdown=False,
-            ),
-            Buttons(
-                buttons=[
-                    Button(
-                        label=t("governance.hide_approve"),
-                        data=HideApprove(h=request.id).pack(),
-                        style="primary",
-                    ),
-                    Button(
-                        label=t("governance.hide_keep"),
-                        data=HideReject(h=request.id).pack(),
-                    ),
-                ]
-            ),
-            SmallPrint(text=t("governance.hide_ask_note")),
-        ],
+    comment = scrub(answer.comment or "", names, t("governance.scrubbed"))
+    return asking(
+        title=t("governance.hide_ask_title"),
+        text=text,
+        shown=[Text(text=comment, markdown=False)],
+        approve=(t("governance.hide_approve"), HideApprove(h=request.id).pack()),
+        keep=(t("governance.hide_keep"), HideReject(h=request.id).pack()),
+        keep_style="default",
+        note=t("governance.hide_ask_note"),
     )
 
 

@@ -4,14 +4,15 @@ messages that tell them how it went."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.errors import CannotSign, InvalidInput
 from bot.core.i18n import Translator, translator
-from bot.core.messages import Message, Reply, Text
+from bot.core.messages import Button, Buttons, Header, Message, Reply, SmallPrint, Text
 from bot.core.outbox import to_member
 from bot.core.router import FlowContext
 from flows.access import refuse
@@ -45,6 +46,39 @@ def chaired(session: Session, member: Member) -> list[Committee]:
         for c in committees_led_by(session, member)
         if "chair" in roles_in(session, member.id, c.unit_id)
     ]
+
+
+def led_lines(
+    ctx: FlowContext, member: Member, usage: str, line: Callable[[Committee], str]
+) -> str:
+    """A command's usage, then one line per committee the member leads (what holds now)."""
+    lines = [ctx.t(usage)]
+    lines.extend(line(c) for c in committees_led_by(ctx.session, member))
+    return "\n".join(lines)
+
+
+def asking(
+    *,
+    title: str,
+    text: str,
+    shown: Sequence[Text] = (),
+    approve: tuple[str, str],
+    keep: tuple[str, str],
+    keep_style: Literal["default", "danger"],
+    note: str,
+) -> Message:
+    """The DM that asks the other side: what is asked, what it is about (`shown`), the two
+    buttons, each (label, packed data), to approve or to reject or keep, and a note."""
+    buttons = Buttons(
+        buttons=[
+            Button(label=approve[0], data=approve[1], style="primary"),
+            Button(label=keep[0], data=keep[1], style=keep_style),
+        ]
+    )
+    return Message(
+        summary=text,
+        parts=[Header(text=title), Text(text=text), *shown, buttons, SmallPrint(text=note)],
+    )
 
 
 def committee_for(ctx: FlowContext, member: Member, name: str) -> Committee:

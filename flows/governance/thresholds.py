@@ -14,8 +14,6 @@ from bot.core.errors import InvalidInput, NotAllowed
 from bot.core.events import CommandInvoked
 from bot.core.i18n import Translator, translator
 from bot.core.messages import (
-    Button,
-    Buttons,
     Header,
     Message,
     Reply,
@@ -33,8 +31,9 @@ from flows.governance.actions import Kind, ThresholdApprove, ThresholdReject
 from flows.governance.keys import threshold_announce_key, threshold_ask_key, threshold_subject
 from flows.governance.outcomes import IN_FORCE, SUPERSEDED
 from flows.governance.sides import (
+    asking,
     committee_for,
-    committees_led_by,
+    led_lines,
     other_side,
     sign_or_refuse,
     speaking_to,
@@ -269,18 +268,17 @@ def check_floor(kind: Kind) -> int:
 
 
 def current_thresholds(ctx: FlowContext, member: Member) -> str:
-    t = ctx.t
-    lines = [t("governance.usage")]
-    for committee in committees_led_by(ctx.session, member):
-        lines.append(
-            t(
-                "governance.current",
-                committee=committee.name,
-                score=threshold_in_force(ctx.session, committee, "score", ctx.settings),
-                comment=threshold_in_force(ctx.session, committee, "comment", ctx.settings),
-            )
-        )
-    return "\n".join(lines)
+    return led_lines(
+        ctx,
+        member,
+        "governance.usage",
+        lambda committee: ctx.t(
+            "governance.current",
+            committee=committee.name,
+            score=threshold_in_force(ctx.session, committee, "score", ctx.settings),
+            comment=threshold_in_force(ctx.session, committee, "comment", ctx.settings),
+        ),
+    )
 
 
 def approval_request(
@@ -293,25 +291,14 @@ def approval_request(
         committee=committee.name,
         value=change.value,
     )
-    return Message(
-        summary=text,
-        parts=[
-            Header(text=t("governance.approval_title")),
-            Text(text=text),
-            Buttons(
-                buttons=[
-                    Button(
-                        label=t("governance.approve"),
-                        data=ThresholdApprove(c=change.id, k=kind, v=change.value).pack(),
-                        style="primary",
-                    ),
-                    Button(
-                        label=t("governance.reject"),
-                        data=ThresholdReject(c=change.id, k=kind, v=change.value).pack(),
-                        style="danger",
-                    ),
-                ]
-            ),
-            SmallPrint(text=t("governance.approval_note")),
-        ],
+    return asking(
+        title=t("governance.approval_title"),
+        text=text,
+        approve=(
+            t("governance.approve"),
+            ThresholdApprove(c=change.id, k=kind, v=change.value).pack(),
+        ),
+        keep=(t("governance.reject"), ThresholdReject(c=change.id, k=kind, v=change.value).pack()),
+        keep_style="danger",
+        note=t("governance.approval_note"),
     )
