@@ -39,13 +39,7 @@ from bot.core.messages import (
 )
 from bot.core.outbox import to_member
 from bot.core.router import FlowContext, Router
-from flows.approvals import (
-    is_approved,
-    missing_sides,
-    sign,
-    signatures,
-    who_may_sign,
-)
+from flows.approvals import is_approved, missing_sides, sign, signatures, who_may_sign
 from flows.governance.sides import may_decide, speaking_to, tell, updated
 from flows.question_bank import CUSTOM_DIMENSION, custom_question
 from storage.models import Approval, Committee, Member, Membership, Question

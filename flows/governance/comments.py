@@ -12,16 +12,7 @@ from sqlalchemy.orm import Session
 from bot.core.errors import NotAllowed
 from bot.core.events import CommandInvoked
 from bot.core.i18n import Translator
-from bot.core.messages import (
-    Button,
-    Buttons,
-    Divider,
-    Header,
-    Message,
-    Reply,
-    SmallPrint,
-    Text,
-)
+from bot.core.messages import Button, Buttons, Divider, Header, Message, Reply, SmallPrint, Text
 from bot.core.router import FlowContext
 from flows.access import latest_batch, refuse, require_results_access
 from flows.disclosure import (
@@ -30,14 +21,7 @@ from flows.disclosure import (
 from flows.governance.actions import CommentHide
 from flows.governance.sides import chaired
 from flows.scrub import scrub
-from storage.models import (
-    Answer,
-    Committee,
-    HideRequest,
-    Member,
-    Participation,
-    Unit,
-)
+from storage.models import Answer, Committee, HideRequest, Member, Participation, Unit
 from storage.queries import subtree
 
 

@@ -6,13 +6,7 @@ from __future__ import annotations
 from bot.core.errors import InvalidInput, NotAllowed
 from bot.core.events import ButtonClicked, CommandInvoked
 from bot.core.i18n import Translator
-from bot.core.messages import (
-    Button,
-    Buttons,
-    Message,
-    Reply,
-    Text,
-)
+from bot.core.messages import Button, Buttons, Message, Reply, Text
 from bot.core.outbox import to_member
 from bot.core.router import FlowContext
 from flows.approvals import (
@@ -30,10 +24,7 @@ from flows.governance.sides import (
     updated,
 )
 from storage.audit import audit_entry
-from storage.models import (
-    Committee,
-    Member,
-)
+from storage.models import Committee, Member
 
 MAX_DEADLINE_DAYS = 90
 

@@ -12,13 +12,7 @@ from bot.core.config import Settings
 from bot.core.errors import NotFound, Refused
 from bot.core.events import ButtonClicked, FormSubmitted
 from bot.core.i18n import Translator
-from bot.core.messages import (
-    Field_,
-    Form,
-    Message,
-    Reply,
-    Text,
-)
+from bot.core.messages import Field_, Form, Message, Reply, Text
 from bot.core.outbox import to_member
 from bot.core.router import FlowContext
 from flows.access import refuse
@@ -43,14 +37,7 @@ from flows.privacy import months_before
 from flows.scrub import scrub
 from storage.audit import audit_entry
 from storage.db import Database
-from storage.models import (
-    Answer,
-    Approval,
-    Committee,
-    HideRequest,
-    Member,
-    PulseRound,
-)
+from storage.models import Answer, Approval, Committee, HideRequest, Member, PulseRound
 from storage.queries import roles_in, subtree
 
 log = logging.getLogger("medpuls.governance")

@@ -18,11 +18,7 @@ from flows.governance.outcomes import REJECTED, ThresholdTold
 from flows.governance.sides import may_decide, settled, sign_or_refuse, speaking_to, tell, updated
 from flows.governance.thresholds import put_in_force, subject_of
 from storage.audit import audit_entry
-from storage.models import (
-    Committee,
-    Member,
-    ThresholdChange,
-)
+from storage.models import Committee, Member, ThresholdChange
 
 
 def _pending(

@@ -13,20 +13,10 @@ from bot.core.config import Settings
 from bot.core.errors import InvalidInput, NotAllowed
 from bot.core.events import CommandInvoked
 from bot.core.i18n import Translator, translator
-from bot.core.messages import (
-    Header,
-    Message,
-    Reply,
-    SmallPrint,
-    Text,
-)
+from bot.core.messages import Header, Message, Reply, SmallPrint, Text
 from bot.core.outbox import to_member, to_unit_channel
 from bot.core.router import FlowContext
-from flows.disclosure import (
-    MIN_COMMENT_GROUP_FLOOR,
-    MIN_GROUP_FLOOR,
-    check_threshold,
-)
+from flows.disclosure import MIN_COMMENT_GROUP_FLOOR, MIN_GROUP_FLOOR, check_threshold
 from flows.governance.actions import Kind, ThresholdApprove, ThresholdReject
 from flows.governance.keys import threshold_announce_key, threshold_ask_key, threshold_subject
 from flows.governance.outcomes import IN_FORCE, SUPERSEDED
@@ -40,11 +30,7 @@ from flows.governance.sides import (
 )
 from flows.pulse import thresholds_for
 from storage.audit import audit_entry
-from storage.models import (
-    Committee,
-    Member,
-    ThresholdChange,
-)
+from storage.models import Committee, Member, ThresholdChange
 from storage.queries import ancestors
 
 log = logging.getLogger("medpuls.governance")

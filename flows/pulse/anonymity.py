@@ -15,11 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.config import Settings
 from bot.core.secret_key import PULSE_ANSWERS, subkey
-from storage.models import (
-    Answer,
-    Participation,
-    PulseRound,
-)
+from storage.models import Answer, Participation, PulseRound
 
 
 def respondent_key(key: bytes, nonce: bytes, member_id: int) -> str:

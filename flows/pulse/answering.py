@@ -7,22 +7,14 @@ from sqlalchemy import select
 
 from bot.core.errors import NotAllowed, NotFound, RoundClosed
 from bot.core.events import ButtonClicked, FormSubmitted
-from bot.core.messages import (
-    Message,
-    Reply,
-)
+from bot.core.messages import Message, Reply
 from bot.core.router import FlowContext
 from flows.pooling import standing_text
 from flows.pulse.actions import SCALE, PulseAnswer, PulseCommentForm, PulseCommentOpen, PulseRules
 from flows.pulse.anonymity import answers_key, record_answer, respondent_key
 from flows.pulse.messages import answer_noted, closed_message, comment_form, note, rules_message
 from flows.pulse.thresholds import thresholds_for
-from storage.models import (
-    Answer,
-    Member,
-    Participation,
-    PulseRound,
-)
+from storage.models import Answer, Member, Participation, PulseRound
 
 
 def _open_round_for(ctx: FlowContext, round_id: int) -> tuple[PulseRound, Member, Participation]:

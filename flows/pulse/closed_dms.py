@@ -21,11 +21,7 @@ from flows.pooling import standing_text
 from flows.pulse.keys import ASK, CLOSED, DMS, closed_key, closed_key_sql
 from flows.pulse.messages import closed_message
 from storage.db import Database
-from storage.models import (
-    Member,
-    OutboxMessage,
-    PulseRound,
-)
+from storage.models import Member, OutboxMessage, PulseRound
 
 log = logging.getLogger("medpuls.pulse")
 

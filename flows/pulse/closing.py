@@ -15,12 +15,7 @@ from bot.core.outbox import queue, to_unit_channel
 from flows.pulse.anonymity import mark_answered, unlink_answers
 from flows.pulse.keys import SUMMARY, summary_key
 from storage.dedupe import forget_processed_events
-from storage.models import (
-    Answer,
-    PulseRound,
-    RoundResult,
-    utcnow,
-)
+from storage.models import Answer, PulseRound, RoundResult, utcnow
 
 log = logging.getLogger("medpuls.pulse")
 

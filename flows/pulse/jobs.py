@@ -26,10 +26,7 @@ from flows.question_bank import (
 from flows.schedule import ScheduleSpec, due_runs, period_start, rotation_slot
 from flows.schedule import closes_at as schedule_closes_at
 from storage.db import Database
-from storage.models import (
-    PulseRound,
-    Schedule,
-)
+from storage.models import PulseRound, Schedule
 from storage.queries import members_of, subtree, unit_by_path
 from storage.scrub import WAIT_SECONDS as SCRUB_WAIT
 from storage.scrub import scrub_after_close

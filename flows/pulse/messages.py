@@ -7,23 +7,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from bot.core.i18n import Lang, Translator
-from bot.core.messages import (
-    Button,
-    Buttons,
-    Field_,
-    Form,
-    Header,
-    Message,
-    Part,
-    SmallPrint,
-    Text,
-)
+from bot.core.messages import Button, Buttons, Field_, Form, Header, Message, Part, SmallPrint, Text
 from flows.pulse.actions import SCALE, PulseAnswer, PulseCommentForm, PulseCommentOpen, PulseRules
-from storage.models import (
-    PulseRound,
-    Question,
-    Unit,
-)
+from storage.models import PulseRound, Question, Unit
 
 
 def question_text(q: Question, lang: Lang) -> tuple[str, str, str]:

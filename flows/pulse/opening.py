@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy import Select, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.i18n import LANGUAGES, Lang, translator
@@ -86,8 +86,32 @@ def open_round(
         )
     )
     session.execute(insert(Participation).from_select(["round_id", "member_id"], eligible))
-    questions = [rq.question for rq in pulse_round.questions]
     asked_here = select(Participation.member_id).where(Participation.round_id == pulse_round.id)
+    _queue_asks(session, pulse_round, unit, asked_here, default_language=default_language, tz=tz)
+    session.execute(
+        update(Member)
+        .where(Member.id.in_(asked_here), Member.seen_privacy_notice.is_(False))
+        .values(seen_privacy_notice=True)
+        .execution_options(synchronize_session=False)
+    )
+    asked = session.scalar(select(func.count()).select_from(asked_here.subquery())) or 0
+    METRICS.round_seconds.labels(step="open").observe((utcnow() - started).total_seconds())
+    log.info("round opened", extra={"round_id": pulse_round.id, "unit": unit.id, "count": asked})
+    return Opened(pulse_round.id, unit.id, asked)
+
+
+def _queue_asks(
+    session: Session,
+    pulse_round: PulseRound,
+    unit: Unit,
+    asked_here: Select[int],
+    *,
+    default_language: Lang,
+    tz: dt.tzinfo,
+) -> None:
+    """One question DM per member asked: one message per language, with the rules in full for
+    those who never had them, each queued for all its members in one INSERT ... SELECT."""
+    questions = [rq.question for rq in pulse_round.questions]
     for lang in LANGUAGES:
         speaks = Member.language == lang
         if lang == default_language:
@@ -108,13 +132,3 @@ def open_round(
                 purpose=ASK,
                 round_id=pulse_round.id,
             )
-    session.execute(
-        update(Member)
-        .where(Member.id.in_(asked_here), Member.seen_privacy_notice.is_(False))
-        .values(seen_privacy_notice=True)
-        .execution_options(synchronize_session=False)
-    )
-    asked = session.scalar(select(func.count()).select_from(asked_here.subquery())) or 0
-    METRICS.round_seconds.labels(step="open").observe((utcnow() - started).total_seconds())
-    log.info("round opened", extra={"round_id": pulse_round.id, "unit": unit.id, "count": asked})
-    return Opened(pulse_round.id, unit.id, asked)

@@ -9,18 +9,8 @@ from sqlalchemy.orm import Session
 from bot.core.config import Settings
 from bot.core.errors import BankError, InvalidInput
 from flows.question_bank import Question as BankQuestion
-from flows.question_bank import (
-    QuestionBank,
-    default_bank,
-    pick_questions,
-    question_bank,
-)
-from storage.models import (
-    Committee,
-    PulseRound,
-    Question,
-    Unit,
-)
+from flows.question_bank import QuestionBank, default_bank, pick_questions, question_bank
+from storage.models import Committee, PulseRound, Question, Unit
 from storage.queries import ancestors
 
 

@@ -6,10 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.config import Settings
-from storage.models import (
-    Committee,
-    Unit,
-)
+from storage.models import Committee, Unit
 
 
 def thresholds_for(session: Session, unit: Unit, settings: Settings) -> tuple[int, int]:
