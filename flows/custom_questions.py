@@ -39,14 +39,8 @@ from bot.core.messages import (
 )
 from bot.core.outbox import to_member
 from bot.core.router import FlowContext, Router
-from flows.approvals import (
-    is_approved,
-    missing_sides,
-    sign,
-    signatures,
-    who_may_sign,
-)
-from flows.approvals import sides_of as approval_sides
+from flows.approvals import is_approved, missing_sides, sign, signatures, who_may_sign
+from flows.governance.sides import may_decide, speaking_to, tell, updated
 from flows.question_bank import CUSTOM_DIMENSION, custom_question
 from storage.models import Approval, Committee, Member, Membership, Question
 
@@ -349,22 +343,17 @@ def _tell_author(ctx: FlowContext, q: Question, committee: Committee, outcome: s
     author = ctx.session.get(Member, first[0].member_id) if first else None
     if author is None or author.erased or ctx.member is None or author.id == ctx.member.id:
         return
-    t = translator(chosen_language(author.language, ctx.settings.language))
-    text = t(f"pulse.questions_{outcome}", id=q.id, committee=committee.name, actor=ctx.member.name)
-    ctx.send(
-        to_member(
-            author.id,
-            f"questions:{q.id}:{ctx.now:%Y%m%dT%H%M%S%f}:{outcome}",
-            Message(summary=text, parts=[Text(text=text)]),
-            purpose="questions.outcome",
-        )
+    text = speaking_to(ctx, author)(
+        f"pulse.questions_{outcome}", id=q.id, committee=committee.name, actor=ctx.member.name
     )
+    key = f"questions:{q.id}:{ctx.now:%Y%m%dT%H%M%S%f}:{outcome}"
+    tell(ctx, author, key, text, purpose="questions.outcome")
 
 
 def on_question_approve(ctx: FlowContext, event: ButtonClicked, data: QuestionApprove) -> Reply:
     found = _waiting(ctx, data.q, data.h)
     if found is None:
-        return _update(ctx.t("pulse.questions_settled"))
+        return updated(ctx.t("pulse.questions_settled"))
     q, committee = found
     if ctx.member is None:
         return Reply.note(ctx.t("common.unknown_user"))
@@ -375,25 +364,19 @@ def on_question_approve(ctx: FlowContext, event: ButtonClicked, data: QuestionAp
         return Reply.note(ctx.t("pulse.questions_not_yours"))
     ctx.audit("questions.approve", q.id, committee=committee.name)
     if not is_approved(ctx.session, question_subject(q)):
-        return _update(ctx.t("pulse.questions_pending", id=q.id, committee=committee.name))
+        return updated(ctx.t("pulse.questions_pending", id=q.id, committee=committee.name))
     q.active = True
     _tell_author(ctx, q, committee, "approved")
-    return _update(ctx.t("pulse.questions_saved", id=q.id, committee=committee.name))
+    return updated(ctx.t("pulse.questions_saved", id=q.id, committee=committee.name))
 
 
 def on_question_reject(ctx: FlowContext, event: ButtonClicked, data: QuestionReject) -> Reply:
     found = _waiting(ctx, data.q, data.h)
     if found is None:
-        return _update(ctx.t("pulse.questions_settled"))
+        return updated(ctx.t("pulse.questions_settled"))
     q, committee = found
-    member = ctx.member
     subject = question_subject(q)
-    held = approval_sides(ctx.session, member, committee)
-    if (
-        member is None
-        or any(a.member_id == member.id for a in signatures(ctx.session, subject))
-        or not any(side in held for side in missing_sides(ctx.session, subject))
-    ):
+    if not may_decide(ctx, subject, committee):
         ctx.audit("questions.reject", q.id, allowed=False)
         return Reply.note(ctx.t("pulse.questions_not_yours"))
     ctx.audit("questions.reject", q.id, committee=committee.name)
@@ -403,11 +386,7 @@ def on_question_reject(ctx: FlowContext, event: ButtonClicked, data: QuestionRej
     # name and text starts from no signatures.
     ctx.session.execute(delete(Approval).where(Approval.subject == subject))
     ctx.session.delete(q)
-    return _update(ctx.t("pulse.questions_rejected_here", id=q.id, committee=committee.name))
-
-
-def _update(text: str) -> Reply:
-    return Reply(update=Message(summary=text, parts=[Text(text=text)]))
+    return updated(ctx.t("pulse.questions_rejected_here", id=q.id, committee=committee.name))
 
 
 def _field_of(reason: str) -> str:

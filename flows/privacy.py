@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -184,6 +185,16 @@ def _open_answers(session: Session, member: Member, key: bytes) -> list[Answer]:
     return found
 
 
+ANSWERS_NOTE = (
+    "Answers of closed rounds are linked to nobody: at close they were re-keyed at "
+    "random and the round's nonce was destroyed, so nobody (we, a database "
+    "administrator, a backup) can find, show or delete them per person. Answers of "
+    "rounds still open are stored under a key only this server can compute (from your "
+    "member id, the round's nonce and the server's secret key, which is not in the "
+    "database); they are listed under answers_in_open_rounds and unlinked at close."
+)
+
+
 def export_person(
     session: Session, email: str, *, now: dt.datetime, key: bytes | None = None
 ) -> dict[str, Any]:
@@ -192,125 +203,139 @@ def export_person(
     closed rounds are linked to nobody and cannot be listed."""
     m = _member(session, email)
     open_answers = _open_answers(session, m, key or in_force(PULSE_ANSWERS))
+    alerts = session.get(ProposalAlerts, m.id)
+    export: dict[str, Any] = {
+        "exported_at": now.isoformat(),
+        "identity": _identity(m),
+        "units": _units(session, m),
+        "participation": _participation(session, m),
+        "answers": ANSWERS_NOTE,
+        "answers_in_open_rounds": [
+            {"round": a.round_id, "question": a.question_id, "value": a.value, "comment": a.comment}
+            for a in open_answers
+        ],
+        "proposals": _proposals(session, m),
+        "supported_proposals": _supported(session, m),
+        **_governance(session, m),
+        "proposal_alerts": alerts.mode if alerts else None,
+        "digest_preference": _digest_preference(session, m),
+        "audit_log": _audit_log(session, m),
+        "conversation_references": _references(session, m),
+        "messages_to_you": _messages(session, m),
+    }
+    # Audited once the audit log above has been read: the export lists it as it stood.
+    session.add(audit_entry(None, "gdpr.export", f"member:{m.id}", allowed=True, now=now))
+    return {**export, **_issue19_export(session, m), "meeting_apologies": _apologies(session, m)}
+
+
+def _identity(m: Member) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "name": m.name,
+        "email": m.email,
+        "language": m.language,
+        "slack_user_id": m.slack_user_id,
+        "slack_team_id": m.slack_team_id,
+        "teams_user_id": m.teams_user_id,
+        "teams_aad_id": m.teams_aad_id,
+        "paused_until": _iso(m.paused_until),
+        "unreachable": m.unreachable,
+        "seen_privacy_notice": m.seen_privacy_notice,
+        "created_at": _iso(m.created_at),
+    }
+
+
+def _units(session: Session, m: Member) -> list[dict[str, Any]]:
     memberships = session.scalars(
         select(Membership).where(Membership.member_id == m.id).order_by(Membership.id)
     ).all()
-    participation = session.execute(
+    return [
+        {"unit": ms.unit.path, "roles": sorted(ms.role_set), "since": _iso(ms.created_at)}
+        for ms in memberships
+    ]
+
+
+def _participation(session: Session, m: Member) -> list[dict[str, Any]]:
+    rows = session.execute(
         select(Participation, PulseRound)
         .join(PulseRound, PulseRound.id == Participation.round_id)
         .where(Participation.member_id == m.id)
         .order_by(PulseRound.opened_at)
     ).all()
+    return [
+        {
+            "round": r.id,
+            "unit": r.unit.path,
+            "opened_at": _iso(r.opened_at),
+            "closed_at": _iso(r.closed_at),
+            "answered": p.answered,
+            "reminders_sent": p.reminders_sent,
+        }
+        for p, r in rows
+    ]
+
+
+def _proposals(session: Session, m: Member) -> list[dict[str, Any]]:
     proposals = session.scalars(
         select(Proposal)
         .where(or_(Proposal.proposer_id == m.id, Proposal.presenter_id == m.id))
         .order_by(Proposal.id)
     ).all()
+    return [
+        {
+            "id": p.id,
+            "committee": p.committee.name,
+            "title": p.title,
+            "issue": p.issue,
+            "why": p.why,
+            "suggestion": p.suggestion,
+            "status": p.status,
+            "anonymous_to_committee": p.anonymous,
+            "as": "proposer" if p.proposer_id == m.id else "presenter",
+            "created_at": _iso(p.created_at),
+        }
+        for p in proposals
+    ]
+
+
+def _supported(session: Session, m: Member) -> list[dict[str, Any]]:
     supported = session.execute(
         select(Proposal.id, Proposal.title)
         .join(Support, Support.proposal_id == Proposal.id)
         .where(Support.member_id == m.id)
         .order_by(Proposal.id)
     ).all()
-    audit = session.scalars(
-        select(AuditEntry).where(AuditEntry.actor_id == m.id).order_by(AuditEntry.at)
-    ).all()
-    references = session.scalars(
-        select(ConversationReference)
-        .where(ConversationReference.key.in_(_reference_keys(m, session)))
-        .order_by(ConversationReference.id)
-    ).all()
-    thresholds = session.scalars(
+    return [{"id": pid, "title": title} for pid, title in supported]
+
+
+def _governance(session: Session, m: Member) -> dict[str, list[dict[str, Any]]]:
+    """The person's part in committees' governance: threshold requests, signatures, and
+    requests to hide a comment (flows.governance, flows.approvals)."""
+    changes = session.scalars(
         select(ThresholdChange).where(ThresholdChange.requested_by == m.id)
     ).all()
-    digest = session.get(DigestPreference, m.id)
     signed = session.scalars(
         select(Approval).where(Approval.member_id == m.id).order_by(Approval.id)
     ).all()
     hides = session.scalars(
         select(HideRequest).where(HideRequest.requested_by == m.id).order_by(HideRequest.id)
     ).all()
-    alerts = session.get(ProposalAlerts, m.id)
-    messages = session.execute(
-        select(OutboxMessage.purpose, OutboxMessage.status, func.count())
-        .where(OutboxMessage.address_kind == "member", OutboxMessage.address == str(m.id))
-        .group_by(OutboxMessage.purpose, OutboxMessage.status)
-        .order_by(OutboxMessage.purpose, OutboxMessage.status)
-    ).all()
-    session.add(audit_entry(None, "gdpr.export", f"member:{m.id}", allowed=True, now=now))
+    name = partial(_committee_name, session)
     return {
-        "exported_at": now.isoformat(),
-        "identity": {
-            "id": m.id,
-            "name": m.name,
-            "email": m.email,
-            "language": m.language,
-            "slack_user_id": m.slack_user_id,
-            "slack_team_id": m.slack_team_id,
-            "teams_user_id": m.teams_user_id,
-            "teams_aad_id": m.teams_aad_id,
-            "paused_until": _iso(m.paused_until),
-            "unreachable": m.unreachable,
-            "seen_privacy_notice": m.seen_privacy_notice,
-            "created_at": _iso(m.created_at),
-        },
-        "units": [
-            {"unit": ms.unit.path, "roles": sorted(ms.role_set), "since": _iso(ms.created_at)}
-            for ms in memberships
-        ],
-        "participation": [
-            {
-                "round": r.id,
-                "unit": r.unit.path,
-                "opened_at": _iso(r.opened_at),
-                "closed_at": _iso(r.closed_at),
-                "answered": p.answered,
-                "reminders_sent": p.reminders_sent,
-            }
-            for p, r in participation
-        ],
-        "answers": (
-            "Answers of closed rounds are linked to nobody: at close they were re-keyed at "
-            "random and the round's nonce was destroyed, so nobody (we, a database "
-            "administrator, a backup) can find, show or delete them per person. Answers of "
-            "rounds still open are stored under a key only this server can compute (from your "
-            "member id, the round's nonce and the server's secret key, which is not in the "
-            "database); they are listed under answers_in_open_rounds and unlinked at close."
-        ),
-        "answers_in_open_rounds": [
-            {"round": a.round_id, "question": a.question_id, "value": a.value, "comment": a.comment}
-            for a in open_answers
-        ],
-        "proposals": [
-            {
-                "id": p.id,
-                "committee": p.committee.name,
-                "title": p.title,
-                "issue": p.issue,
-                "why": p.why,
-                "suggestion": p.suggestion,
-                "status": p.status,
-                "anonymous_to_committee": p.anonymous,
-                "as": "proposer" if p.proposer_id == m.id else "presenter",
-                "created_at": _iso(p.created_at),
-            }
-            for p in proposals
-        ],
-        "supported_proposals": [{"id": pid, "title": title} for pid, title in supported],
         "threshold_requests": [
             {
                 "id": c.id,
-                "committee": _committee_name(session, c.committee_id),
+                "committee": name(c.committee_id),
                 "kind": c.kind,
                 "value": c.value,
                 "created_at": _iso(c.created_at),
                 "effective_at": _iso(c.effective_at),
             }
-            for c in thresholds
+            for c in changes
         ],
         "approvals": [
             {
-                "committee": _committee_name(session, a.committee_id),
+                "committee": name(a.committee_id),
                 "approved": a.subject,
                 "side": a.side,
                 "at": _iso(a.at),
@@ -319,7 +344,7 @@ def export_person(
         ],
         "comment_hide_requests": [
             {
-                "committee": _committee_name(session, h.committee_id),
+                "committee": name(h.committee_id),
                 "round": h.round_id,
                 "reason": h.reason,
                 "outcome": h.outcome,
@@ -327,32 +352,50 @@ def export_person(
             }
             for h in hides
         ],
-        "proposal_alerts": alerts.mode if alerts else None,
-        "digest_preference": (
-            {"weekday": digest.weekday, "local_time": digest.local_time, "paused": digest.paused}
-            if digest
-            else None
-        ),
-        "audit_log": [
-            {
-                "at": _iso(a.at),
-                "action": a.action,
-                "subject": a.subject,
-                "allowed": a.allowed,
-                "detail": a.detail,
-            }
-            for a in audit
-        ],
-        "conversation_references": [
-            {"platform": r.platform, "key": r.key, "reference": r.reference} for r in references
-        ],
-        "messages_to_you": [
-            {"purpose": purpose, "status": status, "count": int(n)}
-            for purpose, status, n in messages
-        ],
-        **_issue19_export(session, m),
-        "meeting_apologies": _apologies(session, m),
     }
+
+
+def _digest_preference(session: Session, m: Member) -> dict[str, Any] | None:
+    digest = session.get(DigestPreference, m.id)
+    if digest is None:
+        return None
+    return {"weekday": digest.weekday, "local_time": digest.local_time, "paused": digest.paused}
+
+
+def _audit_log(session: Session, m: Member) -> list[dict[str, Any]]:
+    audit = session.scalars(
+        select(AuditEntry).where(AuditEntry.actor_id == m.id).order_by(AuditEntry.at)
+    ).all()
+    return [
+        {
+            "at": _iso(a.at),
+            "action": a.action,
+            "subject": a.subject,
+            "allowed": a.allowed,
+            "detail": a.detail,
+        }
+        for a in audit
+    ]
+
+
+def _references(session: Session, m: Member) -> list[dict[str, Any]]:
+    references = session.scalars(
+        select(ConversationReference)
+        .where(ConversationReference.key.in_(_reference_keys(m, session)))
+        .order_by(ConversationReference.id)
+    ).all()
+    return [{"platform": r.platform, "key": r.key, "reference": r.reference} for r in references]
+
+
+def _messages(session: Session, m: Member) -> list[dict[str, Any]]:
+    """How many messages of each kind were sent (or are on their way) to the person."""
+    rows = session.execute(
+        select(OutboxMessage.purpose, OutboxMessage.status, func.count())
+        .where(OutboxMessage.address_kind == "member", OutboxMessage.address == str(m.id))
+        .group_by(OutboxMessage.purpose, OutboxMessage.status)
+        .order_by(OutboxMessage.purpose, OutboxMessage.status)
+    ).all()
+    return [{"purpose": purpose, "status": status, "count": int(n)} for purpose, status, n in rows]
 
 
 def _apologies(session: Session, m: Member) -> list[dict[str, Any]]:

@@ -329,6 +329,12 @@ def question_bank(settings: Settings) -> QuestionBank:
     return default_bank() if directory is None else _bank_from(Path(directory))
 
 
+def _marked(message: str, exc: yaml.MarkedYAMLError, path: Path) -> BankError:
+    """The error with the line YAML points to, when it points to one."""
+    mark = exc.problem_mark or exc.context_mark
+    return BankError(message, file=path, line=None if mark is None else mark.line + 1)
+
+
 def _parse_file(path: Path) -> tuple[_BankFile, yaml.Node]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -337,12 +343,7 @@ def _parse_file(path: Path) -> tuple[_BankFile, yaml.Node]:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise BankError(
-            f"invalid YAML: {exc.problem or exc.context}",
-            file=path,
-            line=None if mark is None else mark.line + 1,
-        ) from exc
+        raise _marked(f"invalid YAML: {exc.problem or exc.context}", exc, path) from exc
     except yaml.YAMLError as exc:
         raise BankError(f"invalid YAML: {exc}", file=path) from exc
     if root is None:
@@ -353,12 +354,7 @@ def _parse_file(path: Path) -> tuple[_BankFile, yaml.Node]:
     try:
         data: Any = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise BankError(
-            f"invalid YAML value: {exc.problem}",
-            file=path,
-            line=None if mark is None else mark.line + 1,
-        ) from exc
+        raise _marked(f"invalid YAML value: {exc.problem}", exc, path) from exc
     finally:
         loader.dispose()
 

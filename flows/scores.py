@@ -22,7 +22,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Subquery, case, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Participation, PulseRound, RoundResult
@@ -58,6 +58,11 @@ def to_100(value_sum: int, answers: int) -> float:
     return (value_sum / answers - 1.0) * 25.0
 
 
+# A unit's pooled figures for one key in one round: answers, smallest, value sum, and the
+# favourable, neutral and unfavourable counts.
+Figures = tuple[int, int, int, int, int, int]
+
+
 def scores(
     session: Session,
     unit_ids: Collection[int],
@@ -68,6 +73,25 @@ def scores(
     """Current and previous figures per dimension or question over `unit_ids`, sorted by key."""
     if not unit_ids:
         return []
+    per_round = _per_round(unit_ids, by, at)
+    current, previous = _pooled(session, per_round)
+    current_rounds: dict[str, list[int]] = {}
+    for k, round_id in session.execute(
+        select(per_round.c.key, per_round.c.round_id).where(per_round.c.recency == 1)
+    ):
+        current_rounds.setdefault(str(k), []).append(int(round_id))
+    turnout = participation_by_round(session, {r for ids in current_rounds.values() for r in ids})
+    out = []
+    for k in sorted(current):
+        ids = tuple(sorted(current_rounds.get(k, [])))
+        asked = sum(turnout.get(r, (0, 0))[0] for r in ids)
+        answered = sum(turnout.get(r, (0, 0))[1] for r in ids)
+        out.append(_score(k, current[k], ids, answered / asked if asked else None, previous.get(k)))
+    return out
+
+
+def _per_round(unit_ids: Collection[int], by: By, at: dt.datetime | None) -> Subquery:
+    """Per unit, round and key: the round's sums, ranked by recency within (unit, key)."""
     key = RoundResult.dimension if by == "dimension" else RoundResult.question_id
     where: list[ColumnElement[bool]] = [
         PulseRound.unit_id.in_(list(unit_ids)),
@@ -75,7 +99,7 @@ def scores(
     ]
     if at is not None:
         where.append(PulseRound.closed_at <= at)
-    per_round = (
+    return (
         select(
             PulseRound.id.label("round_id"),
             key.label("key"),
@@ -97,6 +121,11 @@ def scores(
         .group_by(PulseRound.unit_id, PulseRound.id, PulseRound.closed_at, key)
         .subquery()
     )
+
+
+def _pooled(session: Session, per_round: Subquery) -> tuple[dict[str, Figures], dict[str, float]]:
+    """Per key: the latest rounds' figures pooled over the units, and the mean of the ones
+    before (0-100)."""
     pooled = session.execute(
         select(
             per_round.c.key,
@@ -111,14 +140,7 @@ def scores(
         .where(per_round.c.recency <= 2)
         .group_by(per_round.c.key, per_round.c.recency)
     ).all()
-    current_rounds: dict[str, list[int]] = {}
-    for k, round_id in session.execute(
-        select(per_round.c.key, per_round.c.round_id).where(per_round.c.recency == 1)
-    ):
-        current_rounds.setdefault(str(k), []).append(int(round_id))
-    turnout = participation_by_round(session, {r for ids in current_rounds.values() for r in ids})
-
-    current: dict[str, tuple[int, int, int, int, int, int]] = {}
+    current: dict[str, Figures] = {}
     previous: dict[str, float] = {}
     for k, recency, answers, smallest, value_sum, fav, neu, unf in pooled:
         if not answers:
@@ -134,31 +156,31 @@ def scores(
             )
         else:
             previous[str(k)] = to_100(int(value_sum), int(answers))
+    return current, previous
 
-    out = []
-    for k in sorted(current):
-        answers, smallest, value_sum, fav, neu, unf = current[k]
-        ids = tuple(sorted(current_rounds.get(k, [])))
-        asked = sum(turnout.get(r, (0, 0))[0] for r in ids)
-        answered = sum(turnout.get(r, (0, 0))[1] for r in ids)
-        mean = to_100(value_sum, answers)
-        before = previous.get(k)
-        out.append(
-            Score(
-                key=k,
-                round_ids=ids,
-                respondents=smallest,
-                answers=answers,
-                mean=mean,
-                favourable=fav / answers,
-                neutral=neu / answers,
-                unfavourable=unf / answers,
-                participation=answered / asked if asked else None,
-                change=None if before is None else mean - before,
-                previous_mean=before,
-            )
-        )
-    return out
+
+def _score(
+    k: str,
+    figures: Figures,
+    ids: tuple[int, ...],
+    participation: float | None,
+    before: float | None,
+) -> Score:
+    answers, smallest, value_sum, fav, neu, unf = figures
+    mean = to_100(value_sum, answers)
+    return Score(
+        key=k,
+        round_ids=ids,
+        respondents=smallest,
+        answers=answers,
+        mean=mean,
+        favourable=fav / answers,
+        neutral=neu / answers,
+        unfavourable=unf / answers,
+        participation=participation,
+        change=None if before is None else mean - before,
+        previous_mean=before,
+    )
 
 
 def participation_by_round(
