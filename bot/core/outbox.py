@@ -7,7 +7,7 @@ from a retried event or a second scheduler, leaves one row.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.events import MessageRef
 from bot.core.messages import Message
+from storage.db import Database
 from storage.models import OutboxMessage, UtcDateTime, utcnow
 
 
@@ -122,6 +123,16 @@ def queue(session: Session, items: Iterable[Outgoing]) -> int:
         .returning(OutboxMessage.id)
     )
     return len(session.execute(stmt, rows).all())
+
+
+def queue_due(db: Database, due: Callable[[Session], Sequence[Outgoing]]) -> int | None:
+    """A scheduler job's one transaction: what `due` finds is queued.
+
+    Returns the rows added, or None when nothing was due (a job logs only when it had work).
+    """
+    with db.session() as session:
+        items = due(session)
+        return queue(session, items) if items else None
 
 
 def queue_to_members(
