@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 from bot.core.events import MessageRef
 from bot.core.messages import Message
 from storage.db import Database
-from storage.models import OutboxMessage, UtcDateTime, utcnow
+from storage.models import OutboxMessage, OutboxStatus, UtcDateTime, utcnow
+
+# Every row starts here; bot.app.delivery moves it on (docs/delivery.md, "A row's life").
+QUEUED: OutboxStatus = "pending"
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def queue(session: Session, items: Iterable[Outgoing]) -> int:
             "purpose": o.purpose,
             "round_id": o.round_id,
             "reply": o.reply,
-            "status": "pending",
+            "status": QUEUED,
             "attempts": 0,
             "next_attempt_at": o.not_before or now,
             "created_at": now,
@@ -161,7 +164,7 @@ def queue_to_members(
         literal(message.model_dump(mode="json"), JSON),
         literal(purpose),
         literal(round_id, Integer),
-        literal("pending"),
+        literal(QUEUED),
         literal(0),
         literal(not_before or now, UtcDateTime()),
         literal(now, UtcDateTime()),
