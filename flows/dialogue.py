@@ -247,9 +247,7 @@ def on_post_guide(ctx: FlowContext, event: ButtonClicked, data: PostGuide) -> Re
     t = ctx.t
     pulse_round = ctx.session.get(PulseRound, data.r)
     if pulse_round is None or pulse_round.closed_at is None:
-        return Reply(
-            notice=Message(summary=t("dialogue.unknown"), parts=[Text(text=t("dialogue.unknown"))])
-        )
+        return Reply.note(t("dialogue.unknown"))
     leaders = {m.id for m in leaders_of(ctx.session, pulse_round.unit_id)}
     if ctx.member is None or ctx.member.id not in leaders:
         ctx.audit("dialogue.post", f"round:{pulse_round.id}", allowed=False)

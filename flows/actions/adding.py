@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.events import ButtonClicked, CommandInvoked, FormSubmitted
 from bot.core.i18n import Translator
-from bot.core.messages import Field_, Form, Message, Option, Reply
+from bot.core.messages import Field_, Form, Option, Reply
 from bot.core.router import FlowContext
 from flows.actions.data import ActionForm, ActionOpen
 from flows.actions.people import is_in_unit, members_in, units_of
@@ -84,7 +84,7 @@ def on_plan_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
     bank = question_bank(ctx.settings)
     messages = [plan_message(ctx.session, u, ctx.t, bank) for u in found[1]]
     parts = [p for m in messages for p in m.parts]
-    return Reply(notice=Message(summary=messages[0].summary, parts=parts))
+    return Reply.notice_of(messages[0].summary, parts)
 
 
 def on_open(ctx: FlowContext, event: ButtonClicked, data: ActionOpen) -> Reply:
@@ -133,17 +133,17 @@ def on_add(ctx: FlowContext, event: FormSubmitted, data: ActionForm) -> Reply:
     if errors:
         return Reply(errors=errors)
     assert due is not None
-    action = TeamAction(
-        unit_id=unit.id,
-        text=text,
-        owner_id=owner_id,
-        due_on=due,
-        dimension=dimension,
-        created_by=member.id,
-        created_at=ctx.now,
+    action = ctx.added(
+        TeamAction(
+            unit_id=unit.id,
+            text=text,
+            owner_id=owner_id,
+            due_on=due,
+            dimension=dimension,
+            created_by=member.id,
+            created_at=ctx.now,
+        )
     )
-    ctx.session.add(action)
-    ctx.session.flush()
     ctx.audit(
         "action.add",
         f"action:{action.id}",

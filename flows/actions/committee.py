@@ -47,18 +47,18 @@ def on_to_med(ctx: FlowContext, event: ButtonClicked, data: ActionToMed) -> Repl
     bank = question_bank(ctx.settings)
     plan = "\n".join(action_line(ctx.session, a, lt, bank) for a in actions)
     figures = "\n".join(evidence(ctx.session, actions, lt, bank))
-    proposal = Proposal(
-        committee_id=committee.id,
-        proposer_id=member.id,
-        anonymous=False,
-        title=lt("actions.med_title", unit=unit.name)[:200],
-        issue=lt("actions.med_issue", unit=unit.name, plan=plan, evidence=figures)[:3000],
-        why=lt("actions.med_why"),
-        status="new",
-        created_at=ctx.now,
+    proposal = ctx.added(
+        Proposal(
+            committee_id=committee.id,
+            proposer_id=member.id,
+            anonymous=False,
+            title=lt("actions.med_title", unit=unit.name)[:200],
+            issue=lt("actions.med_issue", unit=unit.name, plan=plan, evidence=figures)[:3000],
+            why=lt("actions.med_why"),
+            status="new",
+            created_at=ctx.now,
+        )
     )
-    ctx.session.add(proposal)
-    ctx.session.flush()
     for a in pending:
         a.proposal_id = proposal.id
     ctx.audit(

@@ -4,20 +4,20 @@ answers, ends it or switches replies to the comment off. Nothing of the check is
 from __future__ import annotations
 
 from bot.core.events import ButtonClicked, FormSubmitted
-from bot.core.messages import Button, Buttons, Message, Reply, SmallPrint
+from bot.core.messages import Button, Buttons, Reply, SmallPrint
 from bot.core.router import FlowContext
 from flows.replies.conversation import (
+    add_line,
     audit_author,
     conversation_parts,
     is_author,
     next_seq,
     tell_replier,
-    text_form,
     thread_of,
-    written,
 )
 from flows.replies.data import AuthorAnswer, AuthorOpen, ReplyEnd, ReplyOff, ReplyRead
-from storage.models import Answer, CommentThread, ThreadMessage
+from flows.replies.writing import text_form, written
+from storage.models import Answer, CommentThread
 
 
 def _author_view(ctx: FlowContext, thread: CommentThread, answer: Answer | None) -> Reply:
@@ -43,7 +43,7 @@ def _author_view(ctx: FlowContext, thread: CommentThread, answer: Answer | None)
     parts.append(SmallPrint(text=ctx.t("replies.author_small")))
     # A notice, never an update: an update would change the stored copy of this member's
     # message (the local chat keeps it), and so mark them as the one who read it.
-    return Reply(notice=Message(summary=ctx.t("replies.conversation_title"), parts=parts))
+    return Reply.notice_of(ctx.t("replies.conversation_title"), parts)
 
 
 def on_read(ctx: FlowContext, event: ButtonClicked, data: ReplyRead) -> Reply:
@@ -87,8 +87,7 @@ def on_author_submit(ctx: FlowContext, event: FormSubmitted, data: AuthorAnswer)
     text = written(ctx, event, "replies.names_someone_author")
     if isinstance(text, Reply):
         return text
-    seq = next_seq(ctx.session, thread)
-    ctx.session.add(ThreadMessage(thread_id=thread.id, seq=seq, side="author", text=text))
+    seq = add_line(ctx, thread, "author", text)
     audit_author(ctx, "reply.answer", thread)
     tell_replier(ctx, thread, seq, "replies.answered")
     return Reply.note(ctx.t("replies.answer_sent"))

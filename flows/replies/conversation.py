@@ -7,27 +7,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.core.events import FormSubmitted
 from bot.core.i18n import Translator, chosen_language, translator
-from bot.core.messages import (
-    Button,
-    Buttons,
-    Divider,
-    Field_,
-    Form,
-    Header,
-    Message,
-    Part,
-    Reply,
-    SmallPrint,
-    Text,
-)
+from bot.core.messages import Button, Buttons, Divider, Header, Message, Part, SmallPrint, Text
 from bot.core.outbox import queue_to_members, to_member
 from bot.core.router import FlowContext
 from flows.replies.capsule import open_capsule
-from flows.replies.data import TEXT_MAX, ReplyAgain, ReplyEnd, ReplyRead
+from flows.replies.data import ReplyAgain, ReplyEnd, ReplyRead
 from flows.replies.keys import notice_key_prefix, replier_key
-from flows.replies.rules import member_names, names_someone
+from flows.replies.rules import member_names
 from flows.scrub import scrub
 from storage.audit import audit_entry
 from storage.models import Answer, CommentThread, Member, Participation, PulseRound, ThreadMessage
@@ -82,27 +69,11 @@ def next_seq(session: Session, thread: CommentThread) -> int:
     )
 
 
-def text_form(data: str, t: Translator, *, title: str, intro: str) -> Form:
-    """The one-field form either side writes a line of the conversation in."""
-    return Form(
-        data=data,
-        title=title,
-        submit=t("replies.form_submit"),
-        intro=intro,
-        fields=[
-            Field_(name="text", label=t("replies.form_label"), kind="textarea", max_length=TEXT_MAX)
-        ],
-    )
-
-
-def written(ctx: FlowContext, event: FormSubmitted, names_key: str) -> str | Reply:
-    """The line written in a text form, or the form's error: empty, or naming someone."""
-    text = (event.values.get("text") or "").strip()[:TEXT_MAX]
-    if not text:
-        return Reply(errors={"text": ctx.t("replies.empty")})
-    if names_someone(ctx.session, text):
-        return Reply(errors={"text": ctx.t(names_key)})
-    return text
+def add_line(ctx: FlowContext, thread: CommentThread, side: str, text: str) -> int:
+    """A line of the conversation by `side` (replier or author, never a member id); its seq."""
+    seq = next_seq(ctx.session, thread)
+    ctx.session.add(ThreadMessage(thread_id=thread.id, seq=seq, side=side, text=text))
+    return seq
 
 
 def broadcast(ctx: FlowContext, thread: CommentThread, seq: int) -> int:

@@ -7,17 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.events import CommandInvoked
-from bot.core.messages import (
-    Button,
-    Buttons,
-    Divider,
-    Header,
-    Message,
-    Part,
-    Reply,
-    SmallPrint,
-    Text,
-)
+from bot.core.messages import Button, Buttons, Divider, Header, Part, Reply, SmallPrint, Text
 from bot.core.router import FlowContext
 from flows.governance import chaired, publishable_comments
 from flows.replies.capsule import aead
@@ -91,4 +81,4 @@ def on_replies_command(ctx: FlowContext, event: CommandInvoked) -> Reply:
             shown += 1
     if shown == 0:
         parts.append(Text(text=t("replies.none")))
-    return Reply(notice=Message(summary=t("replies.list_title"), parts=parts))
+    return Reply.notice_of(t("replies.list_title"), parts)

@@ -11,11 +11,12 @@ from bot.core.events import ButtonClicked, FormSubmitted
 from bot.core.messages import Reply
 from bot.core.router import FlowContext
 from flows.replies.capsule import aead
-from flows.replies.conversation import broadcast, next_seq, text_form, thread_of, written
+from flows.replies.conversation import add_line, broadcast, thread_of
 from flows.replies.data import ReplierForm, ReplyAgain, ReplyStart
 from flows.replies.rules import may_reply, member_names, refusal
+from flows.replies.writing import text_form, written
 from flows.scrub import scrub
-from storage.models import Answer, CommentThread, PulseRound, ThreadMessage
+from storage.models import Answer, CommentThread, PulseRound
 
 log = logging.getLogger("flows.replies")
 
@@ -87,17 +88,16 @@ def on_replier_submit(ctx: FlowContext, event: FormSubmitted, data: ReplierForm)
         )
     ).first()
     if thread is None:
-        thread = CommentThread(
-            id=secrets.token_hex(16),
-            round_id=data.r,
-            question_id=data.q,
-            respondent_key=data.k,
-            replier_id=ctx.member.id,
+        thread = ctx.added(
+            CommentThread(
+                id=secrets.token_hex(16),
+                round_id=data.r,
+                question_id=data.q,
+                respondent_key=data.k,
+                replier_id=ctx.member.id,
+            )
         )
-        ctx.session.add(thread)
-        ctx.session.flush()
-    seq = next_seq(ctx.session, thread)
-    ctx.session.add(ThreadMessage(thread_id=thread.id, seq=seq, side="replier", text=text))
+    seq = add_line(ctx, thread, "replier", text)
     ctx.audit("reply.send", f"thread:{thread.id}", allowed=True, round=data.r)
     broadcast(ctx, thread, seq)
     log.info("comment reply sent", extra={"round_id": data.r})
