@@ -14,6 +14,7 @@ from flows.replies.conversation import (
     next_seq,
     tell_replier,
     thread_of,
+    thread_or_note,
 )
 from flows.replies.data import AuthorAnswer, AuthorOpen, ReplyEnd, ReplyOff, ReplyRead
 from flows.replies.writing import text_form, written
@@ -47,9 +48,9 @@ def _author_view(ctx: FlowContext, thread: CommentThread, answer: Answer | None)
 
 
 def on_read(ctx: FlowContext, event: ButtonClicked, data: ReplyRead) -> Reply:
-    found = thread_of(ctx.session, data.t)
-    if found is None:
-        return Reply.note(ctx.t("replies.unknown"))
+    found = thread_or_note(ctx, data.t)
+    if isinstance(found, Reply):
+        return found
     thread, answer = found
     if not is_author(ctx, answer):
         return Reply.note(ctx.t("replies.not_yours"))
@@ -94,9 +95,9 @@ def on_author_submit(ctx: FlowContext, event: FormSubmitted, data: AuthorAnswer)
 
 
 def on_end(ctx: FlowContext, event: ButtonClicked, data: ReplyEnd) -> Reply:
-    found = thread_of(ctx.session, data.t)
-    if found is None:
-        return Reply.note(ctx.t("replies.unknown"))
+    found = thread_or_note(ctx, data.t)
+    if isinstance(found, Reply):
+        return found
     thread, answer = found
     replier = ctx.member is not None and thread.replier_id == ctx.member.id
     author = not replier and is_author(ctx, answer)

@@ -11,7 +11,7 @@ from bot.core.events import ButtonClicked, FormSubmitted
 from bot.core.messages import Reply
 from bot.core.router import FlowContext
 from flows.replies.capsule import aead
-from flows.replies.conversation import add_line, broadcast, thread_of
+from flows.replies.conversation import add_line, broadcast, thread_or_note
 from flows.replies.data import ReplierForm, ReplyAgain, ReplyStart
 from flows.replies.rules import may_reply, member_names, refusal
 from flows.replies.writing import text_form, written
@@ -105,9 +105,9 @@ def on_replier_submit(ctx: FlowContext, event: FormSubmitted, data: ReplierForm)
 
 
 def on_again(ctx: FlowContext, event: ButtonClicked, data: ReplyAgain) -> Reply:
-    found = thread_of(ctx.session, data.t)
-    if found is None:
-        return Reply.note(ctx.t("replies.unknown"))
+    found = thread_or_note(ctx, data.t)
+    if isinstance(found, Reply):
+        return found
     thread, answer = found
     if ctx.member is None or thread.replier_id != ctx.member.id:
         ctx.audit("reply.send", f"thread:{data.t}", allowed=False)
