@@ -13,10 +13,9 @@ from flows.replies.conversation import (
     is_author,
     next_seq,
     tell_replier,
-    thread_of,
-    thread_or_note,
 )
 from flows.replies.data import AuthorAnswer, AuthorOpen, ReplyEnd, ReplyOff, ReplyRead
+from flows.replies.threads import thread_of, thread_or_note
 from flows.replies.writing import text_form, written
 from storage.models import Answer, CommentThread
 

@@ -8,17 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core.i18n import Translator, chosen_language, translator
-from bot.core.messages import (
-    Button,
-    Buttons,
-    Divider,
-    Header,
-    Message,
-    Part,
-    Reply,
-    SmallPrint,
-    Text,
-)
+from bot.core.messages import Button, Buttons, Divider, Header, Message, Part, SmallPrint, Text
 from bot.core.outbox import queue_to_members, to_member
 from bot.core.router import FlowContext
 from flows.replies.capsule import open_capsule
@@ -28,20 +18,6 @@ from flows.replies.rules import member_names
 from flows.scrub import scrub
 from storage.audit import audit_entry
 from storage.models import Answer, CommentThread, Member, Participation, PulseRound, ThreadMessage
-
-
-def thread_of(session: Session, thread_id: str) -> tuple[CommentThread, Answer | None] | None:
-    thread = session.get(CommentThread, thread_id)
-    if thread is None:
-        return None
-    answer = session.get(Answer, (thread.round_id, thread.question_id, thread.respondent_key))
-    return thread, answer
-
-
-def thread_or_note(ctx: FlowContext, thread_id: str) -> tuple[CommentThread, Answer | None] | Reply:
-    """The conversation and the answer it is on, or the note that there is no such one."""
-    found = thread_of(ctx.session, thread_id)
-    return Reply.note(ctx.t("replies.unknown")) if found is None else found
 
 
 def _messages(session: Session, thread: CommentThread) -> list[ThreadMessage]:

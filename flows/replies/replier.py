@@ -11,9 +11,10 @@ from bot.core.events import ButtonClicked, FormSubmitted
 from bot.core.messages import Reply
 from bot.core.router import FlowContext
 from flows.replies.capsule import aead
-from flows.replies.conversation import add_line, broadcast, thread_or_note
+from flows.replies.conversation import add_line, broadcast
 from flows.replies.data import ReplierForm, ReplyAgain, ReplyStart
 from flows.replies.rules import may_reply, member_names, refusal
+from flows.replies.threads import thread_or_note
 from flows.replies.writing import text_form, written
 from flows.scrub import scrub
 from storage.models import Answer, CommentThread, PulseRound
