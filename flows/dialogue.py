@@ -30,10 +30,11 @@ from bot.core.messages import (
     SmallPrint,
     Text,
 )
-from bot.core.outbox import queue, to_member, to_unit_channel
+from bot.core.outbox import Outgoing, queue_due, to_member, to_unit_channel
 from bot.core.router import FlowContext, Router
+from flows.keys import dialogue_channel_key, dialogue_guide_key
 from flows.ledger import cell, round_figures, turnout_cell
-from flows.question_bank import QuestionBank, default_bank
+from flows.question_bank import QuestionBank, default_bank, question_bank
 from flows.schedule import DEFAULT_TZ
 from storage.db import Database
 from storage.models import Member, Membership, PulseRound, RoundResult
@@ -48,6 +49,7 @@ __all__ = [
     "PostGuide",
     "build_guide",
     "dialogue_guide",
+    "dialogue_guides_due",
     "guide_message",
     "leaders_of",
     "on_post_guide",
@@ -135,7 +137,10 @@ def build_guide(
     *,
     bank: QuestionBank | None = None,
 ) -> DialogueGuide:
-    """The guide's content; no sections (and a plain reason) when too little may be shown."""
+    """The guide's content; no sections (and a plain reason) when too little may be shown.
+
+    `bank` names the dimensions: the flow passes `question_bank(settings)`; without it, the
+    shipped bank."""
     bank = bank or default_bank()
     title = t("dialogue.title", unit=pulse_round.unit.name)
     footer = t("dialogue.footer", minimum=pulse_round.min_group_size)
@@ -205,31 +210,36 @@ def _for_leader(guide: DialogueGuide, pulse_round: PulseRound, t: Translator) ->
     return Message(summary=message.summary, parts=[*message.parts, Buttons(buttons=[button])])
 
 
+def dialogue_guides_due(session: Session, settings: Settings, now: dt.datetime) -> list[Outgoing]:
+    """The guide for each leader of a unit whose round closed within GUIDE_WINDOW."""
+    rounds = session.scalars(
+        select(PulseRound).where(
+            PulseRound.closed_at.is_not(None), PulseRound.closed_at >= now - GUIDE_WINDOW
+        )
+    )
+    bank = question_bank(settings)
+    items = []
+    for pulse_round in rounds:
+        for leader in leaders_of(session, pulse_round.unit_id):
+            t = translator(chosen_language(leader.language, settings.language))
+            guide = build_guide(session, pulse_round, t, bank=bank)
+            items.append(
+                to_member(
+                    leader.id,
+                    dialogue_guide_key(pulse_round.id, leader.id),
+                    _for_leader(guide, pulse_round, t),
+                    purpose="dialogue.guide",
+                    round_id=pulse_round.id,
+                )
+            )
+    return items
+
+
 def send_dialogue_guides(db: Database, settings: Settings, now: dt.datetime) -> None:
     """Each unit's leaders get the guide once its round's results are published (closed)."""
-    with db.session() as session:
-        rounds = session.scalars(
-            select(PulseRound).where(
-                PulseRound.closed_at.is_not(None), PulseRound.closed_at >= now - GUIDE_WINDOW
-            )
-        )
-        items = []
-        for pulse_round in rounds:
-            for leader in leaders_of(session, pulse_round.unit_id):
-                t = translator(chosen_language(leader.language, settings.language))
-                guide = build_guide(session, pulse_round, t)
-                items.append(
-                    to_member(
-                        leader.id,
-                        f"dialogue:{pulse_round.id}:guide:{leader.id}",
-                        _for_leader(guide, pulse_round, t),
-                        purpose="dialogue.guide",
-                        round_id=pulse_round.id,
-                    )
-                )
-        if items:
-            added = queue(session, items)
-            log.info("dialogue guides queued", extra={"count": added})
+    added = queue_due(db, lambda session: dialogue_guides_due(session, settings, now))
+    if added is not None:
+        log.info("dialogue guides queued", extra={"count": added})
 
 
 def on_post_guide(ctx: FlowContext, event: ButtonClicked, data: PostGuide) -> Reply:
@@ -237,20 +247,19 @@ def on_post_guide(ctx: FlowContext, event: ButtonClicked, data: PostGuide) -> Re
     t = ctx.t
     pulse_round = ctx.session.get(PulseRound, data.r)
     if pulse_round is None or pulse_round.closed_at is None:
-        return Reply(
-            notice=Message(summary=t("dialogue.unknown"), parts=[Text(text=t("dialogue.unknown"))])
-        )
+        return Reply.note(t("dialogue.unknown"))
     leaders = {m.id for m in leaders_of(ctx.session, pulse_round.unit_id)}
     if ctx.member is None or ctx.member.id not in leaders:
         ctx.audit("dialogue.post", f"round:{pulse_round.id}", allowed=False)
         text = t("common.not_allowed")
         return Reply.note(text)
     ctx.audit("dialogue.post", f"round:{pulse_round.id}", allowed=True)
-    guide = build_guide(ctx.session, pulse_round, translator(ctx.settings.language))
+    lt = translator(ctx.settings.language)
+    guide = build_guide(ctx.session, pulse_round, lt, bank=question_bank(ctx.settings))
     ctx.send(
         to_unit_channel(
             pulse_round.unit_id,
-            f"dialogue:{pulse_round.id}:channel",
+            dialogue_channel_key(pulse_round.id),
             guide_message(guide),
             purpose="dialogue.guide",
             round_id=pulse_round.id,

@@ -84,11 +84,11 @@ def on_show_proposal(ctx: FlowContext, event: ButtonClicked, data: ShowProposal)
     proposal = ctx.session.get(Proposal, data.p)
     if proposal is None:
         text = ctx.t("forms.full_gone")
-        return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
+        return Reply.note(text)
     if not _may_read(ctx, proposal):
         ctx.audit("agenda.full_text", f"proposal:{proposal.id}", allowed=False)
         text = ctx.t("common.not_allowed")
-        return Reply(notice=Message(summary=text, parts=[Text(text=text)]))
+        return Reply.note(text)
     return Reply(
         notice=Message(
             summary=proposal.title,

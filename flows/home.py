@@ -28,6 +28,7 @@ from bot.core.outbox import to_member
 from bot.core.router import FlowContext, Router
 from flows.access import results_roots
 from flows.agenda import ProposeOpen, member_view, reference
+from flows.keys import home_welcome_key
 from flows.pause import status_message
 from flows.privacy import privacy_notice_once
 from storage.models import DigestPreference, Proposal
@@ -127,7 +128,7 @@ def on_joined(ctx: FlowContext, event: MemberJoined) -> Reply:
     if member is None or member.erased or not direct:
         return NO_REPLY
     ctx.send(*privacy_notice_once(member, ctx.settings))
-    ctx.send(to_member(member.id, f"home:{member.id}:welcome", home_view(ctx), purpose="home"))
+    ctx.send(to_member(member.id, home_welcome_key(member.id), home_view(ctx), purpose="home"))
     return NO_REPLY
 
 

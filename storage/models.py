@@ -15,7 +15,7 @@ then act on the new one (issue 13, finding 5).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -591,6 +591,15 @@ class StoredImage(Base):
 # --- delivery and bookkeeping ---------------------------------------------------------------
 
 
+# A row's life, as docs/delivery.md draws it: queued pending; claimed by a worker; sending once
+# the request is about to leave; then sent, or back to pending (retry), dead (permanent error,
+# tries used up) or unknown (the request may have arrived). skipped: no route, or no longer
+# wanted. forgotten: an operator settled a dead or unknown row without sending it again.
+OutboxStatus = Literal[
+    "pending", "claimed", "sending", "sent", "skipped", "dead", "unknown", "forgotten"
+]
+
+
 class OutboxMessage(Base):
     """One outbound message. `dedupe_key` is unique: queueing twice sends once."""
 
@@ -611,8 +620,7 @@ class OutboxMessage(Base):
     round_id: Mapped[int | None] = mapped_column(index=True)
     # A reply to the addressee's own action: goes out at any hour (MEDPULS_WORKING_HOURS).
     reply: Mapped[bool] = mapped_column(default=False)
-    # pending, sending, sent, unknown, dead, skipped
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[OutboxStatus] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(80))

@@ -216,28 +216,25 @@ class SlackAdapter:
 
     # --- entry points (called by the listeners) -----------------------------------------------
 
-    async def on_block_action(self, body: Body) -> None:
-        found = normalize.block_action(body)
+    def _run_found(self, found: tuple[InboundEvent, Origin] | None) -> None:
+        """Handle what normalize made of the payload; None: nothing of ours (answered by ack)."""
         if found is not None:
             self.spawn(self._run(*found))
+
+    async def on_block_action(self, body: Body) -> None:
+        self._run_found(normalize.block_action(body))
 
     async def on_retry(self, body: Body) -> None:
-        found = normalize.retry_click(body)
-        if found is not None:
-            self.spawn(self._run(*found))
+        self._run_found(normalize.retry_click(body))
 
     async def on_command(self, body: Body) -> None:
-        self.spawn(self._run(*normalize.slash_command(body)))
+        self._run_found(normalize.slash_command(body))
 
     async def on_shortcut(self, body: Body) -> None:
-        found = normalize.shortcut(body)
-        if found is not None:
-            self.spawn(self._run(*found))
+        self._run_found(normalize.shortcut(body))
 
     async def on_event(self, body: Body) -> None:
-        found = normalize.event_callback(body)
-        if found is not None:
-            self.spawn(self._run(*found))
+        self._run_found(normalize.event_callback(body))
 
     async def on_view_submission(self, body: Body) -> dict[str, Any] | None:
         """The acknowledgement body for a submitted modal (errors, or a next modal)."""

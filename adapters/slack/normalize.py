@@ -83,46 +83,53 @@ def conversation(channel_id: str | None, direct: bool) -> Conversation | None:
 # --- interactivity ----------------------------------------------------------------------------
 
 
+def _interactive(body: Body, kind: str, channel_id: str | None, **more: Any) -> Origin:
+    """Where a click or a shortcut happened: the payload's user and team, in `channel_id`."""
+    team_id, enterprise_id = _team(body)
+    return Origin(
+        kind=kind,
+        user_id=str((body.get("user") or {}).get("id", "")),
+        team_id=team_id,
+        enterprise_id=enterprise_id,
+        channel_id=channel_id,
+        is_direct=is_direct_channel(channel_id),
+        trigger_id=body.get("trigger_id"),
+        response_url=body.get("response_url"),
+        **more,
+    )
+
+
 def block_action(body: Body) -> tuple[ButtonClicked, Origin] | None:
     """The first action of a block_actions payload (our buttons send one at a time)."""
     actions = body.get("actions") or []
     if not actions:
         return None
     action = actions[0]
-    user_id = str((body.get("user") or {}).get("id", ""))
-    team_id, enterprise_id = _team(body)
     container = body.get("container") or {}
     channel_id = (body.get("channel") or {}).get("id") or container.get("channel_id")
     message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
-    ephemeral = bool(container.get("is_ephemeral"))
-    direct = is_direct_channel(channel_id)
     ref = None
     if container.get("type") == "message" and channel_id and message_ts:
         ref = MessageRef("slack", channel_id, message_ts)
     action_ts = str(action.get("action_ts", ""))
+    origin = _interactive(
+        body,
+        "block_actions",
+        channel_id,
+        message_ts=message_ts,
+        is_ephemeral=bool(container.get("is_ephemeral")),
+        ref=action_ts or None,
+    )
     event = ButtonClicked(
-        actor(user_id, team_id),
-        conversation(channel_id, direct),
+        actor(origin.user_id, origin.team_id),
+        conversation(channel_id, origin.is_direct),
         data=str(action.get("value") or ""),
         message=ref,
         trigger=body.get("trigger_id"),
         # A replayed payload carries the same click; a second click has its own action_ts.
         # Not the action_id: buttons are numbered per message, so it would say what was chosen
         # (bot.core stores only a keyed hash of this, but it must not be in it either).
-        delivery_id=f"{action_ts}:{user_id}" if action_ts else None,
-    )
-    origin = Origin(
-        kind="block_actions",
-        user_id=user_id,
-        team_id=team_id,
-        enterprise_id=enterprise_id,
-        channel_id=channel_id,
-        is_direct=direct,
-        trigger_id=body.get("trigger_id"),
-        response_url=body.get("response_url"),
-        message_ts=message_ts,
-        is_ephemeral=ephemeral,
-        ref=action_ts or None,
+        delivery_id=f"{action_ts}:{origin.user_id}" if action_ts else None,
     )
     return event, origin
 
@@ -230,32 +237,24 @@ def shortcut(body: Body) -> tuple[CommandInvoked, Origin] | None:
     registered = shortcut_for(str(body.get("callback_id", "")))
     if registered is None:
         return None
-    user_id = str((body.get("user") or {}).get("id", ""))
-    team_id, enterprise_id = _team(body)
     channel_id = (body.get("channel") or {}).get("id")
-    direct = is_direct_channel(channel_id)
     text = ""
     if body.get("type") == "message_action":
         text = str((body.get("message") or {}).get("text") or "")
     trigger = body.get("trigger_id")
+    origin = _interactive(
+        body,
+        str(body.get("type", "shortcut")),
+        channel_id,
+        ref=str(body.get("action_ts", "")) or None,
+    )
     event = CommandInvoked(
-        actor(user_id, team_id),
-        conversation(channel_id, direct),
+        actor(origin.user_id, origin.team_id),
+        conversation(channel_id, origin.is_direct),
         command=registered.command,
         text=text,
         trigger=trigger,
         delivery_id=f"shortcut:{trigger}" if trigger else None,
-    )
-    origin = Origin(
-        kind=str(body.get("type", "shortcut")),
-        user_id=user_id,
-        team_id=team_id,
-        enterprise_id=enterprise_id,
-        channel_id=channel_id,
-        is_direct=direct,
-        trigger_id=trigger,
-        response_url=body.get("response_url"),
-        ref=str(body.get("action_ts", "")) or None,
     )
     return event, origin
 

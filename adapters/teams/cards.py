@@ -20,6 +20,7 @@ from bot.core.messages import (
     Buttons,
     Divider,
     Facts,
+    Field_,
     Form,
     Header,
     Image,
@@ -147,6 +148,61 @@ def render_message(message: Message, t: Translator, image_url: ImageUrl = lambda
     return fit(_card([e for g in groups for e in g], message.summary), t)
 
 
+def _with_value(element: Element, value: str | None) -> list[Element]:
+    """The one input, showing `value` when there is one."""
+    if value:
+        element["value"] = value
+    return [element]
+
+
+def _inputs(field: Field_, initial: str | None, error: str | None, t: Translator) -> list[Element]:
+    """The card's input(s) for one field: a datetime is a date and a time input, joined again
+    by normalize."""
+    base: Element = {"id": field.name, "label": field.label, "isRequired": field.required}
+    if field.required:
+        base["errorMessage"] = error or t("teams.required")
+    if field.kind in ("text", "textarea"):
+        element = {**base, "type": "Input.Text", "isMultiline": field.kind == "textarea"}
+        if field.placeholder:
+            element["placeholder"] = field.placeholder
+        if field.limit is not None:
+            # Teams stops typing at maxLength; the label says where that is.
+            element["maxLength"] = field.limit
+            element["label"] = label_with_limit(field.label, field.limit, t)
+        return _with_value(element, initial)
+    if field.kind == "choice":
+        choices = [{"title": o.label, "value": o.value} for o in field.options]
+        element = {**base, "type": "Input.ChoiceSet", "style": "compact", "choices": choices}
+        return _with_value(element, initial)
+    if field.kind == "checkbox":
+        return [
+            {
+                "type": "Input.Toggle",
+                "id": field.name,
+                "title": field.label,
+                "valueOn": "true",
+                "valueOff": "false",
+                "value": "true" if initial in ("true", "1", "yes") else "false",
+            }
+        ]
+    day = initial[:10] if initial else None
+    if field.kind == "date":
+        return _with_value({**base, "type": "Input.Date"}, day)
+    date: Element = {**base, "type": "Input.Date", "id": field.name + DATE_SUFFIX}
+    time: Element = {
+        "type": "Input.Time",
+        "id": field.name + TIME_SUFFIX,
+        "isRequired": field.required,
+    }
+    if field.required:
+        time["errorMessage"] = base["errorMessage"]
+    if initial:
+        date["value"] = day
+        if len(initial) >= 16:
+            time["value"] = initial[11:16]
+    return [date, time]
+
+
 def render_form(
     form: Form,
     t: Translator,
@@ -165,61 +221,7 @@ def render_form(
         body.append(_text(msg, color="Attention", weight="Bolder"))
     for field in form.fields:
         initial = values.get(field.name, field.initial)
-        base: Element = {"id": field.name, "label": field.label, "isRequired": field.required}
-        if field.required:
-            base["errorMessage"] = errors.get(field.name) or t("teams.required")
-        inputs: list[Element]
-        if field.kind in ("text", "textarea"):
-            element = {**base, "type": "Input.Text", "isMultiline": field.kind == "textarea"}
-            if field.placeholder:
-                element["placeholder"] = field.placeholder
-            if field.limit is not None:
-                # Teams stops typing at maxLength; the label says where that is.
-                element["maxLength"] = field.limit
-                element["label"] = label_with_limit(field.label, field.limit, t)
-            if initial:
-                element["value"] = initial
-            inputs = [element]
-        elif field.kind == "choice":
-            element = {
-                **base,
-                "type": "Input.ChoiceSet",
-                "style": "compact",
-                "choices": [{"title": o.label, "value": o.value} for o in field.options],
-            }
-            if initial:
-                element["value"] = initial
-            inputs = [element]
-        elif field.kind == "checkbox":
-            element = {
-                "type": "Input.Toggle",
-                "id": field.name,
-                "title": field.label,
-                "valueOn": "true",
-                "valueOff": "false",
-                "value": "true" if initial in ("true", "1", "yes") else "false",
-            }
-            inputs = [element]
-        elif field.kind == "date":
-            element = {**base, "type": "Input.Date"}
-            if initial:
-                element["value"] = initial[:10]
-            inputs = [element]
-        else:  # datetime: a date and a time input, joined again by normalize
-            date: Element = {**base, "type": "Input.Date", "id": field.name + DATE_SUFFIX}
-            time: Element = {
-                "type": "Input.Time",
-                "id": field.name + TIME_SUFFIX,
-                "isRequired": field.required,
-            }
-            if field.required:
-                time["errorMessage"] = base["errorMessage"]
-            if initial:
-                date["value"] = initial[:10]
-                if len(initial) >= 16:
-                    time["value"] = initial[11:16]
-            inputs = [date, time]
-        body.extend(inputs)
+        body.extend(_inputs(field, initial, errors.get(field.name), t))
         if field.hint:
             body.append(_text(field.hint, size="Small", isSubtle=True, spacing="None"))
         if field.name in errors:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, false, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -47,6 +47,7 @@ from storage.db import Database
 from storage.models import ConversationReference, Member, utcnow
 
 log = logging.getLogger("medpuls.teams")
+T = TypeVar("T")
 
 NOT_INSTALLED = roster.NOT_INSTALLED
 NOT_IN_TEAM = "app not added to the team of this channel"
@@ -132,6 +133,14 @@ class TeamsPlatform:
             reference = {**team_ref, "conversation": conversation}
         return reference
 
+    async def _proactive(
+        self, reference: dict[str, Any], call: Callable[[Calls], Awaitable[T]]
+    ) -> T:
+        """`call` run against the Bot Connector of the conversation `reference` names."""
+        return await self.connector.proactive(
+            str(reference["serviceUrl"]), _tenant(reference), call
+        )
+
     async def read_channels(self, reference: dict[str, Any], team_id: str) -> int:
         """Remember which team each of a team's channels belongs to."""
 
@@ -139,9 +148,7 @@ class TeamsPlatform:
             return await calls.team_channels(team_id)
 
         try:
-            channels = await self.connector.proactive(
-                str(reference["serviceUrl"]), _tenant(reference), call
-            )
+            channels = await self._proactive(reference, call)
         except DeliveryError as err:
             log.warning("team channels not read", extra={"platform": "teams", "reason": err.reason})
             return 0
@@ -166,9 +173,7 @@ class TeamsPlatform:
             return count
 
         try:
-            count = await self.connector.proactive(
-                str(reference["serviceUrl"]), _tenant(reference), call
-            )
+            count = await self._proactive(reference, call)
         except DeliveryError as err:
             log.warning("team roster not read", extra={"platform": "teams", "reason": err.reason})
             return 0
@@ -406,7 +411,7 @@ class TeamsPlatform:
             await calls.update(ref.conversation_id, ref.message_id, activity)
 
         try:
-            await self.connector.proactive(str(reference["serviceUrl"]), _tenant(reference), call)
+            await self._proactive(reference, call)
         except MessageGone:
             # The closed state of a pulse DM whose card is gone: nothing is left to rewrite.
             log.info("activity to update is gone", extra={"platform": "teams"})
@@ -458,9 +463,7 @@ class TeamsPlatform:
         async def call(calls: Calls) -> str:
             return await calls.send(conversation_id, activity)
 
-        activity_id = await self.connector.proactive(
-            str(reference["serviceUrl"]), _tenant(reference), call
-        )
+        activity_id = await self._proactive(reference, call)
         await self._remember_sent([f"conv:{conversation_id}"], reference)
         log.info(
             "posted",
@@ -499,9 +502,7 @@ class TeamsPlatform:
             )
             return conversation_id, await calls.send(conversation_id, activity)
 
-        conversation_id, activity_id = await self.connector.proactive(
-            str(reference["serviceUrl"]), _tenant(reference), call
-        )
+        conversation_id, activity_id = await self._proactive(reference, call)
         personal = {
             **reference,
             "conversation": {

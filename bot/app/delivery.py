@@ -43,7 +43,7 @@ from bot.core.platform_limits import rate_limits
 from bot.core.ratelimit import CURRENT_SLOT, MissedSlot, PlatformLimits, RateLimiter, Slot
 from storage.db import Database
 from storage.leases import acquire_lease, database_now, release_lease
-from storage.models import Lease, Member, OutboxMessage, Unit, utcnow
+from storage.models import Lease, Member, OutboxMessage, OutboxStatus, Unit, utcnow
 
 log = logging.getLogger("medpuls.delivery")
 
@@ -53,8 +53,14 @@ HEARTBEAT_SECONDS = 5
 WORKER_LEASE_SECONDS = 20
 # How often a worker looks for rows abandoned by dead workers.
 RECOVER_SECONDS = 5
+# The statuses of docs/delivery.md's state machine, grouped as this loop reads them.
 # Rows that need nobody's attention any more.
-FINAL = ("sent", "skipped", "forgotten")
+FINAL: tuple[OutboxStatus, ...] = ("sent", "skipped", "forgotten")
+# Rows still to go out: queued, claimed, or with their request leaving now (the queue's depth).
+TO_GO: tuple[OutboxStatus, ...] = ("pending", "claimed", "sending")
+# Rows whose request this worker may have sent: "unknown" too, since recover() may have parked
+# the row while the request was in flight, and its answer still settles it.
+IN_FLIGHT: tuple[OutboxStatus, ...] = ("sending", "unknown")
 
 
 @dataclass(frozen=True)
@@ -425,11 +431,10 @@ class Delivery:
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def _ours(self, row_id: int) -> tuple[object, ...]:
-        # "unknown" too: recover() may have parked the row while our request was in flight.
         return (
             OutboxMessage.id == row_id,
             OutboxMessage.claimed_by == self.worker_id,
-            OutboxMessage.status.in_(("sending", "unknown")),
+            OutboxMessage.status.in_(IN_FLIGHT),
         )
 
     def _sent(self, row_id: int, ref: str) -> None:
@@ -552,7 +557,7 @@ class Delivery:
                 session.scalar(
                     select(func.count())
                     .select_from(OutboxMessage)
-                    .where(OutboxMessage.status.in_(("pending", "claimed", "sending")))
+                    .where(OutboxMessage.status.in_(TO_GO))
                 )
                 or 0
             )

@@ -159,5 +159,10 @@ class Reply(BaseModel):
         """A private note to the person who acted: the one-line answer most turns give."""
         return cls(notice=Message(summary=text, parts=[Text(text=text)]))
 
+    @classmethod
+    def notice_of(cls, summary: str, parts: list[Part]) -> Reply:
+        """A private notice of several parts to the person who acted (a list, a view)."""
+        return cls(notice=Message(summary=summary, parts=parts))
+
 
 NO_REPLY = Reply()

@@ -7,7 +7,7 @@ from a retried event or a second scheduler, leaves one row.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,11 @@ from sqlalchemy.orm import Session
 
 from bot.core.events import MessageRef
 from bot.core.messages import Message
-from storage.models import OutboxMessage, UtcDateTime, utcnow
+from storage.db import Database
+from storage.models import OutboxMessage, OutboxStatus, UtcDateTime, utcnow
+
+# Every row starts here; bot.app.delivery moves it on (docs/delivery.md, "A row's life").
+QUEUED: OutboxStatus = "pending"
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ def queue(session: Session, items: Iterable[Outgoing]) -> int:
             "purpose": o.purpose,
             "round_id": o.round_id,
             "reply": o.reply,
-            "status": "pending",
+            "status": QUEUED,
             "attempts": 0,
             "next_attempt_at": o.not_before or now,
             "created_at": now,
@@ -122,6 +126,16 @@ def queue(session: Session, items: Iterable[Outgoing]) -> int:
         .returning(OutboxMessage.id)
     )
     return len(session.execute(stmt, rows).all())
+
+
+def queue_due(db: Database, due: Callable[[Session], Sequence[Outgoing]]) -> int | None:
+    """A scheduler job's one transaction: what `due` finds is queued.
+
+    Returns the rows added, or None when nothing was due (a job logs only when it had work).
+    """
+    with db.session() as session:
+        items = due(session)
+        return queue(session, items) if items else None
 
 
 def queue_to_members(
@@ -150,7 +164,7 @@ def queue_to_members(
         literal(message.model_dump(mode="json"), JSON),
         literal(purpose),
         literal(round_id, Integer),
-        literal("pending"),
+        literal(QUEUED),
         literal(0),
         literal(not_before or now, UtcDateTime()),
         literal(now, UtcDateTime()),

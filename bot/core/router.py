@@ -34,6 +34,8 @@ from bot.core.text_limits import over_limit
 from storage.audit import audit_entry
 from storage.models import Member
 
+R = TypeVar("R")
+
 
 @dataclass
 class FlowContext:
@@ -58,6 +60,12 @@ class FlowContext:
         ]
         self.queued.extend(marked)
         queue(self.session, marked)
+
+    def added(self, row: R) -> R:
+        """`row` added to the unit of work and flushed, so that its id is known."""
+        self.session.add(row)
+        self.session.flush()
+        return row
 
     def audit(self, action: str, subject: str = "", *, allowed: bool = True, **detail: Any) -> None:
         self.session.add(

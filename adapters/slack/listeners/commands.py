@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 
+from adapters.slack.listeners.ack import acked
 from adapters.slack.registry import SLASH_COMMANDS
 
 if TYPE_CHECKING:
@@ -13,9 +14,6 @@ if TYPE_CHECKING:
 
 
 def register(app: AsyncApp, adapter: SlackAdapter) -> None:
-    async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        await adapter.on_command(body)
-
+    on_command = acked(adapter.on_command)
     for command in SLASH_COMMANDS:
         app.command(command.command)(on_command)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from adapters.slack.listeners.ack import acked
 from adapters.slack.registry import EVENTS
 
 if TYPE_CHECKING:
@@ -16,9 +17,7 @@ REVOCATIONS = frozenset({"app_uninstalled", "tokens_revoked"})
 
 
 def register(app: AsyncApp, adapter: SlackAdapter) -> None:
-    async def on_event(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        await adapter.on_event(body)
+    on_event = acked(adapter.on_event)
 
     async def ignore(ack: AsyncAck) -> None:
         # One workspace, one token (SLACK_BOT_TOKEN): there is no stored installation to drop.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 
+from adapters.slack.listeners.ack import acked
 from adapters.slack.registry import SHORTCUTS
 
 if TYPE_CHECKING:
@@ -13,10 +14,7 @@ if TYPE_CHECKING:
 
 
 def register(app: AsyncApp, adapter: SlackAdapter) -> None:
-    async def on_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        await adapter.on_shortcut(body)
-
+    on_shortcut = acked(adapter.on_shortcut)
     for shortcut in SHORTCUTS:
         if shortcut.type == "global":
             app.global_shortcut(shortcut.callback_id)(on_shortcut)
