@@ -1,38 +1,15 @@
-"""What outlives a refactor: the scheduler's job names, the outbox dedupe keys and the packed
-button data are stored or scheduled by name, so moving code must leave them byte for byte."""
+"""What outlives a refactor: the outbox dedupe keys and the packed button data are stored by
+value, so moving code must leave them byte for byte (job names: tests/test_flow_names.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from flows import scheduled_jobs
 from flows.actions import ActionMark, ActionOpen
 from flows.actions.keys import committee_key, due_key, plan_key, reminder_key
 from flows.keys import dialogue_channel_key, dialogue_guide_key, home_welcome_key
 from flows.replies import ReplyRead, ReplyStart
 from flows.replies.keys import notice_key_prefix, replier_key
-
-
-def test_job_names_are_the_ones_schedules_and_leases_know() -> None:
-    assert sorted(scheduled_jobs()) == [
-        "flows.actions.remind_action_owners",
-        "flows.actions.send_committee_plan_summaries",
-        "flows.agenda.publish_due_agendas",
-        "flows.agenda.remind_deadlines",
-        "flows.agenda.remind_follow_ups",
-        "flows.agenda_alerts.send_bundles",
-        "flows.dialogue.send_dialogue_guides",
-        "flows.digest.send_committee_digests",
-        "flows.digest.send_due_digests",
-        "flows.governance.forget_expired_hide_requests",
-        "flows.privacy.apply_retention",
-        "flows.pulse.close_due_rounds",
-        "flows.pulse.open_due_rounds",
-        "flows.pulse.rewrite_closed_round_dms",
-        "flows.pulse.scrub_closed_rounds",
-        "flows.reminders.send_due_reminders",
-        "flows.summary.post_pooled_comments",
-    ]
 
 
 def test_dedupe_keys_are_those_already_in_outboxes() -> None:
