@@ -241,7 +241,7 @@ def _action_plan(t: Translator, picture: Picture, unit_id: int) -> list[Part]:
     """The plan's status and, after each action's date, its dimension's trend. The trend's
     figures are the round's published ones (flows.actions.trend_of, through decide)."""
     lines = picture.plans.get(unit_id, ())
-    return [Divider(), *plan_parts(lines, t)] if lines else []
+    return [Divider(), *plan_parts(lines, t, picture.bank)] if lines else []
 
 
 def committee_message(
