@@ -30,9 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select, update
 
-from bench._common import ROOT, SECRET_KEY, UNIT, bench_database, seed_unit
+from bench._common import SECRET_KEY, UNIT, bench_database, seed_unit
 
-MEDPULS = str(ROOT / ".venv" / "bin" / "medpuls")
+# Beside this Python: a snapshot of the tree (git worktree add) has no .venv of its own, and
+# PYTHONPATH picks which tree's code the command runs.
+MEDPULS = str(Path(sys.executable).with_name("medpuls"))
 
 
 def start_worker(url: str) -> subprocess.Popen[bytes]:
@@ -42,7 +44,8 @@ def start_worker(url: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         # The local platform: the bench counts its stored messages (MEDPULS_LOCAL_CHAT=1).
         [MEDPULS, "worker"],
-        env={**env, "MEDPULS_LOCAL_CHAT": "1"},
+        # Any hour: a round opened after 17:00 Copenhagen time would wait for the morning.
+        env={**env, "MEDPULS_LOCAL_CHAT": "1", "MEDPULS_WORKING_HOURS": "always"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -100,6 +103,8 @@ def one_run(
     t0 = time.monotonic()
     while settled()[0] and time.monotonic() - t0 < deadline:
         time.sleep(0.5)
+    # Workers that stopped by themselves (one that cannot start counts its members as lost).
+    exited = sum(worker.poll() is not None for worker in pool)
     for worker in pool:
         worker.send_signal(signal.SIGINT)
     for worker in pool:
@@ -139,6 +144,7 @@ def one_run(
         "lost": sum(1 for m in members if m not in got and m not in unknown),
         "unknown": len(unknown),
         "unsettled": sum(statuses.get(s, 0) for s in ("pending", "claimed", "sending")),
+        "exited": exited,
     }
 
 
@@ -155,7 +161,7 @@ def main() -> None:
     from flows.pulse import sync_bank
     from storage.db import Database
 
-    totals = {"duplicates": 0, "lost": 0, "unknown": 0, "unsettled": 0}
+    totals = {"duplicates": 0, "lost": 0, "unknown": 0, "unsettled": 0, "exited": 0}
     started = time.monotonic()
     with bench_database() as url:
         db = Database(url)

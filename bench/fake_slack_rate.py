@@ -30,7 +30,7 @@ class RateLimitedSlack(FakeSlack):
     last_post: float | None = None
 
     def __post_init__(self) -> None:
-        self._workspace = SlidingWindows(((int(self.rate_per_second or 0), 1.0),))
+        self.overall = SlidingWindows(((int(self.rate_per_second or 0), 1.0),))
         self._channels = SlidingWindows(SLACK_CHANNEL)
 
     def _admit(self, channel: str) -> float | None:
@@ -38,7 +38,7 @@ class RateLimitedSlack(FakeSlack):
         if self.rate_per_second is None:
             return None
         now = time.monotonic()
-        return SlidingWindows.admit(now, (self._channels, channel), (self._workspace, "all"))
+        return SlidingWindows.admit(now, (self._channels, channel), (self.overall, "all"))
 
     async def _read_args(self, request: web.Request) -> dict[str, Any]:
         # Read once per request: a body read here cannot be read again by FakeSlack._api.

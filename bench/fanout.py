@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -37,6 +38,7 @@ from bench.fake_slack_rate import RateLimitedSlack
 from bot.core.config import Settings
 from bot.core.platform_limits import TEAMS_CONVERSATION, TEAMS_TENANT_PER_SECOND
 from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.windows import SlidingWindows
 
 # The limit the fake Bot Connector enforces per tenant (bot.platform_limits paces under it).
 TEAMS_TENANT_RATE = TEAMS_TENANT_PER_SECOND
@@ -51,13 +53,35 @@ async def _child(values: dict[str, Any]) -> None:
     """One worker process: the real delivery loop until SIGTERM."""
     from bot.app.wiring import build
     from bot.app.worker import enough_threads
+    from bot.core import ratelimit
 
+    # Measured, not changed: how often a send found its slot already missed (the slot then
+    # stays empty: lost rate) and how late delivery was when it looked.
+    missed = Counter[bool]()
+    lateness: list[float] = []
+    plain = ratelimit.Slot.missed
+
+    def counted(slot: ratelimit.Slot, now: float | None = None) -> bool:
+        late = plain(slot, now)
+        missed[late] += 1
+        lateness.append(time.monotonic() - slot.at)
+        return late
+
+    ratelimit.Slot.missed = counted  # type: ignore[method-assign]
     bot = build(_settings(values))
     enough_threads(bot)  # as `medpuls worker` does
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await bot.delivery.run_forever(stop, idle=0.2)
     bot.db.dispose()
+    lateness.sort()
+    at = (0.5, 0.9, 0.99) if lateness else ()
+    pct = "/".join(f"{lateness[int(len(lateness) * q)] * 1000:.0f}" for q in at)
+    print(
+        f"worker {os.getpid()}: slots {missed[False]} kept, {missed[True]} missed; "
+        f"ms after the slot when checked p50/p90/p99 {pct}",
+        flush=True,
+    )
 
 
 def spawn_workers(k: int, values: dict[str, Any]) -> list[subprocess.Popen[bytes]]:
@@ -72,6 +96,7 @@ class _Fake(Protocol):
 
     posted: Counter[str]
     refused: int
+    overall: SlidingWindows
     first_post: float | None
     last_post: float | None
 
@@ -107,17 +132,9 @@ def _seed_teams(url: str, members: int, fake: FakeBotConnector) -> None:
                     "platform": "teams",
                     "key": f"user:29:u{i}",
                     "updated_at": now,
-                    "reference": {
-                        "channelId": "msteams",
-                        "serviceUrl": fake.service_url,
-                        "bot": {"id": f"28:{TEAMS_APP_ID}"},
-                        "user": {"id": f"29:u{i}"},
-                        "conversation": {
-                            "id": f"a:1personal-29:u{i}",
-                            "conversationType": "personal",
-                            "tenantId": fake.tenant,
-                        },
-                    },
+                    "reference": fake.personal_reference(
+                        f"29:u{i}", f"a:1personal-29:u{i}", TEAMS_APP_ID
+                    ),
                 }
                 for i in range(1, members + 1)
             ],
@@ -167,6 +184,8 @@ async def fanout(
                     "MEDPULS_SLACK_RATE": rate,
                 }
                 expected = {f"U{i:08d}" for i in range(1, members + 1)}
+            # A round opened after 17:00 Copenhagen time would wait for the morning otherwise.
+            values["MEDPULS_WORKING_HOURS"] = "always"
             settings = _settings(values)
             bot = build(settings)
             if platform == "teams":
@@ -213,12 +232,25 @@ async def fanout(
         span = (fake.last_post or 0.0) - (fake.first_post or 0.0)
         achieved = (delivered - 1) / span if span > 0 else 0.0
         share = achieved / rate
-        return (
-            f"fanout platform={platform} N={members} workers={workers} rate={rate:g}/s "
-            f"achieved={achieved:.1f}/s share={share:.3f} "
-            f"429s={fake.refused} duplicates={duplicates} lost={lost} "
-            f"open_round={open_seconds:.2f}s"
-        )
+        # Where a shortfall went: the fake's fullest second (over the limit means a 429), and
+        # the time it saw no post for more than two intervals (idle workers, missed slots).
+        interval = 1.0 / rate
+        gaps = [b - a for a, b in itertools.pairwise(fake.overall.history)]
+        figures = {
+            "platform": platform,
+            "N": members,
+            "workers": workers,
+            "rate": f"{rate:g}/s",
+            "achieved": f"{achieved:.1f}/s",
+            "share": f"{share:.3f}",
+            "429s": fake.refused,
+            "duplicates": duplicates,
+            "lost": lost,
+            "open_round": f"{open_seconds:.2f}s",
+            "busiest_second": fake.overall.busiest.get(1.0),
+            "idle": f"{sum(g - interval for g in gaps if g > 2 * interval):.1f}s",
+        }
+        return "fanout " + " ".join(f"{k}={v}" for k, v in figures.items())
 
 
 def main() -> None:

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
+from adapters.slack.platform import make_slack_platform
 from adapters.teams.platform import make_teams_platform
 from bot.app.delivery import Delivery
 from bot.app.shared_ratelimit import SharedRateLimiter
+from bot.core.config import Settings
 from bot.core.messages import Message, Text
 from bot.core.outbox import queue, to_member
+from bot.core.platform import Address
 from bot.core.platform_limits import (
     SLACK_CHANNEL,
     TEAMS_CONVERSATION,
@@ -25,10 +29,21 @@ from bot.core.platform_limits import (
     per_second,
     rate_limits,
 )
-from bot.core.ratelimit import PlatformLimits, Rate, RateLimiter, late_allowance
+from bot.core.ratelimit import (
+    CURRENT_SLOT,
+    LEAD_SECONDS,
+    MissedSlot,
+    PlatformLimits,
+    Rate,
+    RateLimiter,
+    Slot,
+    late_allowance,
+    until_slot,
+)
 from storage.db import Database
 from storage.models import ConversationReference, Member, OutboxMessage, Unit
 from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.slack_api import FakeSlack
 from tests.teams_support import APP_ID, teams_settings
 
 LIMITS = rate_limits()
@@ -144,6 +159,55 @@ def test_the_in_process_limiter_pauses_and_paces_the_same_way() -> None:
     assert limiter.reserve("slack", "c0").at == clock[0]
 
 
+def test_a_send_is_woken_ahead_of_its_slot_and_leaves_on_it() -> None:
+    """acquire returns LEAD_SECONDS before the slot, so the work before the request (marking
+    the row, the adapter's look-ups) is done by then instead of making the send late; the
+    adapter's until_slot waits out the rest right before the request, never leaving early."""
+    limiter = RateLimiter({"p": PlatformLimits(overall=Rate(1.0 / (LEAD_SECONDS + 0.3)))})
+
+    async def scenario() -> None:
+        await limiter.acquire("p", "c1")
+        slot = await limiter.acquire("p", "c2")
+        assert slot.at - time.monotonic() > LEAD_SECONDS - 0.05
+        token = CURRENT_SLOT.set(slot)
+        try:
+            await until_slot()
+        finally:
+            CURRENT_SLOT.reset(token)
+        assert time.monotonic() >= slot.at
+
+    asyncio.run(scenario())
+
+
+async def test_slack_posts_on_its_slot_never_before_and_not_late(sqlite_url: str) -> None:
+    """The Slack adapter waits for delivery's slot right before chat.postMessage (after its own
+    look-ups and rendering), and a slot already missed sends nothing: delivery takes a new one."""
+    db = Database(sqlite_url)
+    async with FakeSlack() as fake:
+        settings = Settings(
+            DATABASE_URL=sqlite_url,
+            SLACK_BOT_TOKEN=fake.bot_token,
+            SLACK_SIGNING_SECRET="s3cret",
+            SLACK_API_URL=fake.api_url,
+        )
+        fake.add_user("U1", "u1@example.dk")
+        slack = make_slack_platform(settings, db)
+        hello = Message(summary="Hej", parts=[Text(text="Hej")])
+        ahead = Slot(time.monotonic() + 0.3, 0.3, 0.01)
+        token = CURRENT_SLOT.set(ahead)
+        try:
+            await slack.post(Address("user", "U1"), hello, dedupe_key="k1")
+            assert time.monotonic() >= ahead.at
+            assert len(fake.calls_to("chat.postMessage")) == 1
+            CURRENT_SLOT.set(Slot(time.monotonic() - 1.0, 0.0, 0.01))
+            with pytest.raises(MissedSlot):
+                await slack.post(Address("user", "U1"), hello, dedupe_key="k2")
+        finally:
+            CURRENT_SLOT.reset(token)
+        assert len(fake.calls_to("chat.postMessage")) == 1
+    db.dispose()
+
+
 def test_quiet_scopes_are_forgotten_busy_ones_kept(workers: list[SharedRateLimiter]) -> None:
     first, _ = workers
     first.reserve_slot("slack:c:busy", Rate(1.0, 1.0))
@@ -202,17 +266,7 @@ def _teams_members(db: Database, fake: FakeBotConnector) -> list[int]:
                 ConversationReference(
                     platform="teams",
                     key=f"user:29:u{i}",
-                    reference={
-                        "channelId": "msteams",
-                        "serviceUrl": fake.service_url,
-                        "bot": {"id": f"28:{APP_ID}"},
-                        "user": {"id": f"29:u{i}"},
-                        "conversation": {
-                            "id": f"a:1personal-{i}",
-                            "conversationType": "personal",
-                            "tenantId": fake.tenant,
-                        },
-                    },
+                    reference=fake.personal_reference(f"29:u{i}", f"a:1personal-{i}", APP_ID),
                 )
             )
         return [m.id for m in members]
@@ -251,22 +305,11 @@ def test_two_workers_sending_to_one_teams_tenant_get_no_429(postgres_url: str) -
             for i, db in enumerate(dbs[1:])
         ]
 
-        def busy() -> int:
-            with dbs[0].session() as session:
-                return int(
-                    session.scalar(
-                        select(func.count())
-                        .select_from(OutboxMessage)
-                        .where(OutboxMessage.status.in_(("pending", "claimed", "sending")))
-                    )
-                    or 0
-                )
-
         async def scenario() -> None:
             stop = asyncio.Event()
             running = [asyncio.create_task(d.run_forever(stop, idle=0.1)) for d in loops]
             for _ in range(600):
-                if not await asyncio.to_thread(busy):
+                if not await asyncio.to_thread(loops[0].queue_depth):
                     break
                 await asyncio.sleep(0.1)
             stop.set()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ from bot.core.events import MessageRef
 from bot.core.i18n import Lang, chosen_language
 from bot.core.messages import Form, Message
 from bot.core.platform import Address
+from bot.core.ratelimit import until_slot
 from bot.core.sealing import sealer
 from storage.db import Database
 from storage.models import Member, StoredImage
@@ -403,6 +405,7 @@ class SlackPlatform:
         tokens = await self._tokens_for(team, channel if to.kind == "channel" else None)
         rendered = await self._render(message, to.member_id)
         for attempt, (team, token) in enumerate(tokens, start=1):
+            await until_slot()  # delivery's rate-limit slot, if any: not early, not late
             try:
                 # A DM goes to the user id itself: Slack opens the app's DM without
                 # conversations.open.
@@ -487,6 +490,7 @@ class SlackPlatform:
         tokens = await self._tokens_for(team or None, channel)
         rendered = render_message(message, lang=self.settings.language, image_url=self.image_url)
         for attempt, (_, token) in enumerate(tokens, start=1):
+            await until_slot()
             try:
                 await self.writes.chat_update(
                     channel=channel,
@@ -558,22 +562,37 @@ class SlackPlatform:
         if rendered.images:
             await self._upload_images(rendered, user_id, token)
 
+    async def _write(
+        self,
+        call: Callable[..., Awaitable[object]],
+        message: Message,
+        *,
+        team_id: str | None,
+        lang: Lang,
+        **where: str,
+    ) -> None:
+        """One Web API write of `message`, rendered in `lang`, with the workspace's token."""
+        token = await self.token_for(team_id)
+        rendered = render_message(message, lang=lang)
+        await call(**where, text=rendered.text, blocks=rendered.blocks, token=token)
+
     async def ephemeral(
         self, channel: str, user_id: str, message: Message, *, team_id: str | None, lang: Lang
     ) -> None:
-        token = await self.token_for(team_id)
-        rendered = render_message(message, lang=lang)
-        await self.writes.chat_postEphemeral(
-            channel=channel, user=user_id, text=rendered.text, blocks=rendered.blocks, token=token
+        await self._write(
+            self.writes.chat_postEphemeral,
+            message,
+            team_id=team_id,
+            lang=lang,
+            channel=channel,
+            user=user_id,
         )
 
     async def update_in_place(
         self, channel: str, ts: str, message: Message, *, team_id: str | None, lang: Lang
     ) -> None:
-        token = await self.token_for(team_id)
-        rendered = render_message(message, lang=lang)
-        await self.writes.chat_update(
-            channel=channel, ts=ts, text=rendered.text, blocks=rendered.blocks, token=token
+        await self._write(
+            self.writes.chat_update, message, team_id=team_id, lang=lang, channel=channel, ts=ts
         )
 
     async def respond(

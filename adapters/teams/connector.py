@@ -33,7 +33,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from adapters.teams.auth import AppTokenFactory, BotFrameworkConfig
 from bot.core.errors import DeliveryError, TokenError, Unauthorized
-from bot.core.ratelimit import check_slot
+from bot.core.ratelimit import until_slot
 
 log = logging.getLogger("medpuls.teams.connector")
 T = TypeVar("T")
@@ -173,7 +173,7 @@ class Calls:
         await self._connector.per_conversation.acquire(conversation_id)
         if self.tenant:
             await self._connector.per_tenant.acquire(self.tenant)
-        check_slot()  # delivery's shared slot, if any: not sent late (nothing has left yet)
+        await until_slot()  # delivery's shared slot, if any: not early, not late
 
     async def send(self, conversation_id: str, activity: dict[str, Any]) -> str:
         await self._throttle(conversation_id)
@@ -211,7 +211,7 @@ class Calls:
         )
         if self.tenant:
             await self._connector.per_tenant.acquire(self.tenant)
-        check_slot()
+        await until_slot()
         try:
             response = await self._client.conversations.create_conversation(params)
         except Exception as err:

@@ -30,6 +30,7 @@ from bot.core.ratelimit import (
     earliest,
     late_allowance,
     paused,
+    wake_before,
 )
 from storage.db import Database
 
@@ -106,8 +107,7 @@ class SharedRateLimiter:
     async def acquire(self, platform: str, conversation: str) -> Slot:
         """Wait for the turn of the conversation and the platform together."""
         slot = await self._reserve_until_reachable(platform, conversation)
-        if slot.waited > 0:
-            await asyncio.sleep(slot.waited)
+        await wake_before(slot)
         return slot
 
     async def _reserve_until_reachable(self, platform: str, conversation: str) -> Slot:

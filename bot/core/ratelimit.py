@@ -10,8 +10,9 @@ charged to every one of them, so each rate's bound holds for the actual send tim
 A send must leave close to its slot: one that wakes late (a busy event loop, a slow database)
 would bunch up with the sends after it. `Slot.missed` says when it is later than 0.45 of the
 scope's shortest interval; the caller then takes a new slot (the old one stays unused, which
-never breaks a limit). Adapters check it once more right before the request leaves
-(`check_slot`), after their own preparation. The rates in bot.platform_limits leave room for
+never breaks a limit). Delivery is woken LEAD_SECONDS before the slot, and the adapter waits
+for the slot itself right before the request leaves (`until_slot`), after its own preparation,
+so that preparation does not make the send late. The rates in bot.platform_limits leave room for
 that allowance below the platforms' windows (tests/test_shared_ratelimit.py checks it).
 
 These buckets are per process, for SQLite (one worker); on PostgreSQL delivery uses
@@ -130,11 +131,32 @@ class MissedSlot(DeliveryError):
         super().__init__("missed its rate-limit slot")
 
 
-def check_slot() -> None:
+# How long before its slot a send is woken. Between delivery's wake-up and the request leaving
+# lie a database write (the row marked as sending) and the adapter's look-ups and rendering:
+# on a busy machine tens of milliseconds, far more than the allowance. Done inside the lead,
+# they no longer make the send miss its slot; the adapter waits out the rest (until_slot).
+LEAD_SECONDS = 0.15
+
+
+async def wake_before(slot: Slot) -> None:
+    """Sleep until LEAD_SECONDS before the slot (at once if that has passed)."""
+    ahead = slot.at - LEAD_SECONDS - time.monotonic()
+    if ahead > 0:
+        await asyncio.sleep(ahead)
+
+
+async def until_slot() -> None:
     """For adapters, right before the request leaves (after their own preparation: loading a
-    conversation, rendering a card), which is where lateness would bunch sends up."""
+    conversation, rendering a card): wait for delivery's slot, which may still be up to
+    LEAD_SECONDS away; one already missed raises MissedSlot, since leaving late would bunch
+    it up with the sends after it. Outside delivery (no slot) it returns at once."""
     slot = CURRENT_SLOT.get()
-    if slot is not None and slot.missed():
+    if slot is None:
+        return
+    early = slot.at - time.monotonic()
+    if early > 0:
+        await asyncio.sleep(early)
+    elif slot.missed():
         raise MissedSlot
 
 
@@ -176,8 +198,7 @@ class RateLimiter:
     async def acquire(self, platform: str, conversation: str) -> Slot:
         """Wait for the turn of the conversation and the platform together."""
         slot = self.reserve(platform, conversation)
-        if slot.waited > 0:
-            await asyncio.sleep(slot.waited)
+        await wake_before(slot)
         return slot
 
     def pause(self, platform: str, seconds: float, conversation: str | None = None) -> None:

@@ -130,7 +130,7 @@ class FakeBotConnector:
         self.port = 0
         self._current: Call | None = None
         # Touched only on the fake's own loop.
-        self._tenant = SlidingWindows(((self.tenant_rate or 0, 1.0),))
+        self.overall = SlidingWindows(((self.tenant_rate or 0, 1.0),))
         self._conversations = SlidingWindows(self.conversation_windows or ())
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -151,6 +151,21 @@ class FakeBotConnector:
             "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": f"{self.url}{METADATA_PATH}",
             "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": ISSUER,
             "MICROSOFT_APP_TENANT_ID": self.tenant,
+        }
+
+    def personal_reference(self, user_id: str, conversation_id: str, app_id: str) -> dict[str, Any]:
+        """The 1:1 conversation reference a first contact with `user_id` through this fake
+        stores (storage.models.ConversationReference.reference)."""
+        return {
+            "channelId": "msteams",
+            "serviceUrl": self.service_url,
+            "bot": {"id": f"28:{app_id}"},
+            "user": {"id": user_id},
+            "conversation": {
+                "id": conversation_id,
+                "conversationType": "personal",
+                "tenantId": self.tenant,
+            },
         }
 
     def start(self) -> FakeBotConnector:
@@ -308,7 +323,7 @@ class FakeBotConnector:
         if cid is not None and self.conversation_windows is not None:
             checks.append((self._conversations, cid))
         if self.tenant_rate is not None:
-            checks.append((self._tenant, "tenant"))
+            checks.append((self.overall, "tenant"))
         return SlidingWindows.admit(time.monotonic(), *checks)
 
     async def _record(self, request: web.Request) -> web.StreamResponse | None:

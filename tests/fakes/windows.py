@@ -20,6 +20,10 @@ class SlidingWindows:
         self.windows = tuple(windows)
         self._longest = max((seconds for _, seconds in self.windows), default=0.0)
         self._seen: dict[str, list[float]] = {}
+        # What the benches read: the most requests seen in any window of each length, and
+        # when each request was admitted (all keys together).
+        self.busiest: dict[float, int] = dict.fromkeys((seconds for _, seconds in windows), 0)
+        self.history: list[float] = []
 
     def wait(self, key: str, now: float) -> float:
         """0 when a request now keeps every window, else the seconds until it would."""
@@ -35,7 +39,12 @@ class SlidingWindows:
         return wait
 
     def record(self, key: str, now: float) -> None:
-        self._seen.setdefault(key, []).append(now)
+        seen = self._seen.setdefault(key, [])
+        seen.append(now)
+        self.history.append(now)
+        for _, seconds in self.windows:
+            inside = len(seen) - bisect.bisect_right(seen, now - seconds)
+            self.busiest[seconds] = max(self.busiest[seconds], inside)
 
     @staticmethod
     def admit(now: float, *checks: tuple[SlidingWindows, str]) -> float | None:
