@@ -418,7 +418,7 @@ def _apologies(session: Session, m: Member) -> list[dict[str, Any]]:
 
 def _issue19_export(session: Session, m: Member) -> dict[str, Any]:
     """Actions the person owns or added, and conversations they started as a replier. Comments
-    they wrote and their answers in a conversation are not linked to them (flows/replies.py)."""
+    they wrote and their answers in a conversation are not linked to them (flows/replies/)."""
     actions = session.scalars(
         select(TeamAction)
         .where(or_(TeamAction.owner_id == m.id, TeamAction.created_by == m.id))

@@ -303,7 +303,7 @@ class Answer(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     hidden: Mapped[bool] = mapped_column(default=False)
     # Where a reply to the comment goes: the author's member id, sealed (AES-GCM, random nonce)
-    # under a subkey of MEDPULS_SECRET_KEY, which no table holds (flows/replies.py). None when
+    # under a subkey of MEDPULS_SECRET_KEY, which no table holds (flows/replies/). None when
     # the author switched replies off.
     reply_capsule: Mapped[bytes | None] = mapped_column(LargeBinary(128))
 

@@ -114,7 +114,7 @@ def test_answers_have_no_id_no_time_and_no_member_column(three_rounds: Any) -> N
     with bot.db.session() as s:
         columns = {c["name"] for c in inspect(s.get_bind()).get_columns("answers")}
         keys = inspect(s.get_bind()).get_foreign_keys("answers")
-    # reply_capsule: the comment author's id sealed under MEDPULS_SECRET_KEY (flows/replies.py),
+    # reply_capsule: the comment author's id sealed under MEDPULS_SECRET_KEY (flows/replies/),
     # unreadable with the database alone; tests/test_replies_chat.py holds that line.
     assert columns == {
         "round_id",

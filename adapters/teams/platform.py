@@ -440,7 +440,7 @@ class TeamsPlatform:
             return await self._send_to_person(reference, render(reference), key)
         except DeliveryError as err:
             if err.permanent:
-                # Not asked again round after round (flows/pulse.py skips the unreachable).
+                # Not asked again round after round (flows/pulse/ skips the unreachable).
                 await asyncio.to_thread(self.mark_unreachable, to.member_id, err.reason)
             raise
 
