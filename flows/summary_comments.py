@@ -152,12 +152,13 @@ def on_show_comments(ctx: FlowContext, event: ButtonClicked, data: ShowComments)
     publication = ctx.session.scalars(
         select(Publication).where(Publication.key == data.k, Publication.path == "comments")
     ).first()
+    # Who may read first: an outsider learns nothing, not even whether the comments still stand.
+    if publication is not None and not _may_read(ctx.session, ctx.member, publication):
+        ctx.audit("summary.comments", publication.key, allowed=False)
+        return Reply.note(ctx.t("common.not_allowed"))
     texts = recorded_comments(ctx.session, publication) if publication is not None else []
     if publication is None or not texts:
         return Reply.note(ctx.t("summary.comments_gone"))
-    if not _may_read(ctx.session, ctx.member, publication):
-        ctx.audit("summary.comments", publication.key, allowed=False)
-        return Reply.note(ctx.t("common.not_allowed"))
     title = ctx.t.plural("summary.all_comments_title", len(texts))
     return Reply(notice=Message(summary=title, parts=[Header(text=title), *view_parts(texts)]))
 

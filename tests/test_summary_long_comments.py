@@ -176,3 +176,45 @@ def test_the_teams_card_shows_what_fits_and_a_button_for_the_rest(db_url: str) -
     assert len(body.encode()) < 20_000  # well inside Teams' ~28 KB card limit
     assert ShowComments.kind in body
     db.dispose()
+
+
+async def test_someone_outside_the_unit_and_above_it_sees_none_of_them(
+    db_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    """The button can be copied (a forwarded message, a crafted click): the view is for the
+    units whose channels may have shown the post, and tells an outsider nothing, not even
+    whether the comments are still there."""
+    async with SlackWorkspace(db_url, slack) as ws:
+        setup(ws, tmp_path)
+        round_id = _closed_round(ws, LONG, people=len(LONG))
+        await _post_summary(ws, round_id)
+        [post] = posts_to(slack, NORD_CHANNEL, "KOMMENTAR-")
+        [more] = [b for b in buttons(post.blocks()) if "kommentarer" in b["text"]["text"].lower()]
+        with ws.bot.db.session() as s:
+            nord = s.scalars(select(Unit).where(Unit.path == NORD)).one()
+            above: set[int] = set()
+            at: Unit | None = nord
+            while at is not None:
+                above.add(at.id)
+                at = at.parent
+            inside = select(Membership.member_id).where(Membership.unit_id.in_(above))
+            outsider = s.scalars(select(Member).where(Member.id.not_in(inside))).first()
+            assert outsider is not None
+            outsider.slack_user_id = outsider.slack_user_id or "U0UDENFOR"
+            s.commit()
+            s.expunge(outsider)
+        slack.clear()
+        assert (await ws.interact(click(outsider, post, more, "hjemmeplejen-nord"))).status == 200
+        await ws.drain()
+        seen = json.dumps([c.args for c in slack.calls], ensure_ascii=False)
+        assert "KOMMENTAR-" not in seen and "ikke adgang" in seen
+        # Once every comment has gone, an outsider still hears "not allowed", not "gone".
+        with ws.bot.db.session() as s:
+            for a in s.scalars(select(Answer).where(Answer.round_id == round_id)):
+                a.comment = None
+            s.commit()
+        slack.clear()
+        await ws.interact(click(outsider, post, more, "hjemmeplejen-nord"))
+        await ws.drain()
+        gone = json.dumps([c.args for c in slack.calls], ensure_ascii=False)
+        assert "ikke adgang" in gone and "kan ikke vises" not in gone
