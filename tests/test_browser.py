@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from html import unescape
 from pathlib import Path
 
 import pytest
 
-from tests.localchat import cli, local_chat
-from tests.test_foundation_e2e import NORD, _answer, _nord_members
+from tests.localchat import LocalChat, cli, local_chat
+from tests.test_foundation_e2e import NORD, _nord_members, answer_buttons
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -27,6 +29,16 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+async def _answer(chat: LocalChat, member: int, values: list[int]) -> None:
+    """Answer the round's DM over the local chat's HTTP API, off its rendered buttons."""
+    [msg] = await chat.dm(member)
+    buttons = answer_buttons(unescape(a) for a in re.findall(r'data-action="([^"]+)"', msg["html"]))
+    questions = sorted({q for q, _ in buttons}, key=lambda q: list(buttons).index((q, 1)))
+    for question, value in zip(questions, values, strict=False):
+        reply = await chat.click(member, buttons[(question, value)], message_id=msg["id"])
+        assert "notice" not in reply
 
 
 async def test_answer_a_pulse_in_the_page_and_see_the_summary(sqlite_url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 
 import pytest
 from sqlalchemy import func, select
@@ -23,10 +24,10 @@ from tests.worlds import NORD, nord_members, nord_round
 _nord_members = nord_members
 
 
-def _answer_buttons(msg: Shown) -> dict[tuple[str, int], str]:
-    """(question id, value) -> packed action, read off the message's buttons."""
+def answer_buttons(actions: Iterable[str]) -> dict[tuple[str, int], str]:
+    """(question id, value) -> packed action, read off a message's buttons."""
     out = {}
-    for packed in msg.actions:
+    for packed in actions:
         if packed.startswith("pulse.answer|"):
             data = json.loads(packed.split("|", 1)[1])
             out[(data["q"], data["v"])] = packed
@@ -35,7 +36,7 @@ def _answer_buttons(msg: Shown) -> dict[tuple[str, int], str]:
 
 async def _answer(chat, member: int, values: list[int]) -> None:  # type: ignore[no-untyped-def]
     [msg] = await chat.dm(member)
-    buttons = _answer_buttons(msg)
+    buttons = answer_buttons(msg.actions)
     questions = sorted({q for q, _ in buttons}, key=lambda q: list(buttons).index((q, 1)))
     for question, value in zip(questions, values, strict=False):
         reply = await chat.click(member, buttons[(question, value)], message_id=msg.id)
@@ -56,7 +57,7 @@ async def test_six_answer_one_changes_and_the_channel_shows_n_and_averages(db_ur
             await _answer(chat, member, values)
         [msg] = await chat.dm(members[0])
         reply = await chat.click(
-            members[0], list(_answer_buttons(msg).values())[4], message_id=msg.id
+            members[0], list(answer_buttons(msg.actions).values())[4], message_id=msg.id
         )
         # The choice shows in a toast the server does not keep; the stored DM marks nothing.
         assert "Du svarede 5" in reply.toast.text
@@ -96,14 +97,14 @@ async def test_click_on_a_closed_round_is_refused_politely_and_changes_nothing(d
     async with fake_chat(db_url) as chat:
         await chat.deliver()
         [msg] = await chat.dm(members[0])
-        packed = next(iter(_answer_buttons(msg).values()))
+        packed = next(iter(answer_buttons(msg.actions).values()))
         cli(db_url, "pulse", "close-now", "--unit", NORD)
         reply = await chat.click(members[0], packed, message_id=msg.id)
         # The old message shows the closed state in its place; no note, no new message.
         assert reply.notice is None
         [msg] = await chat.dm(members[0])
         assert "er lukket" in msg.text
-        assert not _answer_buttons(msg)
+        assert not answer_buttons(msg.actions)
         with chat.bot.db.session() as s:
             assert s.scalar(select(func.count()).select_from(Answer)) == 0
 
@@ -113,7 +114,7 @@ async def test_click_by_a_member_who_was_not_asked_is_refused(db_url: str) -> No
     async with fake_chat(db_url) as chat:
         await chat.deliver()
         [msg] = await chat.dm(members[0])
-        packed = next(iter(_answer_buttons(msg).values()))
+        packed = next(iter(answer_buttons(msg.actions).values()))
         with chat.bot.db.session() as s:
             outsider = s.scalars(select(Member).where(Member.id.not_in(members))).first()
             assert outsider is not None
@@ -154,7 +155,7 @@ async def test_double_click_and_forged_data_store_one_answer(db_url: str) -> Non
     async with fake_chat(db_url) as chat:
         await chat.deliver()
         [msg] = await chat.dm(members[0])
-        packed = _answer_buttons(msg)
+        packed = answer_buttons(msg.actions)
         q, v = next(iter(packed))
         await chat.click(members[0], packed[(q, v)], message_id=msg.id)
         await chat.click(members[0], packed[(q, v)], message_id=msg.id)
