@@ -21,7 +21,7 @@ from storage.models import LocalMessage, OutboxMessage, PulseRound, utcnow
 from tests.cli import cli
 from tests.fake_platform import Shown
 from tests.localchat import LocalChat, local_chat
-from tests.test_foundation_e2e import _answer_buttons
+from tests.test_foundation_e2e import answer_buttons
 from tests.worlds import NORD, nord_round
 
 CLOSED = "er lukket, og svarene kan ikke længere ændres"
@@ -52,7 +52,7 @@ async def test_an_answer_shows_in_a_toast_and_no_stored_row_marks_it(db_url: str
     async with local_chat(db_url) as chat:
         await chat.deliver()
         [msg] = await _dm(chat, members[0])
-        buttons = _answer_buttons(msg)
+        buttons = answer_buttons(msg.actions)
         question = next(q for q, _ in buttons)
         reply = await chat.click(members[0], buttons[(question, 4)], message_id=msg.id)
         assert "Du svarede 4" in reply["toast"]
@@ -72,7 +72,7 @@ async def test_at_close_every_pulse_dm_row_becomes_the_same_closed_message(db_ur
         await chat.deliver()
         for member, value in zip(members[:3], (5, 1, 3), strict=True):
             [msg] = await _dm(chat, member)
-            packed = next(p for (_, v), p in _answer_buttons(msg).items() if v == value)
+            packed = next(p for (_, v), p in answer_buttons(msg.actions).items() if v == value)
             await chat.click(member, packed, message_id=msg.id)
         with chat.bot.db.session() as s:
             pulse_round = s.scalars(select(PulseRound)).one()
@@ -107,7 +107,7 @@ async def test_at_close_every_pulse_dm_row_becomes_the_same_closed_message(db_ur
         for m in members:
             for msg in await _dm(chat, m):
                 assert CLOSED in msg.text
-                assert not _answer_buttons(msg)
+                assert not answer_buttons(msg.actions)
 
 
 async def test_a_late_click_on_an_old_copy_shows_the_closed_state_in_place(db_url: str) -> None:
@@ -115,14 +115,14 @@ async def test_a_late_click_on_an_old_copy_shows_the_closed_state_in_place(db_ur
     async with local_chat(db_url) as chat:
         await chat.deliver()
         [msg] = await _dm(chat, members[1])
-        packed = next(iter(_answer_buttons(msg).values()))
+        packed = next(iter(answer_buttons(msg.actions).values()))
         # Closed, but the rewrite has not gone out yet: the page still shows live buttons.
         cli(db_url, "pulse", "close-now", "--unit", NORD)
         reply = await chat.click(members[1], packed, message_id=msg.id)
         assert reply == {}, "no note, no toast"
         [msg] = await _dm(chat, members[1])
         assert CLOSED in msg.text
-        assert not _answer_buttons(msg)
+        assert not answer_buttons(msg.actions)
 
 
 async def test_a_dm_still_on_its_way_at_close_is_rewritten_by_the_scheduler_job(
@@ -152,7 +152,7 @@ async def test_a_dm_still_on_its_way_at_close_is_rewritten_by_the_scheduler_job(
         await chat.deliver()
         assert [await chat.dm(m) for m in members[1:]] == [[]] * (len(members) - 1)
         [msg] = await _dm(chat, members[0])
-        assert _answer_buttons(msg), "landed after the close, with live buttons"
+        assert answer_buttons(msg.actions), "landed after the close, with live buttons"
 
         for _ in range(2):  # two ticks: the second finds nothing left to do
             rewrite_closed_round_dms(chat.bot.db, chat.bot.settings, utcnow())
@@ -164,4 +164,4 @@ async def test_a_dm_still_on_its_way_at_close_is_rewritten_by_the_scheduler_job(
         assert [r.status for r in rewrites] == ["sent"]
         [msg] = await _dm(chat, members[0])
         assert CLOSED in msg.text
-        assert not _answer_buttons(msg)
+        assert not answer_buttons(msg.actions)
